@@ -1,0 +1,31 @@
+# gan-lab — run `make help` for the list of targets.
+PYTHON ?= python
+
+.PHONY: help install test test-slow train format lint clean
+
+help:  ## show this list
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
+
+install:  ## install gan-lab (editable) with test tools into the current Python
+	$(PYTHON) -m pip install --upgrade pip
+	$(PYTHON) -m pip install -e ".[dev]"
+
+test:  ## run the test suite (fast tier, offline, < 10 min on 2 cores)
+	$(PYTHON) -m pytest -m "not slow" -q
+
+test-slow:  ## run the slow tier too (resume chains, sweeps, DDP)
+	$(PYTHON) -m pytest -q
+
+train:  ## train on the built-in set with the default config
+	$(PYTHON) train.py
+
+format:  ## format and fix the code with ruff
+	$(PYTHON) -m ruff format .
+	$(PYTHON) -m ruff check --fix .
+
+lint:  ## check style without changing files
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+clean:  ## remove caches (not outputs/)
+	rm -rf .pytest_cache .ruff_cache build src/*.egg-info

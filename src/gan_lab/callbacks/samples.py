@@ -1,0 +1,60 @@
+"""Sample grids from the fixed latent vectors: the untrained G at the start, then every N epochs,
+and the grids' evolution as an animated GIF at the end (004)."""
+
+from pathlib import Path
+
+import torch
+from lightning.pytorch.callbacks import Callback
+from PIL import Image
+from torchvision.utils import make_grid, save_image
+
+
+def to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Generator output → [0, 1] for display, whatever the output activation."""
+    lo, hi = value_range
+    return ((images.float() - lo) / (hi - lo)).clamp(0, 1)
+
+
+def make_gif(frames: list[Path], out: Path, ms_per_frame: int = 300) -> Path | None:
+    if not frames:
+        return None
+    images = [Image.open(f).convert("RGB") for f in frames]
+    # Hold the last frame longer so the end result can be seen.
+    durations = [ms_per_frame] * (len(images) - 1) + [ms_per_frame * 5]
+    images[0].save(out, save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return out
+
+
+class SampleGrid(Callback):
+    def __init__(self, dirpath: str, every_n_epochs: int = 10, nrow: int = 8, gif: bool = True):
+        self.dirpath = Path(dirpath)
+        self.every_n_epochs, self.nrow, self.gif = every_n_epochs, nrow, gif
+
+    def grid(self, pl_module) -> torch.Tensor:
+        images = pl_module.generate(pl_module.fixed_z)
+        return make_grid(to_unit(images, pl_module.generator.value_range).cpu(), nrow=self.nrow, padding=2)
+
+    def write(self, trainer, pl_module, epoch: int) -> Path:
+        grid = self.grid(pl_module)
+        path = self.dirpath / f"epoch_{epoch:04d}.png"
+        if trainer.is_global_zero:
+            self.dirpath.mkdir(parents=True, exist_ok=True)
+            save_image(grid, path)
+            for logger in trainer.loggers:
+                if hasattr(logger.experiment, "add_image"):
+                    logger.experiment.add_image("samples/fixed_noise", grid, global_step=epoch)
+        return path
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == 0:  # the untrained generator, once (003 §3); not on resume
+            self.write(trainer, pl_module, 0)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        done = trainer.current_epoch + 1
+        final = trainer.max_epochs is not None and done >= trainer.max_epochs
+        if done % self.every_n_epochs == 0 or final:
+            self.write(trainer, pl_module, done)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.gif and trainer.is_global_zero:
+            make_gif(sorted(self.dirpath.glob("epoch_*.png")), self.dirpath / "evolution.gif")

@@ -1,0 +1,72 @@
+"""Rebuild the generator (and discriminator) from a checkpoint file alone.
+
+A gan-lab checkpoint is a Lightning checkpoint with a ``gan_lab`` entry holding the
+resolved run config; it loads with ``torch.load(weights_only=True)``.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from gan_lab.errors import UserError
+from gan_lab.noise import Noise
+
+
+@dataclass
+class LoadedGAN:
+    path: Path
+    config: dict
+    generator: nn.Module
+    noise: Noise
+    fixed_z: torch.Tensor
+    epoch: int
+    state_dict: dict
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return self.generator.value_range
+
+    def discriminator(self) -> nn.Module:
+        return _rebuild(self.config["discriminator"], self.state_dict, "discriminator.")
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 — any unpickling failure means "not ours"
+        raise UserError(f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err}).") from None
+    if not isinstance(ckpt, dict) or "gan_lab" not in ckpt or "state_dict" not in ckpt:
+        raise UserError(
+            f"{path} is not a gan-lab checkpoint (no 'gan_lab' entry); use a file from "
+            "<run>/checkpoints/ written by train.py."
+        )
+    return ckpt
+
+
+def _rebuild(net_cfg: dict, state_dict: dict, prefix: str) -> nn.Module:
+    net = instantiate(net_cfg)
+    net.load_state_dict({k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)})
+    return net.eval()
+
+
+def load_gan(path: str | Path, device: str | torch.device = "cpu") -> LoadedGAN:
+    """Generator in eval mode on ``device``, with the run's noise, fixed noise and config."""
+    ckpt = read_checkpoint(path)
+    config = ckpt["gan_lab"]["config"]
+    state = ckpt["state_dict"]
+    generator = _rebuild(config["generator"], state, "generator.").to(device)
+    return LoadedGAN(
+        path=Path(path),
+        config=config,
+        generator=generator,
+        noise=instantiate(config["noise"]),
+        fixed_z=state["fixed_z"].to(device),
+        epoch=int(ckpt.get("epoch", -1)) + 1,
+        state_dict=state,
+    )

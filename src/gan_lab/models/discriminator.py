@@ -1,0 +1,96 @@
+"""One configurable convolutional discriminator; the presets in conf/discriminator/ fix its shape."""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from gan_lab.errors import UserError
+from gan_lab.models.init import init_weights
+from gan_lab.models.layers import activation, extra_blocks, maybe_spectral, same_padding
+
+
+class Discriminator(nn.Module):
+    """Strided conv blocks (Conv → [BatchNorm] → LeakyReLU) and a head that returns one logit.
+
+    The network *means* a probability (sigmoid of the logit); losses work on the
+    logit for numerical stability. A two-output head (the MNIST preset's 2-class
+    cross-entropy) is reduced to the logit ``out[:, 1] - out[:, 0]``, for which
+    softmax cross-entropy and binary cross-entropy are the same function.
+
+    ``channels`` are written for ``base_size`` images. At other sizes stride-2
+    blocks are added (repeating ``channels[0]``) or removed at the image end,
+    so the head always sees the same resolution as in the preset.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        image_size: int = 64,
+        base_size: int = 64,
+        channels: Sequence[int] = (64, 128, 128),
+        kernel_size: int = 4,
+        strides: Sequence[int] | None = None,
+        paddings: Sequence[int] | None = None,
+        batch_norm: bool = True,
+        batch_norm_first: bool = True,
+        spectral_norm: bool = False,
+        activation_name: str = "leaky_relu",
+        bias: bool = True,
+        dropout: float = 0.2,
+        head: str = "linear",
+        out_features: int = 1,
+        init: str = "default",
+    ):
+        super().__init__()
+        channels = list(channels)
+        strides = list(strides) if strides is not None else [2] * len(channels)
+        pads = list(paddings) if paddings is not None else [None] * len(channels)
+        if not (len(strides) == len(pads) == len(channels)):
+            raise UserError("discriminator.strides and .paddings must have one entry per channel.")
+        n = extra_blocks(image_size, base_size)
+        if n > 0:  # larger images: more stride-2 blocks at the image end
+            channels, strides, pads = [channels[0]] * n + channels, [2] * n + strides, [None] * n + pads
+        elif n < 0:
+            if len(channels) + n < 1 or any(s != 2 for s in strides[:-n]):
+                raise UserError(f"data.image_size={image_size} is too small for this discriminator.")
+            channels, strides, pads = channels[-n:], strides[-n:], pads[-n:]
+
+        layers: list[nn.Module] = []
+        size, c_in = image_size, in_channels
+        for i, (c, s, p) in enumerate(zip(channels, strides, pads, strict=True)):
+            p = same_padding(kernel_size) if p is None else p
+            conv = nn.Conv2d(c_in, c, kernel_size, s, p, bias=bias)
+            layers.append(maybe_spectral(conv, spectral_norm))
+            if batch_norm and (i > 0 or batch_norm_first):
+                layers.append(nn.BatchNorm2d(c))
+            layers.append(activation(activation_name))
+            size, c_in = (size + 2 * p - kernel_size) // s + 1, c
+            if size < 1:
+                raise UserError(
+                    f"discriminator: kernel_size={kernel_size} shrinks a {image_size}px image "
+                    f"to nothing at block {i + 1}; use a smaller kernel or larger images."
+                )
+        self.features = nn.Sequential(*layers)
+        self.feature_shape = (c_in, size, size)
+
+        if head == "linear":
+            self.head = nn.Sequential(
+                nn.Flatten(),
+                nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
+                maybe_spectral(nn.Linear(c_in * size * size, out_features), spectral_norm),
+            )
+        elif head == "conv":  # DCGAN: one conv covering the whole final map
+            self.head = nn.Sequential(
+                maybe_spectral(nn.Conv2d(c_in, out_features, size, 1, 0, bias=bias), spectral_norm),
+                nn.Flatten(),
+            )
+        else:
+            raise UserError(f"unknown discriminator.head '{head}': use linear or conv.")
+        if out_features not in (1, 2):
+            raise UserError("discriminator.out_features must be 1 (one logit) or 2 (real/fake classes).")
+        init_weights(self, init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(self.features(x))
+        return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out[:, 0]

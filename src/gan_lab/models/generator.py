@@ -1,0 +1,131 @@
+"""One configurable generator; the presets in conf/generator/ fix its shape."""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from gan_lab.errors import UserError
+from gan_lab.models.init import init_weights
+from gan_lab.models.layers import (
+    activation,
+    extra_blocks,
+    maybe_spectral,
+    output_activation,
+    transposed_padding,
+)
+
+
+class Generator(nn.Module):
+    """Latent vector → projection to a small map → ×2 upsampling blocks → image.
+
+    - ``project='linear'``: Linear(z → C·s·s), no activation, reshaped (003 §2);
+      ``'convt'``: z as N×z×1×1 through ConvTranspose(kernel s) (DCGAN, 004).
+    - ``upsample='transposed'``: ConvTranspose(k, stride 2, "same") per block (003 §2);
+      ``'nearest'``: nearest ×2 then ``convs_per_block`` × Conv(k, "same") (003 §11),
+      which avoids the checkerboard artefacts of strided transposed convolutions.
+    - ``out_kernel_size > 0``: a final Conv(k, stride 1) to the image channels (003);
+      ``0``: the last upsampling layer itself outputs the image (DCGAN, 004), its
+      padding chosen to land exactly on ``image_size`` (28 for MNIST).
+
+    ``channels`` are written for ``base_size`` images; at other sizes blocks are
+    added (repeating ``channels[-1]``) or removed at the image end.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 128,
+        out_channels: int = 3,
+        image_size: int = 64,
+        base_size: int = 64,
+        project: str = "linear",
+        project_channels: int = 128,
+        start_size: int = 8,
+        channels: Sequence[int] = (128, 256, 512),
+        kernel_size: int = 4,
+        upsample: str = "transposed",
+        convs_per_block: int = 2,
+        batch_norm: bool = False,
+        spectral_norm: bool = False,
+        activation_name: str = "leaky_relu",
+        bias: bool = True,
+        out_kernel_size: int = 5,
+        out_activation: str = "sigmoid",
+        init: str = "default",
+    ):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.out_activation = out_activation
+        self.image_shape = (out_channels, image_size, image_size)
+        channels = list(channels)
+        n = extra_blocks(image_size, base_size)
+        if n > 0:
+            channels = channels + [channels[-1]] * n
+        elif n < 0:
+            if len(channels) + n < (0 if out_kernel_size == 0 else 1):
+                raise UserError(f"data.image_size={image_size} is too small for this generator.")
+            channels = channels[:n]
+
+        sn = spectral_norm
+        norm = (lambda c: nn.BatchNorm2d(c)) if batch_norm else (lambda c: nn.Identity())
+        if project == "linear":
+            self.project = nn.Sequential(
+                maybe_spectral(nn.Linear(latent_dim, project_channels * start_size**2), sn),
+                nn.Unflatten(1, (project_channels, start_size, start_size)),
+            )
+        elif project == "convt":
+            self.project = nn.Sequential(
+                nn.Unflatten(1, (latent_dim, 1, 1)),
+                maybe_spectral(
+                    nn.ConvTranspose2d(latent_dim, project_channels, start_size, 1, 0, bias=bias), sn
+                ),
+                norm(project_channels),
+                activation(activation_name),
+            )
+        else:
+            raise UserError(f"unknown generator.project '{project}': use linear or convt.")
+
+        blocks: list[nn.Module] = []
+        c_in, size = project_channels, start_size
+        for c in channels:
+            if upsample == "transposed":
+                p, op = transposed_padding(kernel_size)
+                conv = nn.ConvTranspose2d(c_in, c, kernel_size, 2, p, op, bias=bias)
+                blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
+            elif upsample == "nearest":
+                blocks.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                for j in range(convs_per_block):
+                    conv = nn.Conv2d(c_in if j == 0 else c, c, kernel_size, 1, "same", bias=bias)
+                    blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
+            else:
+                raise UserError(f"unknown generator.upsample '{upsample}': use transposed or nearest.")
+            c_in, size = c, size * 2
+        self.blocks = nn.Sequential(*blocks)
+
+        if out_kernel_size > 0:
+            if size != image_size:
+                raise UserError(
+                    f"this generator makes {size}px images (start_size {start_size} doubled "
+                    f"{len(channels)} times) but data.image_size={image_size}; use a power-of-two "
+                    f"multiple of {start_size}."
+                )
+            out = nn.Conv2d(c_in, out_channels, out_kernel_size, 1, "same")
+        else:  # the last ×2 layer lands exactly on image_size: out = 2·(size-1) - 2p + k + op
+            excess = 2 * (size - 1) + kernel_size - image_size
+            p = (excess + 1) // 2
+            if not 0 <= p < kernel_size:
+                raise UserError(
+                    f"generator: cannot reach data.image_size={image_size} from a {size}px map "
+                    f"with one ×2 layer of kernel {kernel_size}."
+                )
+            out = nn.ConvTranspose2d(c_in, out_channels, kernel_size, 2, p, 2 * p - excess, bias=bias)
+        self.out = nn.Sequential(maybe_spectral(out, sn), output_activation(out_activation))
+        init_weights(self, init)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The range of pixel values this generator makes; real data are scaled to match."""
+        return (0.0, 1.0) if self.out_activation == "sigmoid" else (-1.0, 1.0)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.blocks(self.project(z)))

@@ -1,0 +1,24 @@
+"""Weight initialisation schemes."""
+
+from torch import nn
+
+from gan_lab.errors import UserError
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """``default``: PyTorch's own. ``dcgan``: N(0, 0.02) weights, BatchNorm N(1, 0.02), zero biases
+    (Radford et al. 2015, as 002 and 004 do)."""
+    if scheme == "default":
+        return
+    if scheme != "dcgan":
+        raise UserError(f"unknown init scheme '{scheme}': use default or dcgan.")
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            # Spectral norm keeps the raw weight as parametrizations.weight.original.
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            nn.init.normal_(weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,126 @@
+"""The training system: SPEC §4 — one D phase and one G phase per batch, nothing else.
+
+The networks, the latent distribution and the loss are injected; monitoring,
+checkpoint policy and sample grids live in callbacks that read the public
+attributes ``generator``, ``discriminator``, ``noise`` and ``fixed_z``.
+"""
+
+import lightning as L
+import torch
+from torch import nn
+
+from gan_lab.errors import UserError
+from gan_lab.losses import build_loss
+from gan_lab.noise import Noise
+
+
+class GAN(L.LightningModule):
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        noise: Noise,
+        loss: str = "bce",
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas_g: tuple[float, float] = (0.5, 0.999),
+        betas_d: tuple[float, float] = (0.5, 0.999),
+        d_steps: int = 1,
+        label_noise: float = 0.05,
+        real_label: float = 1.0,
+        fake_label: float = 0.0,
+        g_batch: str = "mixed",
+        n_fixed: int = 64,
+        channels_last: bool = True,
+        run_config: dict | None = None,
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        self.generator, self.discriminator, self.noise = generator, discriminator, noise
+        self.loss_name, self.loss = loss, build_loss(loss)
+        self.lr_g, self.lr_d = lr_g, lr_d
+        self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
+        self.d_steps, self.label_noise = d_steps, label_noise
+        if g_batch not in ("mixed", "fake"):
+            raise UserError(f"model.g_batch must be 'mixed' or 'fake', not '{g_batch}'.")
+        self.g_batch = g_batch
+        self.real_label, self.fake_label = real_label, fake_label
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # Drawn once (after seeding) and saved in every checkpoint as a buffer.
+        self.register_buffer("fixed_z", noise.sample(n_fixed, generator.latent_dim))
+        # The resolved run config, stored in checkpoints so tools can rebuild the networks.
+        self.run_config = run_config or {}
+
+    def on_fit_start(self) -> None:
+        self.generator.to(memory_format=self.memory_format)
+        self.discriminator.to(memory_format=self.memory_format)
+
+    def configure_optimizers(self):
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g)
+        return opt_d, opt_g
+
+    def sample_z(self, n: int) -> torch.Tensor:
+        return self.noise.sample(n, self.generator.latent_dim, self.device)
+
+    def d_targets(self, n_real: int, n_fake: int) -> torch.Tensor:
+        """Labels of the concatenated batch: real then fake, with uniform noise in ±label_noise."""
+        t = torch.cat([torch.full((n_real,), self.real_label), torch.full((n_fake,), self.fake_label)])
+        t = t.to(self.device)
+        if self.label_noise > 0:
+            t = t + (torch.rand_like(t) * 2 - 1) * self.label_noise
+        return t.clamp(0.0, 1.0)  # targets are probabilities
+
+    def training_step(self, batch, batch_idx):
+        real, _ = batch
+        real = real.contiguous(memory_format=self.memory_format)
+        b = real.shape[0]
+        opt_d, opt_g = self.optimizers()
+
+        # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph).
+        for _ in range(self.d_steps):
+            with torch.no_grad():
+                fake = self.generator(self.sample_z(b))
+            with self.toggled_optimizer(opt_d):
+                logits = self.discriminator(torch.cat([real, fake.to(real.dtype)]))
+                d_loss = self.loss.d_loss(logits, self.d_targets(b, b))
+                opt_d.zero_grad(set_to_none=True)
+                self.manual_backward(d_loss)
+                opt_d.step()
+
+        # Generator phase: new fakes labelled "real", no noise; D frozen (no D gradients at all).
+        # With g_batch="mixed" D sees real+fake as in its own phase, but the loss uses only the
+        # fakes: a BatchNorm D then normalises both phases alike, and G cannot win by merely
+        # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
+        with self.toggled_optimizer(opt_g):
+            fake = self.generator(self.sample_z(b))
+            if self.g_batch == "mixed":
+                g_logits = self.discriminator(torch.cat([real, fake.to(real.dtype)]))[b:]
+            else:
+                g_logits = self.discriminator(fake)
+            g_loss = self.loss.g_loss(g_logits)
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            opt_g.step()
+
+        stats = {
+            "train/d_loss": d_loss.detach(),
+            "train/g_loss": g_loss.detach(),
+            "train/d_real": torch.sigmoid(logits[:b].detach().float()).mean(),
+            "train/d_fake": torch.sigmoid(logits[b:].detach().float()).mean(),
+        }
+        self.log_dict(stats, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
+        return stats
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """Images from latent vectors with G in eval mode (BatchNorm running stats), as float32."""
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(z.to(self.device)).float()
+        finally:
+            self.generator.train(was_training)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["gan_lab"] = {"config": self.run_config, "format": 1}

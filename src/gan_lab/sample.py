@@ -1,0 +1,69 @@
+"""Write generated images as PNG files, from a checkpoint alone.
+
+    python -m gan_lab.sample ckpt=<file> n=64 out_dir=<dir> [seed=0] [batch_size=64] [device=auto]
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+from torchvision.utils import save_image
+
+from gan_lab.callbacks.samples import to_unit
+from gan_lab.checkpoint import load_gan
+from gan_lab.errors import UserError, friendly
+
+DEFAULTS = {"ckpt": None, "n": 64, "out_dir": None, "seed": 0, "batch_size": 64, "device": "auto"}
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def sample(ckpt: str, n: int, out_dir: str | Path, seed: int = 0, batch_size: int = 64, device: str = "auto") -> list[Path]:
+    """Generate n images with the checkpoint's generator and noise; returns the files written."""
+    gan = load_gan(ckpt, pick_device(device))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    written = []
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            z = gan.noise.sample(m, gan.generator.latent_dim, gan.fixed_z.device)
+            images = to_unit(gan.generator(z), gan.value_range).cpu()
+            for i, image in enumerate(images):
+                path = out / f"sample_{start + i:05d}.png"
+                save_image(image, path)
+                written.append(path)
+    return written
+
+
+def parse_args(argv: list[str], defaults: dict, usage: str) -> dict:
+    """key=value arguments, Hydra-style, over defaults; unknown or missing keys are user errors."""
+    bad = [a for a in argv if "=" not in a]
+    if bad:
+        raise UserError(f"arguments are key=value pairs; got {bad}. Usage: {usage}")
+    args = OmegaConf.to_container(OmegaConf.from_dotlist(argv))
+    unknown = set(args) - set(defaults)
+    if unknown:
+        raise UserError(f"unknown argument(s) {sorted(unknown)}. Usage: {usage}")
+    merged = {**defaults, **args}
+    missing = [k for k, v in merged.items() if v is None]
+    if missing:
+        raise UserError(f"missing argument(s) {missing}. Usage: {usage}")
+    return merged
+
+
+@friendly
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv, DEFAULTS, __doc__.strip().splitlines()[-1].strip())
+    files = sample(**args)
+    print(f"wrote {len(files)} images to {Path(args['out_dir']).resolve()}")
+
+
+if __name__ == "__main__":
+    main()
