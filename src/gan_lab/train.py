@@ -49,20 +49,24 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     if trainer_cfg.get("precision") == "auto":
         trainer_cfg["precision"] = auto_precision(str(trainer_cfg.get("accelerator", "auto")))
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    callbacks += overrides.pop("callbacks", [])
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     trainer_cfg.update(overrides)
     return instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Train one GAN; returns the final callback metrics (epoch means) as floats."""
+def train(cfg: DictConfig, callbacks: list[L.Callback] = ()) -> dict[str, float]:
+    """Train one GAN; returns the final callback metrics (epoch means) as floats.
+
+    ``callbacks`` are added to those of the config (tests use it to watch a run).
+    """
     if cfg.get("ckpt_path"):
         cfg = use_stored_config(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
     module, datamodule = build(cfg)
     datamodule.load()  # fail early, with a clear message, if the data are missing
-    trainer = make_trainer(cfg)
+    trainer = make_trainer(cfg, callbacks=list(callbacks))
     log.info("precision %s, %d training images", trainer.precision, len(datamodule.images))
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

@@ -1,0 +1,157 @@
+"""The training step (SPEC §4) through the real Trainer, and what a run leaves on disk."""
+
+import csv
+
+import lightning as L
+import pytest
+import torch
+from omegaconf import open_dict
+
+from gan_lab.train import build, make_trainer, train
+
+
+def bare(cfg):
+    """No callbacks and no logger: the test watches the optimisers itself."""
+    with open_dict(cfg):
+        cfg.callbacks, cfg.logger = {}, {}
+
+
+def params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+class PhaseSpy(L.Callback):
+    """Snapshots both networks around each optimiser step, via torch's optimizer hooks."""
+
+    def __init__(self):
+        self.checks = []
+
+    def on_train_start(self, trainer, module):
+        opt_d, opt_g = trainer.optimizers
+        G, D = module.generator, module.discriminator
+        state = {}
+
+        def d_pre(*_):
+            state["g"], state["d"] = params(G), params(D)
+
+        def d_post(*_):
+            self.checks.append(("G unchanged by D step", same(params(G), state["g"])))
+            self.checks.append(("D changed by D step", not same(params(D), state["d"])))
+            state["d_after"] = params(D)
+            state["d_grad"] = [p.grad.clone() for p in D.parameters()]
+
+        def g_pre(*_):
+            self.checks.append(("D frozen in G phase", not any(p.requires_grad for p in D.parameters())))
+            grads_kept = all(torch.equal(p.grad, g) for p, g in zip(D.parameters(), state["d_grad"], strict=True))
+            self.checks.append(("no D gradients computed in G phase", grads_kept))
+            state["g"] = params(G)
+
+        def g_post(*_):
+            self.checks.append(("D unchanged by G step", same(params(D), state["d_after"])))
+            self.checks.append(("G changed by G step", not same(params(G), state["g"])))
+
+        opt_d.register_step_pre_hook(d_pre)
+        opt_d.register_step_post_hook(d_post)
+        opt_g.register_step_pre_hook(g_pre)
+        opt_g.register_step_post_hook(g_post)
+
+
+@pytest.mark.parametrize("g_batch", ["mixed", "fake"])
+def test_each_phase_changes_only_its_network(cfg_factory, g_batch):
+    cfg = cfg_factory("trainer.max_epochs=1", "trainer.limit_train_batches=3", f"model.g_batch={g_batch}")
+    bare(cfg)
+    module, dm = build(cfg)
+    spy = PhaseSpy()
+    trainer = make_trainer(cfg, callbacks=[spy], enable_checkpointing=False)
+    trainer.fit(module, datamodule=dm)
+    assert len(spy.checks) == 3 * 6
+    failed = [name for name, ok in spy.checks if not ok]
+    assert not failed, failed
+
+
+def test_reference_experiment_uses_spec_values(cfg_factory):
+    cfg = cfg_factory("experiment=reference", tiny=False)
+    assert cfg.data.batch_size == 8 and cfg.data.image_size == 64 and cfg.data.channels == 3
+    m = cfg.model
+    assert (m.loss, m.lr_d, m.lr_g, m.label_noise, m.real_label, m.fake_label, m.d_steps, m.g_batch) == (
+        "bce", 1e-5, 1e-5, 0.05, 1.0, 0.0, 1, "fake"
+    )
+    assert cfg.generator.channels == [128, 256, 512] and cfg.discriminator.channels == [64, 128, 128]
+    module, _ = build(cfg)
+    opt_d, opt_g = module.configure_optimizers()
+    assert isinstance(opt_d, torch.optim.Adam) and opt_d.defaults["lr"] == 1e-5
+
+
+def test_label_noise_is_uniform_within_005(cfg_factory):
+    module, _ = build(cfg_factory())
+    t = module.d_targets(4000, 4000)
+    real, fake = t[:4000], t[4000:]
+    assert real.min() >= 0.95 and real.max() <= 1.0 and real.std() > 0.01
+    assert fake.min() >= 0.0 and fake.max() <= 0.05 and fake.std() > 0.005
+
+
+def test_short_run_writes_checkpoints_grids_csv_and_events(trained_run):
+    ckpts = sorted(p.name for p in (trained_run / "checkpoints").iterdir())
+    assert ckpts == ["epoch_0001.ckpt", "epoch_0002.ckpt", "last.ckpt"]
+    grids = sorted(p.name for p in (trained_run / "samples").iterdir())
+    assert grids == ["epoch_0000.png", "epoch_0001.png", "epoch_0002.png", "evolution.gif"]
+    with (trained_run / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    for key in ("train/d_loss", "train/g_loss", "train/d_real", "train/d_fake"):
+        assert all(0 <= float(r[key]) < 100 for r in rows), key
+    assert list((trained_run / "tensorboard").glob("events.out.tfevents.*"))
+    assert (trained_run / "losses.png").stat().st_size > 1000
+    assert (trained_run / "steps.csv").read_text().count("\n") == 1 + 2 * 4
+
+
+def test_checkpoint_is_plain_data_with_config_and_fixed_noise(trained_run):
+    ckpt = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["gan_lab"]["config"]["generator"]["_target_"] == "gan_lab.models.Generator"
+    assert ckpt["state_dict"]["fixed_z"].shape == (16, 128)
+    assert len(ckpt["optimizer_states"]) == 2
+
+
+def test_resume_continues_epochs_with_same_noise_and_optimiser_state(trained_run, tmp_path, cfg_factory):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    last = run / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=True)
+
+    class Check(L.Callback):
+        def on_train_start(self, trainer, module):
+            self.start_epoch = trainer.current_epoch
+            self.fixed_z = module.fixed_z.clone()
+            self.exp_avg = trainer.optimizers[1].state_dict()["state"][0]["exp_avg"].clone()
+
+    cfg = cfg_factory("trainer.max_epochs=3", f"ckpt_path={last}", "data.num_images=999", out=run)
+    check = Check()
+    train(cfg, callbacks=[check])
+    assert check.start_epoch == 2
+    assert torch.equal(check.fixed_z, saved["state_dict"]["fixed_z"])
+    assert torch.equal(check.exp_avg, saved["optimizer_states"][1]["state"][0]["exp_avg"])
+    assert (run / "checkpoints" / "epoch_0003.ckpt").exists()
+    with (run / "metrics.csv").open() as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2", "3"]
+    # The stored data config wins: 128 images (4 batches) as in the original run, not 999.
+    resumed = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["gan_lab"]["config"]["data"]["num_images"] == 128
+
+
+def test_seed_makes_runs_repeatable(cfg_factory, tmp_path):
+    outs = []
+    for i in range(2):
+        cfg = cfg_factory("trainer.max_epochs=1", "trainer.limit_train_batches=2", "seed=123",
+                          out=tmp_path / f"r{i}")
+        bare(cfg)
+        L.seed_everything(cfg.seed)
+        module, dm = build(cfg)
+        make_trainer(cfg, enable_checkpointing=False).fit(module, datamodule=dm)
+        outs.append(module.generate(module.fixed_z[:4]))
+    assert torch.equal(outs[0], outs[1])
