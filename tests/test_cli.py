@@ -4,20 +4,27 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 from PIL import Image
 
-from conftest import ROOT
 from gan_lab.sample import main as sample_main
 from gan_lab.sample import sample
 
 
 def run(*args, timeout=120):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_missing_data_folder_is_one_paragraph_not_a_traceback(tmp_path):
-    res = run("train.py", "generator=upsample", "data=monet", f"data.root={tmp_path / 'missing'}",
-              f"hydra.run.dir={tmp_path / 'out'}")
+    res = run(
+        "train.py",
+        "generator=upsample",
+        "data=monet",
+        f"data.root={tmp_path / 'missing'}",
+        f"hydra.run.dir={tmp_path / 'out'}",
+    )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     msg = res.stderr.strip().splitlines()[-1]
@@ -25,15 +32,25 @@ def test_missing_data_folder_is_one_paragraph_not_a_traceback(tmp_path):
 
 
 def test_sample_writes_n_images_from_checkpoint_alone(trained_run, tmp_path):
-    files = sample(ckpt=str(trained_run / "checkpoints" / "last.ckpt"), n=10, out_dir=tmp_path / "s", batch_size=4)
+    files = sample(
+        ckpt=str(trained_run / "checkpoints" / "last.ckpt"),
+        n=10,
+        out_dir=tmp_path / "s",
+        batch_size=4,
+    )
     assert len(files) == 10 and len(list((tmp_path / "s").glob("*.png"))) == 10
     with Image.open(files[0]) as im:
         assert im.size == (32, 32)
 
 
 def test_sample_command_line(trained_run, tmp_path):
-    res = run("-m", "gan_lab.sample", f"ckpt={trained_run / 'checkpoints' / 'epoch_0001.ckpt'}", "n=3",
-              f"out_dir={tmp_path / 'cli'}")
+    res = run(
+        "-m",
+        "gan_lab.sample",
+        f"ckpt={trained_run / 'checkpoints' / 'epoch_0001.ckpt'}",
+        "n=3",
+        f"out_dir={tmp_path / 'cli'}",
+    )
     assert res.returncode == 0, res.stderr
     assert len(list((tmp_path / "cli").glob("*.png"))) == 3
 

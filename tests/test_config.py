@@ -3,11 +3,12 @@
 from pathlib import Path
 
 import pytest
+from conftest import CONF
 from omegaconf import OmegaConf
 
-from conftest import CONF
-
-GROUPS = {g.name: sorted(p.stem for p in g.glob("*.yaml")) for g in Path(CONF).iterdir() if g.is_dir()}
+GROUPS = {
+    g.name: sorted(p.stem for p in g.glob("*.yaml")) for g in Path(CONF).iterdir() if g.is_dir()
+}
 OPTIONS = [(g, o) for g, opts in GROUPS.items() if g not in ("hydra", "paths") for o in opts]
 
 

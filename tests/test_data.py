@@ -36,7 +36,9 @@ def datamodule(cfg_factory, *overrides):
 
 def test_folder_of_mixed_images_loads_every_good_file(cfg_factory, tmp_path):
     n = write_mixed_folder(tmp_path / "imgs")
-    dm = datamodule(cfg_factory, "data=folder", f"data.root={tmp_path / 'imgs'}", "data.image_size=32")
+    dm = datamodule(
+        cfg_factory, "data=folder", f"data.root={tmp_path / 'imgs'}", "data.image_size=32"
+    )
     assert dm.images.shape == (n, 3, 32, 32) and dm.images.dtype == torch.uint8
     assert dm.classes == ["imgs"] and set(dm.labels.tolist()) == {0}
 
@@ -50,8 +52,13 @@ def test_rgba_is_composited_on_white(tmp_path):
 
 def test_grayscale_folder_for_one_channel_models(cfg_factory, tmp_path):
     n = write_mixed_folder(tmp_path / "imgs")
-    dm = datamodule(cfg_factory, "data=folder", f"data.root={tmp_path / 'imgs'}", "data.image_size=28",
-                    "data.channels=1")
+    dm = datamodule(
+        cfg_factory,
+        "data=folder",
+        f"data.root={tmp_path / 'imgs'}",
+        "data.image_size=28",
+        "data.channels=1",
+    )
     assert dm.images.shape == (n, 1, 28, 28)
 
 
@@ -63,7 +70,9 @@ def test_class_subfolders_become_labels(cfg_factory, tmp_path):
     dm = datamodule(cfg_factory, "data=cars", f"data.root={tmp_path / 'cars'}")
     assert dm.classes == ["sedan", "suv"]
     assert sorted(dm.labels.tolist()) == [0, 0, 0, 1, 1]
-    dm = datamodule(cfg_factory, "data=cars", f"data.root={tmp_path / 'cars'}", "data.classes=[suv]")
+    dm = datamodule(
+        cfg_factory, "data=cars", f"data.root={tmp_path / 'cars'}", "data.classes=[suv]"
+    )
     assert dm.labels.tolist() == [1, 1]
 
 
@@ -100,7 +109,9 @@ def test_mnist_from_local_idx_files(cfg_factory, tmp_path):
     dm = datamodule(cfg_factory, "experiment=mnist", f"data.root={tmp_path / 'mnist'}")
     assert dm.images.shape == (20, 1, 28, 28)
     assert torch.equal(dm.images[:, 0], torch.from_numpy(images))
-    dm = datamodule(cfg_factory, "experiment=mnist", f"data.root={tmp_path / 'mnist'}", "data.classes=[7]")
+    dm = datamodule(
+        cfg_factory, "experiment=mnist", f"data.root={tmp_path / 'mnist'}", "data.classes=[7]"
+    )
     assert dm.labels.tolist() == [7, 7]
 
 
@@ -122,7 +133,9 @@ def test_scaling_follows_generator_output_activation(cfg_factory):
         _, dm = build(cfg_factory(f"generator={generator}"))
         dm.load()
         x, _ = dm.on_after_batch_transfer((dm.images[:64], dm.labels[:64]), 0)
-        assert x.min().item() == pytest.approx(lo, abs=0.02) and x.max().item() == pytest.approx(1.0, abs=0.02)
+        assert x.min().item() == pytest.approx(lo, abs=0.02) and x.max().item() == pytest.approx(
+            1.0, abs=0.02
+        )
 
 
 def test_augmentation_is_per_image_and_safe():

@@ -27,7 +27,9 @@ def test_reference_networks_match_003(cfg_factory):
     assert x.shape == (2, 128, 8, 8)
     convts = [m for m in g.blocks if isinstance(m, nn.ConvTranspose2d)]
     assert [(m.out_channels, m.kernel_size, m.stride) for m in convts] == [
-        (128, (4, 4), (2, 2)), (256, (4, 4), (2, 2)), (512, (4, 4), (2, 2))
+        (128, (4, 4), (2, 2)),
+        (256, (4, 4), (2, 2)),
+        (512, (4, 4), (2, 2)),
     ]
     assert g.blocks(x).shape == (2, 512, 64, 64)
     img = g(z)
@@ -36,7 +38,9 @@ def test_reference_networks_match_003(cfg_factory):
     # D: 3 × Conv(4×4, s2) with 64, 128, 128 filters, BN, LeakyReLU(0.2); dropout 0.2; Linear → 1.
     convs = [m for m in d.features if isinstance(m, nn.Conv2d)]
     assert [(m.out_channels, m.kernel_size, m.stride) for m in convs] == [
-        (64, (4, 4), (2, 2)), (128, (4, 4), (2, 2)), (128, (4, 4), (2, 2))
+        (64, (4, 4), (2, 2)),
+        (128, (4, 4), (2, 2)),
+        (128, (4, 4), (2, 2)),
     ]
     assert sum(isinstance(m, nn.BatchNorm2d) for m in d.features) == 3
     assert all(m.negative_slope == 0.2 for m in d.features if isinstance(m, nn.LeakyReLU))
@@ -65,7 +69,10 @@ def test_mnist_pair_matches_004(cfg_factory):
     assert img.shape == (3, 1, 28, 28) and img.min() >= 0 and img.max() <= 1
     convs = [m for m in d.features if isinstance(m, nn.Conv2d)]
     assert [(m.out_channels, m.stride[0], m.padding[0], m.bias) for m in convs] == [
-        (16, 2, 1, None), (32, 2, 1, None), (64, 1, 0, None), (128, 1, 0, None)
+        (16, 2, 1, None),
+        (32, 2, 1, None),
+        (64, 1, 0, None),
+        (128, 1, 0, None),
     ]
     assert d.feature_shape == (128, 1, 1) and d.head[-1].out_features == 2
     assert d(img).shape == (3,)
@@ -101,8 +108,14 @@ def test_every_discriminator_at_every_size(cfg_factory, discriminator, size):
 @pytest.mark.parametrize("k", [4, 6, 8])
 @pytest.mark.parametrize("generator", ["transposed", "upsample", "small32"])
 def test_kernel_size_keeps_resolution(cfg_factory, k, generator):
-    g, d, _ = build(cfg_factory, f"generator={generator}", "discriminator=reference", f"generator.kernel_size={k}",
-                    f"discriminator.kernel_size={k}", "data.image_size=64")
+    g, d, _ = build(
+        cfg_factory,
+        f"generator={generator}",
+        "discriminator=reference",
+        f"generator.kernel_size={k}",
+        f"discriminator.kernel_size={k}",
+        "data.image_size=64",
+    )
     with torch.no_grad():
         img = g(torch.randn(2, g.latent_dim))
     assert img.shape == (2, 3, 64, 64)
@@ -111,7 +124,9 @@ def test_kernel_size_keeps_resolution(cfg_factory, k, generator):
 
 
 def test_spectral_and_batch_norm_options(cfg_factory):
-    _, d, _ = build(cfg_factory, "discriminator.spectral_norm=true", "discriminator.batch_norm=false")
+    _, d, _ = build(
+        cfg_factory, "discriminator.spectral_norm=true", "discriminator.batch_norm=false"
+    )
     convs = [m for m in d.features if isinstance(m, nn.Conv2d)]
     assert all(hasattr(m, "parametrizations") for m in convs)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())

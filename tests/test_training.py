@@ -45,8 +45,12 @@ class PhaseSpy(L.Callback):
             state["d_grad"] = [p.grad.clone() for p in D.parameters()]
 
         def g_pre(*_):
-            self.checks.append(("D frozen in G phase", not any(p.requires_grad for p in D.parameters())))
-            grads_kept = all(torch.equal(p.grad, g) for p, g in zip(D.parameters(), state["d_grad"], strict=True))
+            self.checks.append(
+                ("D frozen in G phase", not any(p.requires_grad for p in D.parameters()))
+            )
+            grads_kept = all(
+                torch.equal(p.grad, g) for p, g in zip(D.parameters(), state["d_grad"], strict=True)
+            )
             self.checks.append(("no D gradients computed in G phase", grads_kept))
             state["g"] = params(G)
 
@@ -62,7 +66,9 @@ class PhaseSpy(L.Callback):
 
 @pytest.mark.parametrize("g_batch", ["mixed", "fake"])
 def test_each_phase_changes_only_its_network(cfg_factory, g_batch):
-    cfg = cfg_factory("trainer.max_epochs=1", "trainer.limit_train_batches=3", f"model.g_batch={g_batch}")
+    cfg = cfg_factory(
+        "trainer.max_epochs=1", "trainer.limit_train_batches=3", f"model.g_batch={g_batch}"
+    )
     bare(cfg)
     module, dm = build(cfg)
     spy = PhaseSpy()
@@ -77,10 +83,21 @@ def test_reference_experiment_uses_spec_values(cfg_factory):
     cfg = cfg_factory("experiment=reference", tiny=False)
     assert cfg.data.batch_size == 8 and cfg.data.image_size == 64 and cfg.data.channels == 3
     m = cfg.model
-    assert (m.loss, m.lr_d, m.lr_g, m.label_noise, m.real_label, m.fake_label, m.d_steps, m.g_batch) == (
-        "bce", 1e-5, 1e-5, 0.05, 1.0, 0.0, 1, "fake"
-    )
-    assert cfg.generator.channels == [128, 256, 512] and cfg.discriminator.channels == [64, 128, 128]
+    assert (
+        m.loss,
+        m.lr_d,
+        m.lr_g,
+        m.label_noise,
+        m.real_label,
+        m.fake_label,
+        m.d_steps,
+        m.g_batch,
+    ) == ("bce", 1e-5, 1e-5, 0.05, 1.0, 0.0, 1, "fake")
+    assert cfg.generator.channels == [128, 256, 512] and cfg.discriminator.channels == [
+        64,
+        128,
+        128,
+    ]
     module, _ = build(cfg)
     opt_d, opt_g = module.configure_optimizers()
     assert isinstance(opt_d, torch.optim.Adam) and opt_d.defaults["lr"] == 1e-5
@@ -98,7 +115,13 @@ def test_short_run_writes_checkpoints_grids_csv_and_events(trained_run):
     ckpts = sorted(p.name for p in (trained_run / "checkpoints").iterdir())
     assert ckpts == ["epoch_0001.ckpt", "epoch_0002.ckpt", "last.ckpt"]
     grids = sorted(p.name for p in (trained_run / "samples").iterdir())
-    assert grids == ["epoch_0000.png", "epoch_0001.png", "epoch_0002.png", "evolution.gif"]
+    assert grids == [
+        "epoch_0000.png",
+        "epoch_0001.png",
+        "epoch_0002.png",
+        "evolution.gif",
+        "fixed_noise.pt",
+    ]
     with (trained_run / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"]
@@ -116,7 +139,9 @@ def test_checkpoint_is_plain_data_with_config_and_fixed_noise(trained_run):
     assert len(ckpt["optimizer_states"]) == 2
 
 
-def test_resume_continues_epochs_with_same_noise_and_optimiser_state(trained_run, tmp_path, cfg_factory):
+def test_resume_continues_epochs_with_same_noise_and_optimiser_state(
+    trained_run, tmp_path, cfg_factory
+):
     import shutil
 
     run = tmp_path / "run"
@@ -147,11 +172,33 @@ def test_resume_continues_epochs_with_same_noise_and_optimiser_state(trained_run
 def test_seed_makes_runs_repeatable(cfg_factory, tmp_path):
     outs = []
     for i in range(2):
-        cfg = cfg_factory("trainer.max_epochs=1", "trainer.limit_train_batches=2", "seed=123",
-                          out=tmp_path / f"r{i}")
+        cfg = cfg_factory(
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=2",
+            "seed=123",
+            out=tmp_path / f"r{i}",
+        )
         bare(cfg)
         L.seed_everything(cfg.seed)
         module, dm = build(cfg)
         make_trainer(cfg, enable_checkpointing=False).fit(module, datamodule=dm)
         outs.append(module.generate(module.fixed_z[:4]))
     assert torch.equal(outs[0], outs[1])
+
+
+def test_trains_on_a_folder_of_mixed_images(cfg_factory, tmp_path):
+    from test_data import write_mixed_folder
+
+    write_mixed_folder(tmp_path / "monet_jpg")
+    cfg = cfg_factory(
+        "generator=upsample",
+        "data=monet",
+        f"data.root={tmp_path / 'monet_jpg'}",
+        "data.image_size=32",
+        "data.batch_size=4",
+        "trainer.max_epochs=1",
+        out=tmp_path / "run",
+    )
+    metrics = train(cfg)
+    assert 0 < metrics["train/g_loss_epoch"] < 100
+    assert (tmp_path / "run" / "checkpoints" / "epoch_0001.ckpt").exists()

@@ -40,7 +40,9 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 — any unpickling failure means "not ours"
-        raise UserError(f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err}).") from None
+        raise UserError(
+            f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err})."
+        ) from None
     if not isinstance(ckpt, dict) or "gan_lab" not in ckpt or "state_dict" not in ckpt:
         raise UserError(
             f"{path} is not a gan-lab checkpoint (no 'gan_lab' entry); use a file from "
@@ -51,7 +53,9 @@ def read_checkpoint(path: str | Path) -> dict:
 
 def _rebuild(net_cfg: dict, state_dict: dict, prefix: str) -> nn.Module:
     net = instantiate(net_cfg)
-    net.load_state_dict({k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)})
+    net.load_state_dict(
+        {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    )
     return net.eval()
 
 

@@ -22,7 +22,9 @@ def auto_precision(accelerator: str) -> str:
     fp16 is never chosen automatically: GAN losses under-/overflow without a
     scaler tuned per phase, and bf16 has fp32's range.
     """
-    use_cuda = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    use_cuda = accelerator in ("gpu", "cuda") or (
+        accelerator == "auto" and torch.cuda.is_available()
+    )
     if use_cuda:
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
     if accelerator in ("cpu", "auto"):

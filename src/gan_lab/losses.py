@@ -26,7 +26,9 @@ class BCELoss(GANLoss):
         return F.binary_cross_entropy_with_logits(logits.float(), targets)
 
     def g_loss(self, logits):
-        return F.binary_cross_entropy_with_logits(logits.float(), torch.ones_like(logits, dtype=torch.float32))
+        return F.binary_cross_entropy_with_logits(
+            logits.float(), torch.ones_like(logits, dtype=torch.float32)
+        )
 
 
 class MSELoss(GANLoss):

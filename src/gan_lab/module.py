@@ -65,7 +65,9 @@ class GAN(L.LightningModule):
 
     def d_targets(self, n_real: int, n_fake: int) -> torch.Tensor:
         """Labels of the concatenated batch: real then fake, with uniform noise in ±label_noise."""
-        t = torch.cat([torch.full((n_real,), self.real_label), torch.full((n_fake,), self.fake_label)])
+        t = torch.cat(
+            [torch.full((n_real,), self.real_label), torch.full((n_fake,), self.fake_label)]
+        )
         t = t.to(self.device)
         if self.label_noise > 0:
             t = t + (torch.rand_like(t) * 2 - 1) * self.label_noise

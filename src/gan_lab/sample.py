@@ -1,6 +1,6 @@
 """Write generated images as PNG files, from a checkpoint alone.
 
-    python -m gan_lab.sample ckpt=<file> n=64 out_dir=<dir> [seed=0] [batch_size=64] [device=auto]
+python -m gan_lab.sample ckpt=<file> n=64 out_dir=<dir> [seed=0] [batch_size=64] [device=auto]
 """
 
 import sys
@@ -23,7 +23,14 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def sample(ckpt: str, n: int, out_dir: str | Path, seed: int = 0, batch_size: int = 64, device: str = "auto") -> list[Path]:
+def sample(
+    ckpt: str,
+    n: int,
+    out_dir: str | Path,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: str = "auto",
+) -> list[Path]:
     """Generate n images with the checkpoint's generator and noise; returns the files written."""
     gan = load_gan(ckpt, pick_device(device))
     out = Path(out_dir)
@@ -60,7 +67,9 @@ def parse_args(argv: list[str], defaults: dict, usage: str) -> dict:
 
 @friendly
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(sys.argv[1:] if argv is None else argv, DEFAULTS, __doc__.strip().splitlines()[-1].strip())
+    args = parse_args(
+        sys.argv[1:] if argv is None else argv, DEFAULTS, __doc__.strip().splitlines()[-1].strip()
+    )
     files = sample(**args)
     print(f"wrote {len(files)} images to {Path(args['out_dir']).resolve()}")
 

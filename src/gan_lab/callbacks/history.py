@@ -96,12 +96,26 @@ def plot_losses(run_dir: Path) -> Path | None:
     per_epoch = max(int(epochs[0]["step"]), 1) / 1.0
     for key, color in (("d_loss", "tab:blue"), ("g_loss", "tab:orange")):
         if steps:
-            ax_loss.plot([int(r["step"]) / per_epoch for r in steps], [float(r[key]) for r in steps], color=color, alpha=0.25, lw=0.7)
-        ax_loss.plot([int(r["epoch"]) for r in epochs], [float(r[f"train/{key}"]) for r in epochs], color=color, lw=2, label=key)
+            ax_loss.plot(
+                [int(r["step"]) / per_epoch for r in steps],
+                [float(r[key]) for r in steps],
+                color=color,
+                alpha=0.25,
+                lw=0.7,
+            )
+        ax_loss.plot(
+            [int(r["epoch"]) for r in epochs],
+            [float(r[f"train/{key}"]) for r in epochs],
+            color=color,
+            lw=2,
+            label=key,
+        )
     ax_loss.set(xlabel="epoch", ylabel="loss", title="losses (faint: per step)")
     ax_loss.legend()
     for key, label in (("train/d_real", "D(x)"), ("train/d_fake", "D(G(z))")):
-        ax_prob.plot([int(r["epoch"]) for r in epochs], [float(r[key]) for r in epochs], lw=2, label=label)
+        ax_prob.plot(
+            [int(r["epoch"]) for r in epochs], [float(r[key]) for r in epochs], lw=2, label=label
+        )
     ax_prob.set(xlabel="epoch", ylabel="mean probability 'real'", ylim=(0, 1), title="D's outputs")
     ax_prob.legend()
     fig.tight_layout()

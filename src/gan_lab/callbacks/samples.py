@@ -32,7 +32,9 @@ class SampleGrid(Callback):
 
     def grid(self, pl_module) -> torch.Tensor:
         images = pl_module.generate(pl_module.fixed_z)
-        return make_grid(to_unit(images, pl_module.generator.value_range).cpu(), nrow=self.nrow, padding=2)
+        return make_grid(
+            to_unit(images, pl_module.generator.value_range).cpu(), nrow=self.nrow, padding=2
+        )
 
     def write(self, trainer, pl_module, epoch: int) -> Path:
         grid = self.grid(pl_module)
@@ -46,6 +48,11 @@ class SampleGrid(Callback):
         return path
 
     def on_train_start(self, trainer, pl_module) -> None:
+        if (
+            trainer.is_global_zero
+        ):  # the fixed noise, stored with the run (it is in every checkpoint too)
+            self.dirpath.mkdir(parents=True, exist_ok=True)
+            torch.save(pl_module.fixed_z.cpu(), self.dirpath / "fixed_noise.pt")
         if trainer.current_epoch == 0:  # the untrained generator, once (003 §3); not on resume
             self.write(trainer, pl_module, 0)
 

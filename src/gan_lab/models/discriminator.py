@@ -50,10 +50,16 @@ class Discriminator(nn.Module):
             raise UserError("discriminator.strides and .paddings must have one entry per channel.")
         n = extra_blocks(image_size, base_size)
         if n > 0:  # larger images: more stride-2 blocks at the image end
-            channels, strides, pads = [channels[0]] * n + channels, [2] * n + strides, [None] * n + pads
+            channels, strides, pads = (
+                [channels[0]] * n + channels,
+                [2] * n + strides,
+                [None] * n + pads,
+            )
         elif n < 0:
             if len(channels) + n < 1 or any(s != 2 for s in strides[:-n]):
-                raise UserError(f"data.image_size={image_size} is too small for this discriminator.")
+                raise UserError(
+                    f"data.image_size={image_size} is too small for this discriminator."
+                )
             channels, strides, pads = channels[-n:], strides[-n:], pads[-n:]
 
         layers: list[nn.Module] = []
@@ -88,7 +94,9 @@ class Discriminator(nn.Module):
         else:
             raise UserError(f"unknown discriminator.head '{head}': use linear or conv.")
         if out_features not in (1, 2):
-            raise UserError("discriminator.out_features must be 1 (one logit) or 2 (real/fake classes).")
+            raise UserError(
+                "discriminator.out_features must be 1 (one logit) or 2 (real/fake classes)."
+            )
         init_weights(self, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

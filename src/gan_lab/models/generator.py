@@ -77,7 +77,8 @@ class Generator(nn.Module):
             self.project = nn.Sequential(
                 nn.Unflatten(1, (latent_dim, 1, 1)),
                 maybe_spectral(
-                    nn.ConvTranspose2d(latent_dim, project_channels, start_size, 1, 0, bias=bias), sn
+                    nn.ConvTranspose2d(latent_dim, project_channels, start_size, 1, 0, bias=bias),
+                    sn,
                 ),
                 norm(project_channels),
                 activation(activation_name),
@@ -98,7 +99,9 @@ class Generator(nn.Module):
                     conv = nn.Conv2d(c_in if j == 0 else c, c, kernel_size, 1, "same", bias=bias)
                     blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
             else:
-                raise UserError(f"unknown generator.upsample '{upsample}': use transposed or nearest.")
+                raise UserError(
+                    f"unknown generator.upsample '{upsample}': use transposed or nearest."
+                )
             c_in, size = c, size * 2
         self.blocks = nn.Sequential(*blocks)
 
@@ -118,7 +121,9 @@ class Generator(nn.Module):
                     f"generator: cannot reach data.image_size={image_size} from a {size}px map "
                     f"with one ×2 layer of kernel {kernel_size}."
                 )
-            out = nn.ConvTranspose2d(c_in, out_channels, kernel_size, 2, p, 2 * p - excess, bias=bias)
+            out = nn.ConvTranspose2d(
+                c_in, out_channels, kernel_size, 2, p, 2 * p - excess, bias=bias
+            )
         self.out = nn.Sequential(maybe_spectral(out, sn), output_activation(out_activation))
         init_weights(self, init)
 

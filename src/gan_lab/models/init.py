@@ -15,7 +15,9 @@ def init_weights(module: nn.Module, scheme: str) -> None:
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
             # Spectral norm keeps the raw weight as parametrizations.weight.original.
-            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            weight = (
+                m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            )
             nn.init.normal_(weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
