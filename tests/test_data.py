@@ -66,7 +66,10 @@ def test_class_subfolders_become_labels(cfg_factory, tmp_path):
     for name, count in (("sedan", 3), ("suv", 2)):
         for i in range(count):
             (tmp_path / "cars" / name).mkdir(parents=True, exist_ok=True)
-            Image.new("RGB", (20, 30), (i * 40, 0, 0)).save(tmp_path / "cars" / name / f"{i}.jpg")
+            noise = np.random.default_rng(len(name) * 10 + i).integers(
+                0, 255, (40, 48, 3), np.uint8
+            )
+            Image.fromarray(noise).save(tmp_path / "cars" / name / f"{i}.jpg")
     dm = datamodule(cfg_factory, "data=cars", f"data.root={tmp_path / 'cars'}")
     assert dm.classes == ["sedan", "suv"]
     assert sorted(dm.labels.tolist()) == [0, 0, 0, 1, 1]

@@ -1,0 +1,48 @@
+"""Find what is wrong with an image folder before it spoils a training run (003).
+
+python -m gan_lab.audit data=<set> [data.root=<folder>] [audit.quarantine=true] [audit.report=<csv>]
+"""
+
+import sys
+from pathlib import Path
+
+from gan_lab.cli import compose_tool_config
+from gan_lab.data.audit import Problem, audit_records, quarantine, summarize, write_report
+from gan_lab.data.folder import inspect_folder
+from gan_lab.errors import UserError, friendly
+
+
+def audit(argv: list[str]) -> tuple[list[Problem], Path]:
+    cfg = compose_tool_config("audit", argv)
+    data = cfg.data
+    if data.source != "folder":
+        raise UserError(
+            f"data={data.name} is not a folder of image files ({data.source}); nothing to audit."
+        )
+    if not data.root or not Path(data.root).is_dir():
+        raise UserError(f"data={data.name}: the folder {data.root} does not exist. {data.hint}")
+    root = Path(data.root).resolve()
+    scan, records = inspect_folder(root, data.image_size, data.channels)
+    problems = audit_records(records, scan.others, **data.audit)
+    report = Path(cfg.audit.report or Path(cfg.paths.output_dir) / f"{data.name}.csv")
+    write_report(problems, report)
+    print(f"audit of {root}: {summarize(problems, len(records) + len(scan.others))}")
+    for p in problems:
+        print(
+            f"  {'SKIP' if p.skipped else 'note'}  {p.kind:15s} {p.path.relative_to(root)}  ({p.detail})"
+        )
+    print(f"report: {report.resolve()}")
+    if cfg.audit.quarantine:
+        dest = root.with_name(root.name + "_quarantine")
+        moved = quarantine(problems, root, dest)
+        print(f"moved {len(moved)} files to {dest}")
+    return problems, report
+
+
+@friendly
+def main(argv: list[str] | None = None) -> None:
+    audit(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    main()
