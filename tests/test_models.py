@@ -45,7 +45,7 @@ def test_reference_networks_match_003(cfg_factory):
     assert sum(isinstance(m, nn.BatchNorm2d) for m in d.features) == 3
     assert all(m.negative_slope == 0.2 for m in d.features if isinstance(m, nn.LeakyReLU))
     assert d.feature_shape == (128, 8, 8)
-    assert d.head[1].p == pytest.approx(0.2) and d.head[2].out_features == 1
+    assert d.flatten[1].p == pytest.approx(0.2) and d.head.out_features == 1
     assert d(img).shape == (2,)
     # Parameter counts follow from the shapes (checked by hand: see the test's comments above).
     assert n_params(g) == 3_979_651
@@ -74,7 +74,7 @@ def test_mnist_pair_matches_004(cfg_factory):
         (64, 1, 0, None),
         (128, 1, 0, None),
     ]
-    assert d.feature_shape == (128, 1, 1) and d.head[-1].out_features == 2
+    assert d.feature_shape == (128, 1, 1) and d.head.out_features == 2
     assert d(img).shape == (3,)
 
 

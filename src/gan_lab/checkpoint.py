@@ -26,6 +26,27 @@ class LoadedGAN:
     state_dict: dict
 
     @property
+    def classes(self) -> list[str]:
+        return list(self.config.get("classes", []))
+
+    @property
+    def conditional(self) -> bool:
+        return bool(getattr(self.generator, "num_classes", 0))
+
+    def class_index(self, value: int | str) -> int:
+        """A class given by index or by name → its index; a UserError names the valid ones."""
+        if not self.conditional:
+            raise UserError(f"{self.path} is not a conditional generator: it takes no class.")
+        names = self.classes
+        if isinstance(value, int) and 0 <= value < self.generator.num_classes:
+            return value
+        if str(value) in names:
+            return names.index(str(value))
+        raise UserError(
+            f"class '{value}' is not one of this generator's classes: {names} (or 0..{len(names) - 1})."
+        )
+
+    @property
     def value_range(self) -> tuple[float, float]:
         return self.generator.value_range
 

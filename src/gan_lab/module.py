@@ -32,6 +32,8 @@ class GAN(L.LightningModule):
         g_batch: str = "mixed",
         n_fixed: int = 64,
         channels_last: bool = True,
+        conditional: bool = False,
+        class_ids: list[int] | None = None,
         run_config: dict | None = None,
     ):
         super().__init__()
@@ -46,8 +48,19 @@ class GAN(L.LightningModule):
         self.g_batch = g_batch
         self.real_label, self.fake_label = real_label, fake_label
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        # Drawn once (after seeding) and saved in every checkpoint as a buffer.
+        # Drawn once (after seeding) and saved in every checkpoint as buffers. A conditional
+        # model gets one grid row of 8 per class present in the data (fixed_y); else fixed_y is unused.
+        self.conditional = conditional
+        self.class_ids = list(class_ids or [0])
+        if conditional:
+            n_fixed = 8 * len(self.class_ids)
+        fixed_y = (
+            torch.tensor(self.class_ids).repeat_interleave(8)[:n_fixed]
+            if conditional
+            else torch.zeros(n_fixed)
+        )
         self.register_buffer("fixed_z", noise.sample(n_fixed, generator.latent_dim))
+        self.register_buffer("fixed_y", fixed_y.long())
         # The resolved run config, stored in checkpoints so tools can rebuild the networks.
         self.run_config = run_config or {}
 
@@ -63,6 +76,13 @@ class GAN(L.LightningModule):
     def sample_z(self, n: int) -> torch.Tensor:
         return self.noise.sample(n, self.generator.latent_dim, self.device)
 
+    def sample_y(self, n: int) -> torch.Tensor | None:
+        """Random labels among the classes trained on (None for an unconditional model)."""
+        if not self.conditional:
+            return None
+        ids = torch.tensor(self.class_ids, device=self.device)
+        return ids[torch.randint(len(ids), (n,), device=self.device)]
+
     def d_targets(self, n_real: int, n_fake: int) -> torch.Tensor:
         """Labels of the concatenated batch: real then fake, with uniform noise in ±label_noise."""
         t = torch.cat(
@@ -74,17 +94,20 @@ class GAN(L.LightningModule):
         return t.clamp(0.0, 1.0)  # targets are probabilities
 
     def training_step(self, batch, batch_idx):
-        real, _ = batch
+        real, labels = batch
         real = real.contiguous(memory_format=self.memory_format)
         b = real.shape[0]
+        # Conditional: fakes are asked for the real batch's classes, so both halves match in labels.
+        y = labels if self.conditional else None
+        y2 = torch.cat([y, y]) if self.conditional else None
         opt_d, opt_g = self.optimizers()
 
         # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph).
         for _ in range(self.d_steps):
             with torch.no_grad():
-                fake = self.generator(self.sample_z(b))
+                fake = self.generator(self.sample_z(b), y)
             with self.toggled_optimizer(opt_d):
-                logits = self.discriminator(torch.cat([real, fake.to(real.dtype)]))
+                logits = self.discriminator(torch.cat([real, fake.to(real.dtype)]), y2)
                 d_loss = self.loss.d_loss(logits, self.d_targets(b, b))
                 opt_d.zero_grad(set_to_none=True)
                 self.manual_backward(d_loss)
@@ -95,11 +118,11 @@ class GAN(L.LightningModule):
         # fakes: a BatchNorm D then normalises both phases alike, and G cannot win by merely
         # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
         with self.toggled_optimizer(opt_g):
-            fake = self.generator(self.sample_z(b))
+            fake = self.generator(self.sample_z(b), y)
             if self.g_batch == "mixed":
-                g_logits = self.discriminator(torch.cat([real, fake.to(real.dtype)]))[b:]
+                g_logits = self.discriminator(torch.cat([real, fake.to(real.dtype)]), y2)[b:]
             else:
-                g_logits = self.discriminator(fake)
+                g_logits = self.discriminator(fake, y)
             g_loss = self.loss.g_loss(g_logits)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
@@ -115,12 +138,19 @@ class GAN(L.LightningModule):
         return stats
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """Images from latent vectors with G in eval mode (BatchNorm running stats), as float32."""
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images from latent vectors with G in eval mode (BatchNorm running stats), as float32.
+
+        A conditional model without ``y`` draws random classes among those trained on.
+        """
         was_training = self.generator.training
         self.generator.eval()
+        if self.conditional and y is None:
+            y = self.sample_y(len(z))
         try:
-            return self.generator(z.to(self.device)).float()
+            return self.generator(
+                z.to(self.device), None if y is None else y.to(self.device)
+            ).float()
         finally:
             self.generator.train(was_training)
 

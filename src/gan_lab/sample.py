@@ -14,7 +14,15 @@ from gan_lab.callbacks.samples import to_unit
 from gan_lab.checkpoint import load_gan
 from gan_lab.errors import UserError, friendly
 
-DEFAULTS = {"ckpt": None, "n": 64, "out_dir": None, "seed": 0, "batch_size": 64, "device": "auto"}
+DEFAULTS = {
+    "ckpt": None,
+    "n": 64,
+    "out_dir": None,
+    "class": "all",
+    "seed": 0,
+    "batch_size": 64,
+    "device": "auto",
+}
 
 
 def pick_device(name: str) -> torch.device:
@@ -30,18 +38,31 @@ def sample(
     seed: int = 0,
     batch_size: int = 64,
     device: str = "auto",
+    class_: int | str = "all",
 ) -> list[Path]:
-    """Generate n images with the checkpoint's generator and noise; returns the files written."""
+    """Generate n images (per class, for a conditional model) with the checkpoint's G and noise."""
     gan = load_gan(ckpt, pick_device(device))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
+    if not gan.conditional:
+        if class_ != "all":
+            gan.class_index(class_)  # raises: this generator takes no class
+        return _write(gan, n, None, out, batch_size)
+    wanted = range(gan.generator.num_classes) if class_ == "all" else [gan.class_index(class_)]
+    names = gan.classes or [str(k) for k in range(gan.generator.num_classes)]
+    return [p for k in wanted for p in _write(gan, n, k, out / names[k], batch_size)]
+
+
+def _write(gan, n: int, label: int | None, out: Path, batch_size: int) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
     written = []
+    device = gan.fixed_z.device
     with torch.no_grad():
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
-            z = gan.noise.sample(m, gan.generator.latent_dim, gan.fixed_z.device)
-            images = to_unit(gan.generator(z), gan.value_range).cpu()
+            z = gan.noise.sample(m, gan.generator.latent_dim, device)
+            y = None if label is None else torch.full((m,), label, dtype=torch.long, device=device)
+            images = to_unit(gan.generator(z, y), gan.value_range).cpu()
             for i, image in enumerate(images):
                 path = out / f"sample_{start + i:05d}.png"
                 save_image(image, path)
@@ -70,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(
         sys.argv[1:] if argv is None else argv, DEFAULTS, __doc__.strip().splitlines()[-1].strip()
     )
+    args["class_"] = args.pop("class")
     files = sample(**args)
     print(f"wrote {len(files)} images to {Path(args['out_dir']).resolve()}")
 

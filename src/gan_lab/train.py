@@ -22,6 +22,7 @@ STORED_KEYS = ("data", "generator", "discriminator", "noise", "model")
 # Lightning's advice for large, file-backed sets; ours are in memory.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*`training_step` returns.*")
+warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")  # Lightning vs. newer torch
 
 
 def use_stored_config(cfg: DictConfig) -> DictConfig:
@@ -36,11 +37,27 @@ def use_stored_config(cfg: DictConfig) -> DictConfig:
 
 
 def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
+    value_range = (0.0, 1.0) if cfg.generator.out_activation == "sigmoid" else (-1.0, 1.0)
+    datamodule = instantiate(cfg.data, value_range=value_range, _convert_="all")
+    datamodule.load()  # fail early, with a clear message, if the data are missing
+    class_ids = None
+    if cfg.model.get("conditional"):
+        # The number of classes comes from the data (subfolders, digits, shapes), never typed twice.
+        class_ids = sorted(set(datamodule.labels.tolist()))
+        with open_dict(cfg):
+            cfg.generator.num_classes = cfg.discriminator.num_classes = len(datamodule.classes)
     generator = instantiate(cfg.generator)
     discriminator = instantiate(cfg.discriminator)
     noise = instantiate(cfg.noise)
-    datamodule = instantiate(cfg.data, value_range=generator.value_range, _convert_="all")
-    module = GAN(generator, discriminator, noise, run_config=to_dict(cfg), **to_dict(cfg.model))
+    run_config = {**to_dict(cfg), "classes": list(datamodule.classes)}
+    module = GAN(
+        generator,
+        discriminator,
+        noise,
+        class_ids=class_ids,
+        run_config=run_config,
+        **to_dict(cfg.model),
+    )
     return module, datamodule
 
 
@@ -65,7 +82,6 @@ def train(cfg: DictConfig, callbacks: list[L.Callback] = ()) -> dict[str, float]
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
     module, datamodule = build(cfg)
-    datamodule.load()  # fail early, with a clear message, if the data are missing
     trainer = make_trainer(cfg, callbacks=list(callbacks))
     log.info("precision %s, %d training images", trainer.precision, len(datamodule.images))
     try:

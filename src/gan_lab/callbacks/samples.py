@@ -1,5 +1,6 @@
 """Sample grids from the fixed latent vectors: the untrained G at the start, then every N epochs,
-and the grids' evolution as an animated GIF at the end (004)."""
+and the grids' evolution as an animated GIF at the end (004). A conditional model's grid
+has one row of 8 per class."""
 
 from pathlib import Path
 
@@ -31,7 +32,9 @@ class SampleGrid(Callback):
         self.every_n_epochs, self.nrow, self.gif = every_n_epochs, nrow, gif
 
     def grid(self, pl_module) -> torch.Tensor:
-        images = pl_module.generate(pl_module.fixed_z)
+        images = pl_module.generate(
+            pl_module.fixed_z, pl_module.fixed_y if pl_module.conditional else None
+        )
         return make_grid(
             to_unit(images, pl_module.generator.value_range).cpu(), nrow=self.nrow, padding=2
         )

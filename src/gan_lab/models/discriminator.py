@@ -41,6 +41,9 @@ class Discriminator(nn.Module):
         head: str = "linear",
         out_features: int = 1,
         init: str = "default",
+        num_classes: int = 0,
+        conditioning: str = "concat",
+        class_embed_dim: int = 32,
     ):
         super().__init__()
         channels = list(channels)
@@ -80,15 +83,32 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.feature_shape = (c_in, size, size)
 
-        if head == "linear":
-            self.head = nn.Sequential(
-                nn.Flatten(),
-                nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
-                maybe_spectral(nn.Linear(c_in * size * size, out_features), spectral_norm),
+        # Conditioning (SPEC §2.6): "concat" appends the label's embedding to the features
+        # before the head (cGAN, as 001 meant); "projection" adds <embed(y), features> to the
+        # logit (Miyato & Koyama 2018), usually the better of the two.
+        self.num_classes, self.conditioning = num_classes, conditioning
+        extra = class_embed_dim if num_classes and conditioning == "concat" else 0
+        flat = c_in * size * size
+        if num_classes and conditioning not in ("concat", "projection"):
+            raise UserError(
+                f"unknown discriminator.conditioning '{conditioning}': use concat or projection."
             )
+        self.embed = None
+        if num_classes:
+            self.embed = nn.Embedding(
+                num_classes, class_embed_dim if conditioning == "concat" else flat
+            )
+        if head == "linear":
+            self.flatten = nn.Sequential(
+                nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+            )
+            self.head = maybe_spectral(nn.Linear(flat + extra, out_features), spectral_norm)
         elif head == "conv":  # DCGAN: one conv covering the whole final map
+            self.flatten = nn.Identity()
             self.head = nn.Sequential(
-                maybe_spectral(nn.Conv2d(c_in, out_features, size, 1, 0, bias=bias), spectral_norm),
+                maybe_spectral(
+                    nn.Conv2d(c_in + extra, out_features, size, 1, 0, bias=bias), spectral_norm
+                ),
                 nn.Flatten(),
             )
         else:
@@ -99,6 +119,17 @@ class Discriminator(nn.Module):
             )
         init_weights(self, init)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.features(x))
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.flatten(self.features(x))
+        if self.embed is not None:
+            if y is None:
+                raise UserError("this discriminator is conditional: it needs the class labels.")
+            e = self.embed(y).to(h.dtype)
+            if self.conditioning == "concat":
+                e = e if h.dim() == 2 else e[:, :, None, None].expand(-1, -1, *h.shape[2:])
+                out = self.head(torch.cat([h, e], dim=1))
+            else:
+                out = self.head(h) + (e * h.flatten(1)).sum(1, keepdim=True)
+        else:
+            out = self.head(h)
         return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out[:, 0]

@@ -52,9 +52,15 @@ class Generator(nn.Module):
         out_kernel_size: int = 5,
         out_activation: str = "sigmoid",
         init: str = "default",
+        num_classes: int = 0,
+        class_embed_dim: int = 32,
     ):
         super().__init__()
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        # cGAN (001, SPEC §2.6): the label's embedding is concatenated to z.
+        self.embed = nn.Embedding(num_classes, class_embed_dim) if num_classes else None
+        z_in = latent_dim + (class_embed_dim if num_classes else 0)
         self.out_activation = out_activation
         self.image_shape = (out_channels, image_size, image_size)
         channels = list(channels)
@@ -70,14 +76,14 @@ class Generator(nn.Module):
         norm = (lambda c: nn.BatchNorm2d(c)) if batch_norm else (lambda c: nn.Identity())
         if project == "linear":
             self.project = nn.Sequential(
-                maybe_spectral(nn.Linear(latent_dim, project_channels * start_size**2), sn),
+                maybe_spectral(nn.Linear(z_in, project_channels * start_size**2), sn),
                 nn.Unflatten(1, (project_channels, start_size, start_size)),
             )
         elif project == "convt":
             self.project = nn.Sequential(
-                nn.Unflatten(1, (latent_dim, 1, 1)),
+                nn.Unflatten(1, (z_in, 1, 1)),
                 maybe_spectral(
-                    nn.ConvTranspose2d(latent_dim, project_channels, start_size, 1, 0, bias=bias),
+                    nn.ConvTranspose2d(z_in, project_channels, start_size, 1, 0, bias=bias),
                     sn,
                 ),
                 norm(project_channels),
@@ -132,5 +138,9 @@ class Generator(nn.Module):
         """The range of pixel values this generator makes; real data are scaled to match."""
         return (0.0, 1.0) if self.out_activation == "sigmoid" else (-1.0, 1.0)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            if y is None:
+                raise UserError("this generator is conditional: give a class label (e.g. class=3).")
+            z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)
         return self.out(self.blocks(self.project(z)))

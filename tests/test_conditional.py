@@ -1,0 +1,109 @@
+"""Conditional GANs (SPEC §2.6) and training on a subset of classes (004's "only the digit 7")."""
+
+import lightning as L
+import pytest
+import torch
+from PIL import Image
+
+from gan_lab.sample import sample
+from gan_lab.train import build, train
+
+
+class Labels(L.Callback):
+    """Records the class labels of every training batch."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.seen |= set(batch[1].tolist())
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    from conftest import TINY, make_cfg
+
+    out = tmp_path_factory.mktemp("cond") / "run"
+    train(make_cfg(out, TINY + ["model.conditional=true", "trainer.max_epochs=1"]))
+    return out
+
+
+@pytest.mark.parametrize("conditioning", ["concat", "projection"])
+def test_generator_output_depends_on_the_label(cfg_factory, conditioning):
+    module, _ = build(
+        cfg_factory("model.conditional=true", f"discriminator.conditioning={conditioning}")
+    )
+    assert module.generator.num_classes == 5 and module.discriminator.num_classes == 5
+    z = torch.randn(1, module.generator.latent_dim).expand(5, -1)
+    images = module.generate(z, torch.arange(5))
+    assert not torch.allclose(images[0], images[1], atol=1e-4)
+    logits = module.discriminator(images, torch.arange(5))
+    other = module.discriminator(images, torch.tensor([1, 2, 3, 4, 0]))
+    assert not torch.allclose(logits, other)
+
+
+def test_grid_has_one_row_per_class(conditional_run):
+    with Image.open(conditional_run / "samples" / "epoch_0001.png") as im:
+        assert im.size == (8 * 34 + 2, 5 * 34 + 2)  # 8 columns, 5 classes, 32 px + 2 px padding
+    ckpt = torch.load(conditional_run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["state_dict"]["fixed_y"].tolist() == [k for k in range(5) for _ in range(8)]
+    assert ckpt["gan_lab"]["config"]["classes"] == ["circle", "square", "triangle", "ring", "cross"]
+
+
+def test_sample_writes_one_folder_per_class_or_only_class_k(conditional_run, tmp_path):
+    ckpt = conditional_run / "checkpoints" / "last.ckpt"
+    sample(ckpt=str(ckpt), n=3, out_dir=tmp_path / "all")
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [
+        "circle",
+        "cross",
+        "ring",
+        "square",
+        "triangle",
+    ]
+    assert all(len(list(d.glob("*.png"))) == 3 for d in (tmp_path / "all").iterdir())
+    sample(ckpt=str(ckpt), n=4, out_dir=tmp_path / "k", class_=3)
+    assert [p.name for p in (tmp_path / "k").iterdir()] == ["ring"]
+    assert len(list((tmp_path / "k" / "ring").glob("*.png"))) == 4
+    sample(ckpt=str(ckpt), n=2, out_dir=tmp_path / "byname", class_="cross")
+    assert [p.name for p in (tmp_path / "byname").iterdir()] == ["cross"]
+
+
+def test_unknown_class_is_a_clear_error(conditional_run, tmp_path):
+    from gan_lab.errors import UserError
+
+    with pytest.raises(UserError, match="not one of this generator's classes"):
+        sample(
+            ckpt=str(conditional_run / "checkpoints" / "last.ckpt"), n=1, out_dir=tmp_path, class_=9
+        )
+
+
+def test_only_the_digit_7(cfg_factory, tmp_path):
+    from test_data import write_idx
+
+    write_idx(tmp_path / "mnist", n=60)
+    labels = Labels()
+    cfg = cfg_factory(
+        "experiment=mnist",
+        f"data.root={tmp_path / 'mnist'}",
+        "data.classes=[7]",
+        "trainer.max_epochs=1",
+        out=tmp_path / "run",
+    )
+    train(cfg, callbacks=[labels])
+    assert labels.seen == {7}
+
+
+def test_conditional_on_a_subset_asks_only_for_those_classes(cfg_factory, tmp_path):
+    labels = Labels()
+    cfg = cfg_factory(
+        "model.conditional=true",
+        "data.classes=[ring,cross]",
+        "trainer.max_epochs=1",
+        out=tmp_path / "run",
+    )
+    train(cfg, callbacks=[labels])
+    assert labels.seen == {3, 4}
+    fixed_y = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)[
+        "state_dict"
+    ]["fixed_y"]
+    assert set(fixed_y.tolist()) == {3, 4} and len(fixed_y) == 16
