@@ -33,6 +33,13 @@ def make_cfg(output_dir: Path, overrides: list[str] = ()) -> DictConfig:
     return cfg
 
 
+def bare(cfg: DictConfig) -> DictConfig:
+    """No callbacks and no logger: for tests that watch the optimisers themselves."""
+    with open_dict(cfg):
+        cfg.callbacks, cfg.logger = {}, {}
+    return cfg
+
+
 @pytest.fixture
 def cfg_factory(tmp_path):
     def factory(*overrides: str, tiny: bool = True, out: Path | None = None) -> DictConfig:

@@ -5,15 +5,9 @@ import csv
 import lightning as L
 import pytest
 import torch
-from omegaconf import open_dict
+from conftest import bare
 
 from gan_lab.train import build, make_trainer, train
-
-
-def bare(cfg):
-    """No callbacks and no logger: the test watches the optimisers itself."""
-    with open_dict(cfg):
-        cfg.callbacks, cfg.logger = {}, {}
 
 
 def params(module):

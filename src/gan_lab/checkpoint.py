@@ -80,12 +80,20 @@ def _rebuild(net_cfg: dict, state_dict: dict, prefix: str) -> nn.Module:
     return net.eval()
 
 
-def load_gan(path: str | Path, device: str | torch.device = "cpu") -> LoadedGAN:
-    """Generator in eval mode on ``device``, with the run's noise, fixed noise and config."""
+EMA_PREFIX = "generator_ema.module."
+
+
+def load_gan(path: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> LoadedGAN:
+    """Generator in eval mode on ``device``, with the run's noise, fixed noise and config.
+
+    The averaged (EMA) generator is used when the run kept one, unless ``ema=False``.
+    """
     ckpt = read_checkpoint(path)
     config = ckpt["gan_lab"]["config"]
     state = ckpt["state_dict"]
-    generator = _rebuild(config["generator"], state, "generator.").to(device)
+    has_ema = any(k.startswith(EMA_PREFIX) for k in state)
+    prefix = EMA_PREFIX if (ema and has_ema) else "generator."
+    generator = _rebuild(config["generator"], state, prefix).to(device)
     return LoadedGAN(
         path=Path(path),
         config=config,

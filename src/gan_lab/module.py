@@ -1,14 +1,18 @@
-"""The training system: SPEC §4 — one D phase and one G phase per batch, nothing else.
+"""The training system: SPEC §4 — one D phase and one G phase per batch.
 
 The networks, the latent distribution and the loss are injected; monitoring,
 checkpoint policy and sample grids live in callbacks that read the public
-attributes ``generator``, ``discriminator``, ``noise`` and ``fixed_z``.
+attributes ``generator``, ``discriminator``, ``noise``, ``fixed_z`` and the
+method ``generate``. The small-data options (EMA of G, DiffAugment, R1) are off
+unless configured, so the reference procedure stays exactly 003's.
 """
 
 import lightning as L
 import torch
 from torch import nn
 
+from gan_lab.diffaug import diff_augment, parse_policy
+from gan_lab.ema import make_ema
 from gan_lab.errors import UserError
 from gan_lab.losses import build_loss
 from gan_lab.noise import Noise
@@ -34,6 +38,10 @@ class GAN(L.LightningModule):
         channels_last: bool = True,
         conditional: bool = False,
         class_ids: list[int] | None = None,
+        ema: float = 0.0,
+        diffaug: str | list | None = None,
+        r1_gamma: float = 0.0,
+        compile: bool = False,
         run_config: dict | None = None,
     ):
         super().__init__()
@@ -63,10 +71,27 @@ class GAN(L.LightningModule):
         self.register_buffer("fixed_y", fixed_y.long())
         # The resolved run config, stored in checkpoints so tools can rebuild the networks.
         self.run_config = run_config or {}
+        # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
+        self.generator_ema = make_ema(generator, ema) if ema > 0 else None
+        self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
+        self.compile = compile
 
     def on_fit_start(self) -> None:
-        self.generator.to(memory_format=self.memory_format)
-        self.discriminator.to(memory_format=self.memory_format)
+        for net in (self.generator, self.discriminator, self.generator_ema):
+            if net is not None:
+                net.to(memory_format=self.memory_format)
+        # Compiled callables are kept out of the module tree (object.__setattr__), so the
+        # state dict and checkpoints keep their plain parameter names.
+        g, d = self.generator, self.discriminator
+        object.__setattr__(self, "_g", torch.compile(g) if self.compile else g)
+        object.__setattr__(self, "_d", torch.compile(d) if self.compile else d)
+
+    def G(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return getattr(self, "_g", self.generator)(z, y)
+
+    def D(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """D's logits on x, through the differentiable augmentation when configured."""
+        return getattr(self, "_d", self.discriminator)(diff_augment(x, self.diffaug_ops), y)
 
     def configure_optimizers(self):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
@@ -105,10 +130,17 @@ class GAN(L.LightningModule):
         # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph).
         for _ in range(self.d_steps):
             with torch.no_grad():
-                fake = self.generator(self.sample_z(b), y)
+                fake = self.G(self.sample_z(b), y)
             with self.toggled_optimizer(opt_d):
-                logits = self.discriminator(torch.cat([real, fake.to(real.dtype)]), y2)
+                batch_x = torch.cat([real, fake.to(real.dtype)]).requires_grad_(self.r1_gamma > 0)
+                logits = self.D(batch_x, y2)
                 d_loss = self.loss.d_loss(logits, self.d_targets(b, b))
+                if self.r1_gamma > 0:  # R1 (Mescheder et al. 2018): penalise D's gradient on reals
+                    (grad,) = torch.autograd.grad(
+                        logits[:b].float().sum(), batch_x, create_graph=True
+                    )
+                    r1 = grad[:b].float().pow(2).flatten(1).sum(1).mean()
+                    d_loss = d_loss + 0.5 * self.r1_gamma * r1
                 opt_d.zero_grad(set_to_none=True)
                 self.manual_backward(d_loss)
                 opt_d.step()
@@ -118,15 +150,17 @@ class GAN(L.LightningModule):
         # fakes: a BatchNorm D then normalises both phases alike, and G cannot win by merely
         # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
         with self.toggled_optimizer(opt_g):
-            fake = self.generator(self.sample_z(b), y)
+            fake = self.G(self.sample_z(b), y)
             if self.g_batch == "mixed":
-                g_logits = self.discriminator(torch.cat([real, fake.to(real.dtype)]), y2)[b:]
+                g_logits = self.D(torch.cat([real, fake.to(real.dtype)]), y2)[b:]
             else:
-                g_logits = self.discriminator(fake, y)
+                g_logits = self.D(fake, y)
             g_loss = self.loss.g_loss(g_logits)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
             opt_g.step()
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
 
         stats = {
             "train/d_loss": d_loss.detach(),

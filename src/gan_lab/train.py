@@ -22,7 +22,9 @@ STORED_KEYS = ("data", "generator", "discriminator", "noise", "model")
 # Lightning's advice for large, file-backed sets; ours are in memory.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*`training_step` returns.*")
-warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")  # Lightning vs. newer torch
+warnings.filterwarnings(
+    "ignore", message=".*isinstance.treespec, LeafSpec.*"
+)  # Lightning vs. newer torch
 
 
 def use_stored_config(cfg: DictConfig) -> DictConfig:
