@@ -1,0 +1,157 @@
+"""The LightningDataModule: any source → one in-memory uint8 tensor → scaled, augmented batches.
+
+Small sets are decoded once and kept in memory as uint8; scaling to the
+generator's range and augmentation happen per batch on the training device,
+so an epoch costs no decoding and no worker start-up.
+"""
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from gan_lab.data.augment import BatchAugment
+from gan_lab.data.builtin import CLASSES, make_shapes
+from gan_lab.data.audit import audit_records, summarize, write_report
+from gan_lab.data.folder import inspect_folder, stack_records
+from gan_lab.data.mnist import load_mnist
+from gan_lab.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+class GANDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        name: str = "builtin",
+        source: str = "builtin",
+        root: str | None = None,
+        hint: str = "",
+        image_size: int = 32,
+        channels: int = 3,
+        batch_size: int = 64,
+        num_images: int = 2048,
+        classes: list | None = None,
+        seed: int = 0,
+        augment: dict | None = None,
+        audit: dict | None = None,
+        audit_report: str | None = None,
+        value_range: tuple[float, float] = (0.0, 1.0),
+    ):
+        super().__init__()
+        self.name, self.source, self.hint = name, source, hint
+        self.root = Path(root).expanduser().resolve() if root else None
+        self.image_size, self.channels, self.batch_size = image_size, channels, batch_size
+        self.num_images, self.seed = num_images, seed
+        self.class_filter = list(classes) if classes else None
+        self.augment = BatchAugment(**(augment or {}))
+        self.audit_rules = dict(audit or {})
+        self.audit_report = Path(audit_report) if audit_report else None
+        self.problems: list = []
+        self.original_sizes: list[tuple[int, int]] = []  # (width, height) before resizing
+        self.value_range = tuple(value_range)
+        self.images: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
+        self.classes: list[str] = []
+
+    # ---- loading -------------------------------------------------------------------------
+    def _missing(self, what: str) -> UserError:
+        return UserError(
+            f"data={self.name}: {what}. {self.hint.strip()} "
+            f"To use another location, pass data.root=/path/to/folder; to train on any folder "
+            f"of images, use data=folder data.root=/path/to/folder."
+        )
+
+    def load(self) -> None:
+        """Decode the whole set once; later calls are free."""
+        if self.images is not None:
+            return
+        if self.source == "builtin":
+            images, labels = make_shapes(self.num_images, self.image_size, self.channels, self.seed)
+            classes = list(CLASSES)
+        elif self.source == "mnist":
+            if self.root is None:
+                raise self._missing("data.root is not set")
+            loaded = load_mnist(self.root)
+            if loaded is None:
+                raise self._missing(f"no MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte) in {self.root}")
+            images, labels = loaded
+            if images.shape[-1] != self.image_size:
+                images = torch.nn.functional.interpolate(images.float(), size=self.image_size, mode="bilinear")
+                images = images.round().clamp(0, 255).to(torch.uint8)
+            classes = [str(d) for d in range(10)]
+        elif self.source == "folder":
+            if self.root is None:
+                raise self._missing("data.root is not set")
+            if not self.root.is_dir():
+                raise self._missing(f"the folder {self.root} does not exist")
+            images, labels, classes = self._load_folder()
+        else:
+            raise UserError(f"unknown data.source '{self.source}': use builtin, folder or mnist.")
+        if not self.original_sizes:
+            self.original_sizes = [tuple(images.shape[-1:-3:-1])] * len(images)
+        images, labels = self._filter_classes(images, labels, classes)
+        self.images, self.labels, self.classes = images, labels, classes
+        log.info("data=%s: %d images of %s, %d classes", self.name, len(images), tuple(images.shape[1:]), len(classes))
+
+    def _load_folder(self):
+        """Decode once, audit the same records (003's broken files), keep only the good ones."""
+        scan, records = inspect_folder(self.root, self.image_size, self.channels)
+        self.problems = audit_records(records, scan.others, **self.audit_rules)
+        bad = {p.path for p in self.problems if p.skipped}
+        keep = [i for i, r in enumerate(records) if r.path not in bad]
+        images, labels = stack_records([records[i] for i in keep], [scan.labels[i] for i in keep],
+                                       self.image_size, self.channels)
+        self.original_sizes = [records[i].size for i in keep]
+        summary = summarize(self.problems, len(records) + len(scan.others))
+        if self.audit_report is not None and self.problems:
+            write_report(self.problems, self.audit_report)
+            summary += f"; each one listed in {self.audit_report}"
+        (log.warning if bad else log.info)("data audit of %s: %s", self.root, summary)
+        if len(images) == 0:
+            raise self._missing(f"no usable images in {self.root} ({summary})")
+        return images, labels, scan.classes
+
+    def _filter_classes(self, images, labels, classes):
+        if not self.class_filter:
+            return images, labels
+        wanted = []
+        for c in self.class_filter:
+            if isinstance(c, int) and 0 <= c < len(classes):
+                wanted.append(c)
+            elif str(c) in classes:
+                wanted.append(classes.index(str(c)))
+            else:
+                raise UserError(f"data.classes: '{c}' is not a class of data={self.name} (classes: {classes}).")
+        keep = torch.isin(labels, torch.tensor(wanted))
+        self.original_sizes = [s for s, k in zip(self.original_sizes, keep.tolist(), strict=True) if k]
+        return images[keep], labels[keep]
+
+    # ---- Lightning hooks ------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        self.load()
+
+    def train_dataloader(self) -> DataLoader:
+        self.load()
+        n = len(self.images)
+        # A last batch of one image would break BatchNorm; drop it when there is more than one batch.
+        return DataLoader(
+            TensorDataset(self.images, self.labels),
+            batch_size=min(self.batch_size, n),
+            shuffle=True,
+            drop_last=n > self.batch_size,
+        )
+
+    def to_model_range(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 [0, 255] → float in the generator's range."""
+        lo, hi = self.value_range
+        return images.float() / 255.0 * (hi - lo) + lo
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        images, labels = batch
+        x = self.to_model_range(images)
+        if self.trainer is not None and self.trainer.training:
+            x = self.augment(x)
+        return x, labels
