@@ -4,6 +4,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lab.distributed import ddp_start_method
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -20,8 +22,20 @@ def run_dir(ckpt_path, default: str) -> str:
     return str(Path(str(ckpt_path)).expanduser().resolve().parent.parent)
 
 
+def run_name(override_dirname: str, max_chars: int = 120) -> str:
+    """A sweep job's folder name from its overrides: no '/' (it would nest folders), and short
+    enough for any file system (names are capped at 255 bytes); the job number keeps it unique."""
+    name = str(override_dirname).replace("/", "_").replace("\\", "_")
+    return name if len(name) <= max_chars else name[: max_chars - 5] + "+more"
+
+
 def register_resolvers() -> None:
-    for name, fn in (("project_root", project_root), ("run_dir", run_dir)):
+    for name, fn in (
+        ("project_root", project_root),
+        ("run_dir", run_dir),
+        ("ddp_start_method", ddp_start_method),
+        ("run_name", run_name),
+    ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

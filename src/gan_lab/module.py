@@ -51,7 +51,8 @@ class GAN(L.LightningModule):
         # The resolved run config, stored in checkpoints so tools can rebuild the networks.
         self.run_config = run_config or {}
 
-    def on_fit_start(self) -> None:
+    def setup(self, stage: str) -> None:
+        # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.
         self.generator.to(memory_format=self.memory_format)
         self.discriminator.to(memory_format=self.memory_format)
 
@@ -111,7 +112,10 @@ class GAN(L.LightningModule):
             "train/d_real": torch.sigmoid(logits[:b].detach().float()).mean(),
             "train/d_fake": torch.sigmoid(logits[b:].detach().float()).mean(),
         }
-        self.log_dict(stats, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
+        # sync_dist: with DDP the epoch means cover every rank's shard, not rank 0's alone.
+        self.log_dict(
+            stats, on_step=True, on_epoch=True, prog_bar=True, batch_size=b, sync_dist=True
+        )
         return stats
 
     @torch.no_grad()
