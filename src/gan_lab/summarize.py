@@ -164,7 +164,9 @@ def summarize(sweep_dir: str | Path) -> list[dict]:
     """Write summary.csv, summary.md and summary.png into ``sweep_dir``; returns the rows."""
     sweep_dir = Path(sweep_dir).expanduser().resolve()
     if not sweep_dir.is_dir():
-        raise UserError(f"{sweep_dir} is not a folder: pass a multirun folder (outputs/multirun/…).")
+        raise UserError(
+            f"{sweep_dir} is not a folder: pass a multirun folder (outputs/multirun/…)."
+        )
     runs = find_runs(sweep_dir)
     if not runs:
         raise UserError(
@@ -194,7 +196,7 @@ class SweepSummary(Callback):
             out = Path(config.hydra.runtime.output_dir)
             out.mkdir(parents=True, exist_ok=True)
             try:
-                job_return.return_value  # re-raises the job's exception
+                _ = job_return.return_value  # re-raises the job's exception
             except Exception as err:
                 (out / FAILED).write_text(f"{type(err).__name__}: {err}\n")
 
