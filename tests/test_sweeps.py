@@ -115,6 +115,7 @@ def test_summarize_explains_a_wrong_folder(tmp_path, capsys):
 
 def test_sweep_folder_names_have_no_slash_and_stay_short():
     assert run_name("data.root=/a/b,noise=gamma") == "data.root=_a_b,noise=gamma"
+    assert run_name("d.k=${g.k},x=[1, 2]") == "d.k=__g.k_,x=_1,_2_"
     assert len(run_name("x" * 400)) <= 120
     text = (CONF / "hydra" / "default.yaml").read_text()
     assert "${run_name:${hydra.job.override_dirname}}" in text
@@ -236,3 +237,12 @@ def test_ddp_two_cpu_processes_under_multirun(tmp_path):
     assert torch.equal(
         ckpt["state_dict"]["fixed_z"], torch.load(run / "samples" / "fixed_noise.pt")
     )
+
+
+def test_sync_batchnorm_on_cpu_is_a_user_error(cfg_factory):
+    from gan_lab.errors import UserError
+    from gan_lab.train import make_trainer
+
+    cfg = cfg_factory("trainer=ddp", "trainer.accelerator=cpu", "trainer.sync_batchnorm=true")
+    with pytest.raises(UserError, match="sync_batchnorm"):
+        make_trainer(cfg)

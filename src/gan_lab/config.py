@@ -1,5 +1,6 @@
 """OmegaConf resolvers used by conf/ (registered on import) and config helpers."""
 
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -23,9 +24,10 @@ def run_dir(ckpt_path, default: str) -> str:
 
 
 def run_name(override_dirname: str, max_chars: int = 120) -> str:
-    """A sweep job's folder name from its overrides: no '/' (it would nest folders), and short
-    enough for any file system (names are capped at 255 bytes); the job number keeps it unique."""
-    name = str(override_dirname).replace("/", "_").replace("\\", "_")
+    """A sweep job's folder name from its overrides: only characters that need no quoting in a
+    shell ('/' would even nest folders), and short enough for any file system (names are capped
+    at 255 bytes); the job number in front keeps it unique."""
+    name = re.sub(r"[^\w.,=+-]", "_", str(override_dirname))
     return name if len(name) <= max_chars else name[: max_chars - 5] + "+more"
 
 
