@@ -145,7 +145,14 @@ def write_image(rows: list[dict], keys: list[str], sweep_dir: Path, path: Path) 
 
     ncols = min(len(rows), 4)
     nrows = -(-len(rows) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.9 * nrows), squeeze=False)
+    first = next((sweep_dir / r["samples"] for r in rows if r["samples"]), None)
+    aspect = 1.0
+    if first:
+        with Image.open(first) as im:
+            aspect = im.height / im.width
+    # Room for the grid at its own aspect ratio plus one caption line per override.
+    panel_h = 3.2 * aspect + 0.2 * (len(keys) + 2)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, panel_h * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, row in zip(axes.flat, rows, strict=False):
