@@ -95,8 +95,14 @@ def test_summary_lists_broken_runs_with_a_status(sweep, tmp_path, capsys):
         OmegaConf.create({"hydra": {"runtime": {"output_dir": str(runs[2])}}}),
         JobReturn(status=JobStatus.FAILED, _return_value=RuntimeError("loss is nan")),
     )
+    # The evaluation issue's metrics (val/*) become columns: each run's last value.
+    metrics = runs[3] / "metrics.csv"
+    lines = metrics.read_text().splitlines()
+    metrics.write_text(f"{lines[0]},val/fid\n{lines[1]},123.4\n")
     summarize_main([str(copy)])
     assert "4 runs" in capsys.readouterr().out
+    assert [r["val/fid"] for r in read_rows(copy)] == ["", "", "", "123.4"]
+    assert "| val/fid |" in (copy / "summary.md").read_text()
     status = [r["status"] for r in read_rows(copy)]
     assert status == [
         "no metrics",
