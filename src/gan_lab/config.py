@@ -27,7 +27,7 @@ def run_name(override_dirname: str, max_chars: int = 120) -> str:
     """A sweep job's folder name from its overrides: only characters that need no quoting in a
     shell ('/' would even nest folders), and short enough for any file system (names are capped
     at 255 bytes); the job number in front keeps it unique."""
-    name = re.sub(r"[^\w.,=+-]", "_", str(override_dirname))
+    name = re.sub(r"[^\w.,=+-]", "_", str(override_dirname), flags=re.ASCII)  # ASCII: bytes = chars
     return name if len(name) <= max_chars else name[: max_chars - 5] + "+more"
 
 
