@@ -1,8 +1,11 @@
 """OmegaConf resolvers used by conf/ (registered on import) and config helpers."""
 
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
+
+from gan_lab.distributed import ddp_start_method
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -20,8 +23,21 @@ def run_dir(ckpt_path, default: str) -> str:
     return str(Path(str(ckpt_path)).expanduser().resolve().parent.parent)
 
 
+def run_name(override_dirname: str, max_chars: int = 120) -> str:
+    """A sweep job's folder name from its overrides: only characters that need no quoting in a
+    shell ('/' would even nest folders), and short enough for any file system (names are capped
+    at 255 bytes); the job number in front keeps it unique."""
+    name = re.sub(r"[^\w.,=+-]", "_", str(override_dirname), flags=re.ASCII)  # ASCII: bytes = chars
+    return name if len(name) <= max_chars else name[: max_chars - 5] + "+more"
+
+
 def register_resolvers() -> None:
-    for name, fn in (("project_root", project_root), ("run_dir", run_dir)):
+    for name, fn in (
+        ("project_root", project_root),
+        ("run_dir", run_dir),
+        ("ddp_start_method", ddp_start_method),
+        ("run_name", run_name),
+    ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

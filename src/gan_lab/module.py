@@ -76,10 +76,13 @@ class GAN(L.LightningModule):
         self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
         self.compile = compile
 
-    def on_fit_start(self) -> None:
+    def setup(self, stage: str) -> None:
+        # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.
         for net in (self.generator, self.discriminator, self.generator_ema):
             if net is not None:
                 net.to(memory_format=self.memory_format)
+
+    def on_fit_start(self) -> None:
         # Compiled callables are kept out of the module tree (object.__setattr__), so the
         # state dict and checkpoints keep their plain parameter names.
         g, d = self.generator, self.discriminator
@@ -168,7 +171,10 @@ class GAN(L.LightningModule):
             "train/d_real": torch.sigmoid(logits[:b].detach().float()).mean(),
             "train/d_fake": torch.sigmoid(logits[b:].detach().float()).mean(),
         }
-        self.log_dict(stats, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
+        # sync_dist: with DDP the epoch means cover every rank's shard, not rank 0's alone.
+        self.log_dict(
+            stats, on_step=True, on_epoch=True, prog_bar=True, batch_size=b, sync_dist=True
+        )
         return stats
 
     @torch.no_grad()

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.checkpoint import read_checkpoint
 from gan_lab.config import to_dict
+from gan_lab.distributed import check_trainer
 from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
 from gan_lab.module import GAN
@@ -65,6 +66,7 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
 
 def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     trainer_cfg = to_dict(cfg.trainer)
+    check_trainer(trainer_cfg)
     if trainer_cfg.get("precision") == "auto":
         trainer_cfg["precision"] = auto_precision(str(trainer_cfg.get("accelerator", "auto")))
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]

@@ -1,0 +1,231 @@
+"""One table for a sweep: python -m gan_lab.summarize <multirun folder>
+
+Writes summary.csv, summary.md (one row per run) and summary.png (every run's last sample grid
+side by side, captioned with its overrides) into the multirun folder. It also runs by itself at
+the end of every ``python train.py -m ...`` (``SweepSummary``, a Hydra callback in
+conf/hydra/default.yaml).
+
+Columns: the overrides that differ between runs; ``status`` (ok, incomplete, failed, no metrics);
+``epochs``; the final epoch's mean ``d_loss`` and ``g_loss``; ``balance`` = g_loss − d_loss
+(0: the two players are even; large and positive: D is winning, G's loss keeps rising; negative:
+G fools D); the final mean D(x) and D(G(z)); the last value of every ``val/*`` metric; wall time
+(the sum of the epochs' seconds); the run's last sample grid.
+"""
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.experimental.callback import Callback
+
+from gan_lab.callbacks.history import read_csv
+from gan_lab.errors import UserError, friendly
+
+FAILED = "failed.txt"  # written into a run folder by SweepSummary when its job raised
+LOSSES = {"d_loss": "train/d_loss", "g_loss": "train/g_loss"}
+PROBS = {"d_real": "train/d_real", "d_fake": "train/d_fake"}
+
+
+def _yaml(path: Path) -> Any:
+    with path.open() as f:
+        return yaml.safe_load(f)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def find_runs(sweep_dir: Path) -> list[Path]:
+    """Run folders (those with .hydra/overrides.yaml), in job order (the folder's number prefix)."""
+    runs = [p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")]
+
+    def job_number(run: Path) -> tuple[int, str]:
+        head = run.name.split("_", 1)[0]
+        return (int(head) if head.isdigit() else sys.maxsize, run.name)
+
+    return sorted(runs, key=job_number)
+
+
+def parse_overrides(run: Path) -> dict[str, str]:
+    """``noise=uniform`` → {"noise": "uniform"}; ``+x=1`` / ``~x`` keep their prefix in the key."""
+    items = _yaml(run / ".hydra" / "overrides.yaml") or []
+    pairs = (str(item).split("=", 1) for item in items)
+    return {p[0]: (p[1] if len(p) > 1 else "") for p in pairs}
+
+
+def differing_keys(overrides: list[dict[str, str]]) -> list[str]:
+    """Keys whose value is not the same in every run (all keys when there is only one run)."""
+    keys = list(dict.fromkeys(k for o in overrides for k in o))
+    if len(overrides) < 2:
+        return keys
+    return [k for k in keys if len({o.get(k) for o in overrides}) > 1]
+
+
+def last_grid(run: Path) -> Path | None:
+    grids = sorted((run / "samples").glob("epoch_*.png"))
+    return grids[-1] if grids else None
+
+
+def run_status(run: Path, rows: list[dict]) -> str:
+    if (run / FAILED).exists():
+        return "failed: " + (run / FAILED).read_text().strip().splitlines()[0][:200]
+    if not rows:
+        return "no metrics"
+    config = _yaml(run / ".hydra" / "config.yaml") or {}
+    planned = (config.get("trainer") or {}).get("max_epochs")
+    done = int(float(rows[-1].get("epoch") or 0))
+    if isinstance(planned, int) and planned > 0 and done < planned:
+        return f"incomplete ({done}/{planned} epochs)"
+    return "ok"
+
+
+def summarize_run(run: Path, sweep_dir: Path, keys: list[str], overrides: dict) -> dict:
+    rows = read_csv(run / "metrics.csv")
+    last = rows[-1] if rows else {}
+    row: dict[str, Any] = {"run": run.name.split("_", 1)[0], "folder": run.name}
+    row.update({k: overrides.get(k, "") for k in keys})
+    row["status"] = run_status(run, rows)
+    row["epochs"] = last.get("epoch", "")
+    for name, key in {**LOSSES, **PROBS}.items():
+        value = _float(last.get(key))
+        row[name] = "" if value is None else round(value, 4)
+    d, g = _float(row["d_loss"]), _float(row["g_loss"])
+    row["balance"] = "" if d is None or g is None else round(g - d, 4)
+    # Evaluation metrics may be computed only every N epochs: take each one's last value.
+    for key in sorted({k for r in rows for k in r if k.startswith("val/")}):
+        values = [v for v in (_float(r.get(key)) for r in rows) if v is not None]
+        row[key] = round(values[-1], 4) if values else ""
+    seconds = [v for v in (_float(r.get("epoch_seconds")) for r in rows) if v is not None]
+    row["wall_min"] = round(sum(seconds) / 60, 2) if seconds else ""
+    grid = last_grid(run)
+    row["samples"] = grid.relative_to(sweep_dir).as_posix() if grid else ""
+    return row
+
+
+def columns(rows: list[dict], keys: list[str]) -> list[str]:
+    fixed = ["run", *keys, "status", "epochs", "d_loss", "g_loss", "balance", "d_real", "d_fake"]
+    vals = sorted({k for r in rows for k in r if k.startswith("val/")})
+    return [*fixed, *vals, "wall_min", "samples", "folder"]
+
+
+def write_markdown(rows: list[dict], cols: list[str], path: Path) -> None:
+    shown = [c for c in cols if c != "folder"]
+
+    def cell(row: dict, col: str) -> str:
+        value = str(row.get(col, ""))
+        if col == "run":  # angle brackets: folder names hold commas and '='
+            return f"[{value}](<{row['folder']}/>)"
+        if col == "samples" and value:
+            return f"[{Path(value).stem}](<{value}>)"
+        return value.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(shown) + " |", "|" + " --- |" * len(shown)]
+    lines += ["| " + " | ".join(cell(r, c) for c in shown) + " |" for r in rows]
+    note = "balance = g_loss − d_loss (0: even; > 0: D is winning). wall_min: training minutes."
+    path.write_text("\n".join(lines) + f"\n\n{note}\n")
+
+
+def caption(row: dict, keys: list[str]) -> str:
+    text = "\n".join(f"{k}={row[k]}" for k in keys) or row["folder"]
+    return f"#{row['run']}\n{text}" + ("" if row["status"] == "ok" else f"\n[{row['status']}]")
+
+
+def write_image(rows: list[dict], keys: list[str], sweep_dir: Path, path: Path) -> None:
+    """Every run's last grid side by side (up to 4 a row), its overrides as the caption."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    ncols = min(len(rows), 4)
+    nrows = -(-len(rows) // ncols)
+    first = next((sweep_dir / r["samples"] for r in rows if r["samples"]), None)
+    aspect = 1.0
+    if first:
+        with Image.open(first) as im:
+            aspect = im.height / im.width
+    # Room for the grid at its own aspect ratio plus one caption line per override.
+    panel_h = 3.2 * aspect + 0.2 * (len(keys) + 2)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, panel_h * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows, strict=False):
+        if row["samples"]:
+            with Image.open(sweep_dir / row["samples"]) as im:
+                ax.imshow(im.convert("RGB"))
+        else:
+            ax.text(0.5, 0.5, "no sample grid", ha="center", va="center")
+        ax.set_title(caption(row, keys), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def summarize(sweep_dir: str | Path) -> list[dict]:
+    """Write summary.csv, summary.md and summary.png into ``sweep_dir``; returns the rows."""
+    sweep_dir = Path(sweep_dir).expanduser().resolve()
+    if not sweep_dir.is_dir():
+        raise UserError(
+            f"{sweep_dir} is not a folder: pass a multirun folder (outputs/multirun/…)."
+        )
+    runs = find_runs(sweep_dir)
+    if not runs:
+        raise UserError(
+            f"no runs in {sweep_dir}: a multirun folder holds one sub-folder per run, each with "
+            ".hydra/overrides.yaml (python train.py -m ... writes them)."
+        )
+    overrides = [parse_overrides(r) for r in runs]
+    keys = differing_keys(overrides)
+    rows = [summarize_run(r, sweep_dir, keys, o) for r, o in zip(runs, overrides, strict=True)]
+    cols = columns(rows, keys)
+    with (sweep_dir / "summary.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    write_markdown(rows, cols, sweep_dir / "summary.md")
+    write_image(rows, keys, sweep_dir, sweep_dir / "summary.png")
+    return rows
+
+
+class SweepSummary(Callback):
+    """Hydra callback: marks failed jobs, and writes the summary when a multirun ends."""
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        from hydra.core.utils import JobStatus
+
+        if job_return.status == JobStatus.FAILED:
+            out = Path(config.hydra.runtime.output_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            try:
+                _ = job_return.return_value  # re-raises the job's exception
+            except Exception as err:
+                (out / FAILED).write_text(f"{type(err).__name__}: {err}\n")
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if sweep_dir.is_dir() and find_runs(sweep_dir):
+            summarize(sweep_dir)
+            print(f"summary of the sweep: {sweep_dir / 'summary.md'}")
+
+
+USAGE = "python -m gan_lab.summarize <multirun folder>   (or dir=<multirun folder>)"
+
+
+@friendly
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        raise UserError(f"pass exactly one multirun folder. Usage: {USAGE}")
+    folder = argv[0].removeprefix("dir=")
+    rows = summarize(folder)
+    print(f"{len(rows)} runs → {Path(folder) / 'summary.md'}, summary.csv, summary.png")
+
+
+if __name__ == "__main__":
+    main()
