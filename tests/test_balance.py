@@ -23,6 +23,7 @@ def test_warns_when_discriminator_wins(cfg_factory, tmp_path):
     warnings = run(
         cfg_factory,
         tmp_path,
+        "model.loss=bce",
         "model.lr_g=0",
         "model.lr_d=2e-3",
         "model.label_noise=0",

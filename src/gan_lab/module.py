@@ -33,7 +33,7 @@ class GAN(L.LightningModule):
         label_noise: float = 0.05,
         real_label: float = 1.0,
         fake_label: float = 0.0,
-        g_batch: str = "mixed",
+        g_batch: str = "auto",
         n_fixed: int = 64,
         channels_last: bool = True,
         conditional: bool = False,
@@ -51,8 +51,11 @@ class GAN(L.LightningModule):
         self.lr_g, self.lr_d = lr_g, lr_d
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
         self.d_steps, self.label_noise = d_steps, label_noise
-        if g_batch not in ("mixed", "fake"):
-            raise UserError(f"model.g_batch must be 'mixed' or 'fake', not '{g_batch}'.")
+        if g_batch not in ("mixed", "fake", "auto"):
+            raise UserError(f"model.g_batch must be 'mixed', 'fake' or 'auto', not '{g_batch}'.")
+        if g_batch == "auto":  # real images in the G phase matter only to a batch-dependent D
+            has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules())
+            g_batch = "mixed" if has_bn else "fake"
         self.g_batch = g_batch
         self.real_label, self.fake_label = real_label, fake_label
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
