@@ -12,9 +12,9 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from gan_lab.data.audit import audit_records, summarize, write_report
 from gan_lab.data.augment import BatchAugment
 from gan_lab.data.builtin import CLASSES, make_shapes
-from gan_lab.data.audit import audit_records, summarize, write_report
 from gan_lab.data.folder import inspect_folder, stack_records
 from gan_lab.data.mnist import load_mnist
 from gan_lab.errors import UserError
