@@ -54,7 +54,9 @@ class GAN(L.LightningModule):
         if g_batch not in ("mixed", "fake", "auto"):
             raise UserError(f"model.g_batch must be 'mixed', 'fake' or 'auto', not '{g_batch}'.")
         if g_batch == "auto":  # real images in the G phase matter only to a batch-dependent D
-            has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules())
+            has_bn = any(
+                isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()
+            )
             g_batch = "mixed" if has_bn else "fake"
         self.g_batch = g_batch
         self.real_label, self.fake_label = real_label, fake_label

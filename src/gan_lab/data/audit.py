@@ -77,7 +77,9 @@ def audit_records(
         for j in np.nonzero(_hamming_to_later(hashes, i) <= near_duplicate_bits)[0] + i + 1:
             if int(j) not in dropped:
                 dropped.add(int(j))
-                problems.append(Problem(unique[j].path, "near_duplicate", f"looks like {unique[i].path}"))
+                problems.append(
+                    Problem(unique[j].path, "near_duplicate", f"looks like {unique[i].path}")
+                )
     return problems
 
 

@@ -33,11 +33,17 @@ class BatchAugment(nn.Module):
         n, dev = x.shape[0], x.device
         angle = (torch.rand(n, device=dev) * 2 - 1) * math.radians(self.rotate)
         scale = 1.0 / (1.0 + torch.rand(n, device=dev) * self.zoom)  # <1: sample a smaller area
-        flip = torch.where(torch.rand(n, device=dev) < 0.5, -1.0, 1.0) if self.flip else torch.ones(n, device=dev)
+        flip = (
+            torch.where(torch.rand(n, device=dev) < 0.5, -1.0, 1.0)
+            if self.flip
+            else torch.ones(n, device=dev)
+        )
         cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
         zero = torch.zeros_like(cos)
         theta = torch.stack(
             [torch.stack([cos * flip, -sin, zero], 1), torch.stack([sin * flip, cos, zero], 1)], 1
         )
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="reflection", align_corners=False)
+        return F.grid_sample(
+            x, grid.to(x.dtype), mode="bilinear", padding_mode="reflection", align_corners=False
+        )

@@ -68,6 +68,8 @@ def make_shapes(
         img = mask * fg[:, :, None, None] + (1 - mask) * bg[:, :, None, None]
         img = F.avg_pool2d(img, 2)
         if channels == 1:
-            img = (img * torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
+            img = (img * torch.tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(
+                1, keepdim=True
+            )
         out[start : start + m] = (img * 255).round().clamp(0, 255).to(torch.uint8)
     return out, labels

@@ -76,10 +76,14 @@ class GANDataModule(L.LightningDataModule):
                 raise self._missing("data.root is not set")
             loaded = load_mnist(self.root)
             if loaded is None:
-                raise self._missing(f"no MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte) in {self.root}")
+                raise self._missing(
+                    f"no MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte) in {self.root}"
+                )
             images, labels = loaded
             if images.shape[-1] != self.image_size:
-                images = torch.nn.functional.interpolate(images.float(), size=self.image_size, mode="bilinear")
+                images = torch.nn.functional.interpolate(
+                    images.float(), size=self.image_size, mode="bilinear"
+                )
                 images = images.round().clamp(0, 255).to(torch.uint8)
             classes = [str(d) for d in range(10)]
         elif self.source == "folder":
@@ -94,7 +98,13 @@ class GANDataModule(L.LightningDataModule):
             self.original_sizes = [tuple(images.shape[-1:-3:-1])] * len(images)
         images, labels = self._filter_classes(images, labels, classes)
         self.images, self.labels, self.classes = images, labels, classes
-        log.info("data=%s: %d images of %s, %d classes", self.name, len(images), tuple(images.shape[1:]), len(classes))
+        log.info(
+            "data=%s: %d images of %s, %d classes",
+            self.name,
+            len(images),
+            tuple(images.shape[1:]),
+            len(classes),
+        )
 
     def _load_folder(self):
         """Decode once, audit the same records (003's broken files), keep only the good ones."""
@@ -102,8 +112,12 @@ class GANDataModule(L.LightningDataModule):
         self.problems = audit_records(records, scan.others, **self.audit_rules)
         bad = {p.path for p in self.problems if p.skipped}
         keep = [i for i, r in enumerate(records) if r.path not in bad]
-        images, labels = stack_records([records[i] for i in keep], [scan.labels[i] for i in keep],
-                                       self.image_size, self.channels)
+        images, labels = stack_records(
+            [records[i] for i in keep],
+            [scan.labels[i] for i in keep],
+            self.image_size,
+            self.channels,
+        )
         self.original_sizes = [records[i].size for i in keep]
         summary = summarize(self.problems, len(records) + len(scan.others))
         if self.audit_report is not None and self.problems:
@@ -124,9 +138,13 @@ class GANDataModule(L.LightningDataModule):
             elif str(c) in classes:
                 wanted.append(classes.index(str(c)))
             else:
-                raise UserError(f"data.classes: '{c}' is not a class of data={self.name} (classes: {classes}).")
+                raise UserError(
+                    f"data.classes: '{c}' is not a class of data={self.name} (classes: {classes})."
+                )
         keep = torch.isin(labels, torch.tensor(wanted))
-        self.original_sizes = [s for s, k in zip(self.original_sizes, keep.tolist(), strict=True) if k]
+        self.original_sizes = [
+            s for s, k in zip(self.original_sizes, keep.tolist(), strict=True) if k
+        ]
         return images[keep], labels[keep]
 
     # ---- Lightning hooks ------------------------------------------------------------------

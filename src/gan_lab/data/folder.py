@@ -30,7 +30,9 @@ class FolderScan:
 
 
 def _is_image_name(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    return (
+        path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    )
 
 
 def scan_folder(root: Path) -> FolderScan:
@@ -39,7 +41,11 @@ def scan_folder(root: Path) -> FolderScan:
     top_files = sorted(p for p in root.iterdir() if _is_image_name(p))
     per_class = {d.name: sorted(p for p in d.rglob("*") if _is_image_name(p)) for d in subdirs}
     per_class = {k: v for k, v in per_class.items() if v}
-    others = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and not _is_image_name(p))
+    others = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and not _is_image_name(p)
+    )
     if per_class and not top_files:
         classes = list(per_class)
         files = [p for c in classes for p in per_class[c]]
@@ -77,7 +83,9 @@ class FileRecord:
 
 def difference_hash(im: Image.Image, bits: int = 8) -> int:
     """64-bit dHash: brightness gradients of a 9×8 thumbnail; near-identical images differ in few bits."""
-    small = np.asarray(im.convert("L").resize((bits + 1, bits), Image.Resampling.BILINEAR), dtype=np.int16)
+    small = np.asarray(
+        im.convert("L").resize((bits + 1, bits), Image.Resampling.BILINEAR), dtype=np.int16
+    )
     diff = (small[:, 1:] > small[:, :-1]).flatten()
     return int("".join("1" if d else "0" for d in diff), 2)
 
@@ -110,7 +118,9 @@ def inspect_file(path: Path, size: int, mode: str) -> FileRecord:
     return rec
 
 
-def inspect_folder(root: Path, image_size: int, channels: int) -> tuple[FolderScan, list[FileRecord]]:
+def inspect_folder(
+    root: Path, image_size: int, channels: int
+) -> tuple[FolderScan, list[FileRecord]]:
     """Decode every image under root (threads: Pillow releases the GIL while decoding)."""
     scan = scan_folder(root)
     mode = "L" if channels == 1 else "RGB"
@@ -123,7 +133,9 @@ def stack_records(records: list[FileRecord], labels: list[int], image_size: int,
     """(uint8 images (N, C, H, W), int64 labels) of the usable records."""
     keep = [(r.array, y) for r, y in zip(records, labels, strict=True) if r.array is not None]
     if not keep:
-        return torch.empty(0, channels, image_size, image_size, dtype=torch.uint8), torch.empty(0, dtype=torch.long)
+        return torch.empty(0, channels, image_size, image_size, dtype=torch.uint8), torch.empty(
+            0, dtype=torch.long
+        )
     stacked = torch.from_numpy(np.stack([a for a, _ in keep]))
     images = stacked[:, None] if channels == 1 else stacked.permute(0, 3, 1, 2)
     return images.contiguous(), torch.tensor([y for _, y in keep], dtype=torch.long)
