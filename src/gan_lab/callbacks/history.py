@@ -93,7 +93,7 @@ def plot_losses(run_dir: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_prob) = plt.subplots(1, 2, figsize=(11, 4))
-    per_epoch = max(int(epochs[0]["step"]), 1) / 1.0
+    per_epoch = max(int(epochs[-1]["step"]) / int(epochs[-1]["epoch"]), 1.0)  # steps in one epoch
     for key, color in (("d_loss", "tab:blue"), ("g_loss", "tab:orange")):
         if steps:
             ax_loss.plot(
