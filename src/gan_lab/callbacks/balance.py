@@ -70,7 +70,7 @@ class ImbalanceWarning(Callback):
             )
             real = dm.to_model_range(dm.images[: len(fake)].to(fake.device))
             ratio = diversity(fake) / max(diversity(real), 1e-8)
-            pl_module.log("train/diversity", ratio, on_epoch=True, on_step=False)
+            pl_module.log("train/diversity", ratio, on_epoch=True, on_step=False, sync_dist=True)
             # An untrained G's samples are nearly all alike too: judge only after a few epochs.
             if ratio < self.collapse_ratio and trainer.current_epoch + 1 > self.collapse_after:
                 self._warn(
