@@ -7,9 +7,7 @@ changing, not the sample.
 """
 
 import logging
-import warnings
 
-import torch
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab.metrics.extractors import try_load_extractor
@@ -64,9 +62,7 @@ class ImageMetrics(Callback):
             self.batch_size,
             pl_module.device,
         )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-            return self.scorer.score(fakes)
+        return self.scorer.score(fakes)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.scorer is None:

@@ -6,9 +6,8 @@ collapse onto a few), low values mean structures unlike any training image. The 
 the loggers at its own step and to ``ssim.csv``.
 """
 
-from pathlib import Path
-
 import csv
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F

@@ -2,8 +2,6 @@
 
 import torch
 
-from gan_lab.callbacks.samples import to_unit
-
 
 def real_subset(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """Up to n training images (uint8) → float [0, 1]; the same subset for the same seed."""
@@ -16,6 +14,9 @@ def generate_unit(
     generator, noise, n: int, seed: int, batch_size: int, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
     """n images in [0, 1] from seeded noise, whatever G's output range; the global RNG is untouched."""
+    # Imported here: gan_lab.callbacks imports this module (the metrics callback).
+    from gan_lab.callbacks.samples import to_unit
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         z = noise.sample(n, generator.latent_dim, device)

@@ -4,6 +4,7 @@ The extractor runs once per image; its outputs go to torchmetrics' FID/KID/IS th
 "feature network", so the three metrics share one forward pass and never own a large network.
 """
 
+
 import torch
 from torch import nn
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
