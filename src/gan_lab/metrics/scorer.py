@@ -4,6 +4,7 @@ The extractor runs once per image; its outputs go to torchmetrics' FID/KID/IS th
 "feature network", so the three metrics share one forward pass and never own a large network.
 """
 
+import warnings
 
 import torch
 from torch import nn
@@ -60,10 +61,13 @@ class Scorer:
         self.suffix = getattr(extractor, "suffix", "")
         dim, k = extractor.feature_dim, extractor.num_classes
         self.fid = FrechetDistance64(feature=Passthrough(dim), reset_real_features=False).to(device)
-        self.kid = KernelInceptionDistance(feature=Passthrough(dim), reset_real_features=False).to(
-            device
-        )
-        self.inception_score = InceptionScore(feature=Passthrough(k)).to(device)
+        with (
+            warnings.catch_warnings()
+        ):  # "will save all extracted features": a few hundred, by design
+            warnings.simplefilter("ignore", UserWarning)
+            self.kid = KernelInceptionDistance(feature=Passthrough(dim), reset_real_features=False)
+            self.inception_score = InceptionScore(feature=Passthrough(k))
+        self.kid, self.inception_score = self.kid.to(device), self.inception_score.to(device)
         self.n_real = 0
 
     def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
