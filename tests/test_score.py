@@ -114,3 +114,10 @@ def test_extractor_refuses_images_with_other_channels(shapes_extractor):
     extractor = load_extractor(str(shapes_extractor[0]))
     with pytest.raises(UserError, match="3-channel"):
         extractor(torch.rand(2, 1, 32, 32))
+
+
+def test_cost_tool_measures_the_extractor(shapes_extractor, capsys):
+    from gan_lab.metrics.cost import main as cost_main
+
+    cost_main([f"extractor={shapes_extractor[0]}", "n=20"])
+    assert "s per 1,000 images" in capsys.readouterr().out

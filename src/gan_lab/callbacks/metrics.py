@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class ImageMetrics(Callback):
     def __init__(
         self,
-        every_n_epochs: int = 20,
+        every_n_epochs: int = 30,
         n_samples: int = 256,
         extractor: str = "inception",
         inception_weights: str | None = None,
