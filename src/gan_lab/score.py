@@ -21,6 +21,7 @@ from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.sample import parse_args, pick_device
 
+# Empty values ("", 0, -1) mean "as in the run's metrics config".
 DEFAULTS = {
     "run_dir": None,
     "extractor": "",
@@ -54,7 +55,8 @@ def metric_key(best: str, suffix: str) -> str:
 def settings(run_config: dict, args: dict) -> dict:
     stored = {**FALLBACK, **(run_config.get("metrics") or {})}
     return {
-        k: (args[k] if args.get(k) not in ("", 0, -1, None) else stored.get(k)) for k in FALLBACK
+        k: (stored.get(k) if args.get(k, DEFAULTS[k]) in (DEFAULTS[k], None) else args[k])
+        for k in FALLBACK
     }
 
 
