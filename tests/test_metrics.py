@@ -122,6 +122,7 @@ def test_inception_loads_from_local_file_and_scores_a_run(inception_weights, cfg
 
     on = cfg_factory(
         *FAST,
+        "metrics.every_n_epochs=1",
         f"metrics.inception_weights={inception_weights}",
         "metrics.n_samples=6",
         out=tmp_path / "on",

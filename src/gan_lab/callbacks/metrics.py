@@ -21,7 +21,7 @@ class ImageMetrics(Callback):
     def __init__(
         self,
         every_n_epochs: int = 30,
-        n_samples: int = 256,
+        n_samples: int = 300,
         extractor: str = "inception",
         inception_weights: str | None = None,
         required: bool = False,

@@ -77,12 +77,8 @@ class SSIMTracker(Callback):
         seed: int = 0,
     ):
         self.dirpath = Path(dirpath)
-        self.every_n_steps, self.n_real, self.n_fake, self.seed = (
-            every_n_steps,
-            n_real,
-            n_fake,
-            seed,
-        )
+        self.every_n_steps, self.seed = every_n_steps, seed
+        self.n_real, self.n_fake = n_real, n_fake
         self._reals: torch.Tensor | None = None
 
     @staticmethod
