@@ -139,7 +139,9 @@ def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
 @friendly
 def main(argv: list[str] | None = None) -> None:
     usage = __doc__.strip().splitlines()[2].strip()
-    args = parse_args(sys.argv[1:] if argv is None else argv, DEFAULTS, usage)
+    argv = sys.argv[1:] if argv is None else argv
+    # metrics.x=... (as in train.py and in the messages) means the same as x=...
+    args = parse_args([a.removeprefix("metrics.") for a in argv], DEFAULTS, usage)
     run_dir = Path(args.pop("run_dir"))
     rows = score_run(run_dir, **args)
     best = next(r for r in rows if r["best"])

@@ -58,12 +58,11 @@ class InceptionFeatures(nn.Module):
 
 def inception_unavailable(reason: str) -> str:
     return (
-        f"Inception metrics (val/fid, val/kid, val/is) are off: {reason}. Training goes on without "
-        f"them. To enable them, download {INCEPTION_URL} (about 92 MB) on a machine with internet "
+        f"Inception metrics (val/fid, val/kid, val/is) are off: {reason}. "
+        f"To enable them, download {INCEPTION_URL} (about 92 MB) on a machine with internet "
         f"and copy it to {hub_weights_path()} (the torch hub cache), or pass "
         f"metrics.inception_weights=/path/to/{INCEPTION_FILE}. Or train a feature extractor on "
-        "your own data (python -m gan_lab.extractor) and pass metrics.extractor=/path/to/extractor.pt; "
-        "metrics.required=true turns this message into an error."
+        "your own data (python -m gan_lab.extractor) and pass metrics.extractor=/path/to/extractor.pt."
     )
 
 
@@ -106,6 +105,8 @@ def try_load_extractor(
     try:
         return load_extractor(spec, inception_weights), ""
     except UserError as err:
-        if required or spec != "inception":
+        if spec != "inception":
             raise
-        return None, str(err)
+        if required:
+            raise UserError(f"{err} (Stopped because metrics.required=true.)") from None
+        return None, f"{err} Training goes on without them (metrics.required=true stops instead)."
