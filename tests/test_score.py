@@ -78,6 +78,14 @@ def test_training_logs_the_extractor_metrics_under_its_own_name(scored_run):
     with (scored_run / "ssim.csv").open() as f:
         ssim = list(csv.DictReader(f))
     assert len(ssim) == 6 and all(-1 <= float(r["ssim"]) <= 1 for r in ssim)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(scored_run / "tensorboard"))
+    events.Reload()
+    assert {"val/fid_shapes", "val/kid_shapes", "val/is_shapes", "val/ssim"} <= set(
+        events.Tags()["scalars"]
+    )
+    assert len(events.Scalars("val/ssim")) == 6  # a curve, not a single point
 
 
 def test_score_writes_the_table_and_best_selects_it(scored_run, tmp_path, capsys):
