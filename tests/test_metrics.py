@@ -132,7 +132,7 @@ def test_inception_loads_from_local_file_and_scores_a_run(inception_weights, cfg
     with (tmp_path / "on" / "metrics.csv").open() as f:
         assert "val/fid" in next(csv.DictReader(f))
 
-    # The 95 MB network stays in the callback: checkpoints are as large as without metrics.
+    # The 96 MB network stays in the callback: checkpoints are as large as without metrics.
     train(cfg_factory(*FAST, "metrics=off", out=tmp_path / "off"))
     size_on = (tmp_path / "on" / "checkpoints" / "last.ckpt").stat().st_size
     size_off = (tmp_path / "off" / "checkpoints" / "last.ckpt").stat().st_size

@@ -59,7 +59,7 @@ class InceptionFeatures(nn.Module):
 def inception_unavailable(reason: str) -> str:
     return (
         f"Inception metrics (val/fid, val/kid, val/is) are off: {reason}. "
-        f"To enable them, download {INCEPTION_URL} (about 92 MB) on a machine with internet "
+        f"To enable them, download {INCEPTION_URL} (about 96 MB) on a machine with internet "
         f"and copy it to {hub_weights_path()} (the torch hub cache), or pass "
         f"metrics.inception_weights=/path/to/{INCEPTION_FILE}. Or train a feature extractor on "
         "your own data (python -m gan_lab.extractor) and pass metrics.extractor=/path/to/extractor.pt."
