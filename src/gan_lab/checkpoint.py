@@ -2,8 +2,12 @@
 
 A gan-lab checkpoint is a Lightning checkpoint with a ``gan_lab`` entry holding the
 resolved run config; it loads with ``torch.load(weights_only=True)``.
+
+Wherever a checkpoint is asked for, ``best@<run_dir>`` (or ``<run_dir>/best``) names the best one
+in the run's ``scores.csv``, written by ``python -m gan_lab.score run_dir=<run_dir>``.
 """
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +58,34 @@ class LoadedGAN:
         return _rebuild(self.config["discriminator"], self.state_dict, "discriminator.")
 
 
+SCORES = "scores.csv"
+
+
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """A checkpoint file, or ``best@<run_dir>`` / ``<run_dir>/best`` → the best one scored there."""
+    text = str(spec)
+    if text.startswith("best@"):
+        run_dir = Path(text[len("best@") :])
+    elif Path(text).name == "best" and not Path(text).exists():
+        run_dir = Path(text).parent
+    else:
+        return Path(text).expanduser()
+    table = run_dir.expanduser() / SCORES
+    if not table.is_file():
+        raise UserError(
+            f"'{text}' asks for the best checkpoint of {run_dir}, but {table} does not exist; "
+            f"score the run first: python -m gan_lab.score run_dir={run_dir}"
+        )
+    with table.open(newline="") as f:
+        best = [row for row in csv.DictReader(f) if row.get("best") == "yes"]
+    if not best:
+        raise UserError(f"{table} marks no checkpoint as best; run python -m gan_lab.score again.")
+    path = Path(best[0]["checkpoint"])
+    return path if path.is_absolute() else table.parent / path
+
+
 def read_checkpoint(path: str | Path) -> dict:
-    path = Path(path).expanduser()
+    path = resolve_checkpoint(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist.")
     try:
@@ -88,6 +118,7 @@ def load_gan(path: str | Path, device: str | torch.device = "cpu", ema: bool = T
 
     The averaged (EMA) generator is used when the run kept one, unless ``ema=False``.
     """
+    path = resolve_checkpoint(path)
     ckpt = read_checkpoint(path)
     config = ckpt["gan_lab"]["config"]
     state = ckpt["state_dict"]

@@ -1,6 +1,6 @@
 """Write generated images as PNG files, from a checkpoint alone.
 
-python -m gan_lab.sample ckpt=<file> n=64 out_dir=<dir> [seed=0] [batch_size=64] [device=auto]
+python -m gan_lab.sample ckpt=<file or best@<run_dir>> n=64 out_dir=<dir> [seed=0] [batch_size=64] [device=auto]
 """
 
 import sys

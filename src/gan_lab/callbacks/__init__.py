@@ -1,8 +1,17 @@
-"""Everything that watches training: checkpoints policy, sample grids, epoch history."""
+"""Everything that watches training: checkpoints policy, sample grids, epoch history, metrics, SSIM."""
 
 from gan_lab.callbacks.balance import ImbalanceWarning
 from gan_lab.callbacks.checkpoint import HistoryCheckpoint
 from gan_lab.callbacks.history import EpochHistory
+from gan_lab.callbacks.metrics import ImageMetrics
 from gan_lab.callbacks.samples import SampleGrid
+from gan_lab.callbacks.ssim import SSIMTracker
 
-__all__ = ["EpochHistory", "HistoryCheckpoint", "ImbalanceWarning", "SampleGrid"]
+__all__ = [
+    "EpochHistory",
+    "HistoryCheckpoint",
+    "ImageMetrics",
+    "ImbalanceWarning",
+    "SSIMTracker",
+    "SampleGrid",
+]

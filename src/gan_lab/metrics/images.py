@@ -1,0 +1,30 @@
+"""Images for the metrics: a fixed subset of real images and seeded generated ones, both in [0, 1]."""
+
+import torch
+
+
+def real_subset(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """Up to n training images (uint8) → float [0, 1]; the same subset for the same seed."""
+    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
+    return images[idx].float() / 255.0
+
+
+@torch.no_grad()
+def generate_unit(
+    generator, noise, n: int, seed: int, batch_size: int, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """n images in [0, 1] from seeded noise, whatever G's output range; the global RNG is untouched."""
+    # Imported here: gan_lab.callbacks imports this module (the metrics callback).
+    from gan_lab.callbacks.samples import to_unit
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        z = noise.sample(n, generator.latent_dim, device)
+    was_training = generator.training
+    generator.eval()
+    out = [
+        to_unit(generator(z[start : start + batch_size]).float(), generator.value_range)
+        for start in range(0, n, batch_size)
+    ]
+    generator.train(was_training)
+    return torch.cat(out)

@@ -1,0 +1,156 @@
+"""Score every saved checkpoint of a run and name the best (003 §13.1).
+
+python -m gan_lab.score run_dir=<output folder> [extractor=...] [n_samples=...] [inception_weights=...] [best=val/fid] [device=auto]
+
+Unset arguments come from the run's own ``metrics`` config. Writes <run_dir>/scores.csv and
+scores.md; afterwards ``ckpt=best@<run_dir>`` selects the best checkpoint in gan_lab.sample (and
+anywhere checkpoint.load_gan is used).
+"""
+
+import csv
+import sys
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+
+from gan_lab.checkpoint import SCORES, load_gan, read_checkpoint
+from gan_lab.errors import UserError, friendly
+from gan_lab.metrics.extractors import load_extractor
+from gan_lab.metrics.images import generate_unit, real_subset
+from gan_lab.metrics.scorer import Scorer
+from gan_lab.sample import parse_args, pick_device
+
+# Empty values ("", 0, -1) mean "as in the run's metrics config".
+DEFAULTS = {
+    "run_dir": None,
+    "extractor": "",
+    "n_samples": 0,
+    "inception_weights": "",
+    "best": "",
+    "batch_size": 0,
+    "seed": -1,
+    "device": "auto",
+}
+# When the run's config predates the metrics node.
+FALLBACK = {
+    "extractor": "inception",
+    "n_samples": 300,
+    "inception_weights": None,
+    "best": "val/fid",
+    "batch_size": 100,
+    "seed": 0,
+}
+
+
+def metric_key(best: str, suffix: str) -> str:
+    """val/fid → val/fid_<name> for a custom extractor (its metrics carry its name)."""
+    if not suffix or suffix in best:
+        return best
+    if best.endswith("_std"):
+        return best[: -len("_std")] + suffix + "_std"
+    return best + suffix
+
+
+def settings(run_config: dict, args: dict) -> dict:
+    stored = {**FALLBACK, **(run_config.get("metrics") or {})}
+    return {
+        k: (stored.get(k) if args.get(k, DEFAULTS[k]) in (DEFAULTS[k], None) else args[k])
+        for k in FALLBACK
+    }
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    found = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))
+    if not found:
+        raise UserError(
+            f"no checkpoints in {run_dir / 'checkpoints'} (expected epoch_0010.ckpt etc.); "
+            "run_dir is the output folder of a train.py run."
+        )
+    return found
+
+
+def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[dict]:
+    """One row per checkpoint (metrics, epoch, best=yes on the best); writes scores.csv and scores.md."""
+    run_dir = Path(run_dir).expanduser().resolve()
+    files = checkpoints(run_dir)
+    config = read_checkpoint(files[-1])["gan_lab"]["config"]
+    cfg = settings(config, overrides)
+    dev = pick_device(device)
+    scorer = Scorer(
+        load_extractor(cfg["extractor"], cfg["inception_weights"]), cfg["batch_size"], dev
+    )
+    dm = instantiate(config["data"], _convert_="all")
+    dm.load()
+    scorer.add_real(real_subset(dm.images, cfg["n_samples"], cfg["seed"]))
+    rows = []
+    for path in files:
+        gan = load_gan(path, dev)
+        fakes = generate_unit(
+            gan.generator, gan.noise, cfg["n_samples"], cfg["seed"], cfg["batch_size"], dev
+        )
+        scores = scorer.score(fakes)
+        rows.append({"checkpoint": str(path.relative_to(run_dir)), "epoch": gan.epoch, **scores})
+        print(f"{path.name}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()), flush=True)
+    key = metric_key(cfg["best"], scorer.suffix)
+    if key not in rows[0]:
+        raise UserError(
+            f"best={cfg['best']} is not a computed metric; choose one of {list(scores)}."
+        )
+    pick = max if key.split("/")[-1].startswith("is") else min  # IS: higher is better
+    best = pick(rows, key=lambda r: r[key])
+    for row in rows:
+        row["best"] = "yes" if row is best else ""
+    write_tables(run_dir, rows, key, cfg)
+    return rows
+
+
+def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
+    with (run_dir / SCORES).open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    names = [k for k in rows[0] if k not in ("checkpoint", "best")]
+    best = next(r for r in rows if r["best"])
+    lines = [
+        f"# Scores of {run_dir.name}",
+        "",
+        f"{cfg['n_samples']} generated vs {cfg['n_samples']} real images, feature extractor "
+        f"`{cfg['extractor']}`; best by `{key}`.",
+        "",
+        "| checkpoint | " + " | ".join(names) + " | best |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    for r in rows:
+        cells = [f"{r[n]:.4g}" if isinstance(r[n], float) else str(r[n]) for n in names]
+        lines.append(
+            f"| {r['checkpoint']} | "
+            + " | ".join(cells)
+            + f" | {'**best**' if r['best'] else ''} |"
+        )
+    lines += [
+        "",
+        f"Best: `{best['checkpoint']}` ({key} = {best[key]:.4g}); select it with `ckpt=best@{run_dir}`.",
+        "",
+    ]
+    (run_dir / "scores.md").write_text("\n".join(lines))
+
+
+@friendly
+def main(argv: list[str] | None = None) -> None:
+    usage = __doc__.strip().splitlines()[2].strip()
+    argv = sys.argv[1:] if argv is None else argv
+    # metrics.x=... (as in train.py and in the messages) means the same as x=...
+    args = parse_args([a.removeprefix("metrics.") for a in argv], DEFAULTS, usage)
+    run_dir = Path(args.pop("run_dir"))
+    rows = score_run(run_dir, **args)
+    best = next(r for r in rows if r["best"])
+    print(
+        f"scored {len(rows)} checkpoints → {run_dir / SCORES}, {run_dir / 'scores.md'}\n"
+        f"best: {run_dir / best['checkpoint']} (use ckpt=best@{run_dir})"
+    )
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    main()
