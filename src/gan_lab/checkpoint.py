@@ -34,6 +34,13 @@ class LoadedGAN:
         return list(self.config.get("classes", []))
 
     @property
+    def class_ids(self) -> list[int] | None:
+        """The classes the run trained on (a conditional run's grid rows), else None."""
+        if not self.conditional or "fixed_y" not in self.state_dict:
+            return None
+        return sorted(set(self.state_dict["fixed_y"].tolist()))
+
+    @property
     def conditional(self) -> bool:
         return bool(getattr(self.generator, "num_classes", 0))
 

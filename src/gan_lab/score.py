@@ -87,7 +87,13 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
     for path in files:
         gan = load_gan(path, dev)
         fakes = generate_unit(
-            gan.generator, gan.noise, cfg["n_samples"], cfg["seed"], cfg["batch_size"], dev
+            gan.generator,
+            gan.noise,
+            cfg["n_samples"],
+            cfg["seed"],
+            cfg["batch_size"],
+            dev,
+            gan.class_ids,
         )
         scores = scorer.score(fakes)
         rows.append({"checkpoint": str(path.relative_to(run_dir)), "epoch": gan.epoch, **scores})

@@ -54,13 +54,15 @@ class ImageMetrics(Callback):
     def evaluate(self, trainer, pl_module) -> dict[str, float]:
         if self.scorer.n_real == 0:
             self.scorer.add_real(real_subset(trainer.datamodule.images, self.n_samples, self.seed))
+        ema = pl_module.generator_ema
         fakes = generate_unit(
-            pl_module.generator,
+            pl_module.generator if ema is None else ema.module,  # score what the grids show
             pl_module.noise,
             self.n_samples,
             self.seed,
             self.batch_size,
             pl_module.device,
+            pl_module.class_ids if pl_module.conditional else None,
         )
         return self.scorer.score(fakes)
 

@@ -11,19 +11,37 @@ def real_subset(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
 
 @torch.no_grad()
 def generate_unit(
-    generator, noise, n: int, seed: int, batch_size: int, device: torch.device | str = "cpu"
+    generator,
+    noise,
+    n: int,
+    seed: int,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    class_ids: list[int] | None = None,
 ) -> torch.Tensor:
-    """n images in [0, 1] from seeded noise, whatever G's output range; the global RNG is untouched."""
+    """n images in [0, 1] from seeded noise, whatever G's output range; the global RNG is untouched.
+
+    A conditional G is asked for seeded random classes among ``class_ids`` (default: all).
+    """
     # Imported here: gan_lab.callbacks imports this module (the metrics callback).
     from gan_lab.callbacks.samples import to_unit
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         z = noise.sample(n, generator.latent_dim, device)
+        y = None
+        if getattr(generator, "num_classes", 0):
+            ids = torch.tensor(class_ids or range(generator.num_classes))
+            y = ids[torch.randint(len(ids), (n,))].to(device)
     was_training = generator.training
     generator.eval()
     out = [
-        to_unit(generator(z[start : start + batch_size]).float(), generator.value_range)
+        to_unit(
+            generator(
+                z[start : start + batch_size], None if y is None else y[start : start + batch_size]
+            ).float(),
+            generator.value_range,
+        )
         for start in range(0, n, batch_size)
     ]
     generator.train(was_training)
