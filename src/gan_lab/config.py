@@ -20,8 +20,18 @@ def run_dir(ckpt_path, default: str) -> str:
     return str(Path(str(ckpt_path)).expanduser().resolve().parent.parent)
 
 
+def inversion_dir(ckpt) -> str:
+    """invert.py writes beside the run it inverts: <run>/inversions/, else outputs/inversions/."""
+    path = Path(str(ckpt)).expanduser() if ckpt not in (None, "", "None", "null") else None
+    if path is not None and path.is_file() and path.parent.name == "checkpoints":
+        return str(path.resolve().parent.parent / "inversions")
+    return "outputs/inversions"
+
+
 def register_resolvers() -> None:
-    for name, fn in (("project_root", project_root), ("run_dir", run_dir)):
+    resolvers = (("project_root", project_root), ("run_dir", run_dir))
+    resolvers += (("inversion_dir", inversion_dir),)
+    for name, fn in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 
