@@ -118,8 +118,6 @@ def run_edit(cfg: dict, out: Path) -> dict:
 
 
 def run_interpolate(cfg: dict, out: Path) -> dict:
-    if cfg["interp_steps"] < 2:
-        raise UserError(f"interp_steps must be at least 2 (A and B), not {cfg['interp_steps']}.")
     gan = _load(cfg["ckpt"], cfg)
     z_a = _vector(gan, cfg, out, "z", "target", "a_")
     z_b = _vector(gan, cfg, out, "z_b", "target_b", "b_")
@@ -165,11 +163,32 @@ def run_compare(cfg: dict, out: Path) -> dict:
     return {"mse": mses}
 
 
+def _check(cfg: dict) -> None:
+    if cfg["mode"] not in MODES:
+        raise UserError(f"mode={cfg['mode']} is not one of {', '.join(MODES)}.")
+    for key, low in (
+        ("steps", 0),
+        ("restarts", 1),
+        ("frames", 1),
+        ("zoom", 1),
+        ("interp_steps", 2),
+    ):
+        if not isinstance(cfg[key], int) or cfg[key] < low:
+            raise UserError(f"{key} must be a whole number ≥ {low}, not {cfg[key]!r}.")
+    single = ["target_b", "z", "z_b", "ckpt", "ckpt_b"] + (
+        ["target"] if cfg["mode"] != "compare" else []
+    )
+    for key in single:
+        if isinstance(cfg[key], list):
+            raise UserError(
+                f"{key}= takes one file here; only mode=compare takes a list of targets."
+            )
+
+
 def run(cfg: dict) -> dict:
     """Dispatch on cfg['mode']; every file goes to cfg['out_dir']."""
+    _check(cfg)
     mode = cfg["mode"]
-    if mode not in MODES:
-        raise UserError(f"mode={mode} is not one of {', '.join(MODES)}.")
     out = Path(cfg["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     result = {
