@@ -12,7 +12,7 @@ import torch
 from gan_lab.checkpoint import LoadedGAN, load_gan
 from gan_lab.errors import UserError
 from gan_lab.latent import figures
-from gan_lab.latent.edits import edit_vectors
+from gan_lab.latent.edits import check_coords, edit_vectors
 from gan_lab.latent.images import load_target, load_z, save_z, to_unit
 from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import Inversion, invert
@@ -103,7 +103,10 @@ def run_invert(cfg: dict, out: Path) -> dict:
 
 def run_edit(cfg: dict, out: Path) -> dict:
     gan = _load(cfg["ckpt"], cfg)
-    coords, amounts = list(cfg["coords"]), list(cfg["amounts"])
+    coords, amounts = (
+        [v] if not isinstance(v, list) else v for v in (cfg["coords"], cfg["amounts"])
+    )
+    check_coords(coords, amounts, gan.generator.latent_dim)
     z = _vector(gan, cfg, out, "z", "target", "")
     images = _render(gan, edit_vectors(z, coords, amounts))
     rows = [list(images[r * len(amounts) : (r + 1) * len(amounts)]) for r in range(len(coords))]
