@@ -23,6 +23,19 @@ def run_dir(ckpt_path, default: str) -> str:
     return str(Path(str(ckpt_path)).expanduser().resolve().parent.parent)
 
 
+def inversion_dir(ckpt) -> str:
+    """invert.py writes beside the run it inverts: <run>/inversions/, else outputs/inversions/."""
+    if ckpt in (None, "", "None", "null"):
+        return "outputs/inversions"
+    spec = str(ckpt)
+    if spec.startswith("best@"):  # ckpt=best@<run_dir> (gan_lab.score's choice)
+        return str(Path(spec[5:]).expanduser().resolve() / "inversions")
+    path = Path(spec).expanduser()
+    if path.is_file() and path.parent.name == "checkpoints":
+        return str(path.resolve().parent.parent / "inversions")
+    return "outputs/inversions"
+
+
 def run_name(override_dirname: str, max_chars: int = 120) -> str:
     """A sweep job's folder name from its overrides: only characters that need no quoting in a
     shell ('/' would even nest folders), and short enough for any file system (names are capped
@@ -37,6 +50,7 @@ def register_resolvers() -> None:
         ("run_dir", run_dir),
         ("ddp_start_method", ddp_start_method),
         ("run_name", run_name),
+        ("inversion_dir", inversion_dir),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

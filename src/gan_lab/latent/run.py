@@ -1,0 +1,204 @@
+"""The four modes of invert.py: invert, edit, interpolate, compare (SPEC §7, 003 §13–17).
+
+Everything comes from the checkpoint alone (gan_lab.checkpoint.load_gan): the
+generator, its noise distribution, its data preprocessing.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gan_lab.checkpoint import LoadedGAN, load_gan
+from gan_lab.errors import UserError
+from gan_lab.latent import figures
+from gan_lab.latent.edits import check_coords, edit_vectors
+from gan_lab.latent.images import load_target, load_z, save_z, to_unit
+from gan_lab.latent.interpolation import interpolate
+from gan_lab.latent.inversion import Inversion, invert
+
+MODES = ("invert", "edit", "interpolate", "compare")
+
+
+@dataclass
+class Inverted:
+    """One target through one generator, as written to disk."""
+
+    target: torch.Tensor  # (1, C, H, W), model range
+    result: Inversion
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _load(ckpt, cfg: dict, key: str = "ckpt") -> LoadedGAN:
+    if not ckpt:
+        raise UserError(
+            f"{key}= is required: a checkpoint written by train.py (<run>/checkpoints/last.ckpt)."
+        )
+    return load_gan(ckpt, pick_device(cfg["device"]))
+
+
+def invert_file(gan: LoadedGAN, path, cfg: dict, out: Path, prefix: str = "") -> Inverted:
+    """Invert one image and write its evolution (PNG strip + GIF), z, target|G(z) and loss curve."""
+    target = load_target(path, gan)
+    if cfg["seed"] is not None:
+        torch.manual_seed(cfg["seed"])
+    result = invert(
+        gan.generator,
+        target,
+        gan.noise,
+        gan.value_range,
+        steps=cfg["steps"],
+        lr=cfg["lr"],
+        momentum=cfg["momentum"],
+        restarts=cfg["restarts"],
+        n_frames=cfg["frames"],
+        reduction=cfg["loss_reduction"],
+    )
+    frames = to_unit(result.frames, gan.value_range)
+    steps = [f"step {s}" for s in result.frame_steps]
+    figures.save_table([list(frames)], out / f"{prefix}evolution.png", [""], steps, [steps])
+    figures.save_gif(frames, out / f"{prefix}evolution.gif", cfg["zoom"], cfg["frame_ms"])
+    save_z(result.z, out / f"{prefix}z.pt")
+    figures.save_pair(
+        to_unit(target[0], gan.value_range),
+        frames[-1],
+        result.mse,
+        out / f"{prefix}target_vs_reconstruction.png",
+    )
+    curves = {f"restart {i}": result.losses[:, i] for i in range(result.losses.shape[1])}
+    figures.save_loss_curves(curves, out / f"{prefix}loss.png")
+    who = f"{prefix.rstrip('_')}: " if prefix else ""
+    print(f"{who}{path}: final MSE {result.mse:.3e} on the [0, 1] scale after {cfg['steps']} steps")
+    return Inverted(target, result)
+
+
+def _vector(
+    gan: LoadedGAN, cfg: dict, out: Path, z_key: str, target_key: str, prefix: str
+) -> torch.Tensor:
+    """A saved vector if given, else the inversion of the target image."""
+    if cfg[z_key]:
+        return load_z(cfg[z_key], gan.generator.latent_dim).to(gan.fixed_z.device)
+    if cfg[target_key]:
+        return invert_file(gan, cfg[target_key], cfg, out, prefix).result.z
+    raise UserError(f"mode={cfg['mode']} needs {z_key}=<saved z.pt> or {target_key}=<image>.")
+
+
+@torch.no_grad()
+def _render(gan: LoadedGAN, z: torch.Tensor) -> torch.Tensor:
+    """One vector at a time, so that a frame is bit-identical to G(z) of that vector alone."""
+    return torch.cat([to_unit(gan.generator(v[None]), gan.value_range) for v in z])
+
+
+def run_invert(cfg: dict, out: Path) -> dict:
+    if not cfg["target"]:
+        raise UserError("mode=invert needs target=<image>.")
+    gan = _load(cfg["ckpt"], cfg)
+    return {"mse": invert_file(gan, cfg["target"], cfg, out).result.mse}
+
+
+def run_edit(cfg: dict, out: Path) -> dict:
+    gan = _load(cfg["ckpt"], cfg)
+    coords, amounts = (
+        [v] if not isinstance(v, list) else v for v in (cfg["coords"], cfg["amounts"])
+    )
+    check_coords(coords, amounts, gan.generator.latent_dim)
+    z = _vector(gan, cfg, out, "z", "target", "")
+    images = _render(gan, edit_vectors(z, coords, amounts))
+    rows = [list(images[r * len(amounts) : (r + 1) * len(amounts)]) for r in range(len(coords))]
+    figures.save_table(
+        rows,
+        out / "edits.png",
+        row_labels=[f"z[{c}]" for c in coords],
+        col_labels=[f"{a:+g}" for a in amounts],
+    )
+    print(f"edits: {len(coords)} coordinates × {len(amounts)} amounts → {out / 'edits.png'}")
+    return {"edits": images}
+
+
+def run_interpolate(cfg: dict, out: Path) -> dict:
+    gan = _load(cfg["ckpt"], cfg)
+    z_a = _vector(gan, cfg, out, "z", "target", "a_")
+    z_b = _vector(gan, cfg, out, "z_b", "target_b", "b_")
+    path = interpolate(z_a, z_b, cfg["interp_steps"], cfg["spherical"])
+    frames = _render(gan, path)
+    figures.save_strip(frames, out / "interpolation.png", cfg["zoom"])
+    figures.save_gif(frames, out / "interpolation.gif", cfg["zoom"], cfg["frame_ms"])
+    torch.save(path.cpu(), out / "interpolation_z.pt")
+    kind = "spherical" if cfg["spherical"] else "linear"
+    print(f"interpolation: {len(path)} vectors ({kind}) → {out / 'interpolation.png'}")
+    return {"z": path, "frames": frames}
+
+
+def run_compare(cfg: dict, out: Path) -> dict:
+    targets = cfg["target"] if isinstance(cfg["target"], list) else [cfg["target"]]
+    if not targets or not all(targets):
+        raise UserError("mode=compare needs target=<image> (or target=[a.jpg,b.jpg]).")
+    gans = {"A": _load(cfg["ckpt"], cfg), "B": _load(cfg["ckpt_b"], cfg, "ckpt_b")}
+    cells, titles, mses, curves = [], [], {"A": [], "B": []}, {}
+    for i, target in enumerate(targets):
+        row, row_titles = [], []
+        for label, gan in gans.items():
+            inverted = invert_file(gan, target, cfg, out, f"{label}_{i}_")
+            if not row:
+                row.append(to_unit(inverted.target[0], gan.value_range))
+                row_titles.append(Path(target).name)
+            row.append(to_unit(inverted.result.frames[-1], gan.value_range))
+            kind = gan.config["generator"].get("upsample", "")
+            row_titles.append(f"{label}: {kind} ep {gan.epoch}\nMSE {inverted.result.mse:.2e}")
+            mses[label].append(inverted.result.mse)
+            curves[f"{label}, {Path(target).name}"] = inverted.result.losses[
+                :, inverted.result.best
+            ]
+        cells.append(row)
+        titles.append(row_titles)
+    figures.save_table(
+        cells, out / "compare.png", row_labels=[""] * len(cells), col_labels=[], titles=titles
+    )
+    figures.save_loss_curves(curves, out / "compare_loss.png")
+    for label, gan in gans.items():
+        mean = sum(mses[label]) / len(mses[label])
+        print(f"{label} = {gan.path}: mean final MSE {mean:.3e} over {len(targets)} target(s)")
+    return {"mse": mses}
+
+
+def _check(cfg: dict) -> None:
+    if cfg["mode"] not in MODES:
+        raise UserError(f"mode={cfg['mode']} is not one of {', '.join(MODES)}.")
+    for key, low in (
+        ("steps", 0),
+        ("restarts", 1),
+        ("frames", 1),
+        ("zoom", 1),
+        ("interp_steps", 2),
+    ):
+        if not isinstance(cfg[key], int) or cfg[key] < low:
+            raise UserError(f"{key} must be a whole number ≥ {low}, not {cfg[key]!r}.")
+    single = ["target_b", "z", "z_b", "ckpt", "ckpt_b"] + (
+        ["target"] if cfg["mode"] != "compare" else []
+    )
+    for key in single:
+        if isinstance(cfg[key], list):
+            raise UserError(
+                f"{key}= takes one file here; only mode=compare takes a list of targets."
+            )
+
+
+def run(cfg: dict) -> dict:
+    """Dispatch on cfg['mode']; every file goes to cfg['out_dir']."""
+    _check(cfg)
+    mode = cfg["mode"]
+    out = Path(cfg["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "invert": run_invert,
+        "edit": run_edit,
+        "interpolate": run_interpolate,
+        "compare": run_compare,
+    }[mode](cfg, out)
+    print(f"files in {out.resolve()}")
+    return result
