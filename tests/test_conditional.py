@@ -107,3 +107,31 @@ def test_conditional_on_a_subset_asks_only_for_those_classes(cfg_factory, tmp_pa
         "state_dict"
     ]["fixed_y"]
     assert set(fixed_y.tolist()) == {3, 4} and len(fixed_y) == 16
+
+
+def test_invert_and_interpolate_take_a_class(conditional_run, tmp_path):
+    from test_invert import invert_cfg
+
+    from gan_lab.errors import UserError
+    from gan_lab.latent.run import run
+    from gan_lab.sample import sample
+
+    ckpt = conditional_run / "checkpoints" / "last.ckpt"
+    target = sample(ckpt=str(ckpt), n=1, out_dir=tmp_path / "t", class_="ring")[0]
+    result = run(
+        invert_cfg(tmp_path / "inv", f"ckpt={ckpt}", f"target={target}", "class=ring", "steps=20")
+    )
+    assert (tmp_path / "inv" / "z.pt").exists() and result["mse"] >= 0
+    run(
+        invert_cfg(
+            tmp_path / "interp",
+            f"ckpt={ckpt}",
+            f"z={tmp_path / 'inv' / 'z.pt'}",
+            f"z_b={tmp_path / 'inv' / 'z.pt'}",
+            "mode=interpolate",
+            "class=3",
+        )
+    )
+    assert list((tmp_path / "interp").glob("*.gif"))
+    with pytest.raises(UserError, match="conditional generator: choose its class"):
+        run(invert_cfg(tmp_path / "no", f"ckpt={ckpt}", f"target={target}"))

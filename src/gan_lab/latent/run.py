@@ -16,6 +16,7 @@ from gan_lab.latent.edits import check_coords, edit_vectors
 from gan_lab.latent.images import load_target, load_z, save_z, to_unit
 from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import Inversion, invert
+from gan_lab.sample import pick_device
 
 MODES = ("invert", "edit", "interpolate", "compare")
 
@@ -28,18 +29,34 @@ class Inverted:
     result: Inversion
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _load(ckpt, cfg: dict, key: str = "ckpt") -> LoadedGAN:
     if not ckpt:
         raise UserError(
             f"{key}= is required: a checkpoint written by train.py (<run>/checkpoints/last.ckpt)."
         )
-    return load_gan(ckpt, pick_device(cfg["device"]))
+    gan = load_gan(ckpt, pick_device(cfg["device"]))
+    if gan.conditional:
+        if cfg.get("class") is None:
+            raise UserError(
+                f"{gan.path} is a conditional generator: choose its class with class=<index or name> (classes: {gan.classes})."
+            )
+        gan.generator = ForClass(gan.generator, gan.class_index(cfg["class"]))
+    elif cfg.get("class") is not None:
+        gan.class_index(cfg["class"])  # raises: this generator takes no class
+    return gan
+
+
+class ForClass(torch.nn.Module):
+    """A conditional generator with its class fixed: the latent tools then only see z."""
+
+    def __init__(self, generator: torch.nn.Module, label: int):
+        super().__init__()
+        self.inner, self.label = generator, label
+        self.latent_dim, self.value_range = generator.latent_dim, generator.value_range
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = torch.full((len(z),), self.label, dtype=torch.long, device=z.device)
+        return self.inner(z, y)
 
 
 def invert_file(gan: LoadedGAN, path, cfg: dict, out: Path, prefix: str = "") -> Inverted:
