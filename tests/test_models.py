@@ -128,7 +128,7 @@ def test_spectral_and_batch_norm_options(cfg_factory):
         cfg_factory, "discriminator.spectral_norm=true", "discriminator.batch_norm=false"
     )
     convs = [m for m in d.features if isinstance(m, nn.Conv2d)]
-    assert all(hasattr(m, "parametrizations") for m in convs)
+    assert all(hasattr(m, "weight_orig") for m in convs)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
     g, _, _ = build(cfg_factory, "generator=transposed", "generator.batch_norm=true")
     assert sum(isinstance(m, nn.BatchNorm2d) for m in g.modules()) == 2  # 2 blocks at 32×32

@@ -40,10 +40,11 @@ def test_hinge_loss_values():
 
 
 def test_spectral_norm_bounds_every_layer(cfg_factory):
+    torch.manual_seed(0)
     module, _ = build(cfg_factory("discriminator.spectral_norm=true"))
     d = module.discriminator.train()
     x = torch.rand(8, 3, 32, 32)
-    for _ in range(20):  # power iterations converge during forward passes in train mode
+    for _ in range(100):  # power iterations converge during forward passes in train mode
         d(x)
     for m in d.modules():
         if isinstance(m, nn.Conv2d | nn.Linear):

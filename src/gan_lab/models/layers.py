@@ -46,4 +46,6 @@ def extra_blocks(image_size: int, base_size: int) -> int:
 
 
 def maybe_spectral(module: nn.Module, enabled: bool) -> nn.Module:
-    return nn.utils.parametrizations.spectral_norm(module) if enabled else module
+    # The hook-based spectral_norm, not torch.nn.utils.parametrizations': parametrized modules
+    # cannot be pickled, and DDP's spawn start method pickles the whole model to its ranks.
+    return nn.utils.spectral_norm(module) if enabled else module
