@@ -5,6 +5,8 @@ with the number n of updates, so early averages follow the young generator inste
 staying stuck near its random initialisation.
 """
 
+from functools import partial
+
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
@@ -14,13 +16,15 @@ def ema_decay(decay: float, n_averaged: int) -> float:
     return min(decay, (1.0 + n_averaged) / (10.0 + n_averaged))
 
 
-def make_ema(generator: nn.Module, decay: float) -> AveragedModel:
-    def avg_fn(
-        averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor
-    ) -> torch.Tensor:
-        d = ema_decay(decay, int(num_averaged))
-        return averaged * d + current.detach() * (1.0 - d)
+def _average(
+    decay: float, averaged: torch.Tensor, current: torch.Tensor, num_averaged
+) -> torch.Tensor:
+    d = ema_decay(decay, int(num_averaged))
+    return averaged * d + current.detach() * (1.0 - d)
 
-    ema = AveragedModel(generator, avg_fn=avg_fn, use_buffers=True)
+
+def make_ema(generator: nn.Module, decay: float) -> AveragedModel:
+    # A partial of a module-level function, not a closure: DDP's spawn start pickles the model.
+    ema = AveragedModel(generator, avg_fn=partial(_average, decay), use_buffers=True)
     ema.requires_grad_(False)
     return ema
