@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torchvision.utils import save_image
 
-from gan_lab.checkpoint import load_gan
+from gan_lab.checkpoint import EMA_PREFIX, load_gan
 from gan_lab.errors import UserError, friendly
 from gan_lab.latent.figures import to_uint8
 from gan_lab.latent.images import load_target, to_unit
@@ -59,7 +59,8 @@ def made_targets(ckpt, tmp_path_factory):
         images = gan.generator(z_star)
     paths = [folder / "a.png", folder / "b.png"]
     for image, path in zip(images, paths, strict=True):
-        save_image(image, path)
+        lo, hi = gan.value_range  # a PNG holds [0, 1]: map a tanh generator's [-1, 1] first
+        save_image((image - lo) / (hi - lo), path)
     return paths, z_star
 
 
@@ -81,7 +82,8 @@ def test_known_vector_is_recovered_with_the_defaults(ckpt, made_targets, tmp_pat
     gan = load_gan(ckpt)
     with torch.no_grad():
         again = gan.generator(torch.load(tmp_path / "z.pt", weights_only=True))
-    assert torch.mean((again - load_target(target, gan)) ** 2) < 1e-3
+    lo, hi = gan.value_range  # compare on the [0, 1] scale, as the reported MSE is
+    assert torch.mean(((again - load_target(target, gan)) / (hi - lo)) ** 2) < 1e-3
 
 
 def test_generator_weights_are_bit_for_bit_unchanged(ckpt, made_targets):
@@ -96,7 +98,8 @@ def test_generator_weights_are_bit_for_bit_unchanged(ckpt, made_targets):
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)  # incl. BatchNorm running stats
     stored = torch.load(ckpt, weights_only=True)["state_dict"]
-    assert all(torch.equal(stored[f"generator.{k}"], after[k]) for k in after)
+    prefix = EMA_PREFIX if any(k.startswith(EMA_PREFIX) for k in stored) else "generator."
+    assert all(torch.equal(stored[f"{prefix}{k}"], after[k]) for k in after)
     assert all(p.grad is None for p in gan.generator.parameters())
     assert not gan.generator.training
 

@@ -40,9 +40,9 @@ def invert(
     noise: Noise,
     value_range: tuple[float, float],
     steps: int = 500,
-    lr: float = 0.01,
+    lr: float = 0.001,
     momentum: float = 0.9,
-    restarts: int = 1,
+    restarts: int = 4,
     n_frames: int = 10,
     reduction: str = "sum",
 ) -> Inversion:

@@ -37,8 +37,10 @@ def generate_unit(
     generator.eval()
     out = [
         to_unit(
-            generator(
-                z[start : start + batch_size], None if y is None else y[start : start + batch_size]
+            (
+                generator(z[start : start + batch_size])
+                if y is None  # an unconditional G takes z alone
+                else generator(z[start : start + batch_size], y[start : start + batch_size])
             ).float(),
             generator.value_range,
         )
