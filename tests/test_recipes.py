@@ -125,3 +125,19 @@ def test_ema_run_uses_averaged_generator_for_grids_and_tools(cfg_factory, tmp_pa
     k = "project.0.weight"
     assert torch.equal(avg.state_dict()[k], state[f"generator_ema.module.{k}"])
     assert not torch.equal(live.state_dict()[k], avg.state_dict()[k])
+
+
+@pytest.mark.slow
+def test_compiled_training_keeps_plain_checkpoints(cfg_factory, tmp_path):
+    """model.compile=true trains (torch.compile needs a C++ compiler on CPU: ~1 min here)."""
+    from gan_lab.checkpoint import load_gan
+    from gan_lab.train import train
+
+    metrics = train(cfg_factory("model.compile=true", "trainer.max_epochs=1", out=tmp_path / "run"))
+    assert abs(metrics["train/g_loss_epoch"]) < 100
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    state = torch.load(ckpt, weights_only=True)["state_dict"]
+    assert not any(
+        "_orig_mod" in k for k in state
+    )  # compiled callables stay out of the module tree
+    assert load_gan(ckpt).generator(torch.randn(2, 128)).shape == (2, 3, 32, 32)
