@@ -10,9 +10,9 @@ import torch
 from omegaconf import OmegaConf
 from torchvision.utils import save_image
 
-from gan_lab.callbacks.samples import to_unit
 from gan_lab.checkpoint import load_gan
 from gan_lab.errors import UserError, friendly
+from gan_lab.models import to_unit
 
 DEFAULTS = {
     "ckpt": None,

@@ -9,11 +9,7 @@ from lightning.pytorch.callbacks import Callback
 from PIL import Image
 from torchvision.utils import make_grid, save_image
 
-
-def to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
-    """Generator output → [0, 1] for display, whatever the output activation."""
-    lo, hi = value_range
-    return ((images.float() - lo) / (hi - lo)).clamp(0, 1)
+from gan_lab.models import to_unit
 
 
 def make_gif(frames: list[Path], out: Path, ms_per_frame: int = 300) -> Path | None:

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
 
-from gan_lab.callbacks.samples import to_unit
 from gan_lab.metrics.images import real_subset
+from gan_lab.models import to_unit
 
 
 def _filter_matrix(size: int, kernel: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ import torch
 from gan_lab.checkpoint import LoadedGAN
 from gan_lab.data.folder import load_image
 from gan_lab.errors import UserError
+from gan_lab.models import to_unit as unit
 
 
 def load_target(path: str | Path, gan: LoadedGAN) -> torch.Tensor:
@@ -32,8 +33,7 @@ def load_target(path: str | Path, gan: LoadedGAN) -> torch.Tensor:
 
 def to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
     """Generator range → [0, 1] for display and for the reported MSE."""
-    lo, hi = value_range
-    return ((images.detach().float() - lo) / (hi - lo)).clamp(0, 1).cpu()
+    return unit(images.detach(), value_range).cpu()
 
 
 def save_z(z: torch.Tensor, path: Path) -> Path:

@@ -2,6 +2,8 @@
 
 import torch
 
+from gan_lab.models import to_unit
+
 
 def real_subset(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """Up to n training images (uint8) → float [0, 1]; the same subset for the same seed."""
@@ -23,9 +25,6 @@ def generate_unit(
 
     A conditional G is asked for seeded random classes among ``class_ids`` (default: all).
     """
-    # Imported here: gan_lab.callbacks imports this module (the metrics callback).
-    from gan_lab.callbacks.samples import to_unit
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         z = noise.sample(n, generator.latent_dim, device)

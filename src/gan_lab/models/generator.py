@@ -144,3 +144,9 @@ class Generator(nn.Module):
                 raise UserError("this generator is conditional: give a class label (e.g. class=3).")
             z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)
         return self.out(self.blocks(self.project(z)))
+
+
+def to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Generator output → [0, 1] (display, PNGs, metrics, reported MSE), whatever the activation."""
+    lo, hi = value_range
+    return ((images.float() - lo) / (hi - lo)).clamp(0, 1)
