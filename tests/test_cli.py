@@ -63,3 +63,29 @@ def test_sample_rejects_foreign_checkpoint(tmp_path, capsys):
         sample_main([f"ckpt={tmp_path / 'other.ckpt'}", f"out_dir={tmp_path}"])
     assert err.value.code == 2
     assert "not a gan-lab checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("loader", "what"),
+    [
+        ("gan_lab.checkpoint:read_checkpoint", "checkpoint"),
+        ("gan_lab.metrics.classifier:ClassifierFeatures.load", "feature extractor file"),
+        ("gan_lab.latent.images:load_z", "latent vector file"),
+    ],
+)
+def test_missing_or_garbage_torch_files_are_named_user_errors(tmp_path, loader, what):
+    import importlib
+
+    from gan_lab.errors import UserError
+
+    module, attr = loader.split(":")
+    fn = importlib.import_module(module)
+    for part in attr.split("."):
+        fn = getattr(fn, part)
+    args = (128,) if attr == "load_z" else ()
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"this is not a torch file")
+    with pytest.raises(UserError, match=f"{what} .*missing.pt does not exist"):
+        fn(tmp_path / "missing.pt", *args)
+    with pytest.raises(UserError, match=f"garbage.pt is not a readable {what}"):
+        fn(garbage, *args)

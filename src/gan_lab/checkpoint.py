@@ -15,7 +15,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from gan_lab.errors import UserError
+from gan_lab.errors import UserError, load_torch_file
 from gan_lab.noise import Noise
 
 
@@ -93,14 +93,7 @@ def resolve_checkpoint(spec: str | Path) -> Path:
 
 def read_checkpoint(path: str | Path) -> dict:
     path = resolve_checkpoint(path)
-    if not path.is_file():
-        raise UserError(f"checkpoint {path} does not exist.")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 — any unpickling failure means "not ours"
-        raise UserError(
-            f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err})."
-        ) from None
+    ckpt = load_torch_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or "gan_lab" not in ckpt or "state_dict" not in ckpt:
         raise UserError(
             f"{path} is not a gan-lab checkpoint (no 'gan_lab' entry); use a file from "

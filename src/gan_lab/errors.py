@@ -7,6 +7,9 @@ paragraph, without a stack trace; everything else is a bug and propagates.
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
+
+import torch
 
 
 class UserError(Exception):
@@ -25,3 +28,21 @@ def friendly(main: Callable) -> Callable:
             sys.exit(2)
 
     return wrapper
+
+
+def load_torch_file(path: str | Path, what: str, hint: str = "") -> object:
+    """``torch.load`` (CPU, weights only) of a file the user named, or one UserError.
+
+    ``what`` names the file in the message ("checkpoint", "latent vector file");
+    ``hint``, when given, tells the user which file to pass instead.
+    """
+    path = Path(path).expanduser()
+    tail = f"; {hint}" if hint else ""
+    if not path.is_file():
+        raise UserError(f"{what} {path} does not exist{tail}.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 — any unpickling failure means "not ours"
+        raise UserError(
+            f"{path} is not a readable {what} ({type(err).__name__}: {err}){tail}."
+        ) from None

@@ -6,7 +6,7 @@ import torch
 
 from gan_lab.checkpoint import LoadedGAN
 from gan_lab.data.folder import load_image
-from gan_lab.errors import UserError
+from gan_lab.errors import UserError, load_torch_file
 from gan_lab.models import to_unit as unit
 
 
@@ -43,13 +43,7 @@ def save_z(z: torch.Tensor, path: Path) -> Path:
 
 
 def load_z(path: str | Path, latent_dim: int) -> torch.Tensor:
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"latent vector file {path} does not exist.")
-    try:
-        z = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 — any unpickling failure means "not a vector file"
-        raise UserError(f"{path} is not a saved latent vector ({type(err).__name__}).") from None
+    z = load_torch_file(path, "latent vector file")
     if not isinstance(z, torch.Tensor) or z.numel() != latent_dim:
         shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
         raise UserError(

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_lab.errors import UserError
+from gan_lab.errors import UserError, load_torch_file
 
 KIND = "gan_lab.extractor/1"
 
@@ -91,16 +91,8 @@ class ClassifierFeatures(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path) -> "ClassifierFeatures":
-        path = Path(path).expanduser()
         hint = "metrics.extractor is 'inception' or a file written by python -m gan_lab.extractor"
-        if not path.is_file():
-            raise UserError(f"feature extractor file {path} does not exist ({hint}).")
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 — any unpickling failure means "not ours"
-            raise UserError(
-                f"{path} is not a readable extractor file ({type(err).__name__}: {err}); {hint}."
-            ) from None
+        blob = load_torch_file(path, "feature extractor file", hint)
         if not isinstance(blob, dict) or blob.get("kind") != KIND:
             raise UserError(f"{path} is not a gan-lab feature extractor file; {hint}.")
         meta = dict(blob["meta"])
