@@ -154,7 +154,7 @@ def test_without_weights_training_goes_on_with_one_message(
         and INCEPTION_FILE in messages[0]
         and "metrics.inception_weights" in messages[0]
     )
-    assert "train/g_loss" in result and "val/fid" not in result
+    assert "train/g_loss_epoch" in result and "val/fid" not in result
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
 
 

@@ -158,10 +158,41 @@ def test_resume_continues_epochs_with_same_noise_and_optimiser_state(
     assert torch.equal(check.exp_avg, saved["optimizer_states"][1]["state"][0]["exp_avg"])
     assert (run / "checkpoints" / "epoch_0003.ckpt").exists()
     with (run / "metrics.csv").open() as f:
-        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2", "3"]
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert all(math.isfinite(float(r["train/d_loss"])) for r in rows)  # the resumed epoch too
     # The stored data config wins: 128 images (4 batches) as in the original run, not 999.
     resumed = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["gan_lab"]["config"]["data"]["num_images"] == 128
+
+
+def test_epoch_means_are_the_steps_means_and_step_values_are_logged_every_n_steps(
+    cfg_factory, tmp_path
+):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    cfg = cfg_factory(
+        "trainer.max_epochs=2", "trainer.log_every_n_steps=3", "data.num_images=160", out=run
+    )
+    metrics = train(cfg)  # 5 steps an epoch, 10 in all
+    with (run / "steps.csv").open() as f:
+        steps = list(csv.DictReader(f))
+    with (run / "metrics.csv").open() as f:
+        epochs = list(csv.DictReader(f))
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+        for epoch in epochs:
+            values = [float(r[name]) for r in steps if r["epoch"] == epoch["epoch"]]
+            assert float(epoch[f"train/{name}"]) == pytest.approx(sum(values) / 5, rel=1e-5)
+        assert metrics[f"train/{name}_epoch"] == pytest.approx(float(epochs[-1][f"train/{name}"]))
+        logged = events.Scalars(f"train/{name}_step")
+        assert [e.step for e in logged] == [2, 5, 8]  # batches 3, 6 and 9 of 10
+        assert [e.value for e in logged] == pytest.approx(
+            [float(steps[i][name]) for i in (2, 5, 8)], rel=1e-5
+        )
+        assert len(events.Scalars(f"train/{name}_epoch")) == 2
 
 
 def test_seed_makes_runs_repeatable(cfg_factory, tmp_path):

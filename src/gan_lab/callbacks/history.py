@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
-STEP_KEYS = ("train/d_loss", "train/g_loss", "train/d_real", "train/d_fake")
+from gan_lab.module import STAT_KEYS, batches_done
 
 
 def _append(path: Path, row: dict) -> None:
@@ -51,21 +51,16 @@ class EpochHistory(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if isinstance(outputs, dict):
-            row = {"step": self._step(trainer), "epoch": trainer.current_epoch + 1}
-            row.update({k.split("/")[-1]: float(outputs[k]) for k in STEP_KEYS if k in outputs})
+            row = {"step": batches_done(trainer), "epoch": trainer.current_epoch + 1}
+            row.update({k.split("/")[-1]: float(outputs[k]) for k in STAT_KEYS if k in outputs})
             self._steps.append(row)
-
-    @staticmethod
-    def _step(trainer) -> int:
-        # Not trainer.global_step: with two optimisers it counts every optimiser step.
-        return trainer.fit_loop.epoch_loop.batch_progress.total.completed
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             self._steps.clear()
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        row: dict = {"epoch": trainer.current_epoch + 1, "step": self._step(trainer)}
+        row: dict = {"epoch": trainer.current_epoch + 1, "step": batches_done(trainer)}
         for key, value in sorted(trainer.callback_metrics.items()):
             name = key.removesuffix("_epoch")
             if key.endswith("_step") or name in row:

@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import Callback
 
 from gan_lab.metrics.images import real_subset
 from gan_lab.models import to_unit
+from gan_lab.module import batches_done
 
 
 def _filter_matrix(size: int, kernel: torch.Tensor) -> torch.Tensor:
@@ -81,11 +82,6 @@ class SSIMTracker(Callback):
         self.n_real, self.n_fake = n_real, n_fake
         self._reals: torch.Tensor | None = None
 
-    @staticmethod
-    def _step(trainer) -> int:
-        # Not trainer.global_step: with two optimisers it counts every optimiser step.
-        return trainer.fit_loop.epoch_loop.batch_progress.total.completed
-
     @torch.no_grad()
     def measure(self, trainer, pl_module) -> float:
         if self._reals is None:
@@ -97,7 +93,7 @@ class SSIMTracker(Callback):
         return float(best_ssim(fakes, self._reals).mean())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = self._step(trainer)
+        step = batches_done(trainer)
         if self.every_n_steps <= 0 or step % self.every_n_steps:
             return
         value = self.measure(trainer, pl_module)
