@@ -3,7 +3,8 @@
     python benchmarks/bench_step.py [--rounds 5] [--steps 10]
 
 For the 003 reference networks (64×64, batch 8) and the 004 MNIST pair (28×28, batch 128),
-in one process, interleaved round by round so both see the same machine state:
+in one process, interleaved round by round (each round starting with the next runner) so
+all see the same machine state:
   raw fp32        — a plain loop: concat real+fake, BCE with label noise, Adam on D; fresh
                     fakes, BCE, Adam on G with D frozen (SPEC §4), fp32, default memory layout;
   gan-lab fp32    — the project's LightningModule + Trainer, precision=32-true, no channels_last;
@@ -129,8 +130,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name, overrides in CASES.items():
         times = {"raw fp32": [], "gan-lab fp32": [], "gan-lab default": []}
+        order = list(RUNNERS)
         for r in range(args.rounds + 1):  # round 0 warms up caches and allocators, not counted
-            for key, (fn, kwargs) in RUNNERS.items():
+            # Each round starts with a different runner, so no runner always follows the same one.
+            for key in order[r % 3 :] + order[: r % 3]:
+                fn, kwargs = RUNNERS[key]
                 t = fn(overrides, args.steps, **kwargs)
                 if r > 0:
                     times[key] += t[1:]  # a block's first step pays one-off costs
