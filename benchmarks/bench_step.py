@@ -1,6 +1,6 @@
 """gan-lab's training step vs. a hand-written PyTorch loop of the same networks and procedure.
 
-    python benchmarks/bench_step.py [--rounds 5] [--steps 10]
+    python benchmarks/bench_step.py [--rounds 6] [--steps 8]
 
 For the 003 reference networks (64×64, batch 8) and the 004 MNIST pair (28×28, batch 128),
 in one process, interleaved round by round (each round starting with the next runner) so
@@ -9,7 +9,8 @@ all see the same machine state:
                     fakes, BCE, Adam on G with D frozen (SPEC §4), fp32, default memory layout;
   gan-lab fp32    — the project's LightningModule + Trainer, precision=32-true, no channels_last;
   gan-lab default — the same with the default fast path (precision=auto, channels_last).
-Times are medians of per-step wall time (the D and G phase together), after a warm-up round.
+Times are medians of per-step wall time (the D and G phase together), after a warm-up round;
+the ratios are medians of the per-round ratios, as runs side by side in time see the same machine.
 """
 
 import argparse
@@ -123,27 +124,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    order = list(RUNNERS)
     for name, overrides in CASES.items():
-        times = {"raw fp32": [], "gan-lab fp32": [], "gan-lab default": []}
-        order = list(RUNNERS)
+        rounds: list[dict[str, float]] = []  # per round: each runner's median ms/step
         for r in range(args.rounds + 1):  # round 0 warms up caches and allocators, not counted
+            medians = {}
             # Each round starts with a different runner, so no runner always follows the same one.
             for key in order[r % 3 :] + order[: r % 3]:
                 fn, kwargs = RUNNERS[key]
-                t = fn(overrides, args.steps, **kwargs)
-                if r > 0:
-                    times[key] += t[1:]  # a block's first step pays one-off costs
-        med = {k: statistics.median(v) * 1000 for k, v in times.items()}
-        print(f"\n{name}")
-        for k, v in med.items():
-            print(f"  {k:16s} {v:8.1f} ms/step")
-        print(f"  gan-lab fp32 / raw fp32    = {med['gan-lab fp32'] / med['raw fp32']:.3f}")
-        print(f"  gan-lab default / raw fp32 = {med['gan-lab default'] / med['raw fp32']:.3f}")
+                t = fn(overrides, args.steps, **kwargs)[
+                    1:
+                ]  # a block's first step pays one-off costs
+                medians[key] = statistics.median(t) * 1000
+            if r > 0:
+                rounds.append(medians)
+        print(f"\n{name}  (median over {args.rounds} rounds of {args.steps - 1} timed steps)")
+        for key in order:
+            print(f"  {key:16s} {statistics.median(m[key] for m in rounds):8.1f} ms/step")
+        # The machine's speed drifts between rounds; ratios within a round are paired in time.
+        for key in ("gan-lab fp32", "gan-lab default"):
+            ratios = [m[key] / m["raw fp32"] for m in rounds]
+            print(
+                f"  {key} / raw fp32 = {statistics.median(ratios):.3f}"
+                f"  (rounds: {min(ratios):.3f}–{max(ratios):.3f})"
+            )
 
 
 if __name__ == "__main__":

@@ -195,7 +195,7 @@ class GAN(L.LightningModule):
         self._record(stats, b)
         return dict(zip(STAT_KEYS, stats, strict=True))
 
-    # Logging. Lightning's self.log costs about 0.3 ms per value and step on this CPU, ~2.5 ms
+    # Logging. Lightning's self.log costs about 0.35 ms per value and step on this CPU, 1.4 ms
     # a step for the four values here (benchmarks/README.md): a few % of a small network's step.
     # So the module keeps the epoch sums itself (one tensor add a step, no device sync) and hands
     # Lightning the step values only on the steps its loggers write (trainer.log_every_n_steps),
