@@ -13,23 +13,24 @@ from lightning.pytorch.callbacks import Callback
 from gan_lab.module import STAT_KEYS, batches_done
 
 
-def _append(path: Path, row: dict) -> None:
-    """Append a row; if new columns appear (e.g. a metric logged later), rewrite with the union."""
-    rows, fields = [], list(row)
+def _append(path: Path, new_rows: list[dict]) -> None:
+    """Append rows; if new columns appear (e.g. a metric logged later), rewrite with the union."""
+    keys = list(dict.fromkeys(k for row in new_rows for k in row))
+    rows, fields = [], keys
     if path.exists():
         with path.open(newline="") as f:
             reader = csv.DictReader(f)
             old = list(reader.fieldnames or [])
-            if any(k not in old for k in row):
+            if any(k not in old for k in keys):
                 rows = list(reader)
-            fields = old + [k for k in row if k not in old]
+            fields = old + [k for k in keys if k not in old]
     if rows or not path.exists():
         with path.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
     with path.open("a", newline="") as f:
-        csv.DictWriter(f, fieldnames=fields).writerow(row)
+        csv.DictWriter(f, fieldnames=fields).writerows(new_rows)
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -43,34 +44,41 @@ class EpochHistory(Callback):
     def __init__(self, dirpath: str, plot: bool = True):
         self.dirpath = Path(dirpath)
         self.plot = plot
-        self._steps: list[dict] = []
+        # (batch number, the step's STAT_KEYS values) — kept as tensors until the epoch ends,
+        # so a GPU run does not wait for the device after every step.
+        self._steps: list[tuple[int, torch.Tensor]] = []
         self._t0 = time.perf_counter()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._t0 = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if isinstance(outputs, dict):
-            row = {"step": batches_done(trainer), "epoch": trainer.current_epoch + 1}
-            row.update({k.split("/")[-1]: float(outputs[k]) for k in STAT_KEYS if k in outputs})
-            self._steps.append(row)
+        if isinstance(outputs, dict) and all(k in outputs for k in STAT_KEYS):
+            values = torch.stack([outputs[k].detach() for k in STAT_KEYS])
+            self._steps.append((batches_done(trainer), values))
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        steps, self._steps = self._steps, []
         if not trainer.is_global_zero:
-            self._steps.clear()
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        row: dict = {"epoch": trainer.current_epoch + 1, "step": batches_done(trainer)}
+        epoch = trainer.current_epoch + 1
+        row: dict = {"epoch": epoch, "step": batches_done(trainer)}
         for key, value in sorted(trainer.callback_metrics.items()):
             name = key.removesuffix("_epoch")
             if key.endswith("_step") or name in row:
                 continue
             row[name] = float(value) if isinstance(value, torch.Tensor) else value
         row["epoch_seconds"] = round(time.perf_counter() - self._t0, 3)
-        _append(self.dirpath / "metrics.csv", row)
-        for step_row in self._steps:
-            _append(self.dirpath / "steps.csv", step_row)
-        self._steps.clear()
+        _append(self.dirpath / "metrics.csv", [row])
+        if steps:
+            names = [k.split("/")[-1] for k in STAT_KEYS]
+            values = torch.stack([v for _, v in steps]).tolist()  # one device sync an epoch
+            rows = [
+                {"step": step, "epoch": epoch, **dict(zip(names, vals, strict=True))}
+                for (step, _), vals in zip(steps, values, strict=True)
+            ]
+            _append(self.dirpath / "steps.csv", rows)
 
     def on_train_end(self, trainer, pl_module) -> None:
         if self.plot and trainer.is_global_zero:
