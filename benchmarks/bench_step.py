@@ -135,7 +135,7 @@ def main() -> None:
         for r in range(args.rounds + 1):  # round 0 warms up caches and allocators, not counted
             medians = {}
             # Each round starts with a different runner, so no runner always follows the same one.
-            for key in order[r % 3 :] + order[: r % 3]:
+            for key in order[r % len(order) :] + order[: r % len(order)]:
                 fn, kwargs = RUNNERS[key]
                 t = fn(overrides, args.steps, **kwargs)[
                     1:
