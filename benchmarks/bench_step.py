@@ -6,7 +6,7 @@ For the 003 reference networks (64×64, batch 8) and the 004 MNIST pair (28×28,
 in one process, interleaved round by round (each round starting with the next runner) so
 all see the same machine state:
   raw fp32        — a plain loop: concat real+fake, BCE with label noise, Adam on D; fresh
-                    fakes, BCE, Adam on G with D frozen (SPEC §4), fp32, default memory layout;
+                    fakes, BCE, Adam on G with D frozen (design §4), fp32, default memory layout;
   gan-lab fp32    — the project's LightningModule + Trainer, precision=32-true, no channels_last;
   gan-lab default — the same with the default fast path (precision=auto, channels_last).
 Times are medians of per-step wall time (the D and G phase together), after a warm-up round;
@@ -15,7 +15,6 @@ the ratios are medians of the per-round ratios, as runs side by side in time see
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -23,12 +22,10 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from gan_lab.cli import compose
+from gan_lab.train import build, make_trainer
 
-from conftest import bare, make_cfg  # noqa: E402
-
-from gan_lab.train import build, make_trainer  # noqa: E402
+OUT = Path("/tmp/bench_run")
 
 CASES = {
     "003 reference, 64×64, batch 8": ["experiment=reference", "data.num_images=4096"],
@@ -62,29 +59,30 @@ class StepTimer(L.Callback):
 
 def project_steps(overrides: list[str], steps: int, fast: bool) -> list[float]:
     extra = [] if fast else ["trainer.precision=32-true", "model.channels_last=false"]
-    cfg = bare(
-        make_cfg(
-            Path("/tmp/bench_run"),
-            overrides
-            + extra
-            + [
-                f"trainer.limit_train_batches={steps}",
-                "trainer.max_epochs=1",
-                "trainer.enable_progress_bar=false",
-                "trainer.enable_model_summary=false",
-                "seed=0",
-            ],
-        )
+    cfg = compose(
+        "train",
+        overrides
+        + extra
+        + [
+            "callbacks=none",  # the bare step: no checkpoints, grids or CSVs
+            "logger=none",
+            f"trainer.limit_train_batches={steps}",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+            "trainer.enable_model_summary=false",
+            "seed=0",
+        ],
+        output_dir=OUT,
     )
     module, dm = build(cfg)
     timer = StepTimer()
-    make_trainer(cfg, callbacks=[timer], enable_checkpointing=False).fit(module, datamodule=dm)
+    make_trainer(cfg, callbacks=[timer]).fit(module, datamodule=dm)
     return timer.times
 
 
 def raw_steps(overrides: list[str], steps: int) -> list[float]:
     """The same procedure written by hand, fp32, as a user would without gan-lab."""
-    cfg = make_cfg(Path("/tmp/bench_run"), overrides + ["seed=0"])
+    cfg = compose("train", overrides + ["seed=0"], output_dir=OUT)
     module, dm = build(cfg)
     G, D = module.generator, module.discriminator
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.model.lr_d, betas=tuple(cfg.model.betas_d))

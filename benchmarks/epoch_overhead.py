@@ -14,11 +14,8 @@ from pathlib import Path
 
 import lightning as L
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from conftest import make_cfg  # noqa: E402
-
-from gan_lab.train import train  # noqa: E402
+from gan_lab.cli import compose
+from gan_lab.train import train
 
 
 class Timing(L.Callback):
@@ -42,8 +39,8 @@ class Timing(L.Callback):
 def main(extra: list[str]) -> None:
     timing = Timing()
     with tempfile.TemporaryDirectory() as out:
-        cfg = make_cfg(
-            Path(out),
+        cfg = compose(
+            "train",
             [
                 "data.num_images=300",
                 "data.image_size=64",
@@ -53,6 +50,7 @@ def main(extra: list[str]) -> None:
                 "metrics=off",
                 *extra,
             ],
+            output_dir=Path(out),
         )
         train(cfg, callbacks=[timing])
     print("epoch  steps  sum of steps (s)  epoch wall (s)  ratio")

@@ -13,12 +13,15 @@ import time
 import torch
 
 from gan_lab.checkpoint import load_gan
+from gan_lab.cli import compose
 from gan_lab.latent.inversion import invert
+from gan_lab.latent.run import procedure
 
+# Overrides of conf/invert.yaml (the defaults of invert.py).
 SETTINGS = {
-    "lr 0.01, 200 steps, 1 start": dict(steps=200, lr=0.01, restarts=1),
-    "lr 0.001, 300 steps, 1 start": dict(steps=300, lr=0.001, restarts=1),
-    "defaults (lr 0.001, 500 steps, 4 starts)": dict(),
+    "lr 0.01, 200 steps, 1 start": ["steps=200", "lr=0.01", "restarts=1"],
+    "lr 0.001, 300 steps, 1 start": ["steps=300", "lr=0.001", "restarts=1"],
+    "defaults (lr 0.001, 500 steps, 4 starts)": [],
 }
 
 
@@ -26,7 +29,8 @@ def main(paths: list[str]) -> None:
     for path in paths:
         gan = load_gan(path)
         print(path)
-        for name, kwargs in SETTINGS.items():
+        for name, overrides in SETTINGS.items():
+            kwargs = procedure(compose("invert", overrides))
             cells = []
             for seed in (1, 2, 3, 4):
                 torch.manual_seed(seed)

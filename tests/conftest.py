@@ -3,35 +3,20 @@
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
-import gan_lab.config  # noqa: F401  (resolvers)
+from gan_lab.cli import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
-# A run small enough for the test suite: 128 built-in images, 4 steps an epoch.
-TINY = [
-    "data.num_images=128",
-    "data.batch_size=32",
-    "model.n_fixed=16",
-    "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
-    "callbacks.checkpoint.every_n_epochs=1",
-    "metrics=off",  # tests that score switch metrics on themselves (Inception would be slow here)
-]
+# A run small enough for the test suite (conf/debug/tiny.yaml): 128 built-in images, 4 steps an
+# epoch, metrics off (tests that score switch them on themselves: Inception would be slow here).
+TINY = ["debug=tiny"]
 
 
 def make_cfg(output_dir: Path, overrides: list[str] = ()) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=list(overrides))
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-    GlobalHydra.instance().clear()
-    return cfg
+    return compose("train", overrides, output_dir=output_dir)
 
 
 def bare(cfg: DictConfig) -> DictConfig:

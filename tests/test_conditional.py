@@ -1,4 +1,4 @@
-"""Conditional GANs (SPEC §2.6) and training on a subset of classes (004's "only the digit 7")."""
+"""Conditional GANs (design §2.6) and training on a subset of classes (004's "only the digit 7")."""
 
 import lightning as L
 import pytest

@@ -1,4 +1,4 @@
-"""Every config option composes; the config tree is what the README and SPEC say."""
+"""Every config option composes; the config tree is what the README and docs/design.md say."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""invert.py (SPEC §7): recovery of a known vector, frozen weights, edits, interpolation, compare,
+"""invert.py (design §7): recovery of a known vector, frozen weights, edits, interpolation, compare,
 and the errors a user can make."""
 
 import re
@@ -8,28 +8,26 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import CONF, ROOT
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from conftest import ROOT
 from omegaconf import OmegaConf
 from PIL import Image
 from torchvision.utils import save_image
 
-from gan_lab.checkpoint import EMA_PREFIX, load_gan
+from gan_lab.checkpoint import load_gan
+from gan_lab.cli import compose
+from gan_lab.ema import EMA_PREFIX
 from gan_lab.errors import UserError, friendly
 from gan_lab.latent.figures import to_uint8
-from gan_lab.latent.images import load_target, to_unit
+from gan_lab.latent.images import load_target
 from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import invert
-from gan_lab.latent.run import run
+from gan_lab.latent.run import procedure, run
+from gan_lab.models import to_unit
 
 
 def invert_cfg(out, *overrides: str) -> dict:
     """conf/invert.yaml with its defaults, as invert.py would see it, writing into ``out``."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="invert", overrides=[*overrides, f"out_dir={out}"])
-    GlobalHydra.instance().clear()
+    cfg = compose("invert", [*overrides, f"out_dir={out}"])
     return OmegaConf.to_container(cfg, resolve=True)
 
 
@@ -90,9 +88,8 @@ def test_generator_weights_are_bit_for_bit_unchanged(ckpt, made_targets):
     (target, _), _ = made_targets
     gan = load_gan(ckpt)
     before = {k: v.clone() for k, v in gan.generator.state_dict().items()}
-    result = invert(
-        gan.generator, load_target(target, gan), gan.noise, gan.value_range, steps=30, restarts=2
-    )
+    settings = procedure(compose("invert", ["steps=30", "restarts=2"]))
+    result = invert(gan.generator, load_target(target, gan), gan.noise, gan.value_range, **settings)
     assert result.losses[-1].max() < result.losses[0].max()  # z did move
     after = gan.generator.state_dict()
     assert before.keys() == after.keys()

@@ -13,11 +13,11 @@ import torch
 from conftest import ROOT
 from torch import nn
 
-from gan_lab.callbacks.ssim import best_ssim, pairwise_ssim
 from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import INCEPTION_FILE, load_extractor
 from gan_lab.metrics.images import generate_unit
 from gan_lab.metrics.scorer import Scorer
+from gan_lab.metrics.similarity import best_ssim, pairwise_ssim
 from gan_lab.train import train
 
 FAST = ["trainer.max_epochs=1", "metrics.ssim_every_n_steps=0", "callbacks.samples=null"]

@@ -1,4 +1,4 @@
-"""Every preset composes and builds networks of exactly the shapes SPEC §2 gives."""
+"""Every preset composes and builds networks of exactly the shapes design §2 gives."""
 
 import pytest
 import torch

@@ -12,13 +12,12 @@ import pytest
 import torch
 import yaml
 from conftest import CONF, ROOT, TINY
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.utils import JobReturn, JobStatus
 from lightning.pytorch.callbacks import Callback
 from omegaconf import OmegaConf
 from PIL import Image
 
+from gan_lab.cli import compose
 from gan_lab.config import run_name
 from gan_lab.distributed import ddp_start_method
 from gan_lab.summarize import SweepSummary
@@ -127,6 +126,7 @@ def test_sweep_folder_names_have_no_slash_and_stay_short():
     assert "${run_name:${hydra.job.override_dirname}}" in text
 
 
+@pytest.mark.slow  # two joblib worker processes; the fast tier composes the preset (below)
 def test_parallel_launcher_runs_a_two_job_sweep(tmp_path):
     out = tmp_path / "parallel"
     # A value with '/' must not create nested folders.
@@ -140,11 +140,15 @@ def test_parallel_launcher_runs_a_two_job_sweep(tmp_path):
 
 
 def compose_hydra(*overrides: str):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
-    GlobalHydra.instance().clear()
-    return cfg
+    return compose("train", overrides, return_hydra_config=True)
+
+
+def test_parallel_launcher_and_ddp_presets_compose():
+    launcher = compose_hydra("hydra/launcher=parallel").hydra.launcher
+    assert launcher._target_.endswith("JoblibLauncher") and launcher.n_jobs == 2
+    cfg = compose_hydra("hydra/launcher=parallel", "trainer=ddp", "trainer.accelerator=cpu")
+    assert cfg.trainer.strategy._target_.endswith("DDPStrategy")
+    assert cfg.trainer.strategy.start_method in ("spawn", "popen")
 
 
 def test_slurm_preset_composes_with_resources_from_the_trainer():
@@ -212,6 +216,7 @@ class RankProbe(Callback):
             Path(self.out).write_text(json.dumps(report))
 
 
+@pytest.mark.slow  # two spawned ranks (~25 s); the fast tier checks the DDP config and start method
 def test_ddp_two_cpu_processes_under_multirun(tmp_path):
     """trainer=ddp inside `train.py -m`: two gloo ranks, one shard each, one set of outputs."""
     out, probe = tmp_path / "ddp", tmp_path / "probe.json"

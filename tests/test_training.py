@@ -1,4 +1,4 @@
-"""The training step (SPEC §4) through the real Trainer, and what a run leaves on disk."""
+"""The training step (design §4) through the real Trainer, and what a run leaves on disk."""
 
 import csv
 import math
@@ -7,6 +7,7 @@ import lightning as L
 import pytest
 import torch
 from conftest import bare
+from omegaconf import open_dict
 
 from gan_lab.train import build, make_trainer, train
 
@@ -228,3 +229,33 @@ def test_trains_on_a_folder_of_mixed_images(cfg_factory, tmp_path):
     metrics = train(cfg)
     assert math.isfinite(metrics["train/g_loss_epoch"]) and abs(metrics["train/g_loss_epoch"]) < 100
     assert (tmp_path / "run" / "checkpoints" / "epoch_0001.ckpt").exists()
+
+
+def test_epoch_grid_is_the_ema_generators_output_on_the_fixed_noise(cfg_factory, tmp_path):
+    """Grids show what the run produces: the averaged G, not the live one (one owner: ema.py)."""
+    import numpy as np
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    from gan_lab.checkpoint import load_gan
+    from gan_lab.latent.figures import to_uint8
+    from gan_lab.models import to_unit
+
+    out = tmp_path / "ema"
+    # channels_last off: the loaded G runs in the default layout, so the pixels match exactly.
+    cfg = cfg_factory("model.ema=0.999", "model.channels_last=false", "logger=none", out=out)
+    with open_dict(cfg):
+        cfg.trainer.max_epochs = 2
+    train(cfg)
+    ckpt = out / "checkpoints" / "epoch_0002.ckpt"
+    with Image.open(out / "samples" / "epoch_0002.png") as im:
+        saved = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
+
+    def grid(ema: bool) -> torch.Tensor:
+        gan = load_gan(ckpt, ema=ema)
+        with torch.no_grad():
+            images = to_unit(gan.generator(gan.fixed_z), gan.value_range)
+        return to_uint8(make_grid(images, nrow=8, padding=2))
+
+    assert torch.equal(saved, grid(ema=True))
+    assert (saved.int() - grid(ema=False).int()).abs().max() > 8  # the live G draws otherwise

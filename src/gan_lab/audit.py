@@ -6,14 +6,14 @@ python -m gan_lab.audit data=<set> [data.root=<folder>] [audit.quarantine=true] 
 import sys
 from pathlib import Path
 
-from gan_lab.cli import compose_tool_config
+from gan_lab.cli import compose
 from gan_lab.data.audit import Problem, audit_records, quarantine, summarize, write_report
 from gan_lab.data.folder import inspect_folder
 from gan_lab.errors import UserError, friendly
 
 
 def audit(argv: list[str]) -> tuple[list[Problem], Path]:
-    cfg = compose_tool_config("audit", argv)
+    cfg = compose("audit", argv)
     data = cfg.data
     if data.source != "folder":
         raise UserError(

@@ -15,6 +15,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from gan_lab.ema import LIVE_PREFIX, shown_prefix
 from gan_lab.errors import UserError, load_torch_file
 from gan_lab.noise import Noise
 
@@ -110,9 +111,6 @@ def _rebuild(net_cfg: dict, state_dict: dict, prefix: str) -> nn.Module:
     return net.eval()
 
 
-EMA_PREFIX = "generator_ema.module."
-
-
 def load_gan(path: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> LoadedGAN:
     """Generator in eval mode on ``device``, with the run's noise, fixed noise and config.
 
@@ -122,8 +120,7 @@ def load_gan(path: str | Path, device: str | torch.device = "cpu", ema: bool = T
     ckpt = read_checkpoint(path)
     config = ckpt["gan_lab"]["config"]
     state = ckpt["state_dict"]
-    has_ema = any(k.startswith(EMA_PREFIX) for k in state)
-    prefix = EMA_PREFIX if (ema and has_ema) else "generator."
+    prefix = shown_prefix(state) if ema else LIVE_PREFIX
     generator = _rebuild(config["generator"], state, prefix).to(device)
     return LoadedGAN(
         path=Path(path),

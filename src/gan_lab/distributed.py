@@ -1,7 +1,7 @@
 """How Lightning's DDP should start its ranks, so that multi-device training works under Hydra.
 
 Plain ``ddp`` (start method ``popen``) re-runs ``sys.argv`` once per extra rank: under Hydra
-multirun that re-launches the whole sweep (STYLE.md, known traps). ``spawn`` starts the ranks
+multirun that re-launches the whole sweep (docs/design.md, "Known traps"). ``spawn`` starts the ranks
 with torch.multiprocessing inside the running job instead. Where a cluster already started one
 process per device (SLURM tasks, torchrun, LSF), Lightning launches nothing with
 ``popen``, while ``spawn`` would start devices × tasks processes — so there ``popen`` is right.

@@ -7,46 +7,23 @@ val/kid_<name>, val/is_<name> (name defaults to the file's stem). The classes co
 set: the built-in shapes, the digits, or the sub-folders of a folder set.
 """
 
-import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import HydraException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from gan_lab.config import project_root
-from gan_lab.errors import UserError, friendly
+from gan_lab.cli import command, compose
+from gan_lab.errors import UserError
 from gan_lab.metrics.classifier import ClassifierFeatures, SmallCNN, safe_name
-from gan_lab.sample import parse_args
 
-DEFAULTS = {
-    "data": "builtin",
-    "out": None,
-    "epochs": 8,
-    "batch_size": 64,
-    "lr": 1e-3,
-    "seed": 0,
-    "name": "",
-    "holdout": 0.1,
-}
+USAGE = __doc__.strip().splitlines()[2].strip()
 
 
 def data_config(group: str, overrides: list[str] = ()) -> DictConfig:
     """The data node of conf/ (data=<group> plus data.* overrides), composed as train.py would."""
-    conf = Path(project_root()) / "conf"
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=[f"data={group}", *overrides])
-    except HydraException as err:
-        raise UserError(f"cannot compose data={group} {' '.join(overrides)}: {err}") from None
-    finally:
-        GlobalHydra.instance().clear()
-    return cfg.data
+    return compose("extractor", [f"data={group}", *overrides, "out=unused"]).data
 
 
 def train_extractor(
@@ -59,7 +36,10 @@ def train_extractor(
     name: str = "",
     holdout: float = 0.1,
 ) -> ClassifierFeatures:
-    """Fit a SmallCNN on the labelled set, report held-out accuracy, save it to ``out``."""
+    """Fit a SmallCNN on the labelled set, report held-out accuracy, save it to ``out``.
+
+    The defaults are conf/extractor.yaml's (the command line's); tests call this directly.
+    """
     torch.manual_seed(seed)
     dm = instantiate(data_cfg, value_range=(0.0, 1.0), _convert_="all")
     dm.load()
@@ -97,17 +77,14 @@ def train_extractor(
     return extractor
 
 
-@friendly
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    data_overrides = [a for a in argv if a.startswith("data.")]
-    usage = __doc__.strip().splitlines()[2].strip()
-    args = parse_args([a for a in argv if not a.startswith("data.")], DEFAULTS, usage)
-    group = args.pop("data")
-    extractor = train_extractor(data_config(group, data_overrides), **args)
+@command("extractor", USAGE)
+def main(cfg: DictConfig) -> None:
+    args = {k: cfg[k] for k in ("epochs", "batch_size", "lr", "seed", "name", "holdout")}
+    extractor = train_extractor(cfg.data, cfg.out, **args)
+    out = Path(cfg.out).resolve()
     print(
-        f"wrote {Path(args['out']).resolve()}: {len(extractor.classes)} classes, held-out accuracy "
-        f"{extractor.accuracy:.1%}. Use it with metrics.extractor={Path(args['out']).resolve()} "
+        f"wrote {out}: {len(extractor.classes)} classes, held-out accuracy "
+        f"{extractor.accuracy:.1%}. Use it with metrics.extractor={out} "
         f"(logged as val/fid_{extractor.name}, val/kid_{extractor.name}, val/is_{extractor.name})."
     )
 

@@ -1,6 +1,6 @@
 """Adversarial losses, computed in fp32 on D's logits.
 
-``d_loss(logits, targets)`` takes the concatenated real+fake batch of SPEC §4
+``d_loss(logits, targets)`` takes the concatenated real+fake batch of design §4
 with its (smoothed, noisy) target vector; ``g_loss(logits)`` takes D's logits
 on fresh fakes, whose target is "real".
 """
@@ -63,4 +63,4 @@ def build_loss(name: str) -> GANLoss:
     try:
         return LOSSES[name]()
     except KeyError:
-        raise UserError(f"unknown gan.loss '{name}': use one of {', '.join(LOSSES)}.") from None
+        raise UserError(f"unknown model.loss '{name}': use one of {', '.join(LOSSES)}.") from None

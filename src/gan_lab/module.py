@@ -1,10 +1,12 @@
-"""The training system: SPEC §4 — one D phase and one G phase per batch.
+"""The training system: design §4 — one D phase and one G phase per batch.
 
 The networks, the latent distribution and the loss are injected; monitoring,
 checkpoint policy and sample grids live in callbacks that read the public
-attributes ``generator``, ``discriminator``, ``noise``, ``fixed_z`` and the
-method ``generate``. The small-data options (EMA of G, DiffAugment, R1) are off
-unless configured, so the reference procedure stays exactly 003's.
+attributes (``generator``, ``noise``, ``fixed_z``, ``fixed_y``, ``conditional``,
+``class_ids``, ``value_range``, ``shown_generator``) and the methods ``generate`` and
+``generate_fixed``. The procedure's values come from conf/model/ (no defaults here, so
+none can disagree with the YAML); the small-data options (EMA of G, DiffAugment, R1)
+are off in the source documents' presets, so the reference procedure stays exactly 003's.
 """
 
 import lightning as L
@@ -12,21 +14,12 @@ import torch
 from torch import nn
 
 from gan_lab.diffaug import diff_augment, parse_policy
-from gan_lab.ema import make_ema
+from gan_lab.ema import make_ema, shown_generator
 from gan_lab.errors import UserError
+from gan_lab.keys import STAT_KEYS, epoch_key, step_key
 from gan_lab.losses import build_loss
 from gan_lab.noise import Noise
-
-# What training_step reports: D's and G's loss, mean D(x) and mean D(G(z)) of the D phase.
-STAT_KEYS = ("train/d_loss", "train/g_loss", "train/d_real", "train/d_fake")
-
-
-def batches_done(trainer: L.Trainer) -> int:
-    """Training batches completed in the whole run (kept across resumes).
-
-    Not ``trainer.global_step``: with two optimisers that counts every optimiser step.
-    """
-    return trainer.fit_loop.epoch_loop.batch_progress.total.completed
+from gan_lab.schedule import batches_done
 
 
 class GAN(L.LightningModule):
@@ -35,30 +28,31 @@ class GAN(L.LightningModule):
         generator: nn.Module,
         discriminator: nn.Module,
         noise: Noise,
-        loss: str = "bce",
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas_g: tuple[float, float] = (0.5, 0.999),
-        betas_d: tuple[float, float] = (0.5, 0.999),
-        d_steps: int = 1,
-        label_noise: float = 0.05,
-        real_label: float = 1.0,
-        fake_label: float = 0.0,
-        g_batch: str = "auto",
-        n_fixed: int = 64,
-        channels_last: bool = True,
-        conditional: bool = False,
+        *,
+        loss: str,
+        lr_g: float,
+        lr_d: float,
+        betas_g: tuple[float, float],
+        betas_d: tuple[float, float],
+        d_steps: int,
+        label_noise: float,
+        real_label: float,
+        fake_label: float,
+        g_batch: str,
+        n_fixed: int,
+        channels_last: bool,
+        conditional: bool,
+        ema: float,
+        diffaug: str | list | None,
+        r1_gamma: float,
+        compile: bool,
         class_ids: list[int] | None = None,
-        ema: float = 0.0,
-        diffaug: str | list | None = None,
-        r1_gamma: float = 0.0,
-        compile: bool = False,
         run_config: dict | None = None,
     ):
         super().__init__()
         self.automatic_optimization = False
         self.generator, self.discriminator, self.noise = generator, discriminator, noise
-        self.loss_name, self.loss = loss, build_loss(loss)
+        self.loss = build_loss(loss)
         self.lr_g, self.lr_d = lr_g, lr_d
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
         self.d_steps, self.label_noise = d_steps, label_noise
@@ -207,7 +201,7 @@ class GAN(L.LightningModule):
         every = self.trainer.log_every_n_steps
         if every and (batches_done(self.trainer) + 1) % every == 0:
             # This rank's values; with DDP only the epoch means below cover every rank.
-            step_values = {f"{k}_step": v for k, v in zip(STAT_KEYS, stats, strict=True)}
+            step_values = {step_key(k): v for k, v in zip(STAT_KEYS, stats, strict=True)}
             self.log_dict(step_values, on_step=True, on_epoch=False, prog_bar=True, batch_size=b)
 
     def _log_epoch_means(self) -> None:
@@ -215,7 +209,7 @@ class GAN(L.LightningModule):
             return
         means = self._stat_sum / self._stat_n
         self.log_dict(
-            {f"{k}_epoch": v for k, v in zip(STAT_KEYS, means, strict=True)},
+            {epoch_key(k): v for k, v in zip(STAT_KEYS, means, strict=True)},
             on_step=False,
             on_epoch=True,
             prog_bar=True,
@@ -234,22 +228,37 @@ class GAN(L.LightningModule):
         if self.trainer.fit_loop.epoch_loop.done:
             self._log_epoch_means()
 
+    # What the run shows: one owner for "which generator" (the EMA one when there is one).
+
+    @property
+    def shown_generator(self) -> nn.Module:
+        return shown_generator(self.generator, self.generator_ema)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The generator's pixel range; ``models.to_unit`` maps it to [0, 1] for display."""
+        return self.generator.value_range
+
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Images from latent vectors with G in eval mode (BatchNorm running stats), as float32.
+        """Images of the shown generator in eval mode (BatchNorm running stats), as float32.
 
         A conditional model without ``y`` draws random classes among those trained on.
         """
-        was_training = self.generator.training
-        self.generator.eval()
+        g = self.shown_generator
+        was_training = g.training
+        g.eval()
         if self.conditional and y is None:
             y = self.sample_y(len(z))
         try:
-            return self.generator(
-                z.to(self.device), None if y is None else y.to(self.device)
-            ).float()
+            return g(z.to(self.device), None if y is None else y.to(self.device)).float()
         finally:
-            self.generator.train(was_training)
+            g.train(was_training)
+
+    def generate_fixed(self, n: int | None = None) -> torch.Tensor:
+        """The first ``n`` (default all) fixed-noise images: the grids, SSIM and collapse check."""
+        n = len(self.fixed_z) if n is None else n
+        return self.generate(self.fixed_z[:n], self.fixed_y[:n] if self.conditional else None)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["gan_lab"] = {"config": self.run_config, "format": 1}

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import open_dict
 from torchvision.utils import make_grid, save_image
 
-from gan_lab.cli import compose_tool_config
+from gan_lab.cli import compose
 from gan_lab.errors import friendly
 
 
@@ -84,7 +84,7 @@ def plot_sizes(sizes: list[tuple[int, int]], out: Path) -> None:
 
 
 def preview(argv: list[str]) -> Path:
-    cfg = compose_tool_config("preview", argv)
+    cfg = compose("preview", argv)
     out = Path(cfg.preview.out_dir or Path(cfg.paths.output_dir) / cfg.data.name)
     out.mkdir(parents=True, exist_ok=True)
     with open_dict(cfg):

@@ -1,34 +1,19 @@
 """Write generated images as PNG files, from a checkpoint alone.
 
-python -m gan_lab.sample ckpt=<file or best@<run_dir>> n=64 out_dir=<dir> [seed=0] [batch_size=64] [device=auto]
+python -m gan_lab.sample ckpt=<file or best@<run_dir>> n=64 out_dir=<dir> [class=K] [seed=0] [batch_size=64] [device=auto]
 """
 
-import sys
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig
 from torchvision.utils import save_image
 
 from gan_lab.checkpoint import load_gan
-from gan_lab.errors import UserError, friendly
+from gan_lab.cli import command, pick_device
 from gan_lab.models import to_unit
 
-DEFAULTS = {
-    "ckpt": None,
-    "n": 64,
-    "out_dir": None,
-    "class": "all",
-    "seed": 0,
-    "batch_size": 64,
-    "device": "auto",
-}
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+USAGE = __doc__.strip().splitlines()[-1].strip()
 
 
 def sample(
@@ -70,30 +55,10 @@ def _write(gan, n: int, label: int | None, out: Path, batch_size: int) -> list[P
     return written
 
 
-def parse_args(argv: list[str], defaults: dict, usage: str) -> dict:
-    """key=value arguments, Hydra-style, over defaults; unknown or missing keys are user errors."""
-    bad = [a for a in argv if "=" not in a]
-    if bad:
-        raise UserError(f"arguments are key=value pairs; got {bad}. Usage: {usage}")
-    args = OmegaConf.to_container(OmegaConf.from_dotlist(argv))
-    unknown = set(args) - set(defaults)
-    if unknown:
-        raise UserError(f"unknown argument(s) {sorted(unknown)}. Usage: {usage}")
-    merged = {**defaults, **args}
-    missing = [k for k, v in merged.items() if v is None]
-    if missing:
-        raise UserError(f"missing argument(s) {missing}. Usage: {usage}")
-    return merged
-
-
-@friendly
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(
-        sys.argv[1:] if argv is None else argv, DEFAULTS, __doc__.strip().splitlines()[-1].strip()
-    )
-    args["class_"] = args.pop("class")
-    files = sample(**args)
-    print(f"wrote {len(files)} images to {Path(args['out_dir']).resolve()}")
+@command("sample", USAGE)
+def main(cfg: DictConfig) -> None:
+    files = sample(cfg.ckpt, cfg.n, cfg.out_dir, cfg.seed, cfg.batch_size, cfg.device, cfg["class"])
+    print(f"wrote {len(files)} images to {Path(cfg.out_dir).resolve()}")
 
 
 if __name__ == "__main__":

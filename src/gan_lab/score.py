@@ -13,34 +13,18 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.checkpoint import SCORES, load_gan, read_checkpoint
-from gan_lab.errors import UserError, friendly
+from gan_lab.cli import command, compose, pick_device
+from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
-from gan_lab.sample import parse_args, pick_device
 
-# Empty values ("", 0, -1) mean "as in the run's metrics config".
-DEFAULTS = {
-    "run_dir": None,
-    "extractor": "",
-    "n_samples": 0,
-    "inception_weights": "",
-    "best": "",
-    "batch_size": 0,
-    "seed": -1,
-    "device": "auto",
-}
-# When the run's config predates the metrics node.
-FALLBACK = {
-    "extractor": "inception",
-    "n_samples": 300,
-    "inception_weights": None,
-    "best": "val/fid",
-    "batch_size": 100,
-    "seed": 0,
-}
+USAGE = __doc__.strip().splitlines()[2].strip()
+# The settings a run's metrics config decides unless given on the command line (conf/score.yaml).
+SETTINGS = ("extractor", "n_samples", "inception_weights", "best", "batch_size", "seed")
 
 
 def metric_key(best: str, suffix: str) -> str:
@@ -52,12 +36,11 @@ def metric_key(best: str, suffix: str) -> str:
     return best + suffix
 
 
-def settings(run_config: dict, args: dict) -> dict:
-    stored = {**FALLBACK, **(run_config.get("metrics") or {})}
-    return {
-        k: (stored.get(k) if args.get(k, DEFAULTS[k]) in (DEFAULTS[k], None) else args[k])
-        for k in FALLBACK
-    }
+def settings(run_config: dict, cfg: DictConfig) -> dict:
+    """Each setting: the command line's value, else the run's metrics config, else conf/metrics."""
+    stored = run_config.get("metrics") or {}
+    fallback = OmegaConf.to_container(cfg.fallback)
+    return {k: cfg[k] if cfg[k] is not None else stored.get(k, fallback[k]) for k in SETTINGS}
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
@@ -71,11 +54,15 @@ def checkpoints(run_dir: Path) -> list[Path]:
 
 
 def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[dict]:
-    """One row per checkpoint (metrics, epoch, best=yes on the best); writes scores.csv and scores.md."""
+    """One row per checkpoint (metrics, epoch, best=yes on the best); writes scores.csv and scores.md.
+
+    ``overrides``: any key of conf/score.yaml (extractor=, n_samples=, best=, ...).
+    """
     run_dir = Path(run_dir).expanduser().resolve()
     files = checkpoints(run_dir)
     config = read_checkpoint(files[-1])["gan_lab"]["config"]
-    cfg = settings(config, overrides)
+    args = [f"{k}={v}" for k, v in overrides.items()]
+    cfg = settings(config, compose("score", [f"run_dir={run_dir}", *args]))
     dev = pick_device(device)
     scorer = Scorer(
         load_extractor(cfg["extractor"], cfg["inception_weights"]), cfg["batch_size"], dev
@@ -142,19 +129,22 @@ def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
     (run_dir / "scores.md").write_text("\n".join(lines))
 
 
-@friendly
-def main(argv: list[str] | None = None) -> None:
-    usage = __doc__.strip().splitlines()[2].strip()
-    argv = sys.argv[1:] if argv is None else argv
-    # metrics.x=... (as in train.py and in the messages) means the same as x=...
-    args = parse_args([a.removeprefix("metrics.") for a in argv], DEFAULTS, usage)
-    run_dir = Path(args.pop("run_dir"))
-    rows = score_run(run_dir, **args)
+@command("score", USAGE)
+def _main(cfg: DictConfig) -> None:
+    run_dir = Path(cfg.run_dir)
+    overrides = {k: cfg[k] for k in SETTINGS if cfg[k] is not None}
+    rows = score_run(run_dir, cfg.device, **overrides)
     best = next(r for r in rows if r["best"])
     print(
         f"scored {len(rows)} checkpoints → {run_dir / SCORES}, {run_dir / 'scores.md'}\n"
         f"best: {run_dir / best['checkpoint']} (use ckpt=best@{run_dir})"
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    # metrics.x=... (as in train.py and in the messages) means the same as x=...
+    argv = sys.argv[1:] if argv is None else argv
+    _main([a.removeprefix("metrics.") for a in argv])
 
 
 if __name__ == "__main__":

@@ -19,13 +19,16 @@ from typing import Any
 
 import yaml
 from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
-from gan_lab.callbacks.history import read_csv
+from gan_lab import keys
+from gan_lab.cli import command
 from gan_lab.errors import UserError, friendly
+from gan_lab.run_files import METRICS_CSV, read_rows
 
 FAILED = "failed.txt"  # written into a run folder by SweepSummary when its job raised
-LOSSES = {"d_loss": "train/d_loss", "g_loss": "train/g_loss"}
-PROBS = {"d_real": "train/d_real", "d_fake": "train/d_fake"}
+# The summary's columns of the final epoch's means (metrics.csv stores them under the bare key).
+FINAL = {keys.short(k): k for k in keys.STAT_KEYS}
 
 
 def _yaml(path: Path) -> Any:
@@ -60,10 +63,10 @@ def parse_overrides(run: Path) -> dict[str, str]:
 
 def differing_keys(overrides: list[dict[str, str]]) -> list[str]:
     """Keys whose value is not the same in every run (all keys when there is only one run)."""
-    keys = list(dict.fromkeys(k for o in overrides for k in o))
+    varied = list(dict.fromkeys(k for o in overrides for k in o))
     if len(overrides) < 2:
-        return keys
-    return [k for k in keys if len({o.get(k) for o in overrides}) > 1]
+        return varied
+    return [k for k in varied if len({o.get(k) for o in overrides}) > 1]
 
 
 def last_grid(run: Path) -> Path | None:
@@ -84,17 +87,17 @@ def run_status(run: Path, rows: list[dict]) -> str:
     return "ok"
 
 
-def summarize_run(run: Path, sweep_dir: Path, keys: list[str], overrides: dict) -> dict:
-    rows = read_csv(run / "metrics.csv")
+def summarize_run(run: Path, sweep_dir: Path, varied: list[str], overrides: dict) -> dict:
+    rows = read_rows(run / METRICS_CSV)
     last = rows[-1] if rows else {}
     row: dict[str, Any] = {"run": run.name.split("_", 1)[0], "folder": run.name}
-    row.update({k: overrides.get(k, "") for k in keys})
+    row.update({k: overrides.get(k, "") for k in varied})
     row["status"] = run_status(run, rows)
     row["epochs"] = last.get("epoch", "")
-    for name, key in {**LOSSES, **PROBS}.items():
+    for name, key in FINAL.items():
         value = _float(last.get(key))
         row[name] = "" if value is None else round(value, 4)
-    d, g = _float(row["d_loss"]), _float(row["g_loss"])
+    d, g = _float(row[keys.short(keys.D_LOSS)]), _float(row[keys.short(keys.G_LOSS)])
     row["balance"] = "" if d is None or g is None else round(g - d, 4)
     # Evaluation metrics may be computed only every N epochs: take each one's last value.
     for key in sorted({k for r in rows for k in r if k.startswith("val/")}):
@@ -107,8 +110,9 @@ def summarize_run(run: Path, sweep_dir: Path, keys: list[str], overrides: dict) 
     return row
 
 
-def columns(rows: list[dict], keys: list[str]) -> list[str]:
-    fixed = ["run", *keys, "status", "epochs", "d_loss", "g_loss", "balance", "d_real", "d_fake"]
+def columns(rows: list[dict], varied: list[str]) -> list[str]:
+    d_loss, g_loss, d_real, d_fake = FINAL
+    fixed = ["run", *varied, "status", "epochs", d_loss, g_loss, "balance", d_real, d_fake]
     vals = sorted({k for r in rows for k in r if k.startswith("val/")})
     return [*fixed, *vals, "wall_min", "samples", "folder"]
 
@@ -130,12 +134,12 @@ def write_markdown(rows: list[dict], cols: list[str], path: Path) -> None:
     path.write_text("\n".join(lines) + f"\n\n{note}\n")
 
 
-def caption(row: dict, keys: list[str]) -> str:
-    text = "\n".join(f"{k}={row[k]}" for k in keys) or row["folder"]
+def caption(row: dict, varied: list[str]) -> str:
+    text = "\n".join(f"{k}={row[k]}" for k in varied) or row["folder"]
     return f"#{row['run']}\n{text}" + ("" if row["status"] == "ok" else f"\n[{row['status']}]")
 
 
-def write_image(rows: list[dict], keys: list[str], sweep_dir: Path, path: Path) -> None:
+def write_image(rows: list[dict], varied: list[str], sweep_dir: Path, path: Path) -> None:
     """Every run's last grid side by side (up to 4 a row), its overrides as the caption."""
     import matplotlib
 
@@ -151,7 +155,7 @@ def write_image(rows: list[dict], keys: list[str], sweep_dir: Path, path: Path) 
         with Image.open(first) as im:
             aspect = im.height / im.width
     # Room for the grid at its own aspect ratio plus one caption line per override.
-    panel_h = 3.2 * aspect + 0.2 * (len(keys) + 2)
+    panel_h = 3.2 * aspect + 0.2 * (len(varied) + 2)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, panel_h * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -161,7 +165,7 @@ def write_image(rows: list[dict], keys: list[str], sweep_dir: Path, path: Path) 
                 ax.imshow(im.convert("RGB"))
         else:
             ax.text(0.5, 0.5, "no sample grid", ha="center", va="center")
-        ax.set_title(caption(row, keys), fontsize=8)
+        ax.set_title(caption(row, varied), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -181,15 +185,15 @@ def summarize(sweep_dir: str | Path) -> list[dict]:
             ".hydra/overrides.yaml (python train.py -m ... writes them)."
         )
     overrides = [parse_overrides(r) for r in runs]
-    keys = differing_keys(overrides)
-    rows = [summarize_run(r, sweep_dir, keys, o) for r, o in zip(runs, overrides, strict=True)]
-    cols = columns(rows, keys)
+    varied = differing_keys(overrides)
+    rows = [summarize_run(r, sweep_dir, varied, o) for r, o in zip(runs, overrides, strict=True)]
+    cols = columns(rows, varied)
     with (sweep_dir / "summary.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     write_markdown(rows, cols, sweep_dir / "summary.md")
-    write_image(rows, keys, sweep_dir, sweep_dir / "summary.png")
+    write_image(rows, varied, sweep_dir, sweep_dir / "summary.png")
     return rows
 
 
@@ -217,14 +221,19 @@ class SweepSummary(Callback):
 USAGE = "python -m gan_lab.summarize <multirun folder>   (or dir=<multirun folder>)"
 
 
+@command("summarize", USAGE)
+def _main(cfg: DictConfig) -> None:
+    rows = summarize(cfg.dir)
+    print(f"{len(rows)} runs → {Path(cfg.dir) / 'summary.md'}, summary.csv, summary.png")
+
+
 @friendly
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         raise UserError(f"pass exactly one multirun folder. Usage: {USAGE}")
-    folder = argv[0].removeprefix("dir=")
-    rows = summarize(folder)
-    print(f"{len(rows)} runs → {Path(folder) / 'summary.md'}, summary.csv, summary.png")
+    # The folder may be given bare: python -m gan_lab.summarize outputs/multirun/...
+    _main([a if a.startswith("dir=") else f"dir={a}" for a in argv])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from gan_lab.config import to_dict
 from gan_lab.distributed import check_trainer
 from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
+from gan_lab.models import output_range
 from gan_lab.module import GAN
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def use_stored_config(cfg: DictConfig) -> DictConfig:
 
 
 def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
-    value_range = (0.0, 1.0) if cfg.generator.out_activation == "sigmoid" else (-1.0, 1.0)
+    value_range = output_range(cfg.generator.out_activation)
     datamodule = instantiate(cfg.data, value_range=value_range, _convert_="all")
     datamodule.load()  # fail early, with a clear message, if the data are missing
     class_ids = None

@@ -6,8 +6,11 @@ warns in the log and in TensorBoard (text under ``warnings/``), with what to try
 
 import logging
 
-import torch
 from lightning.pytorch.callbacks import Callback
+
+from gan_lab import keys
+from gan_lab.metrics.similarity import diversity
+from gan_lab.schedule import epochs_done
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +25,6 @@ COLLAPSE_ADVICE = (
     "model.diffaug=[color,translation,cutout], model.r1_gamma=1, a lower model.lr_g, or restart from "
     "an earlier checkpoint."
 )
-
-
-def diversity(images: torch.Tensor) -> float:
-    """Mean pairwise L2 distance between images (flattened), a cheap spread measure."""
-    flat = images.flatten(1).float()
-    return torch.cdist(flat, flat).sum().item() / max(len(flat) * (len(flat) - 1), 1)
 
 
 class ImbalanceWarning(Callback):
@@ -46,18 +43,18 @@ class ImbalanceWarning(Callback):
         self.warnings: list[str] = []
 
     def _warn(self, trainer, kind: str, message: str) -> None:
-        text = f"epoch {trainer.current_epoch + 1}: {message}"
+        text = f"epoch {epochs_done(trainer)}: {message}"
         self.warnings.append(text)
         log.warning(text)
         for logger in trainer.loggers:
             if hasattr(logger.experiment, "add_text"):
                 logger.experiment.add_text(
-                    f"warnings/{kind}", text, global_step=trainer.current_epoch + 1
+                    f"warnings/{kind}", text, global_step=epochs_done(trainer)
                 )
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         m = trainer.callback_metrics
-        d_real, d_fake = m.get("train/d_real_epoch"), m.get("train/d_fake_epoch")
+        d_real, d_fake = m.get(keys.epoch_key(keys.D_REAL)), m.get(keys.epoch_key(keys.D_FAKE))
         if d_real is not None and d_fake is not None:
             wins = float(d_real) > self.d_real_above and float(d_fake) < self.d_fake_below
             self.d_wins_epochs = self.d_wins_epochs + 1 if wins else 0
@@ -65,14 +62,12 @@ class ImbalanceWarning(Callback):
                 self._warn(trainer, "d_wins", f"for {self.patience} epochs. {D_WINS_ADVICE}")
         dm = trainer.datamodule
         if dm is not None and getattr(dm, "images", None) is not None and len(dm.images) > 1:
-            fake = pl_module.generate(
-                pl_module.fixed_z[:32], pl_module.fixed_y[:32] if pl_module.conditional else None
-            )
+            fake = pl_module.generate_fixed(32)
             real = dm.to_model_range(dm.images[: len(fake)].to(fake.device))
             ratio = diversity(fake) / max(diversity(real), 1e-8)
-            pl_module.log("train/diversity", ratio, on_epoch=True, on_step=False, sync_dist=True)
+            pl_module.log(keys.DIVERSITY, ratio, on_epoch=True, on_step=False, sync_dist=True)
             # An untrained G's samples are nearly all alike too: judge only after a few epochs.
-            if ratio < self.collapse_ratio and trainer.current_epoch + 1 > self.collapse_after:
+            if ratio < self.collapse_ratio and epochs_done(trainer) > self.collapse_after:
                 self._warn(
                     trainer,
                     "collapse",

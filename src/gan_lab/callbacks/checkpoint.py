@@ -1,35 +1,36 @@
-"""Checkpoint policy: the whole history every N epochs, plus last.ckpt after every epoch."""
+"""Checkpoint policy (003 §9.2): the whole history every N epochs, plus last.ckpt after every epoch."""
 
 from pathlib import Path
 
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
+
+from gan_lab.schedule import due, epochs_done
 
 
-class HistoryCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that names files by *completed* epochs and never loses work.
+class HistoryCheckpoint(Callback):
+    """Never loses work, never overwrites history.
 
-    - ``epoch_0010.ckpt`` is the state after 10 epochs (Lightning counts from 0);
-    - ``last.ckpt`` is rewritten after every epoch, so a crash loses at most one;
-    - the final epoch is always kept in the history, even off the N-epoch grid.
+    - ``epoch_0010.ckpt`` is the state after 10 *completed* epochs, every ``every_n_epochs``;
+    - the final epoch is always kept in the history, even off the N-epoch grid;
+    - ``last.ckpt`` is rewritten after every epoch, so a crash loses at most one.
+
+    Written with ``trainer.save_checkpoint`` (Lightning's public API: every rank calls it, rank 0
+    writes), so the files are ordinary Lightning checkpoints that ``ckpt_path=`` resumes from.
     """
 
-    def format_checkpoint_name(self, metrics, *args, **kwargs):
-        metrics = dict(metrics)
-        if "epoch" in metrics:
-            metrics["epoch"] = metrics["epoch"] + 1
-        return super().format_checkpoint_name(metrics, *args, **kwargs)
+    def __init__(
+        self,
+        dirpath: str,
+        every_n_epochs: int = 10,
+        filename: str = "epoch_{epoch:04d}",
+        save_last: bool = True,
+    ):
+        self.dirpath, self.filename = Path(dirpath), filename
+        self.every_n_epochs, self.save_last = every_n_epochs, save_last
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        super().on_train_epoch_end(trainer, pl_module)
-        if self._should_skip_saving_checkpoint(trainer):
-            return
-        done = trainer.current_epoch + 1
-        on_grid = self._every_n_epochs >= 1 and done % self._every_n_epochs == 0
-        final = trainer.max_epochs is not None and done >= trainer.max_epochs
-        if final and not on_grid:
-            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
-        if self.save_last and not on_grid:
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
-
-    def history(self) -> list[Path]:
-        return sorted(Path(self.dirpath).glob("epoch_*.ckpt"))
+        if due(trainer, self.every_n_epochs):
+            name = self.filename.format(epoch=epochs_done(trainer))
+            trainer.save_checkpoint(self.dirpath / f"{name}.ckpt")
+        if self.save_last:
+            trainer.save_checkpoint(self.dirpath / "last.ckpt")

@@ -1,4 +1,4 @@
-"""FID / KID / IS every K epochs and at the end of training (001, SPEC §5).
+"""FID / KID / IS every K epochs and at the end of training (001, design §5).
 
 The callback owns the feature extractor and the metric states, so neither enters a checkpoint.
 Real-image features are computed at the first evaluation and reused for the whole run; the
@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from gan_lab.metrics.extractors import try_load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
+from gan_lab.schedule import due
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,8 @@ class ImageMetrics(Callback):
     def evaluate(self, trainer, pl_module) -> dict[str, float]:
         if self.scorer.n_real == 0:
             self.scorer.add_real(real_subset(trainer.datamodule.images, self.n_samples, self.seed))
-        ema = pl_module.generator_ema
         fakes = generate_unit(
-            pl_module.generator if ema is None else ema.module,  # score what the grids show
+            pl_module.shown_generator,  # score what the grids show
             pl_module.noise,
             self.n_samples,
             self.seed,
@@ -69,8 +69,6 @@ class ImageMetrics(Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.scorer is None:
             return
-        done = trainer.current_epoch + 1
-        final = trainer.max_epochs is not None and done >= trainer.max_epochs
-        if done % self.every_n_epochs == 0 or final:
+        if due(trainer, self.every_n_epochs):
             for name, value in self.evaluate(trainer, pl_module).items():
                 pl_module.log(name, value, on_step=False, on_epoch=True)

@@ -10,6 +10,7 @@ from PIL import Image
 from torchvision.utils import make_grid, save_image
 
 from gan_lab.models import to_unit
+from gan_lab.schedule import due, epochs_done
 
 
 def make_gif(frames: list[Path], out: Path, ms_per_frame: int = 300) -> Path | None:
@@ -28,12 +29,8 @@ class SampleGrid(Callback):
         self.every_n_epochs, self.nrow, self.gif = every_n_epochs, nrow, gif
 
     def grid(self, pl_module) -> torch.Tensor:
-        images = pl_module.generate(
-            pl_module.fixed_z, pl_module.fixed_y if pl_module.conditional else None
-        )
-        return make_grid(
-            to_unit(images, pl_module.generator.value_range).cpu(), nrow=self.nrow, padding=2
-        )
+        images = pl_module.generate_fixed()
+        return make_grid(to_unit(images, pl_module.value_range).cpu(), nrow=self.nrow, padding=2)
 
     def write(self, trainer, pl_module, epoch: int) -> Path:
         grid = self.grid(pl_module)
@@ -47,19 +44,15 @@ class SampleGrid(Callback):
         return path
 
     def on_train_start(self, trainer, pl_module) -> None:
-        if (
-            trainer.is_global_zero
-        ):  # the fixed noise, stored with the run (it is in every checkpoint too)
+        if trainer.is_global_zero:  # the fixed noise, stored with the run (and in every checkpoint)
             self.dirpath.mkdir(parents=True, exist_ok=True)
             torch.save(pl_module.fixed_z.cpu(), self.dirpath / "fixed_noise.pt")
         if trainer.current_epoch == 0:  # the untrained generator, once (003 §3); not on resume
             self.write(trainer, pl_module, 0)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        done = trainer.current_epoch + 1
-        final = trainer.max_epochs is not None and done >= trainer.max_epochs
-        if done % self.every_n_epochs == 0 or final:
-            self.write(trainer, pl_module, done)
+        if due(trainer, self.every_n_epochs):
+            self.write(trainer, pl_module, epochs_done(trainer))
 
     def on_train_end(self, trainer, pl_module) -> None:
         if self.gif and trainer.is_global_zero:

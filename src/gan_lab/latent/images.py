@@ -7,7 +7,6 @@ import torch
 from gan_lab.checkpoint import LoadedGAN
 from gan_lab.data.folder import load_image
 from gan_lab.errors import UserError, load_torch_file
-from gan_lab.models import to_unit as unit
 
 
 def load_target(path: str | Path, gan: LoadedGAN) -> torch.Tensor:
@@ -29,11 +28,6 @@ def load_target(path: str | Path, gan: LoadedGAN) -> torch.Tensor:
     image = image[None] if image.ndim == 2 else image.permute(2, 0, 1)
     lo, hi = gan.value_range
     return (image * (hi - lo) + lo)[None].to(gan.fixed_z.device)
-
-
-def to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
-    """Generator range → [0, 1] for display and for the reported MSE."""
-    return unit(images.detach(), value_range).cpu()
 
 
 def save_z(z: torch.Tensor, path: Path) -> Path:

@@ -39,14 +39,18 @@ def invert(
     target: torch.Tensor,
     noise: Noise,
     value_range: tuple[float, float],
-    steps: int = 500,
-    lr: float = 0.001,
-    momentum: float = 0.9,
-    restarts: int = 4,
-    n_frames: int = 10,
-    reduction: str = "sum",
+    *,
+    steps: int,
+    lr: float,
+    momentum: float,
+    restarts: int,
+    n_frames: int,
+    reduction: str,
 ) -> Inversion:
     """Minimise MSE(G(z), target) over z alone; ``restarts`` random starts run as one batch.
+
+    The settings come from conf/invert.yaml (``latent.run.procedure`` maps them), never from
+    defaults here that could disagree with it.
 
     ``target`` is one image (C, H, W) or (1, C, H, W) in the generator's value range.
     The generator's weights are not touched: they are frozen for the duration and the

@@ -1,4 +1,4 @@
-"""The four modes of invert.py: invert, edit, interpolate, compare (SPEC §7, 003 §13–17).
+"""The four modes of invert.py: invert, edit, interpolate, compare (design §7, 003 §13–17).
 
 Everything comes from the checkpoint alone (gan_lab.checkpoint.load_gan): the
 generator, its noise distribution, its data preprocessing.
@@ -10,13 +10,14 @@ from pathlib import Path
 import torch
 
 from gan_lab.checkpoint import LoadedGAN, load_gan
+from gan_lab.cli import pick_device
 from gan_lab.errors import UserError
 from gan_lab.latent import figures
 from gan_lab.latent.edits import check_coords, edit_vectors
-from gan_lab.latent.images import load_target, load_z, save_z, to_unit
+from gan_lab.latent.images import load_target, load_z, save_z
 from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import Inversion, invert
-from gan_lab.sample import pick_device
+from gan_lab.models import to_unit
 
 MODES = ("invert", "edit", "interpolate", "compare")
 
@@ -59,30 +60,29 @@ class ForClass(torch.nn.Module):
         return self.inner(z, y)
 
 
+def procedure(cfg) -> dict:
+    """The keyword arguments of ``inversion.invert`` from conf/invert.yaml's keys."""
+    names = {"steps": "steps", "lr": "lr", "momentum": "momentum", "restarts": "restarts"}
+    return {
+        **{arg: cfg[key] for key, arg in names.items()},
+        "n_frames": cfg["frames"],
+        "reduction": cfg["loss_reduction"],
+    }
+
+
 def invert_file(gan: LoadedGAN, path, cfg: dict, out: Path, prefix: str = "") -> Inverted:
     """Invert one image and write its evolution (PNG strip + GIF), z, target|G(z) and loss curve."""
     target = load_target(path, gan)
     if cfg["seed"] is not None:
         torch.manual_seed(cfg["seed"])
-    result = invert(
-        gan.generator,
-        target,
-        gan.noise,
-        gan.value_range,
-        steps=cfg["steps"],
-        lr=cfg["lr"],
-        momentum=cfg["momentum"],
-        restarts=cfg["restarts"],
-        n_frames=cfg["frames"],
-        reduction=cfg["loss_reduction"],
-    )
+    result = invert(gan.generator, target, gan.noise, gan.value_range, **procedure(cfg))
     frames = to_unit(result.frames, gan.value_range)
     steps = [f"step {s}" for s in result.frame_steps]
     figures.save_table([list(frames)], out / f"{prefix}evolution.png", [""], steps, [steps])
     figures.save_gif(frames, out / f"{prefix}evolution.gif", cfg["zoom"], cfg["frame_ms"])
     save_z(result.z, out / f"{prefix}z.pt")
     figures.save_pair(
-        to_unit(target[0], gan.value_range),
+        to_unit(target[0], gan.value_range).cpu(),
         frames[-1],
         result.mse,
         out / f"{prefix}target_vs_reconstruction.png",
@@ -108,7 +108,7 @@ def _vector(
 @torch.no_grad()
 def _render(gan: LoadedGAN, z: torch.Tensor) -> torch.Tensor:
     """One vector at a time, so that a frame is bit-identical to G(z) of that vector alone."""
-    return torch.cat([to_unit(gan.generator(v[None]), gan.value_range) for v in z])
+    return torch.cat([to_unit(gan.generator(v[None]), gan.value_range).cpu() for v in z])
 
 
 def run_invert(cfg: dict, out: Path) -> dict:
@@ -162,7 +162,7 @@ def run_compare(cfg: dict, out: Path) -> dict:
         for label, gan in gans.items():
             inverted = invert_file(gan, target, cfg, out, f"{label}_{i}_")
             if not row:
-                row.append(to_unit(inverted.target[0], gan.value_range))
+                row.append(to_unit(inverted.target[0], gan.value_range).cpu())
                 row_titles.append(Path(target).name)
             row.append(to_unit(inverted.result.frames[-1], gan.value_range))
             kind = gan.config["generator"].get("upsample", "")

@@ -7,26 +7,19 @@ seconds per 1,000 images. ``inception_weights=random`` writes a randomly initial
 the real format to a temporary folder: the same compute as the real network, no download.
 """
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 from torch import nn
 
-from gan_lab.errors import friendly
+from gan_lab.cli import command
 from gan_lab.metrics.extractors import INCEPTION_FILE, load_extractor
 from gan_lab.metrics.scorer import Scorer
-from gan_lab.sample import parse_args
 
-DEFAULTS = {
-    "extractor": "inception",
-    "n": 200,
-    "inception_weights": "",
-    "image_size": 32,
-    "channels": 3,
-}
+USAGE = __doc__.strip().splitlines()[2]
 
 
 def random_inception_weights(folder: Path) -> Path:
@@ -54,19 +47,17 @@ def seconds_per_1000(extractor: nn.Module, n: int, image_size: int, channels: in
     return (time.perf_counter() - start) / (2 * n) * 1000
 
 
-@friendly
-def main(argv: list[str] | None = None) -> None:
-    usage = __doc__.strip().splitlines()[2]
-    args = parse_args(sys.argv[1:] if argv is None else argv, DEFAULTS, usage)
+@command("cost", USAGE)
+def main(cfg: DictConfig) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        weights = args["inception_weights"] or None
+        weights = cfg.inception_weights or None
         if weights == "random":
             weights = str(random_inception_weights(Path(tmp)))
-        extractor = load_extractor(args["extractor"], weights)
-        cost = seconds_per_1000(extractor, args["n"], args["image_size"], args["channels"])
+        extractor = load_extractor(cfg.extractor, weights)
+        cost = seconds_per_1000(extractor, cfg.n, cfg.image_size, cfg.channels)
     print(
-        f"{args['extractor']}: {cost:.1f} s per 1,000 images ({2 * args['n']} images of "
-        f"{args['channels']}×{args['image_size']}², {torch.get_num_threads()} threads)"
+        f"{cfg.extractor}: {cost:.1f} s per 1,000 images ({2 * cfg.n} images of "
+        f"{cfg.channels}×{cfg.image_size}², {torch.get_num_threads()} threads)"
     )
 
 

@@ -83,7 +83,7 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.feature_shape = (c_in, size, size)
 
-        # Conditioning (SPEC §2.6): "concat" appends the label's embedding to the features
+        # Conditioning (design §2.6): "concat" appends the label's embedding to the features
         # before the head (cGAN, as 001 meant); "projection" adds <embed(y), features> to the
         # logit (Miyato & Koyama 2018), usually the better of the two.
         self.num_classes, self.conditioning = num_classes, conditioning

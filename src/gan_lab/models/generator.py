@@ -12,6 +12,7 @@ from gan_lab.models.layers import (
     extra_blocks,
     maybe_spectral,
     output_activation,
+    output_range,
     transposed_padding,
 )
 
@@ -58,7 +59,7 @@ class Generator(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.num_classes = num_classes
-        # cGAN (001, SPEC §2.6): the label's embedding is concatenated to z.
+        # cGAN (001, design §2.6): the label's embedding is concatenated to z.
         self.embed = nn.Embedding(num_classes, class_embed_dim) if num_classes else None
         z_in = latent_dim + (class_embed_dim if num_classes else 0)
         self.out_activation = out_activation
@@ -136,7 +137,7 @@ class Generator(nn.Module):
     @property
     def value_range(self) -> tuple[float, float]:
         """The range of pixel values this generator makes; real data are scaled to match."""
-        return (0.0, 1.0) if self.out_activation == "sigmoid" else (-1.0, 1.0)
+        return output_range(self.out_activation)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
@@ -149,4 +150,4 @@ class Generator(nn.Module):
 def to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
     """Generator output → [0, 1] (display, PNGs, metrics, reported MSE), whatever the activation."""
     lo, hi = value_range
-    return ((images.float() - lo) / (hi - lo)).clamp(0, 1)
+    return ((images.detach().float() - lo) / (hi - lo)).clamp(0, 1)

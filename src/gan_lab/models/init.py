@@ -14,10 +14,9 @@ def init_weights(module: nn.Module, scheme: str) -> None:
         raise UserError(f"unknown init scheme '{scheme}': use default or dcgan.")
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-            # Spectral norm keeps the raw weight as parametrizations.weight.original.
-            weight = (
-                m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
-            )
+            # Hook-based spectral norm (models/layers.py) keeps the trained weight as weight_orig;
+            # m.weight is recomputed from it before every forward.
+            weight = getattr(m, "weight_orig", m.weight)
             nn.init.normal_(weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)

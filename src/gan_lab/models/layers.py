@@ -34,6 +34,12 @@ def output_activation(name: str) -> nn.Module:
     raise UserError(f"unknown generator.out_activation '{name}': use sigmoid or tanh.")
 
 
+def output_range(name: str) -> tuple[float, float]:
+    """The pixel range an output activation produces; real data are scaled to match (design §3)."""
+    output_activation(name)  # a clear error for an unknown name
+    return (0.0, 1.0) if name == "sigmoid" else (-1.0, 1.0)
+
+
 def extra_blocks(image_size: int, base_size: int) -> int:
     """Stride-2 blocks to add (>0) or remove (<0) to go from base_size to image_size.
 

@@ -1,0 +1,25 @@
+"""The names a run logs under: one owner for every metric name, scoped by `/`.
+
+The module logs each training statistic per step (``<key>_step``) and as the epoch mean
+(``<key>_epoch``); ``metrics.csv`` and the sweep summary store the epoch means under the bare key.
+"""
+
+D_LOSS, G_LOSS = "train/d_loss", "train/g_loss"
+D_REAL, D_FAKE = "train/d_real", "train/d_fake"  # mean D(x) and mean D(G(z)) of the D phase
+# What training_step reports, in this order.
+STAT_KEYS = (D_LOSS, G_LOSS, D_REAL, D_FAKE)
+DIVERSITY = "train/diversity"  # spread of the fixed-noise samples ÷ the data's (collapse check)
+SSIM = "val/ssim"  # best SSIM of the fixed-noise samples against training images (004)
+
+
+def epoch_key(key: str) -> str:
+    return f"{key}_epoch"
+
+
+def step_key(key: str) -> str:
+    return f"{key}_step"
+
+
+def short(key: str) -> str:
+    """``train/d_loss`` → ``d_loss``: the column names of steps.csv and the sweep summary."""
+    return key.split("/")[-1]

@@ -1,0 +1,61 @@
+"""How alike images are: SSIM between generated and training images (004), and the spread of a
+set of samples (the collapse check)."""
+
+import torch
+import torch.nn.functional as F
+
+
+def _filter_matrix(size: int, kernel: torch.Tensor) -> torch.Tensor:
+    """The 'valid' 1-D convolution of a reflect-padded axis as a (size × padded size) matrix."""
+    k = len(kernel)
+    m = torch.zeros(size, size + k - 1, dtype=kernel.dtype, device=kernel.device)
+    for i in range(size):
+        m[i, i : i + k] = kernel
+    return m
+
+
+@torch.no_grad()
+def pairwise_ssim(
+    fakes: torch.Tensor, reals: torch.Tensor, kernel_size: int = 11, sigma: float = 1.5
+):
+    """F×R matrix of SSIM(fake_i, real_j) for images in [0, 1].
+
+    Same definition and constants as torchmetrics' ``structural_similarity_index_measure``
+    (Gaussian 11/1.5, reflect padding, k1=0.01, k2=0.03, mean over channels and pixels), but
+    pairwise with the per-image statistics shared: many times faster than calling it on every pair.
+    """
+    pad = (kernel_size - 1) // 2
+    fakes = F.pad(fakes.double(), (pad,) * 4, mode="reflect")
+    reals = F.pad(reals.double(), (pad,) * 4, mode="reflect")
+    half = (kernel_size - 1) / 2
+    t = torch.arange(kernel_size, dtype=torch.float64, device=fakes.device) - half
+    kernel = torch.exp(-(t**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    c1, c2 = 0.01**2, 0.03**2
+    g_h = _filter_matrix(fakes.shape[-2] - 2 * pad, kernel)
+    g_w = _filter_matrix(fakes.shape[-1] - 2 * pad, kernel).T
+
+    def _blur(x: torch.Tensor) -> torch.Tensor:  # separable Gaussian as two matrix products: fast
+        return g_h @ x @ g_w
+
+    mu_f, mu_r = _blur(fakes), _blur(reals)
+    var_f = (_blur(fakes * fakes) - mu_f**2).clamp(min=0)
+    var_r = (_blur(reals * reals) - mu_r**2).clamp(min=0)
+    out = torch.empty(len(fakes), len(reals), dtype=torch.float64, device=fakes.device)
+    for i in range(len(fakes)):
+        cov = _blur(fakes[i : i + 1] * reals) - mu_f[i : i + 1] * mu_r
+        num = (2 * mu_f[i : i + 1] * mu_r + c1) * (2 * cov + c2)
+        den = (mu_f[i : i + 1] ** 2 + mu_r**2 + c1) * (var_f[i : i + 1] + var_r + c2)
+        out[i] = (num / den).flatten(1).mean(1)
+    return out
+
+
+def best_ssim(fakes: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
+    """Per fake image, the highest SSIM against any of the reals."""
+    return pairwise_ssim(fakes, reals).max(dim=1).values
+
+
+def diversity(images: torch.Tensor) -> float:
+    """Mean pairwise L2 distance between images (flattened), a cheap spread measure."""
+    flat = images.flatten(1).float()
+    return torch.cdist(flat, flat).sum().item() / max(len(flat) * (len(flat) - 1), 1)

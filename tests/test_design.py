@@ -1,0 +1,104 @@
+"""The house rules a newcomer relies on: citations resolve, and imports go one way."""
+
+import ast
+import re
+from pathlib import Path
+
+from conftest import ROOT
+
+SRC = ROOT / "src" / "gan_lab"
+DESIGN = ROOT / "docs" / "design.md"
+# "design §4", "003 §7.4", "003 §13–17": a document and a section (or a range of them).
+CITATION = re.compile(r"\b(design|00[0-4]) §(\d+(?:\.\d+)*)(?:[–-](\d+(?:\.\d+)*))?")
+# The `python -m gan_lab.<tool>` commands: library code never imports them.
+TOOLS = {
+    "gan_lab.sample",
+    "gan_lab.score",
+    "gan_lab.extractor",
+    "gan_lab.audit",
+    "gan_lab.preview",
+    "gan_lab.summarize",
+    "gan_lab.metrics.cost",
+}
+
+
+def cited_files() -> list[Path]:
+    files = [ROOT / "train.py", ROOT / "invert.py", ROOT / "README.md"]
+    for folder, patterns in (
+        ("src", ("*.py",)),
+        ("conf", ("*.yaml",)),
+        ("tests", ("*.py",)),
+        ("benchmarks", ("*.py", "*.md")),
+    ):
+        files += [p for pattern in patterns for p in (ROOT / folder).rglob(pattern)]
+    return files
+
+
+def headings() -> list[str]:
+    return [line for line in DESIGN.read_text().splitlines() if line.startswith("#")]
+
+
+def resolves(doc: str, section: str, heads: list[str]) -> bool:
+    token = re.compile(rf"\b{doc} §{re.escape(section)}(?![\d.]*\d)")
+    return any(token.search(h) for h in heads)
+
+
+def test_every_section_citation_names_a_heading_of_the_design_document():
+    heads = headings()
+    unresolved, count = [], 0
+    for path in cited_files():
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for doc, start, end in CITATION.findall(line):
+                count += 1
+                for section in filter(None, (start, end)):
+                    if not resolves(doc, section, heads):
+                        unresolved.append(f"{path.relative_to(ROOT)}:{n}: {doc} §{section}")
+    assert count > 40  # the check found the citations it is meant to check
+    assert not unresolved, "citations without a heading in docs/design.md:\n" + "\n".join(
+        unresolved
+    )
+
+
+def test_no_citation_of_documents_outside_the_repository():
+    outside = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in cited_files()
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"\bSPEC\b|STYLE\.md|\bSTYLE \d", line)
+    ]
+    assert not outside
+
+
+def imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__")
+
+
+def test_library_code_never_imports_a_tool_and_nothing_imports_tests():
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        found = imports(path) - {module_name(path)}
+        offenders += [f"{module_name(path)} imports {name}" for name in found & TOOLS]
+        offenders += [f"{module_name(path)} imports {n}" for n in found if "conftest" in n]
+    for path in (ROOT / "benchmarks").glob("*.py"):
+        text = path.read_text()
+        if "conftest" in text or re.search(r"sys\.path.*tests", text):
+            offenders.append(f"{path.name} reaches into tests/")
+    assert not offenders
+
+
+def test_callbacks_read_the_module_through_its_public_attributes_only():
+    for path in (SRC / "callbacks").glob("*.py"):
+        assert not {n for n in imports(path) if n.startswith("gan_lab.module")}, path.name
+        private = re.findall(r"pl_module\._\w+", path.read_text())
+        assert not private, f"{path.name} reads {private}"
