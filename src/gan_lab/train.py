@@ -70,7 +70,10 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     check_trainer(trainer_cfg)
     if trainer_cfg.get("precision") == "auto":
         trainer_cfg["precision"] = auto_precision(str(trainer_cfg.get("accelerator", "auto")))
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    # A node without _target_ is a preset's setting for a callback that callbacks=none removed.
+    callbacks = [
+        instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c
+    ]
     callbacks += overrides.pop("callbacks", [])
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     trainer_cfg.update(overrides)
