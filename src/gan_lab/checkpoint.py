@@ -67,6 +67,45 @@ class LoadedGAN:
 
 
 SCORES = "scores.csv"
+# The parts of a checkpoint's config that tools and resumed runs build objects from.
+STORED_KEYS = ("data", "generator", "discriminator", "noise", "model")
+
+# The only classes a checkpoint's stored config may build (design §9): opening someone else's
+# checkpoint must never run code of its choosing, and Hydra's instantiate would call any _target_.
+ALLOWED_TARGETS = frozenset(
+    {
+        "gan_lab.models.Generator",
+        "gan_lab.models.generator.Generator",
+        "gan_lab.models.Discriminator",
+        "gan_lab.models.discriminator.Discriminator",
+        "gan_lab.noise.Normal",
+        "gan_lab.noise.Uniform",
+        "gan_lab.noise.Gamma",
+        "gan_lab.data.GANDataModule",
+        "gan_lab.data.datamodule.GANDataModule",
+    }
+)
+
+
+def check_targets(node, source: str | Path) -> None:
+    """Refuse a stored config that names anything but gan-lab's own classes, anywhere in it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "_target_" and value not in ALLOWED_TARGETS:
+                raise UserError(
+                    f"{source} asks to build '{value}', which is not one of gan-lab's own classes; "
+                    "it was not loaded (a checkpoint's config may only name gan-lab's networks, "
+                    "noise and data). Use a checkpoint written by train.py."
+                )
+            check_targets(value, source)
+    elif isinstance(node, list):
+        for value in node:
+            check_targets(value, source)
+
+
+def safe_instantiate(node: dict, source: str | Path, **kwargs):
+    check_targets(node, source)
+    return instantiate(node, **kwargs)
 
 
 def resolve_checkpoint(spec: str | Path) -> Path:
@@ -100,11 +139,13 @@ def read_checkpoint(path: str | Path) -> dict:
             f"{path} is not a gan-lab checkpoint (no 'gan_lab' entry); use a file from "
             "<run>/checkpoints/ written by train.py."
         )
+    config = ckpt["gan_lab"].get("config", {})
+    check_targets({k: config.get(k) for k in STORED_KEYS}, path)
     return ckpt
 
 
 def _rebuild(net_cfg: dict, state_dict: dict, prefix: str) -> nn.Module:
-    net = instantiate(net_cfg)
+    net = safe_instantiate(net_cfg, "the checkpoint")
     net.load_state_dict(
         {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
     )
@@ -126,7 +167,7 @@ def load_gan(path: str | Path, device: str | torch.device = "cpu", ema: bool = T
         path=Path(path),
         config=config,
         generator=generator,
-        noise=instantiate(config["noise"]),
+        noise=safe_instantiate(config["noise"], path),
         fixed_z=state["fixed_z"].to(device),
         epoch=int(ckpt.get("epoch", -1)) + 1,
         state_dict=state,

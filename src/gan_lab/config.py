@@ -17,10 +17,17 @@ def project_root() -> str:
 
 
 def run_dir(ckpt_path, default: str) -> str:
-    """A resumed run writes into the run folder of its checkpoint (<run>/checkpoints/x.ckpt)."""
+    """A resumed run writes into the run folder of its checkpoint (<run>/checkpoints/x.ckpt, or
+    best@<run> / <run>/best: gan_lab.score's choice)."""
     if ckpt_path in (None, "", "None", "null"):
         return default
-    return str(Path(str(ckpt_path)).expanduser().resolve().parent.parent)
+    spec = str(ckpt_path)
+    if spec.startswith("best@"):
+        return str(Path(spec[len("best@") :]).expanduser().resolve())
+    path = Path(spec).expanduser()
+    if path.name == "best" and not path.exists():
+        return str(path.resolve().parent)
+    return str(path.resolve().parent.parent)
 
 
 def inversion_dir(ckpt) -> str:

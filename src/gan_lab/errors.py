@@ -16,6 +16,11 @@ class UserError(Exception):
     """A mistake the user can fix; the message says how."""
 
 
+class TrainingStopped(UserError):
+    """A run stopped on purpose (NaN/Inf, collapse, a failed write): what happened, at which epoch
+    and step, what was kept and what to try, in one paragraph."""
+
+
 def friendly(main: Callable) -> Callable:
     """Wrap an entry point: print a UserError as one paragraph and exit with code 2."""
 
@@ -23,11 +28,26 @@ def friendly(main: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
-        except UserError as err:
-            print(f"\ngan-lab: {err}\n", file=sys.stderr)
+        except Exception as err:  # noqa: BLE001 — only user errors are caught, see below
+            user = user_error(err)
+            if user is None:
+                raise
+            print(f"\ngan-lab: {user}\n", file=sys.stderr)
             sys.exit(2)
 
     return wrapper
+
+
+def user_error(err: BaseException) -> UserError | None:
+    """The UserError behind ``err``: itself, or the cause that Hydra's InstantiationException
+    (a constructor's error) or Lightning's re-raise wrapped around it."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, UserError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def load_torch_file(path: str | Path, what: str, hint: str = "") -> object:

@@ -19,7 +19,10 @@ from gan_lab.errors import UserError
 from gan_lab.keys import STAT_KEYS, epoch_key, step_key
 from gan_lab.losses import build_loss
 from gan_lab.noise import Noise
-from gan_lab.schedule import batches_done
+from gan_lab.rng import capture, restore, seed_rank
+from gan_lab.schedule import batches_done, epochs_done
+
+NONFINITE = ("skip", "warn", "rollback", "stop")
 
 
 class GAN(L.LightningModule):
@@ -46,6 +49,7 @@ class GAN(L.LightningModule):
         diffaug: str | list | None,
         r1_gamma: float,
         compile: bool,
+        nonfinite: str,
         class_ids: list[int] | None = None,
         run_config: dict | None = None,
     ):
@@ -85,6 +89,15 @@ class GAN(L.LightningModule):
         self.generator_ema = make_ema(generator, ema) if ema > 0 else None
         self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
         self.compile = compile
+        # A phase whose loss is NaN/Inf: skipped (never applied to the weights) unless "warn";
+        # the run guard (callbacks/guard.py) reports it, and rolls back or stops by config.
+        if nonfinite not in NONFINITE:
+            raise UserError(
+                f"model.nonfinite must be one of {', '.join(NONFINITE)}, not '{nonfinite}'."
+            )
+        self.nonfinite = nonfinite
+        self.nonfinite_events: list[tuple[int, int, str, float]] = []  # (epoch, batch, phase, loss)
+        self._rng_to_restore: dict | None = None
         # The epoch's running sums of STAT_KEYS (weighted by batch size) and the images counted.
         self._stat_sum: torch.Tensor | None = None
         self._stat_n = 0
@@ -94,6 +107,16 @@ class GAN(L.LightningModule):
         for net in (self.generator, self.discriminator, self.generator_ema):
             if net is not None:
                 net.to(memory_format=self.memory_format)
+
+    def on_train_start(self) -> None:
+        # Random streams (design §9): a resumed run continues the stored ones; DDP ranks each get
+        # their own (the fixed noise, drawn before the ranks started, stays common).
+        if self._rng_to_restore is not None:
+            restore(self._rng_to_restore)
+            self._rng_to_restore = None
+        if self.trainer.world_size > 1:
+            seed = self.run_config.get("seed") or 0
+            seed_rank(seed, self.trainer.global_rank, self.trainer.current_epoch)
 
     def on_fit_start(self) -> None:
         # Compiled callables are kept out of the module tree (object.__setattr__), so the
@@ -158,8 +181,9 @@ class GAN(L.LightningModule):
                     r1 = grad[:b].float().pow(2).flatten(1).sum(1).mean()
                     d_loss = d_loss + 0.5 * self.r1_gamma * r1
                 opt_d.zero_grad(set_to_none=True)
-                self.manual_backward(d_loss)
-                opt_d.step()
+                if self._finite(d_loss, "D"):
+                    self.manual_backward(d_loss)
+                    opt_d.step()
 
         # Generator phase: new fakes labelled "real", no noise; D frozen (no D gradients at all).
         # With g_batch="mixed" D sees real+fake as in its own phase, but the loss uses only the
@@ -173,8 +197,9 @@ class GAN(L.LightningModule):
                 g_logits = self.D(fake, y)
             g_loss = self.loss.g_loss(g_logits)
             opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            opt_g.step()
+            if self._finite(g_loss, "G"):
+                self.manual_backward(g_loss)
+                opt_g.step()
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
 
@@ -261,4 +286,15 @@ class GAN(L.LightningModule):
         return self.generate(self.fixed_z[:n], self.fixed_y[:n] if self.conditional else None)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["gan_lab"] = {"config": self.run_config, "format": 1}
+        checkpoint["gan_lab"] = {"config": self.run_config, "format": 2, "rng": capture()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._rng_to_restore = checkpoint.get("gan_lab", {}).get("rng")
+
+    def _finite(self, loss: torch.Tensor, phase: str) -> bool:
+        """One host sync a phase: a NaN/Inf loss must be caught before it reaches the weights."""
+        if bool(torch.isfinite(loss)):
+            return True
+        step = batches_done(self.trainer) + 1
+        self.nonfinite_events.append((epochs_done(self.trainer), step, phase, float(loss.detach())))
+        return self.nonfinite == "warn"  # "warn" applies the step anyway, as asked

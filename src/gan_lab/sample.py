@@ -12,6 +12,7 @@ from torchvision.utils import save_image
 from gan_lab.checkpoint import load_gan
 from gan_lab.cli import command, pick_device
 from gan_lab.models import to_unit
+from gan_lab.validate import SAMPLE_RULES, check_config
 
 USAGE = __doc__.strip().splitlines()[-1].strip()
 
@@ -57,6 +58,7 @@ def _write(gan, n: int, label: int | None, out: Path, batch_size: int) -> list[P
 
 @command("sample", USAGE)
 def main(cfg: DictConfig) -> None:
+    check_config(cfg, SAMPLE_RULES)
     files = sample(cfg.ckpt, cfg.n, cfg.out_dir, cfg.seed, cfg.batch_size, cfg.device, cfg["class"])
     print(f"wrote {len(files)} images to {Path(cfg.out_dir).resolve()}")
 

@@ -21,6 +21,7 @@ from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
+from gan_lab.validate import SCORE_RULES, check_config
 
 USAGE = __doc__.strip().splitlines()[2].strip()
 # The settings a run's metrics config decides unless given on the command line (conf/score.yaml).
@@ -63,6 +64,7 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
     config = read_checkpoint(files[-1])["gan_lab"]["config"]
     args = [f"{k}={v}" for k, v in overrides.items()]
     cfg = settings(config, compose("score", [f"run_dir={run_dir}", *args]))
+    check_config(cfg, SCORE_RULES)
     dev = pick_device(device)
     scorer = Scorer(
         load_extractor(cfg["extractor"], cfg["inception_weights"]), cfg["batch_size"], dev

@@ -1,25 +1,36 @@
 """train(cfg): build everything from the composed config and fit. ``train.py`` is its thin CLI."""
 
+import fcntl
 import logging
+import os
+import shutil
+import socket
+import time
 import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.checkpoint import read_checkpoint
+from gan_lab import rollback, run_files
+from gan_lab.checkpoint import STORED_KEYS, read_checkpoint, resolve_checkpoint
 from gan_lab.config import to_dict
 from gan_lab.distributed import check_trainer
 from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
 from gan_lab.models import output_range
 from gan_lab.module import GAN
+from gan_lab.safe_io import AtomicCheckpointIO
+from gan_lab.validate import check_config
 
 log = logging.getLogger(__name__)
 
-# What defines the networks and the data: taken from the checkpoint when resuming.
-STORED_KEYS = ("data", "generator", "discriminator", "noise", "model")
+# What defines the networks and the data (checkpoint.STORED_KEYS) is taken from the checkpoint
+# when resuming, except these, which a resume may change: where the data are and how they are read.
+RESUMABLE = ("data.root", "data.audit", "data.cache", "data.memory_budget")
 
 # Lightning's advice for large, file-backed sets; ours are in memory.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -29,15 +40,107 @@ warnings.filterwarnings(
 )  # Lightning vs. newer torch
 
 
-def use_stored_config(cfg: DictConfig) -> DictConfig:
-    """Resume = continue the same experiment: networks, data and procedure come from the checkpoint."""
+def command_line_overrides() -> list[str]:
+    """The key=value arguments of this run (inside a Hydra run; [] when called as a function)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def use_stored_config(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """Resume = continue the same experiment: networks, data and procedure come from the checkpoint.
+
+    Only the keys that cannot change the networks or the procedure may be given again (e.g. a
+    data folder that moved: data.root=); any other stored key on the command line is refused,
+    never silently ignored.
+    """
     stored = read_checkpoint(cfg.ckpt_path)["gan_lab"]["config"]
+    given = {o.split("=", 1)[0].lstrip("+~"): o for o in overrides if "=" in o}
+    changed = {k: v for k, v in given.items() if k.split(".")[0] in STORED_KEYS or k in STORED_KEYS}
+    refused = [v for k, v in changed.items() if not k.startswith(RESUMABLE)]
+    if refused:
+        raise UserError(
+            f"resuming from {cfg.ckpt_path} continues its experiment, so {refused} cannot change "
+            f"now (the checkpoint's data, networks and procedure are kept); only "
+            f"{', '.join(RESUMABLE)} can. To change the experiment, start a new run, or "
+            "fine-tune by passing the checkpoint's weights to a new run."
+        )
     with open_dict(cfg):
+        kept = {key: OmegaConf.select(cfg, key) for key in changed}
         for key in STORED_KEYS:
             if key in stored:
                 cfg[key] = OmegaConf.create(stored[key])
+        for key, value in kept.items():
+            OmegaConf.update(cfg, key, value, force_add=True)
     log.info("resuming from %s with its stored data, network and model config", cfg.ckpt_path)
     return cfg
+
+
+def prepare_resume(run_dir: Path, ckpt: dict, ckpt_path: Path) -> None:
+    """Make the run folder hold one history that ends at the checkpoint (design §9).
+
+    Rows written after the checkpoint (a kill between the CSVs and the checkpoint) are dropped.
+    Resuming from an earlier history checkpoint starts a new branch: the abandoned branch's later
+    checkpoints, grids, scores and full CSVs are moved to abandoned/<time>/, never mixed, never lost.
+    """
+    epoch = int(ckpt.get("epoch", -1)) + 1
+    later = [(e, p) for e, p in rollback.history(run_dir / "checkpoints") if e > epoch]
+    if later:
+        dest = run_dir / "abandoned" / time.strftime("%Y-%m-%d_%H-%M-%S")
+        moved = [p for _, p in later]
+        last = run_dir / "checkpoints" / "last.ckpt"
+        if last.exists() and last.resolve() != ckpt_path.resolve():
+            moved.append(last)
+        moved += [p for p in (run_dir / "samples").glob("epoch_*.png") if _number(p) > epoch]
+        moved += [run_dir / n for n in ("scores.csv", "scores.md", "samples/evolution.gif")]
+        for path in moved:
+            if path.exists():
+                target = dest / path.relative_to(run_dir)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(path), target)
+        for name in run_files.HISTORY:
+            if (run_dir / name).exists():
+                shutil.copy2(run_dir / name, dest / name)
+        log.warning(
+            "resuming from epoch %d of a run that went on to epoch %d: the later branch's files "
+            "are kept in %s; this run's history continues from epoch %d",
+            epoch,
+            later[-1][0],
+            dest,
+            epoch,
+        )
+    for name in run_files.HISTORY:
+        run_files.truncate_after(run_dir / name, epoch)
+
+
+def _number(path: Path) -> int:
+    digits = path.stem.removeprefix("epoch_")
+    return int(digits) if digits.isdigit() else -1
+
+
+@contextmanager
+def run_lock(run_dir: Path):
+    """One process per run folder: a second one (a resume started twice) would interleave writes.
+    An OS lock, released by the kernel when the process dies, so a killed run never blocks."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            owner = f.read().strip() or "another process"
+            raise UserError(
+                f"the run folder {run_dir} is in use by {owner}; wait for it to finish (or stop "
+                "it) before resuming, or resume a copy of the folder."
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} on {socket.gethostname()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
@@ -77,25 +180,40 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     callbacks += overrides.pop("callbacks", [])
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     trainer_cfg.update(overrides)
-    return instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False)
+    # Crash-safe checkpoint files (written beside their name, fsynced, renamed: design §9).
+    plugins = [AtomicCheckpointIO()]
+    return instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
 
-def train(cfg: DictConfig, callbacks: list[L.Callback] = ()) -> dict[str, float]:
+def train(
+    cfg: DictConfig, callbacks: list[L.Callback] = (), overrides: list[str] | None = None
+) -> dict[str, float]:
     """Train one GAN; returns the final callback metrics (epoch means) as floats.
 
-    ``callbacks`` are added to those of the config (tests use it to watch a run).
+    ``callbacks`` are added to those of the config (tests use it to watch a run); ``overrides``
+    are the command line's key=value arguments (taken from Hydra when None).
     """
+    ckpt_path = None
     if cfg.get("ckpt_path"):
-        cfg = use_stored_config(cfg)
-    if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True, verbose=False)
-    module, datamodule = build(cfg)
-    trainer = make_trainer(cfg, callbacks=list(callbacks))
-    log.info("precision %s, %d training images", trainer.precision, len(datamodule.images))
-    try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    except KeyError as err:
-        if cfg.get("ckpt_path"):
-            raise UserError(f"cannot resume from {cfg.ckpt_path}: it lacks {err}.") from None
-        raise
+        ckpt_path = resolve_checkpoint(cfg.ckpt_path)  # best@<run> too
+        with open_dict(cfg):
+            cfg.ckpt_path = str(ckpt_path)
+        overrides = command_line_overrides() if overrides is None else overrides
+        cfg = use_stored_config(cfg, overrides)
+    check_config(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    with run_lock(run_dir):
+        if ckpt_path is not None:
+            prepare_resume(run_dir, read_checkpoint(ckpt_path), ckpt_path)
+        if cfg.get("seed") is not None:
+            L.seed_everything(cfg.seed, workers=True, verbose=False)
+        module, datamodule = build(cfg)
+        trainer = make_trainer(cfg, callbacks=list(callbacks))
+        log.info("precision %s, %d training images", trainer.precision, len(datamodule.images))
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        except KeyError as err:
+            if ckpt_path is not None:
+                raise UserError(f"cannot resume from {ckpt_path}: it lacks {err}.") from None
+            raise
     return {k: float(v) for k, v in trainer.callback_metrics.items() if isinstance(v, torch.Tensor)}

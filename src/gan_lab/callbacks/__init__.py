@@ -1,7 +1,8 @@
-"""Everything that watches training: checkpoints policy, sample grids, epoch history, metrics, SSIM."""
+"""Everything that watches training: checkpoints policy, the NaN/Inf guard, sample grids, epoch history, metrics, SSIM."""
 
 from gan_lab.callbacks.balance import ImbalanceWarning
 from gan_lab.callbacks.checkpoint import HistoryCheckpoint
+from gan_lab.callbacks.guard import RunGuard
 from gan_lab.callbacks.history import EpochHistory
 from gan_lab.callbacks.metrics import ImageMetrics
 from gan_lab.callbacks.samples import SampleGrid
@@ -12,6 +13,7 @@ __all__ = [
     "HistoryCheckpoint",
     "ImageMetrics",
     "ImbalanceWarning",
+    "RunGuard",
     "SSIMTracker",
     "SampleGrid",
 ]

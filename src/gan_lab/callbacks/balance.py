@@ -9,7 +9,9 @@ import logging
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab import keys
+from gan_lab.errors import TrainingStopped, UserError
 from gan_lab.metrics.similarity import diversity
+from gan_lab.rollback import last_good, roll_back
 from gan_lab.schedule import epochs_done
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ COLLAPSE_ADVICE = (
 )
 
 
+ACTIONS = ("warn", "stop", "rollback")
+
+
 class ImbalanceWarning(Callback):
     def __init__(
         self,
@@ -35,15 +40,45 @@ class ImbalanceWarning(Callback):
         d_fake_below: float = 0.05,
         collapse_ratio: float = 0.2,
         collapse_after: int = 5,
+        action: str = "warn",
+        dirpath: str | None = None,
+        lr_factor: float = 0.5,
     ):
+        if action not in ACTIONS:
+            raise UserError(f"callbacks.balance.action must be one of {ACTIONS}, not '{action}'.")
         self.patience = patience
         self.d_real_above, self.d_fake_below = d_real_above, d_fake_below
         self.collapse_ratio, self.collapse_after = collapse_ratio, collapse_after
+        self.action, self.dirpath, self.lr_factor = action, dirpath, lr_factor
         self.d_wins_epochs = 0
         self.warnings: list[str] = []
 
-    def _warn(self, trainer, kind: str, message: str) -> None:
+    # The streak survives a resume (Lightning stores callback state in the checkpoint).
+    def state_dict(self) -> dict:
+        return {"d_wins_epochs": self.d_wins_epochs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.d_wins_epochs = int(state.get("d_wins_epochs", 0))
+
+    def _act(self, trainer, pl_module, text: str, since_epoch: int) -> str:
+        """What the config asks for beyond the warning: stop, or go back to the newest checkpoint
+        from before the trouble began (003 §9.2), with lower learning rates."""
+        if self.action == "stop":
+            raise TrainingStopped(
+                f"{text} Training stopped (callbacks.balance.action=stop); the checkpoints in "
+                f"{self.dirpath} are intact: resume from one with changed settings."
+            )
+        if self.action == "rollback":
+            path = last_good(self.dirpath, before_epoch=since_epoch) if self.dirpath else None
+            if path is None:
+                return " No checkpoint from before it to roll back to: training goes on."
+            self.d_wins_epochs = 0
+            return " " + roll_back(trainer, pl_module, path, self.lr_factor, "")
+        return ""
+
+    def _warn(self, trainer, pl_module, kind: str, message: str, since_epoch: int) -> None:
         text = f"epoch {epochs_done(trainer)}: {message}"
+        text += self._act(trainer, pl_module, text, since_epoch)
         self.warnings.append(text)
         log.warning(text)
         for logger in trainer.loggers:
@@ -59,7 +94,9 @@ class ImbalanceWarning(Callback):
             wins = float(d_real) > self.d_real_above and float(d_fake) < self.d_fake_below
             self.d_wins_epochs = self.d_wins_epochs + 1 if wins else 0
             if self.d_wins_epochs == self.patience:  # once per streak, not every epoch after
-                self._warn(trainer, "d_wins", f"for {self.patience} epochs. {D_WINS_ADVICE}")
+                began = epochs_done(trainer) - self.patience + 1
+                message = f"for {self.patience} epochs. {D_WINS_ADVICE}"
+                self._warn(trainer, pl_module, "d_wins", message, began)
         dm = trainer.datamodule
         if dm is not None and getattr(dm, "images", None) is not None and len(dm.images) > 1:
             fake = pl_module.generate_fixed(32)
@@ -68,8 +105,5 @@ class ImbalanceWarning(Callback):
             pl_module.log(keys.DIVERSITY, ratio, on_epoch=True, on_step=False, sync_dist=True)
             # An untrained G's samples are nearly all alike too: judge only after a few epochs.
             if ratio < self.collapse_ratio and epochs_done(trainer) > self.collapse_after:
-                self._warn(
-                    trainer,
-                    "collapse",
-                    f"sample diversity is {ratio:.2f}× the data's. {COLLAPSE_ADVICE}",
-                )
+                message = f"sample diversity is {ratio:.2f}× the data's. {COLLAPSE_ADVICE}"
+                self._warn(trainer, pl_module, "collapse", message, epochs_done(trainer))

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
+from gan_lab.errors import TrainingStopped
+from gan_lab.rollback import all_finite
 from gan_lab.schedule import due, epochs_done
 
 
@@ -29,6 +31,12 @@ class HistoryCheckpoint(Callback):
         self.every_n_epochs, self.save_last = every_n_epochs, save_last
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not all_finite(pl_module.state_dict()):  # the last line of defence (design §9)
+            raise TrainingStopped(
+                f"after epoch {epochs_done(trainer)} some weights are NaN or Inf; no checkpoint "
+                f"was written for it (the earlier ones in {self.dirpath} are intact). Resume from "
+                "the newest with a lower learning rate, or set model.nonfinite=rollback."
+            )
         if due(trainer, self.every_n_epochs):
             name = self.filename.format(epoch=epochs_done(trainer))
             trainer.save_checkpoint(self.dirpath / f"{name}.ckpt")

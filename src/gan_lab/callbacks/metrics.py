@@ -10,6 +10,7 @@ import logging
 
 from lightning.pytorch.callbacks import Callback
 
+from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import try_load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
@@ -43,6 +44,12 @@ class ImageMetrics(Callback):
     def setup(self, trainer, pl_module, stage: str) -> None:
         if not self.enabled or self._loaded:
             return
+        images = getattr(trainer.datamodule, "images", None)
+        if images is not None and len(images) < 2:  # FID/KID need two images: say so now
+            raise UserError(
+                f"the training set has {len(images)} image(s), but FID/KID/IS compare two sets of "
+                "at least 2 images; add images, or train without scores: metrics=off."
+            )
         self._loaded = True  # one attempt, one message per run
         extractor, self.message = try_load_extractor(
             self.spec, self.inception_weights, self.required

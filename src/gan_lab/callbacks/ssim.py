@@ -32,6 +32,8 @@ class SSIMTracker(Callback):
         self.every_n_steps, self.seed = every_n_steps, seed
         self.n_real, self.n_fake = n_real, n_fake
         self._reals: torch.Tensor | None = None
+        self._rows: list[dict] = []  # written at the epoch's end, before its checkpoint
+        self._rows: list[dict] = []  # written with the epoch, before its checkpoint
 
     @torch.no_grad()
     def measure(self, trainer, pl_module) -> float:
@@ -49,11 +51,10 @@ class SSIMTracker(Callback):
         value = self.measure(trainer, pl_module)
         for logger in trainer.loggers:
             logger.log_metrics({keys.SSIM: value}, step=step)
+        row = {"step": step, "epoch": epochs_done(trainer), keys.short(keys.SSIM): f"{value:.6f}"}
+        self._rows.append(row)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        rows, self._rows = self._rows, []
         if trainer.is_global_zero:
-            self.dirpath.mkdir(parents=True, exist_ok=True)
-            row = {
-                "step": step,
-                "epoch": epochs_done(trainer),
-                keys.short(keys.SSIM): f"{value:.6f}",
-            }
-            append_rows(self.dirpath / SSIM_CSV, [row])
+            append_rows(self.dirpath / SSIM_CSV, rows)

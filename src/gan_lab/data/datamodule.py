@@ -17,6 +17,7 @@ from gan_lab.data.augment import BatchAugment
 from gan_lab.data.builtin import CLASSES, make_shapes
 from gan_lab.data.folder import inspect_folder, stack_records
 from gan_lab.data.mnist import load_mnist
+from gan_lab.data.sampler import EpochShuffle
 from gan_lab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class GANDataModule(L.LightningDataModule):
         self.images: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         self.classes: list[str] = []
+        # Drawn from the run's seeded stream: the same shuffles for the same seed, resumed or not.
+        self.shuffle_seed = int(torch.randint(2**31 - 1, (1,)))
 
     # ---- loading -------------------------------------------------------------------------
     def _missing(self, what: str) -> UserError:
@@ -158,8 +161,9 @@ class GANDataModule(L.LightningDataModule):
         return DataLoader(
             TensorDataset(self.images, self.labels),
             batch_size=min(self.batch_size, n),
-            shuffle=True,
+            sampler=EpochShuffle(n, self.shuffle_seed),
             drop_last=n > self.batch_size,
+            generator=torch.Generator(),  # its worker seed must not draw from the global stream
         )
 
     def to_model_range(self, images: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan_lab.errors import UserError
+from gan_lab.errors import UserError, load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,20 @@ class InceptionFeatures(nn.Module):
 
     def __init__(self, weights: str | Path):
         super().__init__()
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        import torch_fidelity.feature_extractor_inceptionv3 as fe
 
-        self.net = FeatureExtractorInceptionV3(
-            "inception-v3-compat",
-            ["2048", "logits_unbiased"],
-            feature_extractor_weights_path=str(weights),
-        )
+        # torch-fidelity reads a weights file with torch.load(weights_only=False), which runs any
+        # code pickled into it (design §9). Read it here with weights_only=True and hand the
+        # tensors over through the hook it uses for downloads.
+        state = load_torch_file(weights, "Inception weights file")
+        download = fe.load_state_dict_from_url
+        fe.load_state_dict_from_url = lambda *args, **kwargs: state
+        try:
+            self.net = fe.FeatureExtractorInceptionV3(
+                "inception-v3-compat", ["2048", "logits_unbiased"]
+            )
+        finally:
+            fe.load_state_dict_from_url = download
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,81 @@
+"""Files a kill, a full disk or a read-only folder must never damage (design §9).
+
+Every file a run depends on is written beside its final name, flushed and fsynced, then renamed
+over it: a rename within one folder is atomic, so a reader sees the old file or the new one,
+never half of one. A write that fails stops the run with one paragraph naming the file.
+"""
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+
+from gan_lab.errors import UserError
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some file systems do not open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that a kill at any instant leaves the old or the new file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as err:
+        with contextlib.suppress(OSError):  # the folder itself may be what failed
+            tmp.unlink(missing_ok=True)
+        raise UserError(
+            f"cannot write {path}: {err.strerror or err}. The run stopped here so that no work "
+            "goes unsaved; the files written before are intact. Free disk space or make the "
+            f"folder writable, then resume with ckpt_path={path.parent}/last.ckpt "
+            "(or the newest checkpoint there)."
+        ) from None
+    return path
+
+
+def append_atomic(path: str | Path, text: str) -> None:
+    """Append whole lines in one write, flushed and fsynced (a kill leaves at most a partial
+    last line, which readers drop: see run_files.read_rows)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise UserError(
+            f"cannot write {path}: {err.strerror or err}. The run stopped; free disk space or "
+            "make the folder writable, then resume from the newest checkpoint."
+        ) from None
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, but crash-safe: Lightning's own serialises to a temporary
+    file in $TMPDIR and moves it over the target, which is a copy (not a rename) when $TMPDIR is
+    another file system, and never fsyncs."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomic(path, buffer.getvalue())
