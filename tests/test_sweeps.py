@@ -192,7 +192,11 @@ class RankProbe(Callback):
     """What each DDP rank saw, gathered on rank 0 and written to ``out`` as JSON."""
 
     def __init__(self, out: str):
-        self.out, self.batches = out, 0
+        self.out, self.batches, self.draw = out, 0, None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if self.draw is None:  # what this rank's noise and augmentation streams give first
+            self.draw = torch.rand(4)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.batches += 1
@@ -205,6 +209,7 @@ class RankProbe(Callback):
         batches = pl_module.all_gather(torch.tensor(self.batches, device=pl_module.device))
         g_sum = pl_module.all_gather(checksum(pl_module.generator))
         d_sum = pl_module.all_gather(checksum(pl_module.discriminator))
+        draws = pl_module.all_gather(self.draw.to(pl_module.device))
         if trainer.is_global_zero:
             report = {
                 "world_size": trainer.world_size,
@@ -212,6 +217,7 @@ class RankProbe(Callback):
                 "same_fixed_z": bool((fixed_z == fixed_z[0]).all()),
                 "same_g": bool(torch.allclose(g_sum, g_sum[0])),
                 "same_d": bool(torch.allclose(d_sum, d_sum[0])),
+                "same_draws": bool(torch.equal(draws[0], draws[1])),
             }
             Path(self.out).write_text(json.dumps(report))
 
@@ -235,6 +241,7 @@ def test_ddp_two_cpu_processes_under_multirun(tmp_path):
     # 128 images, batch 32: 4 batches on one device, 2 on each of two ranks.
     assert report["world_size"] == 2 and report["batches"] == [2, 2]
     assert report["same_fixed_z"] and report["same_g"] and report["same_d"]
+    assert not report["same_draws"]  # each rank draws its own z, label noise and augmentation
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "epoch_0001.ckpt",
         "last.ckpt",

@@ -8,12 +8,18 @@ never half of one. A write that fails stops the run with one paragraph naming th
 import contextlib
 import io
 import os
+import time
 from pathlib import Path
 
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 
 from gan_lab.errors import UserError
+
+# Seconds to wait between writing a file and renaming it: only tests/test_kill.py sets it, to make
+# its random kills land inside writes.
+WRITE_DELAY = float(os.environ.get("GAN_LAB_WRITE_DELAY", "0") or 0)
+TMP_GLOB = ".*.tmp-*"  # what a write killed before its rename leaves behind
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -32,13 +38,15 @@ def _fsync_dir(folder: Path) -> None:
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that a kill at any instant leaves the old or the new file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # matches TMP_GLOB
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if WRITE_DELAY:  # fault injection for the kill test: widen the window before the rename
+            time.sleep(WRITE_DELAY)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except OSError as err:

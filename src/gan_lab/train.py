@@ -23,7 +23,7 @@ from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
 from gan_lab.models import output_range
 from gan_lab.module import GAN
-from gan_lab.safe_io import AtomicCheckpointIO
+from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
 from gan_lab.validate import check_config
 
 log = logging.getLogger(__name__)
@@ -76,20 +76,23 @@ def use_stored_config(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     return cfg
 
 
-def prepare_resume(run_dir: Path, ckpt: dict, ckpt_path: Path) -> None:
-    """Make the run folder hold one history that ends at the checkpoint (design §9).
+def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> None:
+    """Make the run folder hold one history that ends where training starts (design §9):
+    at the checkpoint's epoch, or at 0 for a new run in a folder that already has files.
 
     Rows written after the checkpoint (a kill between the CSVs and the checkpoint) are dropped.
     Resuming from an earlier history checkpoint starts a new branch: the abandoned branch's later
     checkpoints, grids, scores and full CSVs are moved to abandoned/<time>/, never mixed, never lost.
     """
-    epoch = int(ckpt.get("epoch", -1)) + 1
+    for leftover in run_dir.rglob(TMP_GLOB):  # writes a kill interrupted before their rename
+        leftover.unlink()
     later = [(e, p) for e, p in rollback.history(run_dir / "checkpoints") if e > epoch]
-    if later:
+    started = any((run_dir / n).exists() for n in run_files.HISTORY)
+    if later or (epoch == 0 and started):
         dest = run_dir / "abandoned" / time.strftime("%Y-%m-%d_%H-%M-%S")
         moved = [p for _, p in later]
         last = run_dir / "checkpoints" / "last.ckpt"
-        if last.exists() and last.resolve() != ckpt_path.resolve():
+        if last.exists() and (ckpt_path is None or last.resolve() != ckpt_path.resolve()):
             moved.append(last)
         moved += [p for p in (run_dir / "samples").glob("epoch_*.png") if _number(p) > epoch]
         moved += [run_dir / n for n in ("scores.csv", "scores.md", "samples/evolution.gif")]
@@ -98,19 +101,35 @@ def prepare_resume(run_dir: Path, ckpt: dict, ckpt_path: Path) -> None:
                 target = dest / path.relative_to(run_dir)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(path), target)
+        dest.mkdir(parents=True, exist_ok=True)
         for name in run_files.HISTORY:
             if (run_dir / name).exists():
                 shutil.copy2(run_dir / name, dest / name)
         log.warning(
-            "resuming from epoch %d of a run that went on to epoch %d: the later branch's files "
-            "are kept in %s; this run's history continues from epoch %d",
+            "starting at epoch %d in %s, which holds a run that went on: its later files are "
+            "kept in %s; this run's history continues from epoch %d",
             epoch,
-            later[-1][0],
+            run_dir,
             dest,
             epoch,
         )
     for name in run_files.HISTORY:
         run_files.truncate_after(run_dir / name, epoch)
+
+
+def newest(ckpt_path: Path) -> Path:
+    """last.ckpt means "the newest state": a kill between writing epoch_N.ckpt and last.ckpt
+    leaves last.ckpt one epoch behind, and then epoch_N.ckpt is where to go on from."""
+    history = rollback.history(ckpt_path.parent)
+    if ckpt_path.name != "last.ckpt" or not history or not ckpt_path.exists():
+        return ckpt_path
+    epoch = int(read_checkpoint(ckpt_path).get("epoch", -1)) + 1
+    if history[-1][0] > epoch:
+        log.warning(
+            "%s is at epoch %d; resuming from the newer %s", ckpt_path, epoch, history[-1][1]
+        )
+        return history[-1][1]
+    return ckpt_path
 
 
 def _number(path: Path) -> int:
@@ -195,7 +214,7 @@ def train(
     """
     ckpt_path = None
     if cfg.get("ckpt_path"):
-        ckpt_path = resolve_checkpoint(cfg.ckpt_path)  # best@<run> too
+        ckpt_path = newest(resolve_checkpoint(cfg.ckpt_path))  # best@<run> too
         with open_dict(cfg):
             cfg.ckpt_path = str(ckpt_path)
         overrides = command_line_overrides() if overrides is None else overrides
@@ -203,8 +222,8 @@ def train(
     check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     with run_lock(run_dir):
-        if ckpt_path is not None:
-            prepare_resume(run_dir, read_checkpoint(ckpt_path), ckpt_path)
+        start = 0 if ckpt_path is None else int(read_checkpoint(ckpt_path).get("epoch", -1)) + 1
+        prepare_run_folder(run_dir, start, ckpt_path)
         if cfg.get("seed") is not None:
             L.seed_everything(cfg.seed, workers=True, verbose=False)
         module, datamodule = build(cfg)

@@ -1,0 +1,96 @@
+"""A run killed with SIGKILL at random moments — some inside a checkpoint write — and resumed
+each time ends exactly where an uninterrupted run ends (design §9)."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT, make_cfg
+
+from gan_lab.run_files import HISTORY, read_rows
+from gan_lab.train import train
+
+EPOCHS = 8
+RUN = [
+    "debug=tiny",
+    f"trainer.max_epochs={EPOCHS}",
+    "trainer.deterministic=true",
+    "logger=none",
+    "callbacks.samples.gif=false",
+    "metrics.ssim_every_n_steps=3",
+]
+
+
+def progress(run: Path) -> int:
+    """Complete epochs in metrics.csv: a sign that the run got past start-up."""
+    return len(read_rows(run / "metrics.csv"))
+
+
+def kill_and_resume(run: Path, kills: int, seed: int) -> tuple[int, int]:
+    """Start, SIGKILL, resume, ... until the run finishes by itself; returns (kills, kills that
+    left a half-written file behind)."""
+    rng = random.Random(seed)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "GAN_LAB_WRITE_DELAY": "0.15"}
+    done, in_write = 0, 0
+    while True:
+        last = run / "checkpoints" / "last.ckpt"
+        resume = [f"ckpt_path={last}"] if last.exists() else []
+        cmd = [sys.executable, "train.py", *RUN, *resume, f"hydra.run.dir={run}"]
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        if done < kills:
+            before, deadline = progress(run), time.monotonic() + 120
+            while proc.poll() is None and progress(run) == before and time.monotonic() < deadline:
+                time.sleep(0.05)  # start-up: wait for training to make progress
+            time.sleep(rng.uniform(0.0, 1.5))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                done += 1
+                in_write += any(run.rglob(".*.tmp-*"))
+                continue
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        return done, in_write
+
+
+def check_against_uninterrupted(run: Path, reference: Path) -> None:
+    for path in (run / "checkpoints").glob("*.ckpt"):
+        torch.load(path, weights_only=True)  # every checkpoint loads
+    for name in HISTORY:
+        epochs = [int(r["epoch"]) for r in read_rows(run / name)]
+        ref = [int(r["epoch"]) for r in read_rows(reference / name)]
+        assert epochs == ref, name  # each epoch (and each step) exactly once, in order
+    steps = [r["step"] for r in read_rows(run / "steps.csv")]
+    assert len(steps) == len(set(steps)) == EPOCHS * 4
+    a, b = (
+        torch.load(r / "checkpoints" / "last.ckpt", weights_only=True) for r in (run, reference)
+    )
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"])
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("uninterrupted") / "run"
+    train(make_cfg(out, RUN))
+    return out
+
+
+def test_three_random_kills_lose_nothing(reference, tmp_path):
+    kills, _ = kill_and_resume(tmp_path / "run", kills=3, seed=1)
+    assert kills == 3
+    check_against_uninterrupted(tmp_path / "run", reference)
+
+
+@pytest.mark.slow
+def test_twelve_random_kills_some_inside_writes_lose_nothing(reference, tmp_path):
+    kills, in_write = kill_and_resume(tmp_path / "run", kills=12, seed=2)
+    assert kills == 12 and in_write >= 1
+    check_against_uninterrupted(tmp_path / "run", reference)
