@@ -1,5 +1,7 @@
 """Shared fixtures: composed configs (Hydra state cleared each time) and one tiny trained run."""
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,10 @@ from omegaconf import DictConfig, open_dict
 from gan_lab.cli import compose
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Decoded-folder caches of the tests (and of the runs they start) go to a temporary folder, never
+# to the user's ~/.cache/gan-lab.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gan-lab-test-cache-")
 CONF = ROOT / "conf"
 
 # A run small enough for the test suite (conf/debug/tiny.yaml): 128 built-in images, 4 steps an

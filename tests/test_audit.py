@@ -98,6 +98,7 @@ def test_training_on_messy_folder_uses_the_good_files(cfg_factory, tmp_path):
     cfg = cfg_factory(
         "data=cakes",
         f"data.root={root}",
+        "data.audit.max_skipped_share=1",  # half of this folder is broken on purpose
         "data.image_size=32",
         "data.batch_size=4",
         "trainer.max_epochs=1",

@@ -37,7 +37,11 @@ def datamodule(cfg_factory, *overrides):
 def test_folder_of_mixed_images_loads_every_good_file(cfg_factory, tmp_path):
     n = write_mixed_folder(tmp_path / "imgs")
     dm = datamodule(
-        cfg_factory, "data=folder", f"data.root={tmp_path / 'imgs'}", "data.image_size=32"
+        cfg_factory,
+        "data=folder",
+        f"data.root={tmp_path / 'imgs'}",
+        "data.audit.max_skipped_share=1",
+        "data.image_size=32",
     )
     assert dm.images.shape == (n, 3, 32, 32) and dm.images.dtype == torch.uint8
     assert dm.classes == ["imgs"] and set(dm.labels.tolist()) == {0}
@@ -56,6 +60,7 @@ def test_grayscale_folder_for_one_channel_models(cfg_factory, tmp_path):
         cfg_factory,
         "data=folder",
         f"data.root={tmp_path / 'imgs'}",
+        "data.audit.max_skipped_share=1",
         "data.image_size=28",
         "data.channels=1",
     )

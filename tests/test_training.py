@@ -221,6 +221,7 @@ def test_trains_on_a_folder_of_mixed_images(cfg_factory, tmp_path):
         "generator=upsample",
         "data=monet",
         f"data.root={tmp_path / 'monet_jpg'}",
+        "data.audit.max_skipped_share=1",
         "data.image_size=32",
         "data.batch_size=4",
         "trainer.max_epochs=1",

@@ -33,12 +33,15 @@ class EpochHistory(Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         steps, self._steps = self._steps, []
+        # Every rank reads the metrics: with DDP the read reduces values logged with sync_dist
+        # (a collective), so a read on rank 0 alone would wait for the other ranks forever.
+        metrics = trainer.callback_metrics
         if not trainer.is_global_zero:
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
         epoch = epochs_done(trainer)
         row: dict = {"epoch": epoch, "step": batches_done(trainer)}
-        for key, value in sorted(trainer.callback_metrics.items()):
+        for key, value in sorted(metrics.items()):
             name = key.removesuffix(keys.epoch_key(""))
             if key.endswith(keys.step_key("")) or name in row:
                 continue

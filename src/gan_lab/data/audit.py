@@ -1,7 +1,7 @@
-"""Hygiene of crawled folders (003: "twelve baskets of broken pieces").
+"""Hygiene of crawled folders (003: "twelve baskets of broken pieces"; design §3.1).
 
-Works on the records of the single decode pass (folder.inspect_folder): nothing
-is decoded twice and the data folder is never modified here.
+Works on the records of the single decode pass (data/decoded.py): nothing is decoded twice and
+the data folder is never modified here. The rule is 003's: keep what is good, skip what is broken.
 """
 
 import csv
@@ -12,12 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_lab.data.dedup import same_pictures
 from gan_lab.data.folder import FileRecord
+from gan_lab.errors import UserError
 
 # Problems that make a file unusable or harmful (skipped) and those that are only worth knowing.
-SKIPPED = ("unreadable", "not_an_image", "too_small", "duplicate", "near_duplicate")
-REPORTED = ("unusual_mode", "extreme_aspect")
+BROKEN = ("unreadable", "not_an_image", "too_small", "duplicate")
+REPORTED = ("unusual_mode", "extreme_aspect", "label_conflict")
 USUAL_MODES = {"RGB", "L"}
+ACTIONS = ("skip", "keep")
 
 
 @dataclass
@@ -25,69 +28,121 @@ class Problem:
     path: Path
     kind: str
     detail: str
-
-    @property
-    def skipped(self) -> bool:
-        return self.kind in SKIPPED
-
-
-def _hamming_to_later(hashes: np.ndarray, i: int) -> np.ndarray:
-    x = hashes[i] ^ hashes[i + 1 :]
-    return np.unpackbits(x.view(np.uint8)).reshape(-1, 64).sum(axis=1)
+    skipped: bool = True
 
 
 def audit_records(
     records: list[FileRecord],
+    thumbs: np.ndarray,
+    labels: list[int] | None = None,
+    classes: list[str] | None = None,
     others: list[Path] = (),
     min_size: int = 32,
-    near_duplicate_bits: int = 4,
+    near_duplicates: str = "skip",
+    near_duplicate_distance: float = 0.06,
     max_aspect: float = 3.0,
+    max_skipped_share: float = 0.1,
 ) -> list[Problem]:
-    """Every problem of every file; a file may have several (e.g. CMYK *and* a duplicate)."""
+    """Every problem of every file; a file may have several (e.g. CMYK *and* a duplicate).
+
+    ``thumbs`` are the records' 32×32 grey thumbnails, ``labels`` their class indices. Near
+    duplicates (the same picture re-encoded, rescaled, re-toned or shifted: data/dedup.py) are
+    looked for within a class; the same picture in two classes is a label conflict, reported and
+    never dropped. ``max_skipped_share`` is checked by the caller (check_share).
+    """
+    if near_duplicates not in ACTIONS:
+        raise UserError(
+            f"data.audit.near_duplicates={near_duplicates!r}: use skip (train on one copy of each "
+            "picture) or keep (train on every file)."
+        )
+    labels = list(labels) if labels is not None else [0] * len(records)
+    classes = classes or ["-"]
     problems = [Problem(p, "not_an_image", "no image file extension") for p in others]
-    good: list[FileRecord] = []
-    for r in records:
-        if r.array is None:
+    good: list[int] = []
+    for i, r in enumerate(records):
+        if r.error:
             problems.append(Problem(r.path, "unreadable", r.error))
             continue
         w, h = r.size
         if r.mode not in USUAL_MODES:
-            problems.append(Problem(r.path, "unusual_mode", f"mode {r.mode} (converted)"))
+            problems.append(Problem(r.path, "unusual_mode", f"mode {r.mode} (converted)", False))
         if max(w, h) / max(min(w, h), 1) > max_aspect:
-            problems.append(Problem(r.path, "extreme_aspect", f"{w}×{h} (centre-cropped)"))
+            problems.append(Problem(r.path, "extreme_aspect", f"{w}×{h} (centre-cropped)", False))
         if min(w, h) < min_size:
             problems.append(Problem(r.path, "too_small", f"{w}×{h} < {min_size} px"))
             continue
-        good.append(r)
+        good.append(i)
 
-    first_by_sha: dict[str, Path] = {}
-    unique: list[FileRecord] = []
-    for r in good:
-        if r.sha1 in first_by_sha:
-            problems.append(Problem(r.path, "duplicate", f"same bytes as {first_by_sha[r.sha1]}"))
+    first_by_sha: dict[tuple[str, int], int] = {}  # per class: across classes is a conflict
+    unique: list[int] = []
+    for i in good:
+        r = records[i]
+        if (r.sha1, labels[i]) in first_by_sha:
+            j = first_by_sha[r.sha1, labels[i]]
+            problems.append(Problem(r.path, "duplicate", f"same bytes as {records[j].path}"))
         else:
-            first_by_sha[r.sha1] = r.path
-            unique.append(r)
+            first_by_sha[r.sha1, labels[i]] = i
+            unique.append(i)
 
-    hashes = np.array([r.dhash for r in unique], dtype=np.uint64)
+    skip = near_duplicates == "skip"
     dropped: set[int] = set()
-    for i in range(len(unique) - 1):
-        if i in dropped:
-            continue
-        for j in np.nonzero(_hamming_to_later(hashes, i) <= near_duplicate_bits)[0] + i + 1:
-            if int(j) not in dropped:
-                dropped.add(int(j))
-                problems.append(
-                    Problem(unique[j].path, "near_duplicate", f"looks like {unique[i].path}")
-                )
+    for a, b, d in same_pictures(thumbs[unique], near_duplicate_distance):
+        i, j = unique[a], unique[b]
+        if labels[i] != labels[j]:
+            detail = (
+                f"the same picture as {records[i].path} (distance {d:.3f}) is in class "
+                f"{classes[labels[i]]}, this one in {classes[labels[j]]}"
+            )
+            problems.append(Problem(records[j].path, "label_conflict", detail, False))
+        elif i not in dropped and j not in dropped:
+            dropped.add(j)
+            detail = f"the same picture as {records[i].path} (distance {d:.3f})"
+            problems.append(Problem(records[j].path, "near_duplicate", detail, skip))
     return problems
 
 
+def skipped_files(problems: list[Problem]) -> set[Path]:
+    return {p.path for p in problems if p.skipped}
+
+
 def summarize(problems: list[Problem], n_files: int) -> str:
-    counts = Counter(p.kind for p in problems)
-    skipped = len({p.path for p in problems if p.skipped})
-    parts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(counts.items()))
-    return f"{n_files} files, {skipped} skipped" + (f" ({parts})" if parts else ", no problems")
+    """'1797 files, 12 skipped (0.7 %): 2 duplicate, 10 near duplicate; reported: 3 unusual mode'."""
+    skipped = skipped_files(problems)
+    share = 100 * len(skipped) / max(n_files, 1)
+    skip_counts = Counter(p.kind for p in problems if p.skipped)
+    noted = Counter(p.kind for p in problems if not p.skipped)
+    text = f"{n_files} files, {len(skipped)} skipped ({share:.1f} %)"
+    if skip_counts:
+        text += ": " + ", ".join(
+            f"{n} {k.replace('_', ' ')}" for k, n in sorted(skip_counts.items())
+        )
+    if noted:
+        text += "; kept and reported: " + ", ".join(
+            f"{n} {k.replace('_', ' ')}" for k, n in sorted(noted.items())
+        )
+    return text if problems else f"{n_files} files, no problems"
+
+
+def check_share(
+    problems: list[Problem], n_files: int, max_share: float, report: Path | None
+) -> None:
+    """Stop before training when the audit would drop more than max_share of the set: a rule that
+    misfires (or a folder that is mostly broken) must never change the experiment silently."""
+    # Files without an image extension (a README, a licence) are not part of the set: listed,
+    # but not counted against it.
+    others = {p.path for p in problems if p.kind == "not_an_image"}
+    skipped = len(skipped_files(problems) - others)
+    n_files -= len(others)
+    if n_files and skipped / n_files > max_share:
+        where = f"each file and why is in {report}" if report else "run python -m gan_lab.audit"
+        raise UserError(
+            f"the data audit would skip {skipped} of {n_files} image files "
+            f"({100 * skipped / n_files:.0f} %), more than data.audit.max_skipped_share="
+            f"{max_share}: {summarize(problems, n_files + len(others))}. Nothing was trained. Look at what was "
+            f"flagged ({where}); if a rule is wrong for this set, change it (e.g. "
+            "data.audit.near_duplicates=keep, data.audit.min_size=...); to train on the files "
+            f"that pass anyway, add data.audit.max_skipped_share=1."
+        )
 
 
 def write_report(problems: list[Problem], path: Path) -> Path:
@@ -103,7 +158,7 @@ def write_report(problems: list[Problem], path: Path) -> Path:
 def quarantine(problems: list[Problem], root: Path, dest: Path) -> list[Path]:
     """Move every skipped file to dest, keeping its path relative to root. Only on request."""
     moved = []
-    for path in sorted({p.path for p in problems if p.skipped}):
+    for path in sorted(skipped_files(problems)):
         target = dest / path.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)

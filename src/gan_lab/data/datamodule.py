@@ -12,10 +12,16 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from gan_lab.data.audit import audit_records, summarize, write_report
+from gan_lab.data.audit import (
+    audit_records,
+    check_share,
+    skipped_files,
+    summarize,
+    write_report,
+)
 from gan_lab.data.augment import BatchAugment
 from gan_lab.data.builtin import CLASSES, make_shapes
-from gan_lab.data.folder import inspect_folder, stack_records
+from gan_lab.data.decoded import decode_folder, default_cache_dir, parse_size
 from gan_lab.data.mnist import load_mnist
 from gan_lab.data.sampler import EpochShuffle
 from gan_lab.errors import UserError
@@ -39,6 +45,9 @@ class GANDataModule(L.LightningDataModule):
         augment: dict | None = None,
         audit: dict | None = None,
         audit_report: str | None = None,
+        cache: bool = True,
+        cache_dir: str | None = None,
+        memory_budget: str | int | None = "4GB",
         value_range: tuple[float, float] = (0.0, 1.0),
     ):
         super().__init__()
@@ -50,6 +59,10 @@ class GANDataModule(L.LightningDataModule):
         self.augment = BatchAugment(**(augment or {}))
         self.audit_rules = dict(audit or {})
         self.audit_report = Path(audit_report) if audit_report else None
+        self.cache = cache
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        self.memory_budget = parse_size(memory_budget)
+        self.decoded = None  # the folder's DecodedFolder: keeps a memory-mapped set's file open
         self.problems: list = []
         self.original_sizes: list[tuple[int, int]] = []  # (width, height) before resizing
         self.value_range = tuple(value_range)
@@ -110,25 +123,58 @@ class GANDataModule(L.LightningDataModule):
         )
 
     def _load_folder(self):
-        """Decode once, audit the same records (003's broken files), keep only the good ones."""
-        scan, records = inspect_folder(self.root, self.image_size, self.channels)
-        self.problems = audit_records(records, scan.others, **self.audit_rules)
-        bad = {p.path for p in self.problems if p.skipped}
-        keep = [i for i, r in enumerate(records) if r.path not in bad]
-        images, labels = stack_records(
-            [records[i] for i in keep],
-            [scan.labels[i] for i in keep],
+        """Decode once (or read the cache), audit the same records (003's broken files), keep
+        only the good ones; stop before training if the audit would drop too much (design §3.1)."""
+        rules = dict(self.audit_rules)
+        max_share = float(rules.get("max_skipped_share", 0.1))
+        dec = decode_folder(
+            self.root,
             self.image_size,
             self.channels,
+            cache_dir=self.cache_dir if self.cache else None,
+            memory_budget=self.memory_budget,
         )
-        self.original_sizes = [records[i].size for i in keep]
-        summary = summarize(self.problems, len(records) + len(scan.others))
+        self.decoded = dec
+        scan, records = dec.scan, dec.records
+        n_files = len(records) + len(scan.others)
+        log.info(
+            "data %s: %d files, %d decoded now, %d from the cache%s (%.1f s)",
+            self.root,
+            len(records),
+            dec.decoded,
+            len(records) - dec.decoded,
+            f" {dec.cache}" if dec.cache else "",
+            dec.seconds,
+        )
+        self.problems = audit_records(
+            records, dec.thumbs, scan.labels, scan.classes, scan.others, **rules
+        )
+        bad = skipped_files(self.problems)
+        keep = [i for i, r in enumerate(records) if r.path not in bad]
+        summary = summarize(self.problems, n_files)
         if self.audit_report is not None and self.problems:
             write_report(self.problems, self.audit_report)
             summary += f"; each one listed in {self.audit_report}"
         (log.warning if bad else log.info)("data audit of %s: %s", self.root, summary)
-        if len(images) == 0:
+        check_share(self.problems, n_files, max_share, self.audit_report)
+        if not keep:
             raise self._missing(f"no usable images in {self.root} ({summary})")
+        rows = dec.rows(keep)
+        images = torch.from_numpy(rows)
+        images = images.permute(0, 3, 1, 2)  # (N, H, W, C) rows → (N, C, H, W), no copy
+        if not dec.on_disk:
+            images = images.contiguous()
+        else:
+            log.warning(
+                "data %s: %d images of %s bytes are over data.memory_budget: streamed from the "
+                "memory-mapped file %s",
+                self.root,
+                len(keep),
+                rows[0].nbytes,
+                rows.filename,
+            )
+        labels = torch.tensor([scan.labels[i] for i in keep], dtype=torch.long)
+        self.original_sizes = [records[i].size for i in keep]
         return images, labels, scan.classes
 
     def _filter_classes(self, images, labels, classes):

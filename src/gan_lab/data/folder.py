@@ -1,4 +1,4 @@
-"""Image folders: flat, or one subfolder per class; decoded once into a uint8 tensor.
+"""Image folders: flat, or one subfolder per class; one file decoded into arrays.
 
 Crawled folders are never clean (003): every file that cannot be turned into an
 image of the wanted size and mode is skipped with a reason, never crashes the run.
@@ -7,14 +7,13 @@ image of the wanted size and mode is skipped with a reason, never crashes the ru
 import hashlib
 import io
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
+
+from gan_lab.data.dedup import THUMB
 
 log = logging.getLogger(__name__)
 
@@ -70,36 +69,26 @@ def _to_mode(im: Image.Image, mode: str) -> Image.Image:
 
 @dataclass
 class FileRecord:
-    """What one decode pass learns about a file; ``array`` is None when it could not be used."""
+    """What the decode pass learns about a file; ``error`` is set when it cannot be used."""
 
     path: Path
-    array: np.ndarray | None = None
     error: str = ""
     mode: str = ""
-    size: tuple[int, int] = (0, 0)
+    size: tuple[int, int] = (0, 0)  # (width, height) before resizing
     sha1: str = ""
-    dhash: int = 0
-
-
-def difference_hash(im: Image.Image, bits: int = 8) -> int:
-    """64-bit dHash: brightness gradients of a 9×8 thumbnail; near-identical images differ in few bits."""
-    small = np.asarray(
-        im.convert("L").resize((bits + 1, bits), Image.Resampling.BILINEAR), dtype=np.int16
-    )
-    diff = (small[:, 1:] > small[:, :-1]).flatten()
-    return int("".join("1" if d else "0" for d in diff), 2)
 
 
 def load_image(path: Path, size: int, mode: str) -> np.ndarray:
     """Decode, orient, convert and centre-crop-resize one file to (size, size[, 3]) uint8."""
-    rec = inspect_file(path, size, mode)
-    if rec.array is None:
+    rec, array, _ = inspect_file(path, size, mode)
+    if array is None:
         raise OSError(f"{path}: {rec.error}")
-    return rec.array
+    return array
 
 
-def inspect_file(path: Path, size: int, mode: str) -> FileRecord:
-    """Decode one file once: its hashes, original mode and size, and the training array."""
+def inspect_file(path: Path, size: int, mode: str):
+    """Decode one file once: (its record, the training array, the 32×32 grey thumbnail that the
+    near-duplicate check compares); both arrays are None when the file cannot be used."""
     rec = FileRecord(path)
     try:
         data = path.read_bytes()
@@ -110,32 +99,10 @@ def inspect_file(path: Path, size: int, mode: str) -> FileRecord:
             im.load()  # decode now: truncated files fail here, not during training
             rec.mode, rec.size = im.mode, im.size
             im = ImageOps.exif_transpose(im)
-            rec.dhash = difference_hash(_to_mode(im, "RGB"))
+            rgb = _to_mode(im, "RGB")
+            thumb = ImageOps.fit(rgb.convert("L"), (THUMB, THUMB), Image.Resampling.BOX)
             im = ImageOps.fit(_to_mode(im, mode), (size, size), Image.Resampling.LANCZOS)
-            rec.array = np.asarray(im, dtype=np.uint8)
+            return rec, np.asarray(im, dtype=np.uint8), np.asarray(thumb, dtype=np.uint8)
     except Exception as err:  # noqa: BLE001 — any decoder failure means "skip this file"
         rec.error = f"{type(err).__name__}: {err}"
-    return rec
-
-
-def inspect_folder(
-    root: Path, image_size: int, channels: int
-) -> tuple[FolderScan, list[FileRecord]]:
-    """Decode every image under root (threads: Pillow releases the GIL while decoding)."""
-    scan = scan_folder(root)
-    mode = "L" if channels == 1 else "RGB"
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        records = list(pool.map(lambda p: inspect_file(p, image_size, mode), scan.files))
-    return scan, records
-
-
-def stack_records(records: list[FileRecord], labels: list[int], image_size: int, channels: int):
-    """(uint8 images (N, C, H, W), int64 labels) of the usable records."""
-    keep = [(r.array, y) for r, y in zip(records, labels, strict=True) if r.array is not None]
-    if not keep:
-        return torch.empty(0, channels, image_size, image_size, dtype=torch.uint8), torch.empty(
-            0, dtype=torch.long
-        )
-    stacked = torch.from_numpy(np.stack([a for a, _ in keep]))
-    images = stacked[:, None] if channels == 1 else stacked.permute(0, 3, 1, 2)
-    return images.contiguous(), torch.tensor([y for _, y in keep], dtype=torch.long)
+    return rec, None, None
