@@ -13,6 +13,16 @@ RULES = {
     "data.batch_size": (lambda v: isinstance(v, int) and v >= 1, "a whole number ≥ 1"),
     "data.image_size": (lambda v: isinstance(v, int) and v >= 16, "a whole number ≥ 16"),
     "data.channels": (lambda v: v in (1, 3), "1 (grey) or 3 (RGB)"),
+    "data.audit.near_duplicates": (lambda v: v in ("skip", "keep"), "skip or keep"),
+    "data.audit.near_duplicate_distance": (
+        lambda v: _number(v) and 0 <= v < 1,
+        "a number in [0, 1): the largest block difference of the same picture (0.06)",
+    ),
+    "data.audit.max_skipped_share": (
+        lambda v: _number(v) and 0 <= v <= 1,
+        "a number in [0, 1]: the share of a set the audit may skip (1 = any)",
+    ),
+    "data.cache": (lambda v: isinstance(v, bool), "true or false"),
     "model.d_steps": (lambda v: isinstance(v, int) and v >= 1, "a whole number ≥ 1"),
     "model.lr_d": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (0 freezes D)"),
     "model.lr_g": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (0 freezes G)"),

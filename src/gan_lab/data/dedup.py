@@ -6,12 +6,12 @@ hash alone cannot tell the two apart on small images (a 64-bit dHash called 74 %
 1,797 distinct digits "near duplicates"), so the decision takes two steps:
 
 1. **Candidates** without comparing all pairs: each image's 8×8 tone-normalised thumbnail gets a
-   512-bit random-hyperplane signature (SimHash: the angle between two thumbnails sets how many
-   bits differ); images sharing any of its 32 bands of 16 bits are candidates, and those whose
-   8×8 thumbnails correlate above 0.93 go on. Copies share a band with probability > 0.999 (a
-   2-px shift of a sharp digit, the hardest case measured, correlates at 0.94-0.97), unrelated
-   images with ~2⁻¹⁶ per band, so the work grows about linearly with the set
-   (benchmarks/audit_scaling.py).
+   random-hyperplane signature (SimHash: the angle between two thumbnails sets how many bits
+   differ) of 96 bands of 20 bits; images sharing any band are candidates, and those whose 8×8
+   thumbnails correlate above 0.9 go on. A copy (correlation ≥ 0.93 measured, a 2-px shift of a
+   sharp digit being the hardest case) shares a band with probability > 0.999; two unrelated
+   images with ~10⁻⁴. Measured growth of the whole audit per ×10 images: ×6 to ×25
+   (benchmarks/audit_scaling.py), not ×100.
 2. **Confirmation at the pixel level** on 32×32 greyscale thumbnails: the second thumbnail's tones
    are mapped onto the first's (quantile matching: any monotone tone curve, gamma, brightness),
    the two are aligned within ±1 thumbnail pixel (±2 px at 64 px), and the pair is the same
@@ -26,11 +26,11 @@ import numpy as np
 from tqdm import tqdm
 
 THUMB = 32  # side of the stored greyscale thumbnail
-COARSE = 8  # side of the candidate thumbnail (blurred: shift-tolerant)
-BANDS, BAND_BITS = 32, 16
+COARSE = 8  # side of the candidate thumbnail (4×4 block means of the 32×32 one)
+BANDS, BAND_BITS = 96, 20
 BLOCK = 4  # side of the blocks whose mean difference is compared at the pixel level
 SHIFT = 1  # alignment search, in thumbnail pixels
-MIN_CORRELATION = 0.93  # of the 8×8 thumbnails: below it, no pixel check
+MIN_CORRELATION = 0.9  # of the 8×8 thumbnails: below it, no pixel check
 CHUNK = 2048  # pairs checked at once
 MAX_BUCKET = 64  # a band value shared by more images than this pairs each only with neighbours
 
@@ -48,11 +48,11 @@ def _coarse(thumbs: np.ndarray) -> np.ndarray:
 
 
 def signatures(thumbs: np.ndarray) -> np.ndarray:
-    """(N, BANDS) uint16 band values of each thumbnail's random-hyperplane signature."""
+    """(N, BANDS) uint32 band values of each thumbnail's random-hyperplane signature."""
     planes = np.random.default_rng(0).standard_normal((COARSE * COARSE, BANDS * BAND_BITS))
     bits = (_coarse(thumbs) @ planes.astype(np.float32)) > 0
     weights = (1 << np.arange(BAND_BITS)).astype(np.uint32)
-    return (bits.reshape(len(thumbs), BANDS, BAND_BITS) * weights).sum(-1).astype(np.uint16)
+    return (bits.reshape(len(thumbs), BANDS, BAND_BITS) * weights).sum(-1, dtype=np.uint32)
 
 
 def candidate_pairs(thumbs: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ image of the wanted size and mode is skipped with a reason, never crashes the ru
 import hashlib
 import io
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,29 +30,33 @@ class FolderScan:
 
 
 def _is_image_name(path: Path) -> bool:
-    return (
-        path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-    )
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every visible file under root, in sorted order, in one pass over the tree."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder) / f for f in sorted(files) if not f.startswith(".")]
+    return sorted(found)
 
 
 def scan_folder(root: Path) -> FolderScan:
     """Class subfolders if the root holds only folders with images; otherwise one flat class."""
-    subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    top_files = sorted(p for p in root.iterdir() if _is_image_name(p))
-    per_class = {d.name: sorted(p for p in d.rglob("*") if _is_image_name(p)) for d in subdirs}
-    per_class = {k: v for k, v in per_class.items() if v}
-    others = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and not _is_image_name(p)
-    )
+    files = _walk(root)
+    images = [p for p in files if _is_image_name(p)]
+    others = [p for p in files if not _is_image_name(p)]
+    top_files = [p for p in images if p.parent == root]
+    per_class: dict[str, list[Path]] = {}
+    for p in images:
+        per_class.setdefault(p.relative_to(root).parts[0], []).append(p)
     if per_class and not top_files:
-        classes = list(per_class)
+        classes = sorted(per_class)
         files = [p for c in classes for p in per_class[c]]
         labels = [i for i, c in enumerate(classes) for _ in per_class[c]]
         return FolderScan(files, labels, classes, others)
-    files = sorted(p for p in root.rglob("*") if _is_image_name(p))
-    return FolderScan(files, [0] * len(files), [root.name], others)
+    return FolderScan(images, [0] * len(images), [root.name], others)
 
 
 def _to_mode(im: Image.Image, mode: str) -> Image.Image:
