@@ -16,15 +16,16 @@ from conftest import ROOT, make_cfg
 from gan_lab.run_files import HISTORY, read_rows
 from gan_lab.train import train
 
-EPOCHS = 8
-RUN = [
-    "debug=tiny",
-    f"trainer.max_epochs={EPOCHS}",
-    "trainer.deterministic=true",
-    "logger=none",
-    "callbacks.samples.gif=false",
-    "metrics.ssim_every_n_steps=3",
-]
+
+def run_args(epochs: int) -> list[str]:
+    return [
+        "debug=tiny",
+        f"trainer.max_epochs={epochs}",
+        "trainer.deterministic=true",
+        "logger=none",
+        "callbacks.samples.gif=false",
+        "metrics.ssim_every_n_steps=3",
+    ]
 
 
 def progress(run: Path) -> int:
@@ -32,7 +33,7 @@ def progress(run: Path) -> int:
     return len(read_rows(run / "metrics.csv"))
 
 
-def kill_and_resume(run: Path, kills: int, seed: int) -> tuple[int, int]:
+def kill_and_resume(run: Path, epochs: int, kills: int, seed: int) -> tuple[int, int]:
     """Start, SIGKILL, resume, ... until the run finishes by itself; returns (kills, kills that
     left a half-written file behind)."""
     rng = random.Random(seed)
@@ -41,7 +42,7 @@ def kill_and_resume(run: Path, kills: int, seed: int) -> tuple[int, int]:
     while True:
         last = run / "checkpoints" / "last.ckpt"
         resume = [f"ckpt_path={last}"] if last.exists() else []
-        cmd = [sys.executable, "train.py", *RUN, *resume, f"hydra.run.dir={run}"]
+        cmd = [sys.executable, "train.py", *run_args(epochs), *resume, f"hydra.run.dir={run}"]
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -61,36 +62,38 @@ def kill_and_resume(run: Path, kills: int, seed: int) -> tuple[int, int]:
         return done, in_write
 
 
-def check_against_uninterrupted(run: Path, reference: Path) -> None:
+def check_against_uninterrupted(run: Path, reference: Path, epochs: int) -> None:
     for path in (run / "checkpoints").glob("*.ckpt"):
         torch.load(path, weights_only=True)  # every checkpoint loads
     for name in HISTORY:
-        epochs = [int(r["epoch"]) for r in read_rows(run / name)]
+        seen = [int(r["epoch"]) for r in read_rows(run / name)]
         ref = [int(r["epoch"]) for r in read_rows(reference / name)]
-        assert epochs == ref, name  # each epoch (and each step) exactly once, in order
+        assert seen == ref, name  # each epoch (and each step) exactly once, in order
     steps = [r["step"] for r in read_rows(run / "steps.csv")]
-    assert len(steps) == len(set(steps)) == EPOCHS * 4
+    assert len(steps) == len(set(steps)) == epochs * 4
     a, b = (
         torch.load(r / "checkpoints" / "last.ckpt", weights_only=True) for r in (run, reference)
     )
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"])
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("uninterrupted") / "run"
-    train(make_cfg(out, RUN))
+def uninterrupted(tmp_path: Path, epochs: int) -> Path:
+    out = tmp_path / "uninterrupted"
+    train(make_cfg(out, run_args(epochs)))
     return out
 
 
-def test_three_random_kills_lose_nothing(reference, tmp_path):
-    kills, _ = kill_and_resume(tmp_path / "run", kills=3, seed=1)
-    assert kills == 3
-    check_against_uninterrupted(tmp_path / "run", reference)
+def test_two_random_kills_lose_nothing(tmp_path):
+    """The short version for make test: 6 epochs, 2 kills."""
+    reference = uninterrupted(tmp_path, 6)
+    kills, _ = kill_and_resume(tmp_path / "run", epochs=6, kills=2, seed=1)
+    assert kills == 2
+    check_against_uninterrupted(tmp_path / "run", reference, 6)
 
 
 @pytest.mark.slow
-def test_twelve_random_kills_some_inside_writes_lose_nothing(reference, tmp_path):
-    kills, in_write = kill_and_resume(tmp_path / "run", kills=12, seed=2)
+def test_twelve_random_kills_some_inside_writes_lose_nothing(tmp_path):
+    reference = uninterrupted(tmp_path, 8)
+    kills, in_write = kill_and_resume(tmp_path / "run", epochs=8, kills=12, seed=2)
     assert kills == 12 and in_write >= 1
-    check_against_uninterrupted(tmp_path / "run", reference)
+    check_against_uninterrupted(tmp_path / "run", reference, 8)
