@@ -48,6 +48,15 @@ def copies(im: Image.Image) -> dict[str, Image.Image]:
     }
 
 
+def random_pictures(root, n, seed, prefix="", shape=(40, 40, 3)):
+    """n distinct noise pictures as PNGs in root."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        Image.fromarray(rng.integers(0, 255, shape, np.uint8)).save(root / f"{prefix}{k:02d}.png")
+    return rng
+
+
 @pytest.fixture(scope="module")
 def digits_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits") / "digits"
@@ -110,10 +119,7 @@ def test_copies_of_digits_are_all_found(digits_folder, tmp_path):
 
 def test_second_decode_comes_from_the_cache_and_an_edit_is_reread(tmp_path):
     root = tmp_path / "set"
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    for k in range(40):
-        Image.fromarray(rng.integers(0, 255, (48, 40, 3), np.uint8)).save(root / f"{k:02d}.png")
+    rng = random_pictures(root, 40, seed=0, shape=(48, 40, 3))
     cache = tmp_path / "cache"
     first = decode_folder(root, 32, 3, cache_dir=cache)
     second = decode_folder(root, 32, 3, cache_dir=cache)
@@ -135,10 +141,7 @@ def test_second_decode_comes_from_the_cache_and_an_edit_is_reread(tmp_path):
 def test_a_set_over_the_memory_budget_trains_from_a_memory_map(tmp_path):
     """The same run with the set in memory and memory-mapped gives the same weights."""
     root = tmp_path / "set"
-    root.mkdir()
-    rng = np.random.default_rng(1)
-    for k in range(24):
-        Image.fromarray(rng.integers(0, 255, (40, 40, 3), np.uint8)).save(root / f"{k:02d}.png")
+    random_pictures(root, 24, seed=1)
     # One broken file: the memory-mapped set keeps only the good rows, like the in-memory one.
     (root / "broken.png").write_bytes(b"not an image")
     common = TINY + [
@@ -163,10 +166,8 @@ def test_a_set_over_the_memory_budget_trains_from_a_memory_map(tmp_path):
 
 def test_share_guard_stops_a_mostly_broken_folder_and_the_override_goes_on(tmp_path):
     root = tmp_path / "crawl"
-    root.mkdir()
-    rng = np.random.default_rng(2)
+    random_pictures(root, 8, seed=2, prefix="ok")
     for k in range(8):
-        Image.fromarray(rng.integers(0, 255, (40, 40, 3), np.uint8)).save(root / f"ok{k}.png")
         (root / f"bad{k}.jpg").write_text("<html>an error page, not a photo</html>")
     run = [
         sys.executable,
