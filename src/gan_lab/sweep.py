@@ -67,7 +67,8 @@ def run_status(run: Path, rows: list[dict]) -> str:
         return "failed: " + (run / FAILED).read_text().strip().splitlines()[0][:200]
     if not rows:
         return "no metrics"
-    config = _yaml(run / ".hydra" / "config.yaml") or {}
+    hydra = run / ".hydra" / "config.yaml"  # absent when train() was called without Hydra
+    config = (_yaml(hydra) if hydra.is_file() else None) or {}
     planned = (config.get("trainer") or {}).get("max_epochs")
     done = int(float(rows[-1].get("epoch") or 0))
     if isinstance(planned, int) and planned > 0 and done < planned:

@@ -194,13 +194,24 @@ class RunReport(Callback):
         path = write_run_report(self.dirpath)
         log.info("report of the run: %s", path)
 
+    def _close_safely(self, trainer, status: str) -> None:
+        """The run's own work is saved by now: a page that cannot be written is a warning that
+        says how to write it later, never a failed run (nor a hidden training error)."""
+        try:
+            self.close(trainer, status)
+        except Exception as err:  # noqa: BLE001 — see above
+            log.warning(
+                "report.html could not be written (%s: %s); write it with "
+                "python -m gan_lab.report %s",
+                type(err).__name__,
+                err,
+                self.dirpath,
+            )
+
     def on_fit_end(self, trainer, pl_module) -> None:
-        self.close(trainer, "finished")
+        self._close_safely(trainer, "finished")
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        # The page of a stopped run is the most useful one; it must never hide why it stopped.
+        # The page of a stopped run is the most useful one: it says why and where it stopped.
         status = f"stopped: {type(exception).__name__}: {exception}".strip().rstrip(":")
-        try:
-            self.close(trainer, status.splitlines()[0][:300])
-        except Exception as err:  # noqa: BLE001 — the training's own error is the one to show
-            log.warning("the report of the stopped run could not be written: %s", err)
+        self._close_safely(trainer, status.splitlines()[0][:300])

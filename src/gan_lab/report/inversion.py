@@ -171,7 +171,7 @@ def loss(folder: Path, found: list[dict]) -> str:
 def optional(folder: Path, names: list[str], caption: str, missing: str) -> str:
     shown = [folder / n for n in names if (folder / n).exists()]
     if not shown:
-        return P.note(missing)
+        return P.note(P.esc(missing))
     return "".join(
         P.figure(P.picture(folder, p, p.stem, "plot"), f"{caption}: {P.link(folder, p)}")
         for p in shown

@@ -293,7 +293,11 @@ def networks(r: Run) -> str:
             ]
         )
     parts.append(
-        P.table(["network", "class", "parameters", "trainable", "input → output", "settings"], rows)
+        P.table(
+            ["network", "class", "parameters", "trainable", "input → output", "settings"],
+            rows,
+            cls="networks",
+        )
     )
     if nets.get("generator", {}).get("ema"):
         parts.append(
@@ -409,9 +413,7 @@ def data(r: Run) -> str:
     if (preview / "batch.png").exists():
         shown.append(
             P.figure(
-                P.picture(
-                    r.dir, preview / "batch.png", "a batch of training images", "grid pixel"
-                ),
+                P.picture(r.dir, preview / "batch.png", "a batch of training images", "grid pixel"),
                 "a batch of training images (003 §4)",
             )
         )
