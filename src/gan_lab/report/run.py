@@ -5,6 +5,7 @@ the RunReport callback), .hydra/ and scores.csv — so the page can be written a
 end of training, after a crash, or while the run still goes on.
 """
 
+import functools
 import io
 import math
 import statistics
@@ -139,6 +140,7 @@ class Run:
     def last(self) -> dict:
         return self.epochs[-1] if self.epochs else {}
 
+    @functools.cached_property
     def status(self) -> str:
         sessions = self.info.get("sessions") or []
         if (self.dir / FAILED).exists() or not sessions:
@@ -241,7 +243,7 @@ def overview(r: Run) -> str:
         command = "<code>python train.py " + P.esc(" ".join(items)) + "</code>"
     rate = r.images_per_second()
     facts = [
-        ("status", P.esc(r.status())),
+        ("status", P.esc(r.status)),
         ("folder", f"<code>{P.esc(r.dir)}</code>"),
         ("command", command or "—"),
         ("overrides", overrides),
@@ -700,7 +702,7 @@ def render(run: Path) -> str:
         "files": ("Files", files),
     }
     sections = [(sid, titles[sid][0], titles[sid][1](r)) for sid in SECTIONS]
-    subtitle = P.esc(f"{r.status()} · {r.dir}")
+    subtitle = P.esc(f"{r.status} · {r.dir}")
     return P.page(f"Run {r.dir.name}", subtitle, sections)
 
 
