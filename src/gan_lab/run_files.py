@@ -23,9 +23,11 @@ HISTORY = (METRICS_CSV, STEPS_CSV, SSIM_CSV, WARNINGS_CSV)
 # What the report needs and no CSV holds: networks, data, device, precision, each session's times.
 RUN_INFO = "run.json"
 REPORT = "report.html"  # the run's (or sweep's, or inversion's) story on one page: gan_lab.report
-PREVIEW_DIR = (
-    "preview"  # batch.png and augment.png of the run's data, named as gan_lab.preview does
-)
+# batch.png and augment.png of the run's data, named as gan_lab.preview names them
+PREVIEW_DIR = "preview"
+# An inversion's folder (invert.py): what was asked, and each inversion's MSE per step and restart.
+INVERSION_JSON = "inversion.json"
+LOSS_CSV = "loss.csv"  # <prefix>loss.csv: one row per SGD step, one column per restart
 
 
 def _text(fields: list[str], rows: list[dict], header: bool) -> str:
@@ -83,4 +85,6 @@ def read_info(run_dir: Path) -> dict:
 
 
 def write_info(run_dir: Path, info: dict) -> None:
-    write_atomic(Path(run_dir) / RUN_INFO, (json.dumps(info, indent=1) + "\n").encode())
+    write_atomic(
+        Path(run_dir) / RUN_INFO, (json.dumps(info, indent=1, default=str) + "\n").encode()
+    )

@@ -101,6 +101,7 @@ class RunReport(Callback):
             info["data"] = self.data(dm, trainer)
             self.previews(dm, fresh=trainer.current_epoch == 0)
         info["grid"] = self.grid(pl_module)
+        info["config"] = pl_module.run_config  # resolved; a resume's is the checkpoint's
         device = pl_module.device
         info.setdefault("sessions", []).append(
             {

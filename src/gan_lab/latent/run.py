@@ -21,11 +21,10 @@ from gan_lab.latent.images import load_target, load_z, save_z
 from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import Inversion, invert
 from gan_lab.models import to_unit
+from gan_lab.run_files import INVERSION_JSON, LOSS_CSV
 from gan_lab.safe_io import write_atomic
 
 MODES = ("invert", "edit", "interpolate", "compare")
-LOSS_CSV = "loss.csv"  # <prefix>loss.csv: MSE per step of every restart of one inversion
-INVERSION_JSON = "inversion.json"  # what was asked: mode, checkpoints, targets, settings
 # The keys of conf/invert.yaml an inversion's report shows.
 RECORDED = (
     "mode", "ckpt", "ckpt_b", "target", "target_b", "z", "z_b", "class", "steps", "lr",

@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 
 from gan_lab.errors import UserError
-from gan_lab.latent.run import INVERSION_JSON, LOSS_CSV
 from gan_lab.report import page as P
 from gan_lab.report import plots
-from gan_lab.run_files import REPORT, read_rows
+from gan_lab.run_files import INVERSION_JSON, LOSS_CSV, REPORT, read_rows
 from gan_lab.safe_io import write_atomic
 
 SECTIONS = ("inversion", "results", "loss", "edits", "interpolation", "comparison", "files")
@@ -26,17 +25,24 @@ def is_inversion(folder: Path) -> bool:
     )
 
 
-def who(prefix: str) -> str:
-    """``""`` → the target; ``a_`` → image A of an interpolation; ``B_1_`` → generator B, target 1."""
-    if not prefix:
-        return "the target"
-    parts = prefix.rstrip("_").split("_")
-    if len(parts) == 1:
-        return f"image {parts[0].upper()}"
-    return f"generator {parts[0]}, target {parts[1]}"
+def who(prefix: str, record: dict) -> str:
+    """A name for the inversion behind ``prefix``, with its target's file name when recorded:
+    ``""`` → the target; ``a_`` → image A of an interpolation; ``B_1_`` → generator B, target 1."""
+    targets = listed(record.get("target"))
+    parts = prefix.rstrip("_").split("_") if prefix else []
+    if not parts:
+        name, label = (targets or [None])[0], "the target"
+    elif len(parts) == 1:
+        key = "target" if parts[0] == "a" else "target_b"
+        name, label = (listed(record.get(key)) or [None])[0], f"image {parts[0].upper()}"
+    else:
+        index = int(parts[1]) if parts[1].isdigit() else -1
+        name = targets[index] if 0 <= index < len(targets) else None
+        label = f"generator {parts[0]}, target {parts[1]}"
+    return f"{label} ({Path(name).name})" if name else label
 
 
-def inversions(folder: Path) -> list[dict]:
+def inversions(folder: Path, record: dict) -> list[dict]:
     """Every inversion in the folder: its prefix, its MSE per step (each restart), the kept one."""
     found = []
     for path in sorted(folder.glob(f"*{LOSS_CSV}")):
@@ -50,7 +56,7 @@ def inversions(folder: Path) -> list[dict]:
         found.append(
             {
                 "prefix": prefix,
-                "who": who(prefix),
+                "who": who(prefix, record),
                 "csv": path,
                 "steps": len(rows) - 1,
                 "restarts": len(restarts),
@@ -178,7 +184,7 @@ def optional(folder: Path, names: list[str], caption: str, missing: str) -> str:
     )
 
 
-def comparison(folder: Path, found: list[dict]) -> str:
+def comparison(folder: Path, found: list[dict], record: dict) -> str:
     parts = optional(
         folder,
         ["compare.png", "compare_loss.png"],
@@ -191,8 +197,14 @@ def comparison(folder: Path, found: list[dict]) -> str:
         if len(bits) == 2:
             pairs.setdefault(bits[1], {})[bits[0]] = f["mse"]
     if pairs:
+        targets = listed(record.get("target"))
         rows = [
-            [t, *(f"{v.get(g, float('nan')):.3e}" for g in ("A", "B"))]
+            [
+                f"{t} ({Path(targets[int(t)]).name})"
+                if t.isdigit() and int(t) < len(targets)
+                else t,
+                *(f"{v.get(g, float('nan')):.3e}" for g in ("A", "B")),
+            ]
             for t, v in sorted(pairs.items())
         ]
         mean = [
@@ -219,7 +231,7 @@ def files(folder: Path) -> str:
 def render(folder: Path) -> str:
     path = folder / INVERSION_JSON
     record = json.loads(path.read_text()) if path.is_file() else {}
-    found = inversions(folder)
+    found = inversions(folder, record)
     sections = [
         ("inversion", "What was inverted", asked(folder, record)),
         ("results", "Target and reconstruction", results(folder, found)),
@@ -244,7 +256,7 @@ def render(folder: Path) -> str:
                 "No interpolation: python invert.py mode=interpolate target=a.png target_b=b.png draws one.",
             ),
         ),
-        ("comparison", "Two generators", comparison(folder, found)),
+        ("comparison", "Two generators", comparison(folder, found, record)),
         ("files", "Files", files(folder)),
     ]
     mode = record.get("mode", "inversion")

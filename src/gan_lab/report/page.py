@@ -132,7 +132,7 @@ tr.best td{background:#e6f4ea;font-weight:600}tr.warn td{background:#fdf1e6}
 figure{display:inline-block;margin:6px 14px 10px 0;vertical-align:top}
 figcaption{font-size:13px;color:#4a5563;max-width:640px}img{max-width:100%}
 img.pixel{image-rendering:pixelated}img.grid{width:320px}img.thumb{width:150px}
-img.small{width:64px;height:64px;object-fit:contain;background:#eee}img.row{height:56px}
+img.small{width:64px;height:64px;max-width:none;object-fit:contain;background:#eee}img.row{height:56px}
 img.plot{max-width:1150px}.note{color:#4a5563;font-size:14px}.missing{color:#a33}
 .warnbox{background:#fdf1e6;border-left:4px solid #e8710a;padding:6px 10px;margin:6px 0}
 .slider .controls{display:flex;gap:10px;align-items:center;margin:4px 0}
@@ -140,6 +140,7 @@ img.plot{max-width:1150px}.note{color:#4a5563;font-size:14px}.missing{color:#a33
 pre{background:#f3f4f6;padding:8px;overflow:auto;font-size:12px;max-height:420px}
 code{background:#f3f4f6;padding:0 3px}details{margin:6px 0}
 .strip{display:flex;flex-wrap:wrap;gap:6px}.strip figure{margin:0}
+.scroll{overflow-x:auto}li{overflow-wrap:anywhere}td{overflow-wrap:break-word}
 """
 
 # Sort a table by a clicked column (numbers numerically, empty cells last; a second click

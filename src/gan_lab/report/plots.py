@@ -83,14 +83,15 @@ def mark_warnings(axes, warnings: list[dict]) -> None:
         seen.add(kind)
 
 
-def step_epochs(steps: list[dict], epochs: list[dict]) -> np.ndarray:
-    """Each step's position in epochs (step k of a run with S steps an epoch is at (k+1)/S), so
-    per-step and per-epoch curves and the warnings share one time axis."""
+def step_epochs(steps: list[dict], epochs: list[dict], offset: int = 1) -> np.ndarray:
+    """Each step's position in epochs (steps.csv's step k, counted from 0, of a run with S steps
+    an epoch ends at (k+1)/S; ssim.csv counts steps done: offset 0), so per-step and per-epoch
+    curves and the warnings share one time axis."""
     last = epochs[-1] if epochs else {}
     per_epoch = max(number(last.get("step")) / max(number(last.get("epoch")), 1.0), 1.0)
     if not math.isfinite(per_epoch):
         per_epoch = 1.0
-    return (column(steps, "step") + 1) / per_epoch
+    return (column(steps, "step") + offset) / per_epoch
 
 
 def training_curves(epochs: list[dict], steps: list[dict], warnings: list[dict]) -> bytes:
@@ -163,8 +164,11 @@ def score_curves(
     return to_png(fig)
 
 
-def overlay(runs: list[tuple[str, list[dict]]], names: list[str]) -> bytes:
-    """The runs of a sweep on shared axes: one panel per quantity, one line per run."""
+def overlay(
+    runs: list[tuple[str, list[dict]]], names: list[str], evaluated: list[list[dict]]
+) -> bytes:
+    """The runs of a sweep on shared axes: one panel per quantity, one line per run; the scores
+    (``val/*``) from each run's ``evaluated`` rows only (the epochs they were computed at)."""
     ncols = min(len(names), 3)
     nrows = math.ceil(len(names) / ncols)
     legend_rows = math.ceil(len(runs) / 3)
@@ -173,8 +177,9 @@ def overlay(runs: list[tuple[str, list[dict]]], names: list[str]) -> bytes:
         ax.axis("off")
     colors = [f"C{i % 10}" for i in range(len(runs))]
     for ax, name in zip(axes, names, strict=False):
-        for (label, rows), color in zip(runs, colors, strict=True):
-            x, y = column(rows, "epoch"), column(rows, name)
+        for (label, rows), scored, color in zip(runs, evaluated, colors, strict=True):
+            shown = scored if name.startswith("val/") else rows
+            x, y = column(shown, "epoch"), column(shown, name)
             keep = np.isfinite(y)
             if keep.any():
                 ax.plot(
@@ -186,6 +191,7 @@ def overlay(runs: list[tuple[str, list[dict]]], names: list[str]) -> bytes:
                     label=label,
                 )
         ax.set(xlabel="epoch", ylabel=keys.short(name), title=name)
+        ax.set_xlim(left=0)  # every panel from the start, whatever epochs it was computed at
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:

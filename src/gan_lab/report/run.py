@@ -8,6 +8,7 @@ end of training, after a crash, or while the run still goes on.
 import functools
 import io
 import math
+import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -90,8 +91,12 @@ def resolved(node, root: DictConfig, path: str = ""):
     return node
 
 
-def run_config(run: Path) -> dict:
-    """The composed config: Hydra's record, else the one stored in the newest checkpoint."""
+def run_config(run: Path, info: dict) -> dict:
+    """The config the run trained with: as run.json recorded it when training started (resolved,
+    and after a resume the checkpoint's networks and data), else Hydra's record, else the one
+    stored in the newest checkpoint."""
+    if info.get("config"):
+        return info["config"]
     hydra = run / ".hydra" / "config.yaml"
     if hydra.is_file():
         raw = yaml.safe_load(hydra.read_text()) or {}
@@ -122,7 +127,7 @@ class Run:
         self.ssim = read_rows(self.dir / SSIM_CSV)
         self.warnings = read_rows(self.dir / WARNINGS_CSV)
         self.info = read_info(self.dir)
-        self.config = run_config(self.dir)
+        self.config = run_config(self.dir, self.info)
         self.grids = grids(self.dir)
         self.checkpoints = checkpoints(self.dir)
         hydra = self.dir / ".hydra" / "overrides.yaml"
@@ -173,6 +178,32 @@ def score_columns(rows: list[dict]) -> list[str]:
     return sorted({k for r in rows for k in r if k.startswith("val/") and not k.endswith("_std")})
 
 
+def evaluations(rows: list[dict]) -> list[dict]:
+    """The epochs at which the scores were computed. metrics.csv repeats the last scores on the
+    epochs between evaluations (the logged values persist); a row whose every score equals the
+    row before's is such a repeat, not a new measurement of the same value to all digits."""
+    out, previous = [], None
+    for row in rows:
+        values = tuple(row.get(k) or "" for k in score_columns([row]) + score_stds([row]))
+        if any(values) and values != previous:
+            out.append(row)
+        previous = values
+    return out
+
+
+def score_stds(rows: list[dict]) -> list[str]:
+    return sorted({k for r in rows for k in r if k.startswith("val/") and k.endswith("_std")})
+
+
+def scores_key(run: Path) -> str | None:
+    """The metric gan_lab.score ranked by, as its scores.md states it."""
+    try:
+        found = re.search(r"best by `([^`]+)`", (run / "scores.md").read_text())
+    except OSError:
+        return None
+    return found.group(1) if found else None
+
+
 def best_key(wanted: str, columns: list[str]) -> str | None:
     """metrics.best (val/fid) as it appears in the table: val/fid, or val/fid_<extractor>."""
     if wanted in columns:
@@ -198,15 +229,15 @@ def best_choice(r: Run) -> dict | None:
             "rows": rows,
             "epoch": number(row.get("epoch")),
             "checkpoint": path,
-            "key": None,
+            "key": scores_key(r.dir),
             "use": f"ckpt=best@{r.dir}",
         }
-    columns = score_columns(r.epochs)
-    key = best_key(r.cfg("metrics.best", "val/fid"), columns)
+    evaluated = evaluations(r.epochs)
+    key = best_key(r.cfg("metrics.best", "val/fid"), score_columns(evaluated))
     if key is None:
         return None
     kept = {e for e, _ in r.checkpoints}
-    candidates = [x for x in r.epochs if int(number(x.get("epoch")) or 0) in kept] or r.epochs
+    candidates = [x for x in evaluated if int(number(x.get("epoch")) or 0) in kept] or evaluated
     try:
         row = best_row(candidates, key)
     except ValueError:
@@ -215,7 +246,7 @@ def best_choice(r: Run) -> dict | None:
     path = r.dir / "checkpoints" / f"epoch_{epoch:04d}.ckpt"
     return {
         "source": METRICS_CSV,
-        "rows": [x for x in r.epochs if number(x.get(key)) is not None],
+        "rows": evaluated,
         "epoch": epoch,
         "checkpoint": path,
         "key": key,
@@ -524,14 +555,14 @@ def training(r: Run) -> str:
 def scores(r: Run) -> str:
     best = best_choice(r)
     series: dict[str, tuple[list[float], list[float]]] = {}
-    rows = best["rows"] if best else [x for x in r.epochs if score_columns([x])]
+    rows = best["rows"] if best else evaluations(r.epochs)
     for name in score_columns(rows):
         points = [(number(x.get("epoch")), number(x.get(name))) for x in rows]
         points = [(e, v) for e, v in points if e is not None and v is not None]
         if points:
             series[name] = ([e for e, _ in points], [v for _, v in points])
     if r.ssim:
-        per_epoch = plots.step_epochs(r.ssim, r.epochs).tolist()
+        per_epoch = plots.step_epochs(r.ssim, r.epochs, offset=0).tolist()
         series[keys.SSIM] = (per_epoch, [number(x.get("ssim")) for x in r.ssim])
     parts = []
     if best:
@@ -570,10 +601,13 @@ def scores(r: Run) -> str:
         for x in best["rows"]:
             row = [fmt(x.get("epoch")), *(fmt(x.get(n)) for n in names)]
             if best["source"] == SCORES:
-                row.append(x.get("checkpoint", ""))
+                name = x.get("checkpoint", "")
+                row.append(P.link(r.dir, r.dir / name, name))
             table_rows.append(row)
             marks.append("best" if number(x.get("epoch")) == best["epoch"] else "")
-        parts.append(P.table(head, table_rows, sortable=True, cls="scores", row_classes=marks))
+        parts.append(
+            P.table(head, table_rows, sortable=True, raw=True, cls="scores", row_classes=marks)
+        )
     if not series and not best:
         parts.append(
             P.note(

@@ -15,6 +15,7 @@ from gan_lab import keys
 from gan_lab.errors import UserError
 from gan_lab.report import page as P
 from gan_lab.report import plots
+from gan_lab.report.run import evaluations
 from gan_lab.run_files import METRICS_CSV, REPORT, read_rows
 from gan_lab.safe_io import write_atomic
 from gan_lab.sweep import FINAL, columns, differing_keys, find_runs, parse_overrides, summarize_run
@@ -70,28 +71,31 @@ def overview(sweep_dir: Path, rows: list[dict], overrides: list[dict], varied: l
 
 
 def comparison(sweep_dir: Path, rows: list[dict], cols: list[str]) -> str:
-    shown = [c for c in cols if c not in ("samples", "folder")]
+    """The summary's rows: the run (linked to its report), its final grid, then the columns."""
+    shown = [c for c in cols if c not in ("run", "samples", "folder")]
     body = []
     for row in rows:
         run = sweep_dir / row["folder"]
         report = run / REPORT
-        cells = []
-        for c in shown:
-            value = P.esc(row.get(c, ""))
-            if c == "run":
-                value = P.link(sweep_dir, report if report.exists() else run, str(row["run"]))
-            cells.append(value)
         grid = sweep_dir / row["samples"] if row["samples"] else None
-        cells.append(
-            f'<a href="{P.href(sweep_dir, grid)}">{P.img_bytes(small_grid(grid), row["folder"], cls="small pixel")}</a>'
+        thumb = (
+            f'<a href="{P.href(sweep_dir, grid)}">'
+            f"{P.img_bytes(small_grid(grid), row['folder'], cls='small pixel')}</a>"
             if grid
             else ""
         )
-        body.append(cells)
+        first = P.link(sweep_dir, report if report.exists() else run, str(row["run"]))
+        body.append([first, thumb, *(P.esc(row.get(c, "")) for c in shown)])
     marks = ["" if r["status"] == "ok" else "warn" for r in rows]
-    return P.table(
-        [*shown, "final grid"], body, sortable=True, raw=True, cls="comparison", row_classes=marks
+    table = P.table(
+        ["run", "final grid", *shown],
+        body,
+        sortable=True,
+        raw=True,
+        cls="comparison",
+        row_classes=marks,
     )
+    return f'<div class="scroll">{table}</div>'
 
 
 def grids(sweep_dir: Path, rows: list[dict], varied: list[str]) -> str:
@@ -124,7 +128,7 @@ def curves(sweep_dir: Path, rows: list[dict], varied: list[str]) -> str:
             if k.startswith("val/") and not k.endswith("_std")
         }
     )
-    png = plots.overlay(runs, names)
+    png = plots.overlay(runs, names, [evaluations(history) for _, history in runs])
     return P.figure(
         P.img_bytes(png, "every run's curves", cls="plot"),
         f"epoch means of every run ({METRICS_CSV} of each): losses, D(x) = {keys.short(keys.D_REAL)}, "
