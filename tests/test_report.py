@@ -21,6 +21,7 @@ from PIL import Image
 
 from gan_lab.checkpoint import best_row, load_gan, resolve_checkpoint
 from gan_lab.cli import compose
+from gan_lab.errors import UserError
 from gan_lab.latent.run import run as invert_run
 from gan_lab.report import write_run_report, write_sweep_report
 from gan_lab.report.__main__ import main as report_main
@@ -28,6 +29,7 @@ from gan_lab.run_files import read_rows
 from gan_lab.score import write_tables
 from gan_lab.sweep import FINAL
 from gan_lab.train import train
+from gan_lab.validate import check_config
 
 RUN_SECTIONS = ["run", "networks", "data", "samples", "training", "scores", "classes", "files"]
 SWEEP_SECTIONS = ["sweep", "table", "grids", "curves", "files"]
@@ -275,6 +277,24 @@ def test_report_command_writes_any_kind_and_explains_a_wrong_folder(sweep_dir, t
         report_main([str(tmp_path)])
     assert err.value.code == 2
     assert "nothing to report" in capsys.readouterr().err
+
+
+def test_a_run_that_is_still_training_gets_its_page_on_demand(trained_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "report.html").unlink()
+    info = json.loads((run / "run.json").read_text())
+    info["sessions"][-1].update(status="running", ended=None, end_epoch=None)
+    (run / "run.json").write_text(json.dumps(info))  # what run.json says while a run trains
+    report_main([str(run)])
+    page = Page(run / "report.html")
+    assert page.sections == RUN_SECTIONS
+    assert "running (or killed before it could record its end)" in page.text
+
+
+def test_report_settings_are_checked_before_training(tmp_path):
+    with pytest.raises(UserError, match="callbacks.report.augment_copies"):
+        check_config(make_cfg(tmp_path, [*TINY, "callbacks.report.augment_copies=0"]))
 
 
 # ---- inversions --------------------------------------------------------------------------

@@ -251,6 +251,9 @@ def test_ddp_two_cpu_processes_under_multirun(tmp_path):
     ]
     grids = sorted(p.name for p in (run / "samples").iterdir())
     assert grids == ["epoch_0000.png", "epoch_0001.png", "fixed_noise.pt"]
+    info = json.loads((run / "run.json").read_text())  # written once, by rank 0
+    assert info["sessions"][-1]["devices"] == 2 and info["sessions"][-1]["status"] == "finished"
+    assert (run / "report.html").exists()
     with (run / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and rows[0]["step"] == "2"
