@@ -178,6 +178,34 @@ def test_best_epoch_is_the_one_gan_lab_score_and_best_at_choose(trained_run, tmp
     assert expected == 2 and re.search(rf"Best epoch: {expected} \(by val/kid_shapes", page.text)
 
 
+def test_the_audit_of_a_folder_set_shows_the_skipped_files(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    Image.new("RGB", (20, 12), "red").save(folder / "thumb.jpg")
+    (folder / "page.jpg").write_text("<html>not an image</html>")
+    rows = [  # as data.audit.write_report writes them
+        ["path", "problem", "detail", "action"],
+        [folder / "thumb.jpg", "too_small", "20×12 < 32 px", "skipped"],
+        [folder / "page.jpg", "unreadable", "cannot identify image file", "skipped"],
+        [folder / "cmyk.jpg", "unusual_mode", "mode CMYK (converted)", "kept"],
+    ]
+    with (run / "data_audit.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    page = Page(write_run_report(run))
+    counts = {(r[0], r[1]): r[2] for r in page.rows("audit")}
+    assert counts == {
+        ("too_small", "skipped"): "1",
+        ("unreadable", "skipped"): "1",
+        ("unusual_mode", "kept"): "1",
+    }
+    skipped = page.rows("skipped")
+    assert [r[1:3] for r in skipped] == [["thumb.jpg", "too_small"], ["page.jpg", "unreadable"]]
+    assert "cannot be shown" in skipped[1][0]  # the web page saved as .jpg: no thumbnail
+    assert "data_audit.csv" in page.links
+
+
 class StopAt(Callback):
     """Raises at the end of an epoch: a crash the report must survive and tell."""
 

@@ -20,6 +20,9 @@ STEPS_CSV = "steps.csv"  # one row per step: D and G loss, D(x), D(G(z))
 SSIM_CSV = "ssim.csv"  # one row per SSIM measurement
 WARNINGS_CSV = "warnings.csv"  # one row per imbalance/collapse warning: epoch, kind, message
 HISTORY = (METRICS_CSV, STEPS_CSV, SSIM_CSV, WARNINGS_CSV)
+LOSSES_PNG = (
+    "losses.png"  # the losses and D's outputs of metrics.csv and steps.csv, drawn at the end
+)
 # What the report needs and no CSV holds: networks, data, device, precision, each session's times.
 RUN_INFO = "run.json"
 REPORT = "report.html"  # the run's (or sweep's, or inversion's) story on one page: gan_lab.report

@@ -95,7 +95,13 @@ class RunReport(Callback):
             return
         info = read_info(self.dirpath)
         info["format"] = 1
-        info["networks"] = self.networks(pl_module)
+        try:
+            info["networks"] = self.networks(pl_module)
+        except Exception as err:  # noqa: BLE001 — a network the layer table cannot trace still trains
+            log.warning(
+                "the report will not show the layer shapes: %s: %s", type(err).__name__, err
+            )
+            info["networks"] = {}
         dm = trainer.datamodule
         if dm is not None and getattr(dm, "images", None) is not None:
             info["data"] = self.data(dm, trainer)

@@ -23,6 +23,7 @@ from gan_lab.errors import UserError
 from gan_lab.report import page as P
 from gan_lab.report import plots
 from gan_lab.run_files import (
+    LOSSES_PNG,
     METRICS_CSV,
     PREVIEW_DIR,
     REPORT,
@@ -390,7 +391,9 @@ def audit(r: Run) -> str:
         return f"<h3>Audit</h3>{P.note(P.esc(why))}"
     counts = Counter((x.get("problem", ""), x.get("action", "")) for x in rows)
     summary = P.table(
-        ["problem", "action", "files"], [[p, a, n] for (p, a), n in sorted(counts.items())]
+        ["problem", "action", "files"],
+        [[p, a, n] for (p, a), n in sorted(counts.items())],
+        cls="audit",
     )
     skipped = [x for x in rows if x.get("action") == "skipped"]
     shown = []
@@ -406,7 +409,7 @@ def audit(r: Run) -> str:
     body = f"<h3>Audit ({P.link(r.dir, path)})</h3>{summary}"
     if shown:
         body += f"<h4>Skipped files{more}</h4>" + P.table(
-            ["file", "name", "problem", "detail"], shown, raw=True
+            ["file", "name", "problem", "detail"], shown, raw=True, cls="skipped"
         )
     return body
 
@@ -517,10 +520,20 @@ def samples(r: Run) -> str:
     return "".join(parts)
 
 
+def current_plot(r: Run) -> bytes | None:
+    """losses.png when it is as new as every file it is drawn from (EpochHistory draws it with
+    plots.training_curves at the end of training): the same picture, without drawing it twice."""
+    path = r.dir / LOSSES_PNG
+    sources = [r.dir / n for n in (METRICS_CSV, STEPS_CSV, WARNINGS_CSV) if (r.dir / n).exists()]
+    if not path.is_file() or any(s.stat().st_mtime_ns > path.stat().st_mtime_ns for s in sources):
+        return None
+    return path.read_bytes()
+
+
 def training(r: Run) -> str:
     if not r.epochs:
         return P.note(f"No epoch has ended yet ({METRICS_CSV} is empty).")
-    png = plots.training_curves(r.epochs, r.steps, r.warnings)
+    png = current_plot(r) or plots.training_curves(r.epochs, r.steps, r.warnings)
     parts = [
         P.figure(
             P.img_bytes(png, "losses and D's outputs", cls="plot"),
