@@ -19,6 +19,7 @@ TOOLS = {
     "gan_lab.preview",
     "gan_lab.summarize",
     "gan_lab.metrics.cost",
+    "gan_lab.report.__main__",
 }
 
 

@@ -80,6 +80,9 @@ def test_2x2_multirun_writes_one_table_and_one_image(sweep):
     assert table.count("](<") == 8  # a link to each run folder and to each last grid
     with Image.open(sweep / "summary.png") as im:
         assert im.width > 2 * im.height  # four grids side by side
+    # The sweep's page and each run's page were written when the sweep and the runs ended.
+    assert (sweep / "report.html").exists()
+    assert all((run / "report.html").exists() for run in runs)
 
 
 def test_summary_lists_broken_runs_with_a_status(sweep, tmp_path, capsys):
@@ -248,6 +251,9 @@ def test_ddp_two_cpu_processes_under_multirun(tmp_path):
     ]
     grids = sorted(p.name for p in (run / "samples").iterdir())
     assert grids == ["epoch_0000.png", "epoch_0001.png", "fixed_noise.pt"]
+    info = json.loads((run / "run.json").read_text())  # written once, by rank 0
+    assert info["sessions"][-1]["devices"] == 2 and info["sessions"][-1]["status"] == "finished"
+    assert (run / "report.html").exists()
     with (run / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and rows[0]["step"] == "2"

@@ -30,3 +30,24 @@ def auto_precision(accelerator: str) -> str:
     if accelerator in ("cpu", "auto"):
         return "bf16-mixed" if cpu_has_native_bf16() else "32-true"
     return "32-true"
+
+
+def device_name(device: torch.device) -> str:
+    """What ran a run, for its report: the GPU's name, or the CPU's model and its widest vector
+    unit (bf16 speed depends on it: see auto_precision)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU"
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        ),
+        "CPU",
+    )
+    units = [u for u in ("amx_bf16", "avx512_bf16", "avx2") if f" {u}" in info]
+    return f"{model} ({units[0]})" if units else model

@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import save_image
 
 from gan_lab.cli import compose
+from gan_lab.data.augment import augment_grid
 from gan_lab.errors import friendly
 
 
@@ -29,15 +30,6 @@ def pixel_statistics(images: torch.Tensor) -> dict[str, torch.Tensor]:
         "min": x.amin(0).float(),
         "max": x.amax(0).float(),
     }
-
-
-def augment_grid(images: torch.Tensor, augment, copies: int) -> torch.Tensor:
-    """Rows: the original image, then ``copies`` augmented versions of it."""
-    x = images.float() / 255.0
-    rows = [
-        torch.cat([img[None], augment(img[None].expand(copies, -1, -1, -1).clone())]) for img in x
-    ]
-    return make_grid(torch.cat(rows), nrow=copies + 1, padding=2).clamp(0, 1)
 
 
 def plot_statistics(stats: dict[str, torch.Tensor], out: Path) -> None:

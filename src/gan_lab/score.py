@@ -15,7 +15,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lab.checkpoint import SCORES, load_gan, read_checkpoint
+from gan_lab.checkpoint import SCORES, best_row, load_gan, metric_key, read_checkpoint
 from gan_lab.cli import command, compose, pick_device
 from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import load_extractor
@@ -26,15 +26,6 @@ from gan_lab.validate import SCORE_RULES, check_config
 USAGE = __doc__.strip().splitlines()[2].strip()
 # The settings a run's metrics config decides unless given on the command line (conf/score.yaml).
 SETTINGS = ("extractor", "n_samples", "inception_weights", "best", "batch_size", "seed")
-
-
-def metric_key(best: str, suffix: str) -> str:
-    """val/fid → val/fid_<name> for a custom extractor (its metrics carry its name)."""
-    if not suffix or suffix in best:
-        return best
-    if best.endswith("_std"):
-        return best[: -len("_std")] + suffix + "_std"
-    return best + suffix
 
 
 def settings(run_config: dict, cfg: DictConfig) -> dict:
@@ -92,8 +83,7 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
         raise UserError(
             f"best={cfg['best']} is not a computed metric; choose one of {list(scores)}."
         )
-    pick = max if key.split("/")[-1].startswith("is") else min  # IS: higher is better
-    best = pick(rows, key=lambda r: r[key])
+    best = best_row(rows, key)  # IS: higher is better; FID/KID: lower
     for row in rows:
         row["best"] = "yes" if row is best else ""
     write_tables(run_dir, rows, key, cfg)

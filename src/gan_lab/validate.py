@@ -44,6 +44,18 @@ RULES = {
         lambda v: isinstance(v, int) and v >= 1,
         "a whole number ≥ 1",
     ),
+    "callbacks.report.preview_images": (
+        lambda v: isinstance(v, int) and v >= 1,
+        "a whole number ≥ 1 (training images in preview/batch.png)",
+    ),
+    "callbacks.report.augment_images": (
+        lambda v: isinstance(v, int) and v >= 1,
+        "a whole number ≥ 1 (rows of preview/augment.png)",
+    ),
+    "callbacks.report.augment_copies": (
+        lambda v: isinstance(v, int) and v >= 1,
+        "a whole number ≥ 1 (augmented copies beside each image)",
+    ),
     "metrics.every_n_epochs": (
         lambda v: isinstance(v, int) and v >= 0,
         "a whole number ≥ 0; 0 = off",

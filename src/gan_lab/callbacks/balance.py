@@ -1,10 +1,12 @@
 """A warning when one side wins too quickly (003 §10.2) or G's samples collapse.
 
 Reads the epoch means the module logs (D(x), D(G(z))) and the fixed-noise samples;
-warns in the log and in TensorBoard (text under ``warnings/``), with what to try.
+warns in the log and in TensorBoard (text under ``warnings/``), with what to try, and records each
+warning in the run folder's warnings.csv (the report marks them on its time axes).
 """
 
 import logging
+from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
@@ -12,6 +14,7 @@ from gan_lab import keys
 from gan_lab.errors import TrainingStopped, UserError
 from gan_lab.metrics.similarity import diversity
 from gan_lab.rollback import last_good, roll_back
+from gan_lab.run_files import WARNINGS_CSV, append_rows
 from gan_lab.schedule import epochs_done
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class ImbalanceWarning(Callback):
         action: str = "warn",
         dirpath: str | None = None,
         lr_factor: float = 0.5,
+        rundir: str | None = None,
     ):
         if action not in ACTIONS:
             raise UserError(f"callbacks.balance.action must be one of {ACTIONS}, not '{action}'.")
@@ -50,6 +54,7 @@ class ImbalanceWarning(Callback):
         self.d_real_above, self.d_fake_below = d_real_above, d_fake_below
         self.collapse_ratio, self.collapse_after = collapse_ratio, collapse_after
         self.action, self.dirpath, self.lr_factor = action, dirpath, lr_factor
+        self.rundir = Path(rundir) if rundir else None
         self.d_wins_epochs = 0
         self.warnings: list[str] = []
 
@@ -81,6 +86,9 @@ class ImbalanceWarning(Callback):
         text += self._act(trainer, pl_module, text, since_epoch)
         self.warnings.append(text)
         log.warning(text)
+        if self.rundir is not None and trainer.is_global_zero:
+            row = {"epoch": epochs_done(trainer), "kind": kind, "message": text}
+            append_rows(self.rundir / WARNINGS_CSV, [row])
         for logger in trainer.loggers:
             if hasattr(logger.experiment, "add_text"):
                 logger.experiment.add_text(

@@ -10,7 +10,15 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab import keys
-from gan_lab.run_files import METRICS_CSV, STEPS_CSV, append_rows, read_rows
+from gan_lab.run_files import (
+    LOSSES_PNG,
+    METRICS_CSV,
+    STEPS_CSV,
+    WARNINGS_CSV,
+    append_rows,
+    read_rows,
+)
+from gan_lab.safe_io import write_atomic
 from gan_lab.schedule import batches_done, epochs_done
 
 
@@ -63,43 +71,13 @@ class EpochHistory(Callback):
 
 
 def plot_losses(run_dir: Path) -> Path | None:
-    """losses.png: per-step D and G loss (faint) and per-epoch means (bold), 001's curve."""
+    """losses.png: D's and G's loss and D(x), D(G(z)) per step (faint) and per epoch (bold) —
+    001's curve — with the warnings at their epoch; the same picture the report shows (which
+    embeds this file when it is up to date instead of drawing it again)."""
     epochs, steps = read_rows(run_dir / METRICS_CSV), read_rows(run_dir / STEPS_CSV)
     if not epochs:
         return None
-    import matplotlib
+    from gan_lab.report.plots import training_curves  # matplotlib is loaded only when it is used
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_prob) = plt.subplots(1, 2, figsize=(11, 4))
-    per_epoch = max(int(epochs[-1]["step"]) / int(epochs[-1]["epoch"]), 1.0)  # steps in one epoch
-    for key, color in ((keys.D_LOSS, "tab:blue"), (keys.G_LOSS, "tab:orange")):
-        if steps:
-            ax_loss.plot(
-                [int(r["step"]) / per_epoch for r in steps],
-                [float(r[keys.short(key)]) for r in steps],
-                color=color,
-                alpha=0.25,
-                lw=0.7,
-            )
-        ax_loss.plot(
-            [int(r["epoch"]) for r in epochs],
-            [float(r[key]) for r in epochs],
-            color=color,
-            lw=2,
-            label=keys.short(key),
-        )
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="losses (faint: per step)")
-    ax_loss.legend()
-    for key, label in ((keys.D_REAL, "D(x)"), (keys.D_FAKE, "D(G(z))")):
-        ax_prob.plot(
-            [int(r["epoch"]) for r in epochs], [float(r[key]) for r in epochs], lw=2, label=label
-        )
-    ax_prob.set(xlabel="epoch", ylabel="mean probability 'real'", ylim=(0, 1), title="D's outputs")
-    ax_prob.legend()
-    fig.tight_layout()
-    out = run_dir / "losses.png"
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    png = training_curves(epochs, steps, read_rows(run_dir / WARNINGS_CSV))
+    return write_atomic(run_dir / LOSSES_PNG, png)

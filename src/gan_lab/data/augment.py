@@ -10,6 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.utils import make_grid
 
 
 class BatchAugment(nn.Module):
@@ -47,3 +48,13 @@ class BatchAugment(nn.Module):
         return F.grid_sample(
             x, grid.to(x.dtype), mode="bilinear", padding_mode="reflection", align_corners=False
         )
+
+
+def augment_grid(images: torch.Tensor, augment: BatchAugment, copies: int) -> torch.Tensor:
+    """003 §5.1's check: rows of the original uint8 image, then ``copies`` augmented versions of
+    it, as one [0, 1] grid (the preview tool and the run's report show it)."""
+    x = images.float() / 255.0
+    rows = [
+        torch.cat([img[None], augment(img[None].expand(copies, -1, -1, -1).clone())]) for img in x
+    ]
+    return make_grid(torch.cat(rows), nrow=copies + 1, padding=2).clamp(0, 1)

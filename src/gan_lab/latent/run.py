@@ -4,6 +4,9 @@ Everything comes from the checkpoint alone (gan_lab.checkpoint.load_gan): the
 generator, its noise distribution, its data preprocessing.
 """
 
+import csv
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +21,16 @@ from gan_lab.latent.images import load_target, load_z, save_z
 from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import Inversion, invert
 from gan_lab.models import to_unit
+from gan_lab.run_files import INVERSION_JSON, LOSS_CSV
+from gan_lab.safe_io import write_atomic
 
 MODES = ("invert", "edit", "interpolate", "compare")
+# The keys of conf/invert.yaml an inversion's report shows.
+RECORDED = (
+    "mode", "ckpt", "ckpt_b", "target", "target_b", "z", "z_b", "class", "steps", "lr",
+    "momentum", "loss_reduction", "restarts", "seed", "coords", "amounts", "interp_steps",
+    "spherical", "frames",
+)  # fmt: skip
 
 
 @dataclass
@@ -89,9 +100,21 @@ def invert_file(gan: LoadedGAN, path, cfg: dict, out: Path, prefix: str = "") ->
     )
     curves = {f"restart {i}": result.losses[:, i] for i in range(result.losses.shape[1])}
     figures.save_loss_curves(curves, out / f"{prefix}loss.png")
+    save_losses(result.losses, out / f"{prefix}{LOSS_CSV}")
     who = f"{prefix.rstrip('_')}: " if prefix else ""
     print(f"{who}{path}: final MSE {result.mse:.3e} on the [0, 1] scale after {cfg['steps']} steps")
     return Inverted(target, result)
+
+
+def save_losses(losses: torch.Tensor, path: Path) -> Path:
+    """One row per step (0 = the random starts), one column per restart; the lowest value of the
+    last row is the inversion's final MSE."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["step", *(f"restart_{i}" for i in range(losses.shape[1]))])
+    for step, row in enumerate(losses.tolist()):
+        writer.writerow([step, *(f"{v:.6g}" for v in row)])
+    return write_atomic(path, out.getvalue().encode())
 
 
 def _vector(
@@ -217,5 +240,9 @@ def run(cfg: dict) -> dict:
         "interpolate": run_interpolate,
         "compare": run_compare,
     }[mode](cfg, out)
-    print(f"files in {out.resolve()}")
+    record = {key: cfg.get(key) for key in RECORDED}
+    write_atomic(out / INVERSION_JSON, (json.dumps(record, indent=1, default=str) + "\n").encode())
+    from gan_lab.report import write_inversion_report  # matplotlib is loaded only when it is used
+
+    print(f"files in {out.resolve()}; the report: {write_inversion_report(out)}")
     return result

@@ -1,0 +1,38 @@
+"""One page per run, per sweep and per inversion: report.html, readable offline (design §5).
+
+A run's page is written when training ends (the RunReport callback), a sweep's when the sweep
+ends (SweepReport, a Hydra callback), an inversion's at the end of invert.py; any of them again
+with ``python -m gan_lab.report <folder>`` — also for a run that was stopped or still runs.
+"""
+
+from pathlib import Path
+
+from gan_lab.errors import UserError
+from gan_lab.report.inversion import is_inversion, write_inversion_report
+from gan_lab.report.run import is_run, write_run_report
+from gan_lab.report.sweep import SweepReport, is_sweep, write_sweep_report
+
+__all__ = [
+    "SweepReport",
+    "write_inversion_report",
+    "write_report",
+    "write_run_report",
+    "write_sweep_report",
+]
+
+
+def write_report(folder: str | Path) -> Path:
+    """The report of whatever ``folder`` is: a multirun folder, an inversion or a run."""
+    folder = Path(folder).expanduser().resolve()
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder: pass a run, multirun or inversion folder.")
+    if is_sweep(folder):
+        return write_sweep_report(folder)
+    if is_inversion(folder):
+        return write_inversion_report(folder)
+    if is_run(folder):
+        return write_run_report(folder)
+    raise UserError(
+        f"{folder} holds no run (metrics.csv, checkpoints/), no sweep (run folders with "
+        ".hydra/overrides.yaml) and no inversion (inversion.json): nothing to report."
+    )

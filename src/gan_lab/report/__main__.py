@@ -1,0 +1,24 @@
+"""Write report.html: python -m gan_lab.report <run, multirun or inversion folder>
+
+Works at any time: after a run ended, was stopped or crashed, or while it still trains.
+"""
+
+import sys
+
+from gan_lab.errors import UserError, friendly
+from gan_lab.report import write_report
+
+USAGE = "python -m gan_lab.report <run, multirun or inversion folder>"
+
+
+@friendly
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0].startswith("-"):
+        raise UserError(f"pass exactly one folder. Usage: {USAGE}")
+    folder = argv[0].removeprefix("dir=")
+    print(f"report: {write_report(folder)}")
+
+
+if __name__ == "__main__":
+    main()
