@@ -13,7 +13,7 @@ install:  ## install gan-lab (editable) with test tools into the current Python
 test:  ## run the test suite (fast tier, offline, < 10 min on 2 cores)
 	$(PYTHON) -m pytest -m "not slow" -q
 
-test-slow:  ## run the slow tier too (joblib sweep, two DDP ranks, torch.compile)
+test-slow:  ## run the slow tier too (joblib sweep, two DDP ranks, torch.compile, 12 random kills)
 	$(PYTHON) -m pytest -q
 
 train:  ## train on the built-in set with the default config

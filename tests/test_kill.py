@@ -93,7 +93,8 @@ def test_two_random_kills_lose_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_twelve_random_kills_some_inside_writes_lose_nothing(tmp_path):
-    reference = uninterrupted(tmp_path, 8)
-    kills, in_write = kill_and_resume(tmp_path / "run", epochs=8, kills=12, seed=2)
+    # Each kill comes after at least one more epoch: 24 epochs leave room for 12 of them.
+    reference = uninterrupted(tmp_path, 24)
+    kills, in_write = kill_and_resume(tmp_path / "run", epochs=24, kills=12, seed=2)
     assert kills == 12 and in_write >= 1
-    check_against_uninterrupted(tmp_path / "run", reference, 8)
+    check_against_uninterrupted(tmp_path / "run", reference, 24)
