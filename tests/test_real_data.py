@@ -13,7 +13,7 @@ import torch
 from conftest import ROOT, TINY, make_cfg
 from PIL import Image, ImageEnhance
 
-from gan_lab.data.audit import audit_records, summarize
+from gan_lab.data.audit import audit_decoded, summarize
 from gan_lab.data.decoded import decode_folder
 from gan_lab.errors import UserError
 from gan_lab.train import train
@@ -66,10 +66,7 @@ def digits_folder(tmp_path_factory):
 
 def audit_folder(root, cache_dir, **rules):
     dec = decode_folder(root, 64, 3, cache_dir=cache_dir)
-    problems = audit_records(
-        dec.records, dec.thumbs, dec.scan.labels, dec.scan.classes, dec.scan.others, **rules
-    )
-    return dec, problems
+    return dec, audit_decoded(dec, **rules)
 
 
 def test_distinct_digits_are_not_near_duplicates(digits_folder, tmp_path):

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from gan_lab.cli import compose
-from gan_lab.data.audit import Problem, audit_records, quarantine, summarize, write_report
-from gan_lab.data.decoded import decode_folder, default_cache_dir
+from gan_lab.data.audit import Problem, audit_decoded, quarantine, summarize, write_report
+from gan_lab.data.decoded import cache_dir_for, decode_folder
 from gan_lab.errors import UserError, friendly
 
 
@@ -22,11 +22,13 @@ def audit(argv: list[str]) -> tuple[list[Problem], Path]:
     if not data.root or not Path(data.root).is_dir():
         raise UserError(f"data={data.name}: the folder {data.root} does not exist. {data.hint}")
     root = Path(data.root).resolve()
-    cache = Path(data.cache_dir or default_cache_dir()) if data.get("cache", True) else None
+    cache = cache_dir_for(data.get("cache", True), data.get("cache_dir"))
     dec = decode_folder(root, data.image_size, data.channels, cache_dir=cache)
     scan, records = dec.scan, dec.records
-    rules = {k: v for k, v in data.audit.items() if k != "max_skipped_share"}
-    problems = audit_records(records, dec.thumbs, scan.labels, scan.classes, scan.others, **rules)
+    rules = {
+        k: v for k, v in data.audit.items() if k != "max_skipped_share"
+    }  # the tool only reports
+    problems = audit_decoded(dec, **rules)
     report = Path(cfg.audit.report or Path(cfg.paths.output_dir) / f"{data.name}.csv")
     write_report(problems, report)
     print(f"audit of {root}: {summarize(problems, len(records) + len(scan.others))}")

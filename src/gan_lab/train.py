@@ -47,14 +47,13 @@ def command_line_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
-def use_stored_config(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+def use_stored_config(cfg: DictConfig, overrides: list[str], stored: dict) -> DictConfig:
     """Resume = continue the same experiment: networks, data and procedure come from the checkpoint.
 
     Only the keys that cannot change the networks or the procedure may be given again (e.g. a
     data folder that moved: data.root=); any other stored key on the command line is refused,
-    never silently ignored.
+    never silently ignored. ``stored`` is the config kept in the checkpoint.
     """
-    stored = read_checkpoint(cfg.ckpt_path)["gan_lab"]["config"]
     given = {o.split("=", 1)[0].lstrip("+~"): o for o in overrides if "=" in o}
     changed = {k: v for k, v in given.items() if k.split(".")[0] in STORED_KEYS or k in STORED_KEYS}
     refused = [v for k, v in changed.items() if not k.startswith(RESUMABLE)]
@@ -117,19 +116,26 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
         run_files.truncate_after(run_dir / name, epoch)
 
 
-def newest(ckpt_path: Path) -> Path:
-    """last.ckpt means "the newest state": a kill between writing epoch_N.ckpt and last.ckpt
-    leaves last.ckpt one epoch behind, and then epoch_N.ckpt is where to go on from."""
+def epochs_done_in(ckpt: dict) -> int:
+    """The epochs a checkpoint has completed: where training from it starts."""
+    return int(ckpt.get("epoch", -1)) + 1
+
+
+def newest(ckpt_path: Path) -> tuple[Path, dict]:
+    """The checkpoint to resume from, read once. last.ckpt means "the newest state": a kill
+    between writing epoch_N.ckpt and last.ckpt leaves last.ckpt one epoch behind, and then
+    epoch_N.ckpt is where to go on from."""
+    ckpt = read_checkpoint(ckpt_path)
     history = rollback.history(ckpt_path.parent)
-    if ckpt_path.name != "last.ckpt" or not history or not ckpt_path.exists():
-        return ckpt_path
-    epoch = int(read_checkpoint(ckpt_path).get("epoch", -1)) + 1
+    if ckpt_path.name != "last.ckpt" or not history:
+        return ckpt_path, ckpt
+    epoch = epochs_done_in(ckpt)
     if history[-1][0] > epoch:
         log.warning(
             "%s is at epoch %d; resuming from the newer %s", ckpt_path, epoch, history[-1][1]
         )
-        return history[-1][1]
-    return ckpt_path
+        return history[-1][1], read_checkpoint(history[-1][1])
+    return ckpt_path, ckpt
 
 
 def _number(path: Path) -> int:
@@ -212,17 +218,18 @@ def train(
     ``callbacks`` are added to those of the config (tests use it to watch a run); ``overrides``
     are the command line's key=value arguments (taken from Hydra when None).
     """
-    ckpt_path = None
+    ckpt_path, start = None, 0
     if cfg.get("ckpt_path"):
-        ckpt_path = newest(resolve_checkpoint(cfg.ckpt_path))  # best@<run> too
+        ckpt_path, ckpt = newest(resolve_checkpoint(cfg.ckpt_path))  # best@<run> too
         with open_dict(cfg):
             cfg.ckpt_path = str(ckpt_path)
         overrides = command_line_overrides() if overrides is None else overrides
-        cfg = use_stored_config(cfg, overrides)
+        cfg = use_stored_config(cfg, overrides, ckpt["gan_lab"]["config"])
+        start = epochs_done_in(ckpt)
+        del ckpt  # Lightning reads the file again to restore it; no second copy during training
     check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     with run_lock(run_dir):
-        start = 0 if ckpt_path is None else int(read_checkpoint(ckpt_path).get("epoch", -1)) + 1
         prepare_run_folder(run_dir, start, ckpt_path)
         if cfg.get("seed") is not None:
             L.seed_everything(cfg.seed, workers=True, verbose=False)

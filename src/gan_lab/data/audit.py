@@ -12,19 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_lab.data.decoded import DecodedFolder
 from gan_lab.data.dedup import same_pictures
 from gan_lab.data.folder import FileRecord
 from gan_lab.errors import UserError
 
-# Problems that make a file unusable or harmful (skipped) and those that are only worth knowing.
-BROKEN = ("unreadable", "not_an_image", "too_small", "duplicate")
-REPORTED = ("unusual_mode", "extreme_aspect", "label_conflict")
 USUAL_MODES = {"RGB", "L"}
 ACTIONS = ("skip", "keep")
+MAX_SKIPPED_SHARE = 0.1  # the default of data.audit.max_skipped_share
 
 
 @dataclass
 class Problem:
+    """One problem of one file. Skipped: unreadable, not_an_image, too_small, duplicate, and
+    near_duplicate unless near_duplicates=keep. Kept and reported: unusual_mode, extreme_aspect,
+    label_conflict."""
+
     path: Path
     kind: str
     detail: str
@@ -41,14 +44,13 @@ def audit_records(
     near_duplicates: str = "skip",
     near_duplicate_distance: float = 0.06,
     max_aspect: float = 3.0,
-    max_skipped_share: float = 0.1,
 ) -> list[Problem]:
     """Every problem of every file; a file may have several (e.g. CMYK *and* a duplicate).
 
     ``thumbs`` are the records' 32×32 grey thumbnails, ``labels`` their class indices. Near
     duplicates (the same picture re-encoded, rescaled, re-toned or shifted: data/dedup.py) are
     looked for within a class; the same picture in two classes is a label conflict, reported and
-    never dropped. ``max_skipped_share`` is checked by the caller (check_share).
+    never dropped. How much may be skipped is check_share's question.
     """
     if near_duplicates not in ACTIONS:
         raise UserError(
@@ -99,6 +101,12 @@ def audit_records(
             detail = f"the same picture as {records[i].path} (distance {d:.3f})"
             problems.append(Problem(records[j].path, "near_duplicate", detail, skip))
     return problems
+
+
+def audit_decoded(dec: DecodedFolder, **rules) -> list[Problem]:
+    """audit_records over a decoded folder: its records, thumbnails, classes and other files."""
+    scan = dec.scan
+    return audit_records(dec.records, dec.thumbs, scan.labels, scan.classes, scan.others, **rules)
 
 
 def skipped_files(problems: list[Problem]) -> set[Path]:

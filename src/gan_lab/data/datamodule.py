@@ -13,7 +13,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from gan_lab.data.audit import (
-    audit_records,
+    MAX_SKIPPED_SHARE,
+    audit_decoded,
     check_share,
     skipped_files,
     summarize,
@@ -21,7 +22,7 @@ from gan_lab.data.audit import (
 )
 from gan_lab.data.augment import BatchAugment
 from gan_lab.data.builtin import CLASSES, make_shapes
-from gan_lab.data.decoded import decode_folder, default_cache_dir, parse_size
+from gan_lab.data.decoded import cache_dir_for, decode_folder, parse_size
 from gan_lab.data.mnist import load_mnist
 from gan_lab.data.sampler import EpochShuffle
 from gan_lab.errors import UserError
@@ -59,8 +60,7 @@ class GANDataModule(L.LightningDataModule):
         self.augment = BatchAugment(**(augment or {}))
         self.audit_rules = dict(audit or {})
         self.audit_report = Path(audit_report) if audit_report else None
-        self.cache = cache
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        self.cache_dir = cache_dir_for(cache, cache_dir)  # None: data.cache=false
         self.memory_budget = parse_size(memory_budget)
         self.decoded = None  # the folder's DecodedFolder: keeps a memory-mapped set's file open
         self.problems: list = []
@@ -126,12 +126,12 @@ class GANDataModule(L.LightningDataModule):
         """Decode once (or read the cache), audit the same records (003's broken files), keep
         only the good ones; stop before training if the audit would drop too much (design §3.1)."""
         rules = dict(self.audit_rules)
-        max_share = float(rules.get("max_skipped_share", 0.1))
+        max_share = float(rules.pop("max_skipped_share", MAX_SKIPPED_SHARE))
         dec = decode_folder(
             self.root,
             self.image_size,
             self.channels,
-            cache_dir=self.cache_dir if self.cache else None,
+            cache_dir=self.cache_dir,
             memory_budget=self.memory_budget,
         )
         self.decoded = dec
@@ -146,9 +146,7 @@ class GANDataModule(L.LightningDataModule):
             f" {dec.cache}" if dec.cache else "",
             dec.seconds,
         )
-        self.problems = audit_records(
-            records, dec.thumbs, scan.labels, scan.classes, scan.others, **rules
-        )
+        self.problems = audit_decoded(dec, **rules)
         bad = skipped_files(self.problems)
         keep = [i for i, r in enumerate(records) if r.path not in bad]
         summary = summarize(self.problems, n_files)

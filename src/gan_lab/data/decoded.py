@@ -51,7 +51,13 @@ def parse_size(value: str | int | float | None, key: str = "data.memory_budget")
     return float(match[1]) * 1024 ** " KMGT".index(match[2] or " ")
 
 
-def default_cache_dir() -> Path:
+def cache_dir_for(enabled: bool, cache_dir: str | Path | None) -> Path | None:
+    """Where data.cache / data.cache_dir put decoded folders: None when the cache is off,
+    otherwise cache_dir or $XDG_CACHE_HOME/gan-lab (~/.cache/gan-lab)."""
+    if not enabled:
+        return None
+    if cache_dir:
+        return Path(cache_dir).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gan-lab"
 
 
@@ -127,7 +133,7 @@ def decode_folder(
     on_disk = n * int(np.prod(shape)) > memory_budget
     folder = cache_folder(cache_dir, root, image_size, channels) if cache_dir else None
     index = _read_index(folder) if folder else None
-    stats = [_stat(p) for p in scan.files]
+    stats = [_stat(p) for p in scan.files] if folder else []  # only a cache compares them
     names = [str(p.relative_to(root)) for p in scan.files]
     old = index["files"] if index else {}
     reuse = {
@@ -150,7 +156,7 @@ def decode_folder(
         gen = f"{time.time_ns():x}-{os.getpid()}"
         target = folder / f"images-{gen}.npy"
     elif on_disk:  # no cache wanted, but the set must still live in a file
-        base = Path(cache_dir or default_cache_dir())
+        base = cache_dir_for(True, None)
         base.mkdir(parents=True, exist_ok=True)
         tmp_dir = tempfile.TemporaryDirectory(prefix="uncached-", dir=base)
         target = Path(tmp_dir.name) / "images.npy"
