@@ -1,16 +1,26 @@
-"""gan-lab's training step vs. a hand-written PyTorch loop of the same networks and procedure.
+"""Every candidate path of gan-lab's training step vs. a hand-written PyTorch loop, on this machine.
 
-    python benchmarks/bench_step.py [--rounds 6] [--steps 8]
+    python benchmarks/bench_step.py [--rounds 3] [--steps 6] [--cases reference,fast,mnist]
+                                    [--no-compile] [--no-extras]
 
-For the 003 reference networks (64×64, batch 8) and the 004 MNIST pair (28×28, batch 128),
-in one process, interleaved round by round (each round starting with the next runner) so
-all see the same machine state:
-  raw fp32        — a plain loop: concat real+fake, BCE with label noise, Adam on D; fresh
-                    fakes, BCE, Adam on G with D frozen (design §4), fp32, default memory layout;
-  gan-lab fp32    — the project's LightningModule + Trainer, precision=32-true, no channels_last;
-  gan-lab default — the same with the default fast path (precision=auto, channels_last).
-Times are medians of per-step wall time (the D and G phase together), after a warm-up round;
-the ratios are medians of the per-round ratios, as runs side by side in time see the same machine.
+Cases: the 003 reference networks (64×64, batch 8), the fast pair of `python train.py` (32×32,
+batch 64) and the 004 MNIST pair (28×28, batch 128). Runners, interleaved round by round (each
+round starting with the next runner) so all see the same machine state:
+
+  raw fp32            a plain loop of the same networks and procedure (design §4), fp32, default
+                      layout: the baseline every ratio is taken against;
+  raw channels_last   the same loop with the NHWC layout (what a careful hand-written loop gets);
+  lab <path>          the project's LightningModule + Trainer forced onto one fast-path candidate
+                      (layout, fused nearest upsampling, torch.compile mode, threads; fp32, or
+                      bf16 autocast where the CPU/GPU runs it natively);
+  lab default         what a user gets: trainer.fast_path=auto, precision=auto (the chosen path
+                      is printed);
+  lab +EMA/+DiffAugment/+mixed/-stats   the default path with one of the step's extras changed,
+                      to show what each costs besides the two phases.
+
+Times are medians of per-step wall time (D and G phase together) after each block's first
+steps (warm-up; compile), the ratios medians of per-round ratios to raw fp32. Name the machine
+(CPU flags or GPU) beside any figure taken from here.
 """
 
 import argparse
@@ -22,52 +32,64 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from gan_lab import fast_path
 from gan_lab.cli import compose
+from gan_lab.hardware import auto_precision, device_name
 from gan_lab.train import build, make_trainer
 
 OUT = Path("/tmp/bench_run")
-
+# The raw loop's procedure everywhere (BCE with label noise, no EMA, D without augmentation):
+# the project must be compared with the same work. The extras are measured separately.
+SAME_WORK = ["model.loss=bce", "model.ema=0", "model.diffaug=null", "model.label_noise=0.05"]
 CASES = {
-    "003 reference, 64×64, batch 8": ["experiment=reference", "data.num_images=4096"],
-    "004 MNIST pair, 28×28, batch 128": [
-        "generator=mnist",
-        "discriminator=mnist",
-        "data.image_size=28",
-        "data.channels=1",
-        "data.batch_size=128",
-        "data.num_images=8192",
-        "model.g_batch=fake",
-        "model.label_noise=0.05",
-        # The hand-written loop's procedure (and 004's): BCE, no weight averaging. The default
-        # recipe's hinge loss and EMA of G would be extra work the raw loop does not do.
-        "model.loss=bce",
-        "model.ema=0",
-    ],
+    "reference": (
+        "003 reference, 64×64, batch 8",
+        ["experiment=reference", "data.num_images=1024"],
+    ),
+    "fast": ("fast pair (python train.py), 32×32, batch 64", ["data.num_images=2048"]),
+    "mnist": (
+        "004 MNIST pair, 28×28, batch 128",
+        [
+            "generator=mnist",
+            "discriminator=mnist",
+            "data.image_size=28",
+            "data.channels=1",
+            "data.batch_size=128",
+            "data.num_images=4096",
+            "model.g_batch=fake",
+        ],
+    ),
 }
 
 
 class StepTimer(L.Callback):
-    def __init__(self):
-        self.times: list[float] = []
+    """Per-step wall times; stops the run after ``steps``, so the run keeps its planned length
+    (the fast path decides by it) while the benchmark takes only a few steps."""
+
+    def __init__(self, steps: int):
+        self.steps, self.times = steps, []
 
     def on_train_batch_start(self, *args):
         self._t = time.perf_counter()
 
-    def on_train_batch_end(self, *args):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.synchronize()
         self.times.append(time.perf_counter() - self._t)
+        trainer.should_stop = len(self.times) >= self.steps
 
 
-def project_steps(overrides: list[str], steps: int, fast: bool) -> list[float]:
-    extra = [] if fast else ["trainer.precision=32-true", "model.channels_last=false"]
+def lab_steps(
+    overrides: list[str], steps: int, path: fast_path.FastPath | None, precision: str
+) -> tuple[list[float], str]:
+    """The project's step; ``path`` None = the default (trainer.fast_path=auto) as a user gets."""
     cfg = compose(
         "train",
         overrides
-        + extra
         + [
+            f"trainer.precision={precision}",
             "callbacks=none",  # the bare step: no checkpoints, grids or CSVs
             "logger=none",
-            f"trainer.limit_train_batches={steps}",
-            "trainer.max_epochs=1",
             "trainer.enable_progress_bar=false",
             "trainer.enable_model_summary=false",
             "seed=0",
@@ -75,82 +97,144 @@ def project_steps(overrides: list[str], steps: int, fast: bool) -> list[float]:
         output_dir=OUT,
     )
     module, dm = build(cfg)
-    timer = StepTimer()
-    make_trainer(cfg, callbacks=[timer]).fit(module, datamodule=dm)
-    return timer.times
+    if path is not None:
+        module._choose_fast_path = lambda: (path, "forced by the benchmark")
+    timer, threads = StepTimer(steps), torch.get_num_threads()
+    try:
+        make_trainer(cfg, callbacks=[timer]).fit(module, datamodule=dm)
+    finally:
+        torch.set_num_threads(threads)  # a path with fewer threads must not slow the next runner
+    return timer.times, module.fast_path.describe()
 
 
-def raw_steps(overrides: list[str], steps: int) -> list[float]:
+def raw_steps(overrides: list[str], steps: int, channels_last: bool) -> list[float]:
     """The same procedure written by hand, fp32, as a user would without gan-lab."""
     cfg = compose("train", overrides + ["seed=0"], output_dir=OUT)
     module, dm = build(cfg)
-    G, D = module.generator, module.discriminator
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    G = module.generator.to(device, memory_format=fmt)
+    D = module.discriminator.to(device, memory_format=fmt)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.model.lr_d, betas=tuple(cfg.model.betas_d))
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.model.lr_g, betas=tuple(cfg.model.betas_g))
     b, z_dim = cfg.data.batch_size, G.latent_dim
-    images = dm.to_model_range(dm.images)
+    images = dm.to_model_range(dm.images).to(device).contiguous(memory_format=fmt)
+    ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
     times = []
     for i in range(steps):
         t = time.perf_counter()
-        real = images[i * b : (i + 1) * b]
+        real = images[(i * b) % (len(images) - b) :][:b]
         with torch.no_grad():
-            fake = G(torch.randn(b, z_dim))
-        labels = torch.cat([torch.ones(b), torch.zeros(b)])
-        labels = (labels + (torch.rand(2 * b) * 2 - 1) * cfg.model.label_noise).clamp(0, 1)
-        d_loss = F.binary_cross_entropy_with_logits(D(torch.cat([real, fake])), labels)
+            fake = G(torch.randn(b, z_dim, device=device))
+        labels = torch.cat([ones, zeros])
+        labels = (labels + (torch.rand(2 * b, device=device) * 2 - 1) * 0.05).clamp(0, 1)
+        d_loss = F.binary_cross_entropy_with_logits(D(torch.cat([real, fake])).flatten(), labels)
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
         D.requires_grad_(False)
-        g_loss = F.binary_cross_entropy_with_logits(D(G(torch.randn(b, z_dim))), torch.ones(b))
+        fake = G(torch.randn(b, z_dim, device=device))
+        g_loss = F.binary_cross_entropy_with_logits(D(fake).flatten(), ones)
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
         D.requires_grad_(True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     return times
 
 
-RUNNERS = {
-    "raw fp32": (raw_steps, {}),
-    "gan-lab fp32": (project_steps, {"fast": False}),
-    "gan-lab default": (project_steps, {"fast": True}),
-}
+def runners(case: list[str], args) -> dict:
+    """name → (function of steps returning (times, note)): every candidate for this machine."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    native = auto_precision("auto")  # bf16-mixed where native, else 32-true
+    same = case + SAME_WORK
+    cfg = compose("train", same, output_dir=OUT)
+    module, _ = build(cfg)
+    fusable = any(getattr(m, "can_fuse", lambda: False)() for m in module.generator.modules())
+    paths = fast_path.candidates(None, None, fusable, device)
+    if not args.no_compile and fast_path.compiler_available(device):
+        for mode in fast_path.COMPILE_MODES[: 3 if device.type == "cuda" else 2]:
+            paths.append(fast_path.FastPath(channels_last=True, compile=mode))
+    if device.type == "cpu" and torch.get_num_threads() > 1:
+        paths.append(fast_path.FastPath(channels_last=True, threads=torch.get_num_threads() // 2))
+    out = {
+        "raw fp32": lambda n: (raw_steps(same, n, False), ""),
+        "raw channels_last": lambda n: (raw_steps(same, n, True), ""),
+    }
+    for p in paths:
+        out[f"lab fp32 {p.describe()}"] = lambda n, p=p: lab_steps(same, n, p, "32-true")
+    if native != "32-true":
+        for cl in (False, True):
+            p = fast_path.FastPath(channels_last=cl)
+            out[f"lab bf16 {p.describe()}"] = lambda n, p=p: lab_steps(same, n, p, native)
+    out["lab default"] = lambda n: lab_steps(same, n, None, "auto")
+    if not args.no_extras:  # the default path with what the default recipe adds to the step
+        extras = {
+            "+EMA 0.999": ["model.ema=0.999"],
+            "+DiffAugment": ["model.diffaug=[translation,color,cutout]"],
+            "+mixed G batch": ["model.g_batch=mixed"],
+        }
+        for name, more in extras.items():
+            out[f"lab default {name}"] = lambda n, more=more: lab_steps(
+                same + more, n, None, "auto"
+            )
+        out["lab default -stats"] = lambda n: _without_stats(same, n)
+    return out
+
+
+def _without_stats(overrides: list[str], steps: int) -> tuple[list[float], str]:
+    """The default path without the per-step statistics (the epoch means and logged values)."""
+    from gan_lab.module import GAN
+
+    record = GAN._record
+    GAN._record = lambda self, stats, b: None
+    try:
+        return lab_steps(overrides, steps, None, "auto")
+    finally:
+        GAN._record = record
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--cases", default="reference,fast,mnist")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile paths")
+    parser.add_argument("--no-extras", action="store_true", help="skip EMA/DiffAugment/... costs")
     args = parser.parse_args()
-    torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    order = list(RUNNERS)
-    for name, overrides in CASES.items():
-        rounds: list[dict[str, float]] = []  # per round: each runner's median ms/step
-        for r in range(args.rounds + 1):  # round 0 warms up caches and allocators, not counted
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"{device_name(device)}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for key in args.cases.split(","):
+        title, case = CASES[key]
+        table = runners(case, args)
+        order = list(table)
+        rounds: list[dict[str, float]] = []
+        notes: dict[str, str] = {}
+        for r in range(args.rounds):
             medians = {}
-            # Each round starts with a different runner, so no runner always follows the same one.
-            for key in order[r % len(order) :] + order[: r % len(order)]:
-                fn, kwargs = RUNNERS[key]
-                t = fn(overrides, args.steps, **kwargs)[
-                    1:
-                ]  # a block's first step pays one-off costs
-                medians[key] = statistics.median(t) * 1000
-            if r > 0:
-                rounds.append(medians)
-        print(f"\n{name}  (median over {args.rounds} rounds of {args.steps - 1} timed steps)")
-        for key in order:
-            print(f"  {key:16s} {statistics.median(m[key] for m in rounds):8.1f} ms/step")
-        # The machine's speed drifts between rounds; ratios within a round are paired in time.
-        for key in ("gan-lab fp32", "gan-lab default"):
-            ratios = [m[key] / m["raw fp32"] for m in rounds]
+            for name in order[r % len(order) :] + order[: r % len(order)]:
+                times, note = table[name](args.steps + 2)
+                medians[name] = statistics.median(times[2:]) * 1000  # after warm-up / compile
+                notes[name] = note
+            rounds.append(medians)
+            print(f"  [{title}: round {r + 1} of {args.rounds} done]", flush=True)
+        print(f"\n{title}  (median of {args.rounds} rounds × {args.steps} timed steps)")
+        print(f"  {'runner':58s} {'ms/step':>9s} {'× raw fp32':>10s}  rounds")
+        for name in order:
+            ratios = [m[name] / m["raw fp32"] for m in rounds]
+            ms = statistics.median(m[name] for m in rounds)
+            label = name + (f" → {notes[name]}" if name == "lab default" else "")
             print(
-                f"  {key} / raw fp32 = {statistics.median(ratios):.3f}"
-                f"  (rounds: {min(ratios):.3f}–{max(ratios):.3f})"
+                f"  {label:58s} {ms:9.1f} {statistics.median(ratios):10.3f}"
+                f"  {min(ratios):.3f}–{max(ratios):.3f}"
             )
+        candidates = [n for n in order if n.startswith("lab fp32") or n.startswith("lab bf16")]
+        fastest = min(candidates, key=lambda n: statistics.median(m[n] for m in rounds))
+        print(f"  fastest candidate: {fastest}; the default picked: {notes['lab default']}")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,13 @@ none can disagree with the YAML); the small-data options (EMA of G, DiffAugment,
 are off in the source documents' presets, so the reference procedure stays exactly 003's.
 """
 
+import logging
+
 import lightning as L
 import torch
 from torch import nn
 
+from gan_lab import fast_path
 from gan_lab.diffaug import diff_augment, parse_policy
 from gan_lab.ema import make_ema, shown_generator
 from gan_lab.errors import UserError
@@ -23,6 +26,8 @@ from gan_lab.rng import capture, restore, seed_rank
 from gan_lab.schedule import batches_done, epochs_done
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
+
+log = logging.getLogger(__name__)
 
 
 class GAN(L.LightningModule):
@@ -43,15 +48,16 @@ class GAN(L.LightningModule):
         fake_label: float,
         g_batch: str,
         n_fixed: int,
-        channels_last: bool,
+        channels_last: bool | str,
         conditional: bool,
         ema: float,
         diffaug: str | list | None,
         r1_gamma: float,
-        compile: bool,
+        compile: bool | str,
         nonfinite: str,
         class_ids: list[int] | None = None,
         run_config: dict | None = None,
+        fast_path_mode: str = "off",
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -69,7 +75,15 @@ class GAN(L.LightningModule):
             g_batch = "mixed" if has_bn else "fake"
         self.g_batch = g_batch
         self.real_label, self.fake_label = real_label, fake_label
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        # Layout, fusion, compilation and threads: what model.channels_last / model.compile fix,
+        # and the fastest measured path for the rest (trainer.fast_path, gan_lab/fast_path.py).
+        self.channels_last = fast_path.parse_layout(channels_last)
+        self.compile = fast_path.parse_compile(compile)
+        if fast_path_mode not in fast_path.MODES:
+            raise UserError(f"trainer.fast_path must be auto or off, not '{fast_path_mode}'.")
+        self.fast_path_mode = fast_path_mode
+        self.fast_path = fast_path.PLAIN
+        self.memory_format = torch.contiguous_format
         # Drawn once (after seeding) and saved in every checkpoint as buffers. A conditional
         # model gets one grid row of 8 per class present in the data (fixed_y); else fixed_y is unused.
         self.conditional = conditional
@@ -88,7 +102,6 @@ class GAN(L.LightningModule):
         # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
         self.generator_ema = make_ema(generator, ema) if ema > 0 else None
         self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
-        self.compile = compile
         # A phase whose loss is NaN/Inf: skipped (never applied to the weights) unless "warn";
         # the run guard (callbacks/guard.py) reports it, and rolls back or stops by config.
         if nonfinite not in NONFINITE:
@@ -104,9 +117,38 @@ class GAN(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.
-        for net in (self.generator, self.discriminator, self.generator_ema):
-            if net is not None:
-                net.to(memory_format=self.memory_format)
+        path, why = self._choose_fast_path()
+        log.info("fast path: %s — %s", path.describe(), why)
+        generators = [self.generator] + ([self.generator_ema.module] if self.generator_ema else [])
+        fast_path.apply(path, generators, self.discriminator)
+        self.fast_path = path
+        self.memory_format = torch.channels_last if path.channels_last else torch.contiguous_format
+
+    def _choose_fast_path(self) -> tuple[fast_path.FastPath, str]:
+        fusable = bool(getattr(self.generator, "fuse_upsampling", None)) and any(
+            getattr(m, "can_fuse", lambda: False)() for m in self.generator.modules()
+        )
+        if self.fast_path_mode == "off":
+            cl = bool(self.channels_last)
+            co = None if self.compile is True else self.compile
+            return fast_path.FastPath(channels_last=cl, compile=co), "trainer.fast_path=off"
+        trainer, dm = self.trainer, self.trainer.datamodule
+        device = trainer.strategy.root_device
+        options = fast_path.candidates(self.channels_last, self.compile, fusable, device)
+        b = min(dm.batch_size, len(dm.images))
+        probe = fast_path.Probe(
+            generator=self.generator,
+            discriminator=self.discriminator,
+            real=dm.to_model_range(dm.images[:b]).to(device),
+            num_classes=len(self.class_ids) if self.conditional else 0,
+            latent_dim=self.generator.latent_dim,
+            bf16=str(trainer.precision).startswith("bf16"),
+        )
+        planned = fast_path.resolve_planned_steps(
+            len(dm.images), dm.batch_size, trainer.max_epochs or 1, trainer.limit_train_batches
+        )
+        # DDP ranks must agree on the layout: they read the cache but never time.
+        return fast_path.choose(probe, options, planned, timing=trainer.world_size == 1)
 
     def on_train_start(self) -> None:
         # Random streams (design §9): a resumed run continues the stored ones; DDP ranks each get
@@ -121,9 +163,9 @@ class GAN(L.LightningModule):
     def on_fit_start(self) -> None:
         # Compiled callables are kept out of the module tree (object.__setattr__), so the
         # state dict and checkpoints keep their plain parameter names.
-        g, d = self.generator, self.discriminator
-        object.__setattr__(self, "_g", torch.compile(g) if self.compile else g)
-        object.__setattr__(self, "_d", torch.compile(d) if self.compile else d)
+        g, d, mode = self.generator, self.discriminator, self.fast_path.compile
+        object.__setattr__(self, "_g", torch.compile(g, mode=mode) if mode else g)
+        object.__setattr__(self, "_d", torch.compile(d, mode=mode) if mode else d)
 
     def G(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return getattr(self, "_g", self.generator)(z, y)

@@ -188,6 +188,7 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
         noise,
         class_ids=class_ids,
         run_config=run_config,
+        fast_path_mode=str(cfg.trainer.get("fast_path", "auto")),
         **to_dict(cfg.model),
     )
     return module, datamodule
@@ -195,6 +196,7 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
 
 def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     trainer_cfg = to_dict(cfg.trainer)
+    trainer_cfg.pop("fast_path", None)  # gan-lab's, not Lightning's: the module reads it (build)
     check_trainer(trainer_cfg)
     if trainer_cfg.get("precision") == "auto":
         trainer_cfg["precision"] = auto_precision(str(trainer_cfg.get("accelerator", "auto")))

@@ -1,5 +1,6 @@
 """One configurable generator; the presets in conf/generator/ fix its shape."""
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -8,6 +9,8 @@ from torch import nn
 from gan_lab.errors import UserError
 from gan_lab.models.init import init_weights
 from gan_lab.models.layers import (
+    Upsample2x,
+    UpsampledConv2d,
     activation,
     extra_blocks,
     maybe_spectral,
@@ -101,9 +104,10 @@ class Generator(nn.Module):
                 conv = nn.ConvTranspose2d(c_in, c, kernel_size, 2, p, op, bias=bias)
                 blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
             elif upsample == "nearest":
-                blocks.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                blocks.append(Upsample2x())
                 for j in range(convs_per_block):
-                    conv = nn.Conv2d(c_in if j == 0 else c, c, kernel_size, 1, "same", bias=bias)
+                    kind = UpsampledConv2d if j == 0 else nn.Conv2d
+                    conv = kind(c_in if j == 0 else c, c, kernel_size, 1, "same", bias=bias)
                     blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
             else:
                 raise UserError(
@@ -133,6 +137,17 @@ class Generator(nn.Module):
             )
         self.out = nn.Sequential(maybe_spectral(out, sn), output_activation(out_activation))
         init_weights(self, init)
+
+    def fuse_upsampling(self, enabled: bool) -> int:
+        """Let each convolution after a nearest ×2 do the upsampling itself (``UpsampledConv2d``:
+        fewer multiply-adds, same weights and result up to rounding). Returns how many did."""
+        fused, mods = 0, list(self.modules())
+        for up, conv in itertools.pairwise(mods):
+            if isinstance(up, Upsample2x) and isinstance(conv, UpsampledConv2d):
+                on = enabled and conv.can_fuse()
+                up.skip = conv.fused = on
+                fused += on
+        return fused
 
     @property
     def value_range(self) -> tuple[float, float]:

@@ -1,0 +1,350 @@
+"""The fastest way to run this run's training step on this machine — measured, not assumed.
+
+What is fastest depends on the hardware in ways that detection cannot know: channels_last speeds
+up the small fast pair on an AVX2 laptop CPU by ~15 % but not the 64×64 reference networks there,
+and ``torch.compile`` is slower than eager on such a CPU yet may win on a GPU, where a small GAN's
+step is dominated by kernel launches (benchmarks/README.md, "Fast path"). So, with
+``trainer.fast_path=auto`` (the default), a run times a few steps of each candidate before
+training — on copies of its networks, on its batch shape and device, with its precision — and
+takes the fastest. The measurements are cached per machine, torch version, precision, network
+structure and batch shape (``$XDG_CACHE_HOME/gan-lab/fast_path.json``), so a machine pays for
+them once, and a resume picks what the run picked. One log line says what was chosen and why.
+
+Every candidate computes the same thing (same weights, same procedure; results equal up to float
+rounding): the memory layout (``model.channels_last``), the fused nearest-upsampling convolution
+(``UpsampledConv2d``), compilation (``model.compile``) and, on CPUs with 4+ cores, the number of
+threads. Precision is not a candidate: ``trainer.precision=auto`` picks bf16 by detection
+(gan_lab.hardware), since it changes the numbers. A key set to true/false is kept as given and
+not timed; ``trainer.fast_path=off`` times nothing and runs the plain path (contiguous, eager,
+unfused) except for what is set explicitly.
+
+Compile time counts: compiled candidates are timed only for runs whose eager training would take
+at least ``COMPILE_MIN_RUN_S``, and chosen only when the time they save over the planned steps
+exceeds their compile time (paid again by every run).
+"""
+
+import copy
+import hashlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lab import rng
+from gan_lab.data.decoded import cache_dir_for
+from gan_lab.errors import UserError
+from gan_lab.hardware import device_name
+from gan_lab.safe_io import write_atomic
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "off")
+COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
+COMPILE_MIN_RUN_S = 20 * 60  # shorter runs never pay a compile (~1 min per network on a CPU)
+WARMUP_STEPS, ROUNDS, STEPS_PER_ROUND = 1, 3, 2  # ~18 s for the default run on an AVX2 laptop
+# Timing costs ~(WARMUP + STEPS) × ROUNDS steps per candidate: runs shorter than this many times
+# that cost (≤ 5 %) take the cache, or the guess below, rather than spend it.
+TIMING_SHARE = 20
+# Without a measurement: channels_last, eager — faster than contiguous on every machine measured
+# (AVX-512 BF16 and AVX2 CPUs, benchmarks/README.md) except the reference networks on AVX2, where
+# it is even.
+GUESS = {"channels_last": True, "fuse_upsampling": False, "compile": None, "threads": None}
+
+
+@dataclass(frozen=True)
+class FastPath:
+    channels_last: bool = False
+    fuse_upsampling: bool = False
+    compile: str | None = None  # a torch.compile mode, or None for eager
+    threads: int | None = None  # torch.set_num_threads; None = torch's default
+
+    def describe(self) -> str:
+        parts = ["channels_last" if self.channels_last else "contiguous"]
+        if self.fuse_upsampling:
+            parts.append("fused upsampling")
+        parts.append(f"compile({self.compile})" if self.compile else "eager")
+        if self.threads:
+            parts.append(f"{self.threads} threads")
+        return ", ".join(parts)
+
+
+PLAIN = FastPath()
+
+
+def parse_compile(value) -> str | None | bool:
+    """model.compile: false/true/a mode/auto → None, "default", the mode, or True (= time it)."""
+    if value in (False, None, "false"):
+        return None
+    if value in (True, "true"):
+        return "default"
+    if value == "auto":
+        return True
+    if value in COMPILE_MODES:
+        return value
+    raise UserError(
+        f"model.compile must be auto, true, false or one of {', '.join(COMPILE_MODES)}, "
+        f"not '{value}'."
+    )
+
+
+def parse_layout(value) -> bool | None:
+    """model.channels_last: true/false, or auto (None: timed)."""
+    if value in (True, False):
+        return value
+    if value == "auto":
+        return None
+    raise UserError(f"model.channels_last must be auto, true or false, not '{value}'.")
+
+
+def candidates(
+    channels_last: bool | None,
+    compile_: str | None | bool,
+    fusable: bool,
+    device: torch.device,
+) -> list[FastPath]:
+    """Every path worth timing; the first is the plain one (the reference of the log line)."""
+    layouts = [False, True] if channels_last is None else [channels_last]
+    fusions = [False, True] if fusable else [False]
+    if compile_ is True:  # auto
+        compiles = [None]
+        if compiler_available(device):
+            compiles += ["default", "max-autotune-no-cudagraphs"]
+            if device.type == "cuda":
+                compiles.append("reduce-overhead")  # CUDA graphs: one launch for the whole step
+    else:
+        compiles = [compile_]
+    threads = [None]
+    cores = os.cpu_count() or 1
+    if device.type == "cpu" and cores >= 4 and "OMP_NUM_THREADS" not in os.environ:
+        threads.append(max(1, torch.get_num_threads() // 2))  # small nets may not scale
+    return [
+        FastPath(cl, fu, co, th)
+        for cl, fu, co, th in itertools.product(layouts, fusions, compiles, threads)
+    ]
+
+
+def compiler_available(device: torch.device) -> bool:
+    """torch.compile on a CPU builds C++: without a compiler it would fail mid-run."""
+    return device.type == "cuda" or any(shutil.which(c) for c in ("c++", "g++", "clang++"))
+
+
+def apply(path: FastPath, generators: list[nn.Module], discriminator: nn.Module) -> None:
+    """Layout, fusion and threads on the networks themselves (compilation is the caller's)."""
+    fmt = torch.channels_last if path.channels_last else torch.contiguous_format
+    for g in generators:
+        g.to(memory_format=fmt)
+        if hasattr(g, "fuse_upsampling"):
+            g.fuse_upsampling(path.fuse_upsampling)
+    discriminator.to(memory_format=fmt)
+    if path.threads:
+        torch.set_num_threads(path.threads)
+
+
+# --- timing -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    """What a timed step needs: the run's networks (copied per candidate), a real batch on the
+    device, the class count (conditional), the latent size and the precision."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    real: torch.Tensor
+    num_classes: int
+    latent_dim: int
+    bf16: bool
+
+    def key(self) -> str:
+        """Same machine, torch, precision, networks and batch shape → same measurements."""
+        nets = hashlib.sha1(f"{self.generator}\n{self.discriminator}".encode()).hexdigest()[:12]
+        shape = "x".join(map(str, self.real.shape))
+        precision = "bf16" if self.bf16 else "fp32"
+        return (
+            f"{device_name(self.real.device)} | torch {torch.__version__} | "
+            f"{torch.get_num_threads()} threads | {precision} | nets {nets} | batch {shape} | "
+            f"classes {self.num_classes}"
+        )
+
+    def time(self, path: FastPath) -> tuple[list[float], float]:
+        """Median-ready step times (s) of one candidate, and its first step's extra cost (s):
+        for a compiled candidate, the compile time."""
+        g, d = copy.deepcopy(self.generator), copy.deepcopy(self.discriminator)
+        threads = torch.get_num_threads()
+        apply(path, [g], d)
+        step = self._step_fn(g, d, path)
+        try:
+            t0 = _now(self.real.device)
+            for _ in range(WARMUP_STEPS):
+                step()
+            first = _now(self.real.device) - t0
+            times = []
+            for _ in range(STEPS_PER_ROUND):
+                t = _now(self.real.device)
+                step()
+                times.append(_now(self.real.device) - t)
+        finally:
+            torch.set_num_threads(threads)
+        return times, max(0.0, first - WARMUP_STEPS * statistics.median(times))
+
+    def _step_fn(self, g: nn.Module, d: nn.Module, path: FastPath) -> Callable[[], None]:
+        """The two phases of GAN.training_step (design §4) on copies: D on real + fresh fakes,
+        then G through a frozen D; Adam on each."""
+        opt_d = torch.optim.Adam(d.parameters(), lr=1e-8)
+        opt_g = torch.optim.Adam(g.parameters(), lr=1e-8)
+        G = torch.compile(g, mode=path.compile) if path.compile else g
+        D = torch.compile(d, mode=path.compile) if path.compile else d
+        fmt = torch.channels_last if path.channels_last else torch.contiguous_format
+        real = self.real.contiguous(memory_format=fmt)
+        b, dev = len(real), real.device
+        autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+        def step() -> None:
+            y = torch.randint(self.num_classes, (b,), device=dev) if self.num_classes else None
+            y2 = torch.cat([y, y]) if y is not None else None
+            with autocast:
+                with torch.no_grad():
+                    fake = G(torch.randn(b, self.latent_dim, device=dev), y)
+                logits = D(torch.cat([real, fake.to(real.dtype)]), y2)
+                d_loss = F.softplus(logits).mean()
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            d.requires_grad_(False)
+            with autocast:
+                g_loss = F.softplus(-D(G(torch.randn(b, self.latent_dim, device=dev), y), y)).mean()
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            d.requires_grad_(True)
+
+        return step
+
+
+def _now(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+# --- choosing -----------------------------------------------------------------------------------
+
+
+def cache_file() -> Path:
+    return cache_dir_for(True, None) / "fast_path.json"
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # no cache yet, or a damaged one: measure again
+
+
+def choose(
+    probe: Probe, options: list[FastPath], planned_steps: int, *, timing: bool = True
+) -> tuple[FastPath, str]:
+    """The fastest of ``options`` for this run, and the log line that says why.
+
+    Measurements come from the cache where it has them; the rest are timed now (and cached)
+    unless ``timing`` is false (DDP ranks must not disagree: they use the cache or the first
+    option). Compiled paths are timed only when the eager ones show a run of at least
+    ``COMPILE_MIN_RUN_S``, and must repay their compile time within ``planned_steps``.
+    """
+    if len(options) == 1:
+        return options[0], "the only candidate the config leaves"
+    file, key = cache_file(), probe.key()
+    known = _read_cache(file).get(key, {})
+    spent = 0.0
+    timing_cost = len(options) * ROUNDS * (WARMUP_STEPS + STEPS_PER_ROUND)
+    short = planned_steps < TIMING_SHARE * timing_cost
+    timing = timing and not short
+
+    def measure(paths: list[FastPath]) -> None:
+        nonlocal spent
+        todo = [p for p in paths if p.describe() not in known]
+        if todo and timing:
+            t0 = time.perf_counter()
+            known.update(_time_all(probe, todo))
+            spent += time.perf_counter() - t0
+            _write_cache(file, key, known)
+
+    def cost_s(path: FastPath) -> float:  # the whole run's step time, compile included
+        m = known[path.describe()]
+        return m["ms"] / 1000 * planned_steps + m["compile_s"]
+
+    eager = [p for p in options if not p.compile]
+    compiled = [p for p in options if p.compile]
+    measure(eager)
+    eager_known = [p for p in eager if p.describe() in known]
+    if compiled and (not eager or min(map(cost_s, eager_known), default=0) >= COMPILE_MIN_RUN_S):
+        measure(compiled)
+    measured = [p for p in options if p.describe() in known]
+    if not measured:
+        guess = min(options, key=lambda p: sum(asdict(p)[k] != v for k, v in GUESS.items()))
+        why = (
+            f"a run of {planned_steps} steps is too short to repay ~{timing_cost} timed steps"
+            if short
+            else "DDP ranks only read the cache"
+        )
+        return guess, f"not timed ({why}; nothing cached for these networks), guessed"
+    best = min(measured, key=cost_s)
+    table = "; ".join(f"{p.describe()} {known[p.describe()]['ms']:.0f} ms" for p in measured)
+    how = f"timed in {spent:.1f} s" if spent else "measured earlier"
+    return best, f"{how}, cached in {file}: {table} per step"
+
+
+def _time_all(probe: Probe, paths: list[FastPath]) -> dict[str, dict]:
+    """Each path's median step time, in interleaved rounds (a drifting machine speed hits all
+    alike); the run's random streams are left as they were."""
+    state = rng.capture()
+    samples: dict[FastPath, list[float]] = {p: [] for p in paths}
+    first: dict[FastPath, float] = {}
+    try:
+        for r in range(ROUNDS):
+            for path in paths[r % len(paths) :] + paths[: r % len(paths)]:
+                times, extra = probe.time(path)
+                samples[path] += times
+                first[path] = max(first.get(path, 0.0), extra)
+    finally:
+        rng.restore(state)
+    return {
+        p.describe(): {
+            "ms": round(statistics.median(samples[p]) * 1000, 2),
+            "compile_s": round(first[p], 1) if p.compile else 0.0,
+            **asdict(p),
+        }
+        for p in paths
+    }
+
+
+def _write_cache(file: Path, key: str, entries: dict) -> None:
+    cache = _read_cache(file)  # another run may have written meanwhile
+    cache[key] = {**cache.get(key, {}), **entries}
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(file, json.dumps(cache, indent=1).encode())
+    except OSError as err:
+        log.warning("fast path: could not cache the timings in %s (%s)", file, err)
+
+
+def resolve_planned_steps(
+    n_images: int, batch_size: int, max_epochs: int, limit: float | int
+) -> int:
+    """Steps the run plans: epochs × batches (drop_last, as the DataModule), within the limit."""
+    per_epoch = max(1, n_images // batch_size) if n_images > batch_size else 1
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        per_epoch = min(per_epoch, limit)
+    elif isinstance(limit, float):
+        per_epoch = max(1, int(per_epoch * limit))
+    return per_epoch * max(1, max_epochs)

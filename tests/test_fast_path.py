@@ -1,0 +1,167 @@
+"""The fast path (gan_lab/fast_path.py): every candidate computes the same step; the fastest
+measured one is chosen, timed once per machine and network, never at the cost of a short run."""
+
+import copy
+import logging
+
+import lightning as L
+import pytest
+import torch
+
+from gan_lab import fast_path
+from gan_lab.fast_path import FastPath
+from gan_lab.models.generator import Generator
+from gan_lab.train import train
+
+
+def small_generator(kernel_size: int, upsample: str = "nearest") -> Generator:
+    return Generator(
+        latent_dim=16,
+        image_size=32,
+        base_size=32,
+        start_size=4,
+        project_channels=32,
+        channels=[32, 16, 8],
+        kernel_size=kernel_size,
+        upsample=upsample,
+        convs_per_block=2,
+        batch_norm=True,
+        out_kernel_size=3,
+        out_activation="tanh",
+    )
+
+
+@pytest.mark.parametrize("kernel_size", [3, 4, 5])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_upsampling_gives_the_same_images_and_gradients(kernel_size, channels_last):
+    torch.manual_seed(0)
+    plain = small_generator(kernel_size)
+    fused = copy.deepcopy(plain)
+    assert fused.fuse_upsampling(True) == 3  # one per ×2 block
+    if channels_last:
+        fused.to(memory_format=torch.channels_last)
+    z = torch.randn(4, 16)
+    a, b = plain(z), fused(z)
+    assert a.shape == b.shape == (4, 3, 32, 32)
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    # Relative to the largest gradient: a conv bias before BatchNorm has a gradient of ~0 (the
+    # normalisation cancels it), which float rounding alone makes differ.
+    scale = max(p.grad.abs().max() for p in plain.parameters())
+    for (name, p), q in zip(plain.named_parameters(), fused.parameters(), strict=True):
+        assert (q.grad - p.grad).abs().max() <= 1e-4 * scale, name
+    # The same weights under the same names: checkpoints do not know whether a run fused.
+    assert plain.state_dict().keys() == fused.state_dict().keys()
+    assert fused.fuse_upsampling(False) == 0
+    torch.testing.assert_close(fused(z), plain(z), atol=1e-5, rtol=1e-4)
+
+
+def test_transposed_generators_have_nothing_to_fuse():
+    assert small_generator(4, upsample="transposed").fuse_upsampling(True) == 0
+
+
+class FakeProbe:
+    """Step times by path, no networks: counts what choose() times."""
+
+    def __init__(self, ms: dict[FastPath, float], compile_s: float = 0.0):
+        self.ms, self.compile_s, self.timed = ms, compile_s, []
+
+    def key(self) -> str:
+        return "fake machine | fake nets"
+
+    def time(self, path: FastPath) -> tuple[list[float], float]:
+        self.timed.append(path)
+        s = self.ms[path] / 1000
+        return [s] * fast_path.STEPS_PER_ROUND, self.compile_s if path.compile else 0.0
+
+
+PLAIN, CL = FastPath(), FastPath(channels_last=True)
+CL_FUSED = FastPath(channels_last=True, fuse_upsampling=True)
+
+
+def test_the_fastest_measured_path_is_chosen_and_cached():
+    probe = FakeProbe({PLAIN: 100.0, CL: 90.0, CL_FUSED: 70.0})
+    chosen, why = fast_path.choose(probe, [PLAIN, CL, CL_FUSED], planned_steps=10_000)
+    assert chosen == CL_FUSED
+    assert "timed" in why and "70 ms" in why
+    assert len(probe.timed) == 3 * fast_path.ROUNDS
+    assert fast_path.cache_file().exists()
+    # Another run on this machine with these networks: no timing at all.
+    again = FakeProbe({PLAIN: 1.0, CL: 1.0, CL_FUSED: 1.0})
+    chosen, why = fast_path.choose(again, [PLAIN, CL, CL_FUSED], planned_steps=10_000)
+    assert chosen == CL_FUSED and again.timed == [] and "measured earlier" in why
+
+
+def test_a_short_run_does_not_pay_for_timing(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing cached
+    probe = FakeProbe({PLAIN: 100.0, CL: 200.0})
+    chosen, why = fast_path.choose(probe, [PLAIN, CL], planned_steps=50)
+    assert probe.timed == [] and chosen == CL  # the documented guess, not a measurement
+    assert "too short" in why and "guessed" in why
+
+
+def test_compile_must_repay_its_compile_time(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    compiled = FastPath(channels_last=True, compile="default")
+    # 10 % faster per step, 60 s to compile.
+    ms = {CL: 100.0, compiled: 90.0}
+    # A 5-minute run: compile is not even timed (eager runs under COMPILE_MIN_RUN_S).
+    probe = FakeProbe(ms, compile_s=60.0)
+    assert fast_path.choose(probe, [CL, compiled], planned_steps=3_000)[0] == CL
+    assert compiled not in probe.timed
+    # A 10-hour run: timed, and 3.6 ks saved ≫ 60 s of compiling.
+    probe = FakeProbe(ms, compile_s=60.0)
+    assert fast_path.choose(probe, [CL, compiled], planned_steps=360_000)[0] == compiled
+    # Slower when compiled (as on an AVX2 CPU): never chosen.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
+    probe = FakeProbe({CL: 100.0, compiled: 110.0}, compile_s=60.0)
+    assert fast_path.choose(probe, [CL, compiled], planned_steps=360_000)[0] == CL
+
+
+def test_config_keys_fix_their_dimension():
+    device = torch.device("cpu")
+    options = fast_path.candidates(False, None, True, device)
+    assert {p.channels_last for p in options} == {False}
+    assert {p.fuse_upsampling for p in options} == {False, True}
+    assert all(p.compile is None for p in options)
+    assert {p.compile for p in fast_path.candidates(None, "default", False, device)} == {"default"}
+    with pytest.raises(Exception, match="model.compile"):
+        fast_path.parse_compile("fastest")
+
+
+class Watch(L.Callback):
+    def on_fit_start(self, trainer, pl_module):
+        self.module = pl_module
+
+
+def test_timing_changes_nothing_but_speed(cfg_factory, tmp_path, monkeypatch, caplog):
+    """A timed start, off and the cache: the same losses (timing leaves the random streams and the
+    weights alone), the layout chosen is applied, and the choice is logged in one line."""
+    monkeypatch.setattr(fast_path, "TIMING_SHARE", 0)  # time even this tiny run
+    caplog.set_level(logging.INFO, logger="gan_lab.module")
+    runs = {}
+    for name, mode in [("timed", "auto"), ("cached", "auto"), ("off", "off")]:
+        watch = Watch()
+        metrics = train(
+            cfg_factory(
+                f"trainer.fast_path={mode}",
+                "trainer.max_epochs=1",
+                "model.channels_last=false",  # one layout, so the runs match bit for bit
+                "callbacks=none",
+                "logger=none",
+                out=tmp_path / name,
+            ),
+            callbacks=[watch],
+        )
+        runs[name] = (metrics, watch.module)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fast path:")]
+    assert len(lines) == 3
+    assert "timed in" in lines[0] and "fused upsampling" in lines[0]
+    assert "measured earlier" in lines[1]
+    assert lines[2] == "fast path: contiguous, eager — trainer.fast_path=off"
+    assert runs["timed"][1].fast_path == runs["cached"][1].fast_path
+    assert runs["off"][1].fast_path == FastPath()
+    for name in ("cached", "off"):
+        for key, value in runs["timed"][0].items():
+            assert runs[name][0][key] == pytest.approx(value, rel=1e-4), (name, key)
