@@ -67,6 +67,28 @@ def test_grayscale_folder_for_one_channel_models(cfg_factory, tmp_path):
     assert dm.images.shape == (n, 1, 28, 28)
 
 
+def test_a_folder_of_grey_images_trains_a_one_channel_model(cfg_factory, tmp_path, caplog):
+    """data.channels=auto (folders): grey RGB files (scanned digits) → 1 channel, said loudly;
+    one coloured file keeps RGB; data.channels=3 forces RGB."""
+    from gan_lab.train import build
+
+    root = tmp_path / "grey"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        grey = rng.integers(0, 255, (40, 40), np.uint8)
+        Image.fromarray(grey).convert("RGB").save(root / f"{i}.png")  # stored as RGB, R = G = B
+    args = ("data=folder", f"data.root={root}", "data.image_size=32")
+    module, dm = build(cfg_factory(*args))
+    assert dm.channels == 1 and dm.images.shape == (6, 1, 32, 32)
+    assert module.generator(torch.randn(2, module.generator.latent_dim)).shape == (2, 1, 32, 32)
+    assert module.run_config["data"]["channels"] == 1  # what a resume rebuilds
+    assert "every one of the 6 images is grey" in caplog.text and "data.channels=3" in caplog.text
+    assert datamodule(cfg_factory, *args, "data.channels=3").images.shape[1] == 3
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), np.uint8)).save(root / "colour.png")
+    assert datamodule(cfg_factory, *args, "data.cache=false").images.shape == (7, 3, 32, 32)
+
+
 def test_class_subfolders_become_labels(cfg_factory, tmp_path):
     for name, count in (("sedan", 3), ("suv", 2)):
         for i in range(count):

@@ -113,6 +113,11 @@ def test_compile_must_repay_its_compile_time(monkeypatch, tmp_path):
     # A 10-hour run: timed, and 3.6 ks saved ≫ 60 s of compiling.
     probe = FakeProbe(ms, compile_s=60.0)
     assert fast_path.choose(probe, [CL, compiled], planned_steps=360_000)[0] == compiled
+    # Endless epochs under a 5-minute trainer.max_time: the time limit is the run's length.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "limited"))
+    probe = FakeProbe(ms, compile_s=60.0)
+    chosen, _ = fast_path.choose(probe, [CL, compiled], 10**9, max_seconds=300)
+    assert chosen == CL and compiled not in probe.timed
     # Slower when compiled (as on an AVX2 CPU): never chosen.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
     probe = FakeProbe({CL: 100.0, compiled: 110.0}, compile_s=60.0)

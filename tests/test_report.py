@@ -119,7 +119,8 @@ def test_training_writes_a_report_that_matches_the_run_files(trained_run):
         shown = {"d_real": "D(x)", "d_fake": "D(G(z))"}.get(name, name)
         assert float(final[shown]) == pytest.approx(float(last[key]), rel=1e-3)
     d, g = float(last["train/d_loss"]), float(last["train/g_loss"])
-    assert float(final["balance (g_loss − d_loss)"]) == pytest.approx(g - d, abs=1e-4)
+    # Shown with 3 decimals: equal to within half a unit of the last one.
+    assert float(final["balance (g_loss − d_loss)"]) == pytest.approx(g - d, abs=5e-4)
     # Every grid is in the slider: the untrained one and one per checkpoint epoch.
     grids = sorted((trained_run / "samples").glob("epoch_*.png"))
     ckpts = sorted((trained_run / "checkpoints").glob("epoch_*.ckpt"))

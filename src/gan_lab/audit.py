@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gan_lab.cli import compose
 from gan_lab.data.audit import Problem, audit_decoded, quarantine, summarize, write_report
+from gan_lab.data.datamodule import decode_channels
 from gan_lab.data.decoded import cache_dir_for, decode_folder
 from gan_lab.errors import UserError, friendly
 
@@ -23,7 +24,7 @@ def audit(argv: list[str]) -> tuple[list[Problem], Path]:
         raise UserError(f"data={data.name}: the folder {data.root} does not exist. {data.hint}")
     root = Path(data.root).resolve()
     cache = cache_dir_for(data.get("cache", True), data.get("cache_dir"))
-    dec = decode_folder(root, data.image_size, data.channels, cache_dir=cache)
+    dec = decode_folder(root, data.image_size, decode_channels(data.channels), cache_dir=cache)
     scan, records = dec.scan, dec.records
     rules = {
         k: v for k, v in data.audit.items() if k != "max_skipped_share"

@@ -1,9 +1,10 @@
 """The fastest way to run this run's training step on this machine — measured, not assumed.
 
 What is fastest depends on the hardware in ways that detection cannot know: channels_last speeds
-up the small fast pair on an AVX2 laptop CPU by ~15 % but not the 64×64 reference networks there,
-and ``torch.compile`` is slower than eager on such a CPU yet may win on a GPU, where a small GAN's
-step is dominated by kernel launches (benchmarks/README.md, "Fast path"). So, with
+up the fast pair and the MNIST pair on an AVX2 laptop CPU by 15–20 % but not the 64×64 reference
+networks there, the fused upsampling helps in one layout and not the other, and whether
+``torch.compile`` pays depends on the CPU or GPU and on how long the run is
+(benchmarks/README.md, "The training step"). So, with
 ``trainer.fast_path=auto`` (the default), a run times a few steps of each candidate before
 training — on copies of its networks, on its batch shape and device, with its precision — and
 takes the fastest. The measurements are cached per machine, torch version, precision, network
@@ -12,15 +13,17 @@ them once, and a resume picks what the run picked. One log line says what was ch
 
 Every candidate computes the same thing (same weights, same procedure; results equal up to float
 rounding): the memory layout (``model.channels_last``), the fused nearest-upsampling convolution
-(``UpsampledConv2d``), compilation (``model.compile``) and, on CPUs with 4+ cores, the number of
-threads. Precision is not a candidate: ``trainer.precision=auto`` picks bf16 by detection
+(``UpsampledConv2d``), compilation (``model.compile``: mode ``default`` on a CPU, where autotuning
+takes many minutes; also ``max-autotune-no-cudagraphs`` and ``reduce-overhead`` — CUDA graphs — on
+a GPU) and, on CPUs with 4+ cores, the number of threads. Precision is not a candidate: ``trainer.precision=auto`` picks bf16 by detection
 (gan_lab.hardware), since it changes the numbers. A key set to true/false is kept as given and
 not timed; ``trainer.fast_path=off`` times nothing and runs the plain path (contiguous, eager,
 unfused) except for what is set explicitly.
 
 Compile time counts: compiled candidates are timed only for runs whose eager training would take
-at least ``COMPILE_MIN_RUN_S``, and chosen only when the time they save over the planned steps
-exceeds their compile time (paid again by every run).
+at least ``COMPILE_MIN_RUN_S`` (the planned epochs, or ``trainer.max_time`` when that is shorter),
+and chosen only when the time they save over the run exceeds their compile time (paid again by
+every run). The timing itself is skipped for runs under ``TIMING_SHARE`` times its cost.
 """
 
 import copy
@@ -50,7 +53,9 @@ log = logging.getLogger(__name__)
 
 MODES = ("auto", "off")
 COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
-COMPILE_MIN_RUN_S = 20 * 60  # shorter runs never pay a compile (~1 min per network on a CPU)
+# Shorter runs never time compiled paths (compiling takes minutes on a CPU).
+COMPILE_MIN_RUN_S = 60 * 60
+CACHE_VERSION = 2  # bump when a candidate's implementation changes: old timings are then unused
 WARMUP_STEPS, ROUNDS, STEPS_PER_ROUND = 1, 3, 2  # ~18 s for the default run on an AVX2 laptop
 # Timing costs ~(WARMUP + STEPS) × ROUNDS steps per candidate: runs shorter than this many times
 # that cost (≤ 5 %) take the cache, or the guess below, rather than spend it.
@@ -118,8 +123,9 @@ def candidates(
     if compile_ is True:  # auto
         compiles = [None]
         if compiler_available(device):
-            compiles += ["default", "max-autotune-no-cudagraphs"]
-            if device.type == "cuda":
+            compiles.append("default")
+            if device.type == "cuda":  # on a CPU autotuning takes many minutes per network
+                compiles.append("max-autotune-no-cudagraphs")
                 compiles.append("reduce-overhead")  # CUDA graphs: one launch for the whole step
     else:
         compiles = [compile_]
@@ -171,7 +177,7 @@ class Probe:
         shape = "x".join(map(str, self.real.shape))
         precision = "bf16" if self.bf16 else "fp32"
         return (
-            f"{device_name(self.real.device)} | torch {torch.__version__} | "
+            f"v{CACHE_VERSION} | {device_name(self.real.device)} | torch {torch.__version__} | "
             f"{torch.get_num_threads()} threads | {precision} | nets {nets} | batch {shape} | "
             f"classes {self.num_classes}"
         )
@@ -252,21 +258,30 @@ def _read_cache(path: Path) -> dict:
 
 
 def choose(
-    probe: Probe, options: list[FastPath], planned_steps: int, *, timing: bool = True
+    probe: Probe,
+    options: list[FastPath],
+    planned_steps: int,
+    *,
+    timing: bool = True,
+    max_seconds: float | None = None,
 ) -> tuple[FastPath, str]:
     """The fastest of ``options`` for this run, and the log line that says why.
 
     Measurements come from the cache where it has them; the rest are timed now (and cached)
     unless ``timing`` is false (DDP ranks must not disagree: they use the cache or the first
     option). Compiled paths are timed only when the eager ones show a run of at least
-    ``COMPILE_MIN_RUN_S``, and must repay their compile time within ``planned_steps``.
+    ``COMPILE_MIN_RUN_S``, and must repay their compile time within the run: ``planned_steps``,
+    or as many as fit in ``max_seconds`` (trainer.max_time) when that comes first.
     """
     if len(options) == 1:
         return options[0], "the only candidate the config leaves"
     file, key = cache_file(), probe.key()
     known = _read_cache(file).get(key, {})
     spent = 0.0
-    timing_cost = len(options) * ROUNDS * (WARMUP_STEPS + STEPS_PER_ROUND)
+    eager = [p for p in options if not p.compile]
+    compiled = [p for p in options if p.compile]
+    # What timing the eager paths costs (compiled ones are timed only for hour-long runs).
+    timing_cost = len(eager or compiled) * ROUNDS * (WARMUP_STEPS + STEPS_PER_ROUND)
     short = planned_steps < TIMING_SHARE * timing_cost
     timing = timing and not short
 
@@ -281,10 +296,14 @@ def choose(
 
     def cost_s(path: FastPath) -> float:  # the whole run's step time, compile included
         m = known[path.describe()]
-        return m["ms"] / 1000 * planned_steps + m["compile_s"]
+        return m["ms"] / 1000 * steps() + m["compile_s"]
 
-    eager = [p for p in options if not p.compile]
-    compiled = [p for p in options if p.compile]
+    def steps() -> float:  # the planned steps, or those the time limit leaves room for
+        if max_seconds is None:
+            return planned_steps
+        fastest = min(known[p.describe()]["ms"] for p in options if p.describe() in known)
+        return min(planned_steps, max_seconds / (fastest / 1000))
+
     measure(eager)
     eager_known = [p for p in eager if p.describe() in known]
     if compiled and (not eager or min(map(cost_s, eager_known), default=0) >= COMPILE_MIN_RUN_S):

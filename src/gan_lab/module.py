@@ -13,6 +13,7 @@ import logging
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from gan_lab import fast_path
@@ -147,8 +148,15 @@ class GAN(L.LightningModule):
         planned = fast_path.resolve_planned_steps(
             len(dm.images), dm.batch_size, trainer.max_epochs or 1, trainer.limit_train_batches
         )
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
         # DDP ranks must agree on the layout: they read the cache but never time.
-        return fast_path.choose(probe, options, planned, timing=trainer.world_size == 1)
+        return fast_path.choose(
+            probe,
+            options,
+            planned,
+            timing=trainer.world_size == 1,
+            max_seconds=getattr(timer, "_duration", None),  # trainer.max_time
+        )
 
     def on_train_start(self) -> None:
         # Random streams (design §9): a resumed run continues the stored ones; DDP ranks each get

@@ -172,6 +172,8 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
     value_range = output_range(cfg.generator.out_activation)
     datamodule = instantiate(cfg.data, value_range=value_range, _convert_="all")
     datamodule.load()  # fail early, with a clear message, if the data are missing
+    with open_dict(cfg):  # data.channels=auto, resolved by the data (the networks follow it)
+        cfg.data.channels = datamodule.channels
     class_ids = None
     if cfg.model.get("conditional"):
         # The number of classes comes from the data (subfolders, digits, shapes), never typed twice.

@@ -12,7 +12,7 @@ from gan_lab.errors import UserError
 RULES = {
     "data.batch_size": (lambda v: isinstance(v, int) and v >= 1, "a whole number ≥ 1"),
     "data.image_size": (lambda v: isinstance(v, int) and v >= 16, "a whole number ≥ 16"),
-    "data.channels": (lambda v: v in (1, 3), "1 (grey) or 3 (RGB)"),
+    "data.channels": (lambda v: v in (1, 3, "auto"), "1 (grey), 3 (RGB) or auto"),
     "data.audit.near_duplicates": (lambda v: v in ("skip", "keep"), "skip or keep"),
     "data.audit.near_duplicate_distance": (
         lambda v: _number(v) and 0 <= v < 1,

@@ -30,6 +30,12 @@ from gan_lab.errors import UserError
 log = logging.getLogger(__name__)
 
 
+def decode_channels(channels: int | str) -> int:
+    """Channels to decode a folder with: data.channels=auto decodes RGB, then looks (a set of
+    grey images becomes 1-channel: GANDataModule._grey_or_colour)."""
+    return 3 if channels == "auto" else int(channels)
+
+
 class GANDataModule(L.LightningDataModule):
     def __init__(
         self,
@@ -38,7 +44,7 @@ class GANDataModule(L.LightningDataModule):
         root: str | None = None,
         hint: str = "",
         image_size: int = 32,
-        channels: int = 3,
+        channels: int | str = 3,
         batch_size: int = 64,
         num_images: int = 2048,
         classes: list | None = None,
@@ -85,6 +91,7 @@ class GANDataModule(L.LightningDataModule):
         if self.images is not None:
             return
         if self.source == "builtin":
+            self.channels = 3 if self.channels == "auto" else self.channels
             images, labels = make_shapes(self.num_images, self.image_size, self.channels, self.seed)
             classes = list(CLASSES)
         elif self.source == "mnist":
@@ -102,6 +109,7 @@ class GANDataModule(L.LightningDataModule):
                 )
                 images = images.round().clamp(0, 255).to(torch.uint8)
             classes = [str(d) for d in range(10)]
+            self.channels = 1 if self.channels == "auto" else self.channels
         elif self.source == "folder":
             if self.root is None:
                 raise self._missing("data.root is not set")
@@ -130,7 +138,7 @@ class GANDataModule(L.LightningDataModule):
         dec = decode_folder(
             self.root,
             self.image_size,
-            self.channels,
+            decode_channels(self.channels),
             cache_dir=self.cache_dir,
             memory_budget=self.memory_budget,
         )
@@ -173,7 +181,29 @@ class GANDataModule(L.LightningDataModule):
             )
         labels = torch.tensor([scan.labels[i] for i in keep], dtype=torch.long)
         self.original_sizes = [records[i].size for i in keep]
+        if self.channels == "auto":
+            images = self._grey_or_colour(images)
         return images, labels, scan.classes
+
+    def _grey_or_colour(self, images: torch.Tensor) -> torch.Tensor:
+        """data.channels=auto: a set whose every image is grey (R = G = B: scanned digits, X-rays)
+        trains a 1-channel model — one channel to learn instead of three equal ones, and less
+        work in the first and last layers (benchmarks/README.md, "Digits study"). Said loudly;
+        data.channels=3 keeps RGB."""
+        grey = all(
+            bool((chunk[:, 0] == chunk[:, 1]).all() and (chunk[:, 1] == chunk[:, 2]).all())
+            for chunk in images.split(4096)  # a memory-mapped set is read in pieces
+        )
+        self.channels = 1 if grey else 3
+        if not grey:
+            return images
+        log.warning(
+            "data %s: every one of the %d images is grey (R = G = B), so the networks get 1 "
+            "channel instead of 3 (data.channels=auto); pass data.channels=3 to train in RGB",
+            self.root,
+            len(images),
+        )
+        return images[:, :1].contiguous()
 
     def _filter_classes(self, images, labels, classes):
         if not self.class_filter:

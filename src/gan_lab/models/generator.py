@@ -76,6 +76,15 @@ class Generator(nn.Module):
                 raise UserError(f"data.image_size={image_size} is too small for this generator.")
             channels = channels[:n]
 
+        if out_kernel_size > 0 and start_size * 2 ** len(channels) != image_size:
+            # A size that is not start_size × 2ⁿ (28 px digits from a 4×4 start): start from the
+            # largest map that doubles onto it exactly (7×7 for 28), with fewer blocks, keeping
+            # the channels next to the image.
+            n = len(channels)
+            while n > 0 and image_size % 2**n:
+                n -= 1
+            if n > 0 and image_size // 2**n <= 2 * start_size:
+                start_size, channels = image_size // 2**n, channels[len(channels) - n :]
         sn = spectral_norm
         norm = (lambda c: nn.BatchNorm2d(c)) if batch_norm else (lambda c: nn.Identity())
         if project == "linear":

@@ -88,14 +88,20 @@ class UpsampledConv2d(nn.Conv2d):
             return super().forward(x)
         b, _, h, w = x.shape
         k = self.kernel_size[0]
+        # Interleave in the input's layout, so the result keeps it without another copy.
+        nhwc = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         rows = []
         for fold_a, top, bottom in _phase_folds(k, x.device, x.dtype):
             cols = []
             for fold_b, left, right in _phase_folds(k, x.device, x.dtype):
                 kernel = torch.einsum("dk,oikl,el->oide", fold_a, self.weight, fold_b)
                 padded = nn.functional.pad(x, (left, right, top, bottom))
-                cols.append(nn.functional.conv2d(padded, kernel.to(x.dtype), self.bias))
-            rows.append(torch.stack(cols, -1))  # B, C, H, W, column phase
+                y = nn.functional.conv2d(padded, kernel.to(x.dtype), self.bias)
+                cols.append(y.permute(0, 2, 3, 1) if nhwc else y)  # B, H, W, C  or  B, C, H, W
+            rows.append(torch.stack(cols, 3 if nhwc else -1))  # ... with the column phase after W
+        if nhwc:  # B, H, row phase, W, column phase, C → B, 2H, 2W, C, seen as NCHW
+            out = torch.stack(rows, 2).reshape(b, 2 * h, 2 * w, -1)
+            return out.permute(0, 3, 1, 2)
         # B, C, H, row phase, W, column phase → the interleaved 2H × 2W image
         return torch.stack(rows, 3).reshape(b, -1, 2 * h, 2 * w)
 
