@@ -146,3 +146,14 @@ def test_noise_presets(cfg_factory):
     cfg = cfg_factory("noise=normal", "noise.mean=-1", "noise.std=0.01", tiny=False)
     z = instantiate(cfg.noise).sample(1000, 8)
     assert abs(z.mean() + 1) < 0.01 and z.std() < 0.02
+
+
+def test_nearest_upsampling_generator_reaches_28_px(cfg_factory):
+    """28 px (MNIST-sized digits) is not 4 × 2ⁿ: the fast G then starts from a 7×7 map with two
+    blocks instead of failing."""
+    g, d, _ = build(cfg_factory, "data.image_size=28", "data.channels=1")
+    z = torch.randn(2, g.latent_dim)
+    assert g.project(z).shape[-2:] == (7, 7)
+    x = g(z)
+    assert x.shape == (2, 1, 28, 28)
+    assert d(x).shape == (2,)
