@@ -155,7 +155,9 @@ def runners(case: list[str], args) -> dict:
     fusable = any(getattr(m, "can_fuse", lambda: False)() for m in module.generator.modules())
     paths = fast_path.candidates(None, None, fusable, device)
     if not args.no_compile and fast_path.compiler_available(device):
-        for mode in fast_path.COMPILE_MODES[: 3 if device.type == "cuda" else 2]:
+        # On a CPU only mode "default": autotuning takes many minutes there.
+        modes = fast_path.COMPILE_MODES if device.type == "cuda" else fast_path.COMPILE_MODES[:1]
+        for mode in modes:
             paths.append(fast_path.FastPath(channels_last=True, compile=mode))
     if device.type == "cpu" and torch.get_num_threads() > 1:
         paths.append(fast_path.FastPath(channels_last=True, threads=torch.get_num_threads() // 2))
