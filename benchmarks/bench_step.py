@@ -152,7 +152,7 @@ def runners(case: list[str], args) -> dict:
     same = case + SAME_WORK
     cfg = compose("train", same, output_dir=OUT)
     module, _ = build(cfg)
-    fusable = any(getattr(m, "can_fuse", lambda: False)() for m in module.generator.modules())
+    fusable = module.generator.can_fuse_upsampling()
     paths = fast_path.candidates(None, None, fusable, device)
     if not args.no_compile and fast_path.compiler_available(device):
         # On a CPU only mode "default": autotuning takes many minutes there.

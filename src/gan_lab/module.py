@@ -126,9 +126,7 @@ class GAN(L.LightningModule):
         self.memory_format = torch.channels_last if path.channels_last else torch.contiguous_format
 
     def _choose_fast_path(self) -> tuple[fast_path.FastPath, str]:
-        fusable = bool(getattr(self.generator, "fuse_upsampling", None)) and any(
-            getattr(m, "can_fuse", lambda: False)() for m in self.generator.modules()
-        )
+        fusable = getattr(self.generator, "can_fuse_upsampling", lambda: False)()
         if self.fast_path_mode == "off":
             cl = bool(self.channels_last)
             co = None if self.compile is True else self.compile

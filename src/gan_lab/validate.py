@@ -8,10 +8,16 @@ from omegaconf import DictConfig
 
 from gan_lab.errors import UserError
 
+
+def _whole(minimum: int):
+    """A rule: a whole number ≥ minimum (as YAML gives it: an int)."""
+    return lambda v: isinstance(v, int) and v >= minimum
+
+
 # key: (test, what it must be). Keys absent from a config (e.g. callbacks switched off) are skipped.
 RULES = {
-    "data.batch_size": (lambda v: isinstance(v, int) and v >= 1, "a whole number ≥ 1"),
-    "data.image_size": (lambda v: isinstance(v, int) and v >= 16, "a whole number ≥ 16"),
+    "data.batch_size": (_whole(1), "a whole number ≥ 1"),
+    "data.image_size": (_whole(16), "a whole number ≥ 16"),
     "data.channels": (lambda v: v in (1, 3, "auto"), "1 (grey), 3 (RGB) or auto"),
     "data.audit.near_duplicates": (lambda v: v in ("skip", "keep"), "skip or keep"),
     "data.audit.near_duplicate_distance": (
@@ -23,7 +29,7 @@ RULES = {
         "a number in [0, 1]: the share of a set the audit may skip (1 = any)",
     ),
     "data.cache": (lambda v: isinstance(v, bool), "true or false"),
-    "model.d_steps": (lambda v: isinstance(v, int) and v >= 1, "a whole number ≥ 1"),
+    "model.d_steps": (_whole(1), "a whole number ≥ 1"),
     "model.lr_d": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (0 freezes D)"),
     "model.lr_g": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (0 freezes G)"),
     "model.label_noise": (lambda v: _number(v) and 0 <= v < 0.5, "a number in [0, 0.5)"),
@@ -31,38 +37,38 @@ RULES = {
     "model.fake_label": (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "model.ema": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1); 0 = off"),
     "model.r1_gamma": (lambda v: _number(v) and v >= 0, "a number ≥ 0"),
-    "model.n_fixed": (lambda v: isinstance(v, int) and v >= 1, "a whole number ≥ 1"),
+    "model.n_fixed": (_whole(1), "a whole number ≥ 1"),
     "model.betas_d": (lambda v: _betas(v), "two numbers in [0, 1), e.g. [0.5, 0.999]"),
     "model.betas_g": (lambda v: _betas(v), "two numbers in [0, 1), e.g. [0.5, 0.999]"),
-    "trainer.max_epochs": (lambda v: isinstance(v, int) and v >= 1, "a whole number ≥ 1"),
-    "trainer.log_every_n_steps": (lambda v: isinstance(v, int) and v >= 1, "a whole number ≥ 1"),
+    "trainer.max_epochs": (_whole(1), "a whole number ≥ 1"),
+    "trainer.log_every_n_steps": (_whole(1), "a whole number ≥ 1"),
     "callbacks.checkpoint.every_n_epochs": (
-        lambda v: isinstance(v, int) and v >= 1,
+        _whole(1),
         "a whole number ≥ 1 (the final epoch is always saved too)",
     ),
     "callbacks.samples.every_n_epochs": (
-        lambda v: isinstance(v, int) and v >= 1,
+        _whole(1),
         "a whole number ≥ 1",
     ),
     "callbacks.report.preview_images": (
-        lambda v: isinstance(v, int) and v >= 1,
+        _whole(1),
         "a whole number ≥ 1 (training images in preview/batch.png)",
     ),
     "callbacks.report.augment_images": (
-        lambda v: isinstance(v, int) and v >= 1,
+        _whole(1),
         "a whole number ≥ 1 (rows of preview/augment.png)",
     ),
     "callbacks.report.augment_copies": (
-        lambda v: isinstance(v, int) and v >= 1,
+        _whole(1),
         "a whole number ≥ 1 (augmented copies beside each image)",
     ),
     "metrics.every_n_epochs": (
-        lambda v: isinstance(v, int) and v >= 0,
+        _whole(0),
         "a whole number ≥ 0; 0 = off",
     ),
-    "metrics.n_samples": (lambda v: isinstance(v, int) and v >= 2, "a whole number ≥ 2"),
+    "metrics.n_samples": (_whole(2), "a whole number ≥ 2"),
     "metrics.ssim_every_n_steps": (
-        lambda v: isinstance(v, int) and v >= 0,
+        _whole(0),
         "a whole number ≥ 0; 0 = off",
     ),
 }

@@ -147,6 +147,10 @@ class Generator(nn.Module):
         self.out = nn.Sequential(maybe_spectral(out, sn), output_activation(out_activation))
         init_weights(self, init)
 
+    def can_fuse_upsampling(self) -> bool:
+        """Whether fuse_upsampling(True) has anything to fuse (a fast-path candidate)."""
+        return any(isinstance(m, UpsampledConv2d) and m.can_fuse() for m in self.modules())
+
     def fuse_upsampling(self, enabled: bool) -> int:
         """Let each convolution after a nearest ×2 do the upsampling itself (``UpsampledConv2d``:
         fewer multiply-adds, same weights and result up to rounding). Returns how many did."""
