@@ -203,7 +203,7 @@ def main() -> None:
     global REUSE
     REUSE = args.reuse
     args.out.mkdir(parents=True, exist_ok=True)
-    recipes = {k: RECIPES.get(k) for k in args.recipes.split(",")}
+    recipes = {k: RECIPES.get(k) for k in args.recipes.split(",") if k}  # raw: no overrides
     recipes.update({k: v.split(";") for k, v in (e.split("=", 1) for e in args.extra)})
     folder = prepare(args.out)
     print(

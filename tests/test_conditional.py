@@ -5,6 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from gan_lab.checkpoint import load_gan
+from gan_lab.errors import UserError, user_error
+from gan_lab.models.layers import ClassBatchNorm2d
 from gan_lab.sample import sample
 from gan_lab.train import build, train
 
@@ -135,3 +138,54 @@ def test_invert_and_interpolate_take_a_class(conditional_run, tmp_path):
     assert list((tmp_path / "interp").glob("*.gif"))
     with pytest.raises(UserError, match="conditional generator: choose its class"):
         run(invert_cfg(tmp_path / "no", f"ckpt={ckpt}", f"target={target}"))
+
+
+def test_class_batchnorm_gives_each_class_its_own_gain_and_shift(cfg_factory):
+    module, _ = build(
+        cfg_factory(
+            "model.conditional=true",
+            "generator.conditioning=batchnorm",
+            "generator.batch_norm=true",
+        )
+    )
+    g = module.generator.eval()
+    norms = [m for m in g.modules() if isinstance(m, ClassBatchNorm2d)]
+    assert norms and not any(type(m) is torch.nn.BatchNorm2d for m in g.modules())
+    z = torch.randn(1, g.latent_dim).expand(5, -1)
+    before = g(z, torch.arange(5))
+    with torch.no_grad():
+        norms[0].shift.weight[2] += 1.0  # only class 2's shift
+    after = g(z, torch.arange(5))
+    changed = (after - before).flatten(1).abs().amax(1) > 1e-4
+    assert changed.tolist() == [False, False, True, False, False]
+
+
+def test_class_batchnorm_needs_batchnorm(cfg_factory):
+    cfg = cfg_factory(
+        "model.conditional=true", "generator.conditioning=batchnorm", "generator.batch_norm=false"
+    )
+    with pytest.raises(Exception) as raised:  # Hydra wraps a constructor's error
+        build(cfg)
+    assert "generator.conditioning=batchnorm needs" in str(user_error(raised.value))
+
+
+def test_class_loss_trains_an_auxiliary_classifier(tmp_path):
+    from conftest import TINY, make_cfg
+
+    overrides = TINY + ["model.conditional=true", "model.class_loss=1", "trainer.max_epochs=1"]
+    L.seed_everything(0, workers=True, verbose=False)  # as train() does before it builds
+    initial = build(make_cfg(tmp_path / "b", overrides))[0].discriminator.classify.state_dict()
+    out = tmp_path / "run"
+    train(make_cfg(out, overrides))
+    gan = load_gan(out / "checkpoints" / "last.ckpt")  # the run config rebuilds the head
+    head = gan.discriminator().classify
+    assert head is not None and head.out_features == 5
+    trained = head.state_dict()
+    assert trained.keys() == initial.keys()
+    learnt = [k for k in trained if not k.endswith(("_u", "_v"))]  # not spectral norm's vectors
+    assert learnt and all(not torch.equal(trained[k], initial[k]) for k in learnt)
+
+
+def test_class_loss_without_classes_is_a_clear_error(cfg_factory):
+    with pytest.raises(UserError, match="model.class_loss > 0 needs model.conditional=true"):
+        build(cfg_factory("model.class_loss=1"))

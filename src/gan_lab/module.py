@@ -13,6 +13,7 @@ import logging
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.callbacks import Timer
 from torch import nn
 
@@ -55,6 +56,7 @@ class GAN(L.LightningModule):
         diffaug: str | list | None,
         r1_gamma: float,
         compile: bool | str,
+        class_loss: float = 0.0,
         nonfinite: str,
         class_ids: list[int] | None = None,
         run_config: dict | None = None,
@@ -103,6 +105,11 @@ class GAN(L.LightningModule):
         # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
         self.generator_ema = make_ema(generator, ema) if ema > 0 else None
         self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
+        if class_loss > 0 and getattr(discriminator, "classify", None) is None:
+            raise UserError(
+                "model.class_loss > 0 needs model.conditional=true (class labels to learn)."
+            )
+        self.class_loss = class_loss
         # A phase whose loss is NaN/Inf: skipped (never applied to the weights) unless "warn";
         # the run guard (callbacks/guard.py) reports it, and rolls back or stops by config.
         if nonfinite not in NONFINITE:
@@ -176,9 +183,13 @@ class GAN(L.LightningModule):
     def G(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return getattr(self, "_g", self.generator)(z, y)
 
-    def D(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """D's logits on x, through the differentiable augmentation when configured."""
-        return getattr(self, "_d", self.discriminator)(diff_augment(x, self.diffaug_ops), y)
+    def D(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits on x, through the differentiable augmentation when configured, and its
+        class logits when model.class_loss uses them (else None)."""
+        d, x = getattr(self, "_d", self.discriminator), diff_augment(x, self.diffaug_ops)
+        return d(x, y, classes=True) if self.class_loss > 0 else (d(x, y), None)
 
     def configure_optimizers(self):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
@@ -220,8 +231,10 @@ class GAN(L.LightningModule):
                 fake = self.G(self.sample_z(b), y)
             with self.toggled_optimizer(opt_d):
                 batch_x = torch.cat([real, fake.to(real.dtype)]).requires_grad_(self.r1_gamma > 0)
-                logits = self.D(batch_x, y2)
+                logits, classes = self.D(batch_x, y2)
                 d_loss = self.loss.d_loss(logits, self.d_targets(b, b))
+                if classes is not None:  # the auxiliary classifier learns from the reals only
+                    d_loss = d_loss + self.class_loss * F.cross_entropy(classes[:b].float(), y)
                 if self.r1_gamma > 0:  # R1 (Mescheder et al. 2018): penalise D's gradient on reals
                     (grad,) = torch.autograd.grad(
                         logits[:b].float().sum(), batch_x, create_graph=True
@@ -240,10 +253,13 @@ class GAN(L.LightningModule):
         with self.toggled_optimizer(opt_g):
             fake = self.G(self.sample_z(b), y)
             if self.g_batch == "mixed":
-                g_logits = self.D(torch.cat([real, fake.to(real.dtype)]), y2)[b:]
+                g_logits, classes = self.D(torch.cat([real, fake.to(real.dtype)]), y2)
+                g_logits, classes = g_logits[b:], None if classes is None else classes[b:]
             else:
-                g_logits = self.D(fake, y)
+                g_logits, classes = self.D(fake, y)
             g_loss = self.loss.g_loss(g_logits)
+            if classes is not None:  # fakes should be classified as the class asked for
+                g_loss = g_loss + self.class_loss * F.cross_entropy(classes.float(), y)
             opt_g.zero_grad(set_to_none=True)
             if self._finite(g_loss, "G"):
                 self.manual_backward(g_loss)

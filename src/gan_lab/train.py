@@ -180,6 +180,7 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
         class_ids = sorted(set(datamodule.labels.tolist()))
         with open_dict(cfg):
             cfg.generator.num_classes = cfg.discriminator.num_classes = len(datamodule.classes)
+            cfg.discriminator.class_head = bool(cfg.model.get("class_loss", 0) > 0)
     generator = instantiate(cfg.generator)
     discriminator = instantiate(cfg.discriminator)
     noise = instantiate(cfg.noise)

@@ -37,6 +37,7 @@ RULES = {
     "model.fake_label": (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "model.ema": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1); 0 = off"),
     "model.r1_gamma": (lambda v: _number(v) and v >= 0, "a number ≥ 0"),
+    "model.class_loss": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (0 = off)"),
     "model.n_fixed": (_whole(1), "a whole number ≥ 1"),
     "model.betas_d": (lambda v: _betas(v), "two numbers in [0, 1), e.g. [0.5, 0.999]"),
     "model.betas_g": (lambda v: _betas(v), "two numbers in [0, 1), e.g. [0.5, 0.999]"),

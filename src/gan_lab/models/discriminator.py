@@ -44,6 +44,7 @@ class Discriminator(nn.Module):
         num_classes: int = 0,
         conditioning: str = "concat",
         class_embed_dim: int = 32,
+        class_head: bool = False,
     ):
         super().__init__()
         channels = list(channels)
@@ -98,6 +99,12 @@ class Discriminator(nn.Module):
             self.embed = nn.Embedding(
                 num_classes, class_embed_dim if conditioning == "concat" else flat
             )
+        # Auxiliary classifier (Odena et al. 2017; model.class_loss): class logits from the
+        # same features, trained on real images; G is rewarded when its fakes are classified
+        # as the class asked for.
+        self.classify = None
+        if class_head and num_classes:
+            self.classify = maybe_spectral(nn.Linear(flat, num_classes), spectral_norm)
         if head == "linear":
             self.flatten = nn.Sequential(
                 nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -119,7 +126,10 @@ class Discriminator(nn.Module):
             )
         init_weights(self, init)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, classes: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The logit per image; with ``classes=True`` also the auxiliary class logits."""
         h = self.flatten(self.features(x))
         if self.embed is not None:
             if y is None:
@@ -132,4 +142,9 @@ class Discriminator(nn.Module):
                 out = self.head(h) + (e * h.flatten(1)).sum(1, keepdim=True)
         else:
             out = self.head(h)
-        return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out[:, 0]
+        logit = out[:, 1] - out[:, 0] if out.shape[1] == 2 else out[:, 0]
+        if not classes:
+            return logit
+        if self.classify is None:
+            raise UserError("this discriminator has no class head (model.class_loss is 0).")
+        return logit, self.classify(h.flatten(1))

@@ -9,6 +9,7 @@ from torch import nn
 from gan_lab.errors import UserError
 from gan_lab.models.init import init_weights
 from gan_lab.models.layers import (
+    ClassBatchNorm2d,
     Upsample2x,
     UpsampledConv2d,
     activation,
@@ -58,6 +59,7 @@ class Generator(nn.Module):
         init: str = "default",
         num_classes: int = 0,
         class_embed_dim: int = 32,
+        conditioning: str = "concat",
     ):
         super().__init__()
         self.latent_dim = latent_dim
@@ -86,7 +88,7 @@ class Generator(nn.Module):
             if n > 0 and image_size // 2**n <= 2 * start_size:
                 start_size, channels = image_size // 2**n, channels[len(channels) - n :]
         sn = spectral_norm
-        norm = (lambda c: nn.BatchNorm2d(c)) if batch_norm else (lambda c: nn.Identity())
+        norm = self._norm_maker(batch_norm, num_classes, conditioning)
         if project == "linear":
             self.project = nn.Sequential(
                 maybe_spectral(nn.Linear(z_in, project_channels * start_size**2), sn),
@@ -147,6 +149,22 @@ class Generator(nn.Module):
         self.out = nn.Sequential(maybe_spectral(out, sn), output_activation(out_activation))
         init_weights(self, init)
 
+    @staticmethod
+    def _norm_maker(batch_norm: bool, num_classes: int, conditioning: str):
+        # Conditioning (design §2.6): "concat" = the label's embedding joins z (001's cGAN);
+        # "batchnorm" = that, and every BatchNorm gets a gain and shift per class.
+        if conditioning not in ("concat", "batchnorm"):
+            raise UserError(
+                f"unknown generator.conditioning '{conditioning}': use concat or batchnorm."
+            )
+        if not batch_norm:
+            if num_classes and conditioning == "batchnorm":
+                raise UserError("generator.conditioning=batchnorm needs generator.batch_norm=true.")
+            return lambda c: nn.Identity()
+        if num_classes and conditioning == "batchnorm":
+            return lambda c: ClassBatchNorm2d(c, num_classes)
+        return lambda c: nn.BatchNorm2d(c)
+
     def can_fuse_upsampling(self) -> bool:
         """Whether fuse_upsampling(True) has anything to fuse (a fast-path candidate)."""
         return any(isinstance(m, UpsampledConv2d) and m.can_fuse() for m in self.modules())
@@ -172,7 +190,10 @@ class Generator(nn.Module):
             if y is None:
                 raise UserError("this generator is conditional: give a class label (e.g. class=3).")
             z = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)
-        return self.out(self.blocks(self.project(z)))
+        h = z
+        for layer in itertools.chain(self.project, self.blocks):
+            h = layer(h, y) if isinstance(layer, ClassBatchNorm2d) else layer(h)
+        return self.out(h)
 
 
 def to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:

@@ -20,6 +20,6 @@ def init_weights(module: nn.Module, scheme: str) -> None:
             nn.init.normal_(weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:  # class BatchNorm keeps gains 1
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)

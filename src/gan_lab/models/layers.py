@@ -58,6 +58,26 @@ def maybe_spectral(module: nn.Module, enabled: bool) -> nn.Module:
     return nn.utils.spectral_norm(module) if enabled else module
 
 
+class ClassBatchNorm2d(nn.BatchNorm2d):
+    """Class-conditional BatchNorm (de Vries et al. 2017; the generator of Miyato & Koyama 2018):
+    normalise with the batch statistics, then scale and shift with a gain and bias learnt per
+    class, so every block of G hears the label, not just its input. Starts as plain BatchNorm
+    (gains 1, biases 0)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.shift = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = super().forward(x)
+        return h * self.gain(y)[:, :, None, None].to(h.dtype) + self.shift(y)[:, :, None, None].to(
+            h.dtype
+        )
+
+
 class Upsample2x(nn.Upsample):
     """Nearest ×2, as ``nn.Upsample``; a pass-through when the next convolution does the
     upsampling itself (``UpsampledConv2d.fused``). No parameters, so the state dict is the same."""
