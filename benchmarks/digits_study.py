@@ -6,8 +6,8 @@
 
 1. Writes scikit-learn's 1,797 handwritten digits (8×8, 17 grey levels) as 64×64 RGB PNGs in
    one subfolder per class (<out_dir>/digits/0 … 9), as a crawled folder would be.
-2. Trains the lab's own extractor on them per size (python -m gan_lab.extractor, 1 channel,
-   no augmentation) and reports its held-out accuracy.
+2. Trains the lab's own extractor on them per size (python -m gan_lab.extractor, 1 channel;
+   with --extractor-augment also on zooms and turns of them) and reports its held-out accuracy.
 3. Trains each recipe for the same wall time (<seconds> of training: Lightning's max_time for
    gan-lab, the loop's own clock for benchmarks/raw_dcgan.py), one after another with every core.
 4. Scores 1,000 samples of each (the EMA generator where a recipe keeps one; RGB samples as
@@ -42,7 +42,7 @@ RECIPES = {
     "conditional": ["experiment=small_data", "model.conditional=true"],
 }
 N_SAMPLES = 1000
-REUSE = False  # --reuse: score the runs already in <out_dir> again instead of training them
+REUSE = False  # --reuse: score the runs already in <out_dir> again; train none (missing: skipped)
 
 
 def prepare(out: Path) -> Path:
@@ -65,18 +65,21 @@ def data_args(folder: Path, size: int) -> list[str]:
     return ["data=folder", f"data.root={folder}", f"data.image_size={size}"]
 
 
-def extractor(folder: Path, size: int, out: Path, epochs: int) -> ClassifierFeatures:
-    path = out / f"extractor{size}_{epochs}ep.pt"
+def extractor(folder: Path, size: int, out: Path, epochs: int, augment: bool) -> ClassifierFeatures:
+    """The judge: trained on the real digits, 1 channel; with ``augment`` on small zooms and
+    turns of them too (never flips), which makes it less fooled by smooth, generated strokes."""
+    path = out / f"extractor{size}_{epochs}ep{'_aug' if augment else ''}.pt"
     if not path.exists():
         args = [
             *data_args(folder, size),
             "data.channels=1",
             "data.augment.flip=false",
-            "data.augment.zoom=0",
-            "data.augment.rotate=0",
+            f"data.augment.zoom={0.1 if augment else 0}",
+            f"data.augment.rotate={10 if augment else 0}",
+            f"augment={str(augment).lower()}",
             f"epochs={epochs}",
             f"out={path}",
-            f"hydra.run.dir={out / f'extractor{size}_run'}",
+            f"hydra.run.dir={path.with_suffix('.run')}",
         ]
         subprocess.run([sys.executable, "-m", "gan_lab.extractor", *args], cwd=ROOT, check=True)
     return ClassifierFeatures.load(path)
@@ -123,7 +126,9 @@ def train_lab(name: str, overrides: list[str], folder, size, seconds, seed, out)
         f"hydra.run.dir={run}",
     ]
     t0 = time.perf_counter()
-    if not (REUSE and (run / "checkpoints" / "last.ckpt").exists()):
+    if REUSE and not (run / "checkpoints" / "last.ckpt").exists():
+        return None
+    if not REUSE:
         subprocess.run(
             [sys.executable, "train.py", *args],
             cwd=ROOT,
@@ -131,7 +136,7 @@ def train_lab(name: str, overrides: list[str], folder, size, seconds, seed, out)
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-    wall = time.perf_counter() - t0
+    wall = float("nan") if REUSE else time.perf_counter() - t0  # training wall time
     gan = load_gan(run / "checkpoints" / "last.ckpt")
     ids = gan.class_ids
     samples = generate_unit(gan.generator, gan.noise, N_SAMPLES, seed, 250, "cpu", ids)
@@ -149,7 +154,9 @@ def train_lab(name: str, overrides: list[str], folder, size, seconds, seed, out)
 def train_raw(folder, size, seconds, seed, out) -> dict:
     path = out / f"raw_{size}px_seed{seed}.pt"
     t0 = time.perf_counter()
-    if REUSE and path.exists():
+    if REUSE:
+        if not path.exists():
+            return None
         saved = torch.load(path)
         return {
             "samples": saved["samples"],
@@ -197,6 +204,11 @@ def main() -> None:
     )
     parser.add_argument("--extractor-epochs", type=int, default=40)
     parser.add_argument(
+        "--extractor-augment",
+        action="store_true",
+        help="train the judge on zoomed/turned digits too (a separate extractor file)",
+    )
+    parser.add_argument(
         "--extra", action="append", default=[], help='another recipe: name="override;override"'
     )
     args = parser.parse_args()
@@ -212,7 +224,7 @@ def main() -> None:
     )
     rows = []
     for size in map(int, args.sizes.split(",")):
-        ext = extractor(folder, size, args.out, args.extractor_epochs)
+        ext = extractor(folder, size, args.out, args.extractor_epochs, args.extractor_augment)
         reals, labels, classes = real_images(folder, size)
         real_f, _ = features(ext, reals)
         half = torch.randperm(len(reals), generator=torch.Generator().manual_seed(0))
@@ -227,6 +239,8 @@ def main() -> None:
                 result = train_raw(folder, size, args.seconds, args.seed, args.out)
             else:
                 result = train_lab(name, overrides, folder, size, args.seconds, args.seed, args.out)
+            if result is None:
+                continue  # --reuse and no such run
             fake_f, logits = features(ext, result.pop("samples"))
             row = {
                 "recipe": name,

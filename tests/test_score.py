@@ -26,6 +26,18 @@ def shapes_extractor(tmp_path_factory):
     return out, train_extractor(data, out, epochs=3)
 
 
+def test_extractor_augment_trains_on_the_data_groups_augmentation(tmp_path):
+    overrides = ["data.num_images=128", "data.augment.zoom=0.2", "data.augment.rotate=20"]
+    data = data_config("builtin", overrides)
+    plain = train_extractor(data, tmp_path / "plain.pt", epochs=1, holdout=0.25)
+    augmented = train_extractor(data, tmp_path / "aug.pt", epochs=1, holdout=0.25, augment=True)
+    # Same seed, split and start: only the augmented batches can make the weights differ.
+    a, b = plain.net.state_dict(), augmented.net.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
+    again = train_extractor(data, tmp_path / "again.pt", epochs=1, holdout=0.25)
+    assert all(torch.equal(a[k], v) for k, v in again.net.state_dict().items())
+
+
 @pytest.fixture(scope="module")
 def scored_run(tmp_path_factory, shapes_extractor):
     """3 epochs, a checkpoint each, metrics in the extractor's space every epoch, SSIM every 2 steps."""

@@ -105,11 +105,8 @@ class GAN(L.LightningModule):
         # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
         self.generator_ema = make_ema(generator, ema) if ema > 0 else None
         self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
-        if class_loss > 0 and getattr(discriminator, "classify", None) is None:
-            raise UserError(
-                "model.class_loss > 0 needs model.conditional=true (class labels to learn)."
-            )
-        self.class_loss = class_loss
+        # Conditional runs only: an unconditional D has no class head (train.build), no loss.
+        self.class_loss = class_loss if getattr(discriminator, "classify", None) else 0.0
         # A phase whose loss is NaN/Inf: skipped (never applied to the weights) unless "warn";
         # the run guard (callbacks/guard.py) reports it, and rolls back or stops by config.
         if nonfinite not in NONFINITE:
