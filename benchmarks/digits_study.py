@@ -32,7 +32,7 @@ from PIL import Image
 from gan_lab.checkpoint import load_gan
 from gan_lab.hardware import device_name
 from gan_lab.metrics.classifier import ClassifierFeatures
-from gan_lab.metrics.images import generate_unit
+from gan_lab.metrics.images import generate_unit, seeded_inputs
 from gan_lab.metrics.scorer import frechet_distance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,12 +142,9 @@ def train_lab(name: str, overrides: list[str], folder, size, seconds, seed, out)
     samples = generate_unit(gan.generator, gan.noise, N_SAMPLES, seed, 250, "cpu", ids)
     steps = len((run / "steps.csv").read_text().splitlines()) - 1
     asked = None
-    if ids is not None:  # the classes generate_unit asked for, drawn the same way
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            gan.noise.sample(N_SAMPLES, gan.generator.latent_dim, "cpu")
-            t = torch.tensor(ids)
-            asked = [gan.classes[i] for i in t[torch.randint(len(t), (N_SAMPLES,))]]
+    if ids is not None:  # the classes generate_unit asked for
+        _, y = seeded_inputs(gan.generator, gan.noise, N_SAMPLES, seed, "cpu", ids)
+        asked = [gan.classes[i] for i in y]
     return {"samples": samples, "steps": steps, "epochs": gan.epoch, "wall_s": wall, "asked": asked}
 
 

@@ -11,6 +11,21 @@ def real_subset(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     return images[idx].float() / 255.0
 
 
+def seeded_inputs(
+    generator, noise, n: int, seed: int, device, class_ids: list[int] | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The latent vectors and, for a conditional G, the classes ``generate_unit`` asks for:
+    random among ``class_ids`` (default: all). The global RNG is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        z = noise.sample(n, generator.latent_dim, device)
+        y = None
+        if getattr(generator, "num_classes", 0):
+            ids = torch.tensor(class_ids or range(generator.num_classes))
+            y = ids[torch.randint(len(ids), (n,))].to(device)
+    return z, y
+
+
 @torch.no_grad()
 def generate_unit(
     generator,
@@ -23,15 +38,9 @@ def generate_unit(
 ) -> torch.Tensor:
     """n images in [0, 1] from seeded noise, whatever G's output range; the global RNG is untouched.
 
-    A conditional G is asked for seeded random classes among ``class_ids`` (default: all).
+    A conditional G is asked for seeded random classes (``seeded_inputs``).
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        z = noise.sample(n, generator.latent_dim, device)
-        y = None
-        if getattr(generator, "num_classes", 0):
-            ids = torch.tensor(class_ids or range(generator.num_classes))
-            y = ids[torch.randint(len(ids), (n,))].to(device)
+    z, y = seeded_inputs(generator, noise, n, seed, device, class_ids)
     was_training = generator.training
     generator.eval()
     out = [

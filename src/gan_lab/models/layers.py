@@ -73,9 +73,8 @@ class ClassBatchNorm2d(nn.BatchNorm2d):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = super().forward(x)
-        return h * self.gain(y)[:, :, None, None].to(h.dtype) + self.shift(y)[:, :, None, None].to(
-            h.dtype
-        )
+        gain, shift = (e(y)[:, :, None, None].to(h.dtype) for e in (self.gain, self.shift))
+        return h * gain + shift
 
 
 class Upsample2x(nn.Upsample):
