@@ -72,7 +72,7 @@ def test_2x2_multirun_writes_one_table_and_one_image(sweep):
         assert row["status"] == "ok" and row["epochs"] == "1"
         d, g = float(row["d_loss"]), float(row["g_loss"])
         assert abs(float(row["balance"]) - (g - d)) < 1e-3
-        assert float(row["wall_min"]) > 0
+        assert float(row["wall_min"]) >= 0  # minutes, rounded: a job of seconds shows 0.0
         assert (sweep / row["samples"]).name == "epoch_0001.png" and (
             sweep / row["samples"]
         ).exists()
