@@ -43,6 +43,16 @@ def inversion_dir(ckpt) -> str:
     return "outputs/inversions"
 
 
+def hydra_subdir(output_dir: str, stamp: str) -> str:
+    """Where Hydra records this session's config: .hydra/ for the first session in a run folder;
+    a resume (or any later session there) writes .hydra/sessions/<stamp>/, so the config and the
+    overrides the run started with — which the sweep table and the report read — are never
+    overwritten by a resume's arguments."""
+    if (Path(output_dir) / ".hydra" / "config.yaml").exists():
+        return f".hydra/sessions/{stamp}"
+    return ".hydra"
+
+
 def run_name(override_dirname: str, max_chars: int = 120) -> str:
     """A sweep job's folder name from its overrides: only characters that need no quoting in a
     shell ('/' would even nest folders), and short enough for any file system (names are capped
@@ -58,6 +68,7 @@ def register_resolvers() -> None:
         ("ddp_start_method", ddp_start_method),
         ("run_name", run_name),
         ("inversion_dir", inversion_dir),
+        ("hydra_subdir", hydra_subdir),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

@@ -9,6 +9,7 @@ none can disagree with the YAML); the small-data options (EMA of G, DiffAugment,
 are off in the source documents' presets, so the reference procedure stays exactly 003's.
 """
 
+import dataclasses
 import logging
 
 import lightning as L
@@ -129,7 +130,14 @@ class GAN(L.LightningModule):
         self.fast_path = path
         self.memory_format = torch.channels_last if path.channels_last else torch.contiguous_format
 
+    def use_stored_fast_path(self, stored: dict) -> None:
+        """A resumed run keeps the path it ran on (a cache entry may have changed since): layout,
+        fusion and compilation change the rounding, so they are part of a bit-exact resume."""
+        self._stored_fast_path = fast_path.FastPath(**stored)
+
     def _choose_fast_path(self) -> tuple[fast_path.FastPath, str]:
+        if getattr(self, "_stored_fast_path", None) is not None:
+            return self._stored_fast_path, "as stored in the checkpoint this run resumes"
         fusable = getattr(self.generator, "can_fuse_upsampling", lambda: False)()
         if self.fast_path_mode == "off":
             cl = bool(self.channels_last)
@@ -347,7 +355,12 @@ class GAN(L.LightningModule):
         return self.generate(self.fixed_z[:n], self.fixed_y[:n] if self.conditional else None)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["gan_lab"] = {"config": self.run_config, "format": 2, "rng": capture()}
+        checkpoint["gan_lab"] = {
+            "config": self.run_config,
+            "format": 2,
+            "rng": capture(),
+            "fast_path": dataclasses.asdict(self.fast_path),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._rng_to_restore = checkpoint.get("gan_lab", {}).get("rng")

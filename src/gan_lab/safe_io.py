@@ -87,3 +87,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         write_atomic(path, buffer.getvalue())
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        # A checkpoint may come from anyone: tensors and plain values only, never pickled code
+        # (gan_lab.checkpoint.read_checkpoint has read the same file this way before a resume).
+        return super().load_checkpoint(path, map_location=map_location, weights_only=True)

@@ -3,7 +3,6 @@
 import fcntl
 import logging
 import os
-import shutil
 import socket
 import time
 import warnings
@@ -23,14 +22,35 @@ from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
 from gan_lab.models import output_range
 from gan_lab.module import GAN
-from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
+from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO, write_atomic
 from gan_lab.validate import check_config
 
 log = logging.getLogger(__name__)
 
-# What defines the networks and the data (checkpoint.STORED_KEYS) is taken from the checkpoint
-# when resuming, except these, which a resume may change: where the data are and how they are read.
-RESUMABLE = ("data.root", "data.audit", "data.cache", "data.memory_budget")
+# Resuming continues the stored experiment: every key of the checkpoint's config is used again,
+# so the same command + ckpt_path= and ckpt_path= alone both go on exactly where the run stopped.
+# A key given again with its stored value is fine; with a new value it is refused, except these:
+# where the data are and how they are read, how long to train, and how the run is shown.
+CHANGEABLE_ON_RESUME = (
+    "data.root",
+    "data.audit",
+    "data.cache",
+    "data.cache_dir",
+    "data.memory_budget",
+    "trainer.max_epochs",
+    "trainer.max_time",
+    "trainer.accelerator",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "metrics.inception_weights",
+    "metrics.required",
+)
+# Settings of this machine, not of the experiment: the stored value is never taken back (a path on
+# someone else's machine is no place to write to), the composed one is used.
+MACHINE_KEYS = ("data.cache", "data.cache_dir", "data.memory_budget", "metrics.inception_weights")
+# Not part of the experiment: where this session writes (paths, hydra), what it resumes from, and
+# what the run derived (the class names, taken from the data again).
+NOT_STORED = ("paths", "hydra", "ckpt_path", "classes")
 
 # Lightning's advice for large, file-backed sets; ours are in memory.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -47,32 +67,95 @@ def command_line_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
-def use_stored_config(cfg: DictConfig, overrides: list[str], stored: dict) -> DictConfig:
-    """Resume = continue the same experiment: networks, data and procedure come from the checkpoint.
+def _given(overrides: list[str]) -> dict[str, str]:
+    """key → the override that set it (key=value, +key=value, ~key), Hydra's own keys left out."""
+    given = {}
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key and not key.startswith("hydra") and key != "ckpt_path":
+            given[key] = override
+    return given
 
-    Only the keys that cannot change the networks or the procedure may be given again (e.g. a
-    data folder that moved: data.root=); any other stored key on the command line is refused,
-    never silently ignored. ``stored`` is the config kept in the checkpoint.
-    """
-    given = {o.split("=", 1)[0].lstrip("+~"): o for o in overrides if "=" in o}
-    changed = {k: v for k, v in given.items() if k.split(".")[0] in STORED_KEYS or k in STORED_KEYS}
-    refused = [v for k, v in changed.items() if not k.startswith(RESUMABLE)]
+
+def _plain(value):
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def _stored_value(stored: dict, key: str):
+    node = stored
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+_ABSENT = object()
+
+
+def _is_changeable(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in CHANGEABLE_ON_RESUME)
+
+
+def _merge_stored(node: DictConfig, stored: dict, top: bool = True) -> None:
+    """Put the stored values into the composed ``node``. A composed interpolation stays: it is
+    derived here (the run folder's paths, settings shared between groups), never a stored value."""
+    for key, value in stored.items():
+        if key in node and OmegaConf.is_interpolation(node, key):
+            continue
+        current = node.get(key) if key in node else None
+        # A group's keys differ between presets: the stored node replaces the composed one.
+        if top and key in STORED_KEYS and isinstance(value, dict):
+            derived = {}
+            if isinstance(current, DictConfig):
+                derived = {
+                    k: current._get_node(k)._value()
+                    for k in current
+                    if OmegaConf.is_interpolation(current, k)
+                }
+            node[key] = OmegaConf.create({**value, **derived})
+        elif isinstance(value, dict) and isinstance(current, DictConfig):
+            _merge_stored(current, value, top=False)
+        else:
+            node[key] = value
+
+
+def use_stored_config(cfg: DictConfig, overrides: list[str], stored: dict) -> DictConfig:
+    """Resume = continue the same experiment: every stored key is used again (the seed, the
+    networks, the data, the procedure, the trainer and callbacks); the command line may repeat a
+    stored key with its stored value, or change one of CHANGEABLE_ON_RESUME. Any other change is
+    refused naming the key, its stored value and the new one — never silently ignored.
+    ``stored`` is the config kept in the checkpoint."""
+    given = _given(overrides)
+    refused = []
+    for key in given:
+        old = _stored_value(stored, key)
+        if old is _ABSENT or key.split(".")[0] in NOT_STORED or _is_changeable(key):
+            continue
+        new = _plain(OmegaConf.select(cfg, key, default=None))
+        if new != old:
+            refused.append(f"{key}: {old!r} → {new!r}")
     if refused:
         raise UserError(
-            f"resuming from {cfg.ckpt_path} continues its experiment, so {refused} cannot change "
-            f"now (the checkpoint's data, networks and procedure are kept); only "
-            f"{', '.join(RESUMABLE)} can. To change the experiment, start a new run, or "
-            "fine-tune by passing the checkpoint's weights to a new run."
+            f"resuming from {cfg.ckpt_path} continues its experiment, so {'; '.join(refused)} "
+            f"cannot change now (the stored value is on the left). Repeat the stored value or "
+            f"leave the key out; only {', '.join(CHANGEABLE_ON_RESUME)} can change on a resume. "
+            "To change the experiment, start a new run."
         )
+    keep = {k for k in given if _is_changeable(k)} | set(MACHINE_KEYS)
+    kept = {k: _plain(OmegaConf.select(cfg, k, default=_ABSENT)) for k in keep}
     with open_dict(cfg):
-        kept = {key: OmegaConf.select(cfg, key) for key in changed}
-        for key in STORED_KEYS:
-            if key in stored:
-                cfg[key] = OmegaConf.create(stored[key])
+        _merge_stored(cfg, {k: v for k, v in stored.items() if k not in NOT_STORED})
         for key, value in kept.items():
-            OmegaConf.update(cfg, key, value, force_add=True)
-    log.info("resuming from %s with its stored data, network and model config", cfg.ckpt_path)
+            if value is not _ABSENT:
+                OmegaConf.update(cfg, key, value, merge=False, force_add=True)
+    log.info("resuming from %s with its stored config (seed %s)", cfg.ckpt_path, cfg.get("seed"))
     return cfg
+
+
+# Names the abandoned/<time>/ folder that a branch is being moved into, until the move is done: a
+# kill mid-move and the next start finish the same move instead of starting a second folder.
+BRANCH_MARK = "abandoned/.moving"
 
 
 def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> None:
@@ -82,13 +165,25 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
     Rows written after the checkpoint (a kill between the CSVs and the checkpoint) are dropped.
     Resuming from an earlier history checkpoint starts a new branch: the abandoned branch's later
     checkpoints, grids, scores and full CSVs are moved to abandoned/<time>/, never mixed, never lost.
+    The order makes a kill at any instant harmless: the destination is named first (BRANCH_MARK),
+    the full CSVs are copied before anything moves, files move one by one (a moved file is simply
+    no longer there to move), and the CSVs are cut last, when the mark is removed.
     """
     for leftover in run_dir.rglob(TMP_GLOB):  # writes a kill interrupted before their rename
         leftover.unlink()
+    mark = run_dir / BRANCH_MARK
     later = [(e, p) for e, p in rollback.history(run_dir / "checkpoints") if e > epoch]
     started = any((run_dir / n).exists() for n in run_files.HISTORY)
-    if later or (epoch == 0 and started):
-        dest = run_dir / "abandoned" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    if later or (epoch == 0 and started) or mark.exists():
+        if mark.exists():  # a move that a kill interrupted: finish it into the same folder
+            dest = run_dir / mark.read_text().strip()
+        else:
+            dest = run_dir / "abandoned" / time.strftime("%Y-%m-%d_%H-%M-%S")
+            write_atomic(mark, str(dest.relative_to(run_dir)).encode())
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in run_files.HISTORY:  # full copies first: rows are never only in a moved file
+            if (run_dir / name).exists() and not (dest / name).exists():
+                write_atomic(dest / name, (run_dir / name).read_bytes())
         moved = [p for _, p in later]
         last = run_dir / "checkpoints" / "last.ckpt"
         if last.exists() and (ckpt_path is None or last.resolve() != ckpt_path.resolve()):
@@ -99,11 +194,7 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
             if path.exists():
                 target = dest / path.relative_to(run_dir)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(path), target)
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in run_files.HISTORY:
-            if (run_dir / name).exists():
-                shutil.copy2(run_dir / name, dest / name)
+                os.replace(path, target)
         log.warning(
             "starting at epoch %d in %s, which holds a run that went on: its later files are "
             "kept in %s; this run's history continues from epoch %d",
@@ -114,6 +205,7 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
         )
     for name in run_files.HISTORY:
         run_files.truncate_after(run_dir / name, epoch)
+    mark.unlink(missing_ok=True)
 
 
 def epochs_done_in(ckpt: dict) -> int:
@@ -121,12 +213,20 @@ def epochs_done_in(ckpt: dict) -> int:
     return int(ckpt.get("epoch", -1)) + 1
 
 
-def newest(ckpt_path: Path) -> tuple[Path, dict]:
-    """The checkpoint to resume from, read once. last.ckpt means "the newest state": a kill
-    between writing epoch_N.ckpt and last.ckpt leaves last.ckpt one epoch behind, and then
-    epoch_N.ckpt is where to go on from."""
-    ckpt = read_checkpoint(ckpt_path)
+def newest(ckpt_path: Path) -> tuple[Path, dict] | None:
+    """The checkpoint to resume from, read once; None when there is none yet.
+
+    last.ckpt means "the newest state": a kill between writing epoch_N.ckpt and last.ckpt leaves
+    last.ckpt one epoch behind (or not there yet), and then epoch_N.ckpt is where to go on from.
+    A last.ckpt in a run folder without any checkpoint is the first start of a command that is
+    repeated as it is (a preempted job requeued, a loop that restarts a killed run): None."""
     history = rollback.history(ckpt_path.parent)
+    if ckpt_path.name == "last.ckpt" and not ckpt_path.exists():
+        if ckpt_path.parent.name == "checkpoints" and not any(ckpt_path.parent.glob("*.ckpt")):
+            return None
+        if history:
+            return history[-1][1], read_checkpoint(history[-1][1])
+    ckpt = read_checkpoint(ckpt_path)
     if ckpt_path.name != "last.ckpt" or not history:
         return ckpt_path, ckpt
     epoch = epochs_done_in(ckpt)
@@ -223,23 +323,33 @@ def train(
     ``callbacks`` are added to those of the config (tests use it to watch a run); ``overrides``
     are the command line's key=value arguments (taken from Hydra when None).
     """
-    ckpt_path, start = None, 0
-    if cfg.get("ckpt_path"):
-        ckpt_path, ckpt = newest(resolve_checkpoint(cfg.ckpt_path))  # best@<run> too
+    ckpt_path, start, stored_path = None, 0, None
+    found = newest(resolve_checkpoint(cfg.ckpt_path)) if cfg.get("ckpt_path") else None
+    if cfg.get("ckpt_path") and found is None:
+        log.warning("%s does not exist yet: this is the run's first start", cfg.ckpt_path)
+        with open_dict(cfg):
+            cfg.ckpt_path = None
+    if found is not None:
+        ckpt_path, ckpt = found  # best@<run> too
         with open_dict(cfg):
             cfg.ckpt_path = str(ckpt_path)
         overrides = command_line_overrides() if overrides is None else overrides
         cfg = use_stored_config(cfg, overrides, ckpt["gan_lab"]["config"])
         start = epochs_done_in(ckpt)
+        stored_path = ckpt["gan_lab"].get("fast_path")
         del ckpt  # Lightning reads the file again to restore it; no second copy during training
     check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     with run_lock(run_dir):
-        prepare_run_folder(run_dir, start, ckpt_path)
+        # Everything that can refuse the run (values, data, networks) comes before the run folder
+        # is touched: a refused resume leaves the earlier branch where it was.
         if cfg.get("seed") is not None:
             L.seed_everything(cfg.seed, workers=True, verbose=False)
         module, datamodule = build(cfg)
+        if stored_path is not None:  # the same kernels as before the stop: the same rounding
+            module.use_stored_fast_path(stored_path)
         trainer = make_trainer(cfg, callbacks=list(callbacks))
+        prepare_run_folder(run_dir, start, ckpt_path)
         log.info("precision %s, %d training images", trainer.precision, len(datamodule.images))
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)

@@ -1,0 +1,187 @@
+"""The resume contract (design §9): the same command + ckpt_path= and ckpt_path= alone both
+continue bit-exactly; a stored key given with a new value is refused naming old → new; nothing
+in the run folder is touched before the resume has been accepted; a branch moved aside survives
+a kill at any step of the move."""
+
+import logging
+import os
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from test_trust import QUIET, assert_same_run
+
+from gan_lab import train as train_module
+from gan_lab.config import hydra_subdir
+from gan_lab.errors import UserError
+from gan_lab.run_files import HISTORY, append_rows, read_rows
+from gan_lab.train import prepare_run_folder, train
+
+# A seed other than the default: ckpt_path= alone must take it from the checkpoint.
+ARGS = ["trainer.deterministic=true", "seed=3", "data.augment.flip=true", *QUIET]
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAfter(L.Callback):
+    """Stops the process the hard way after ``epochs`` epochs, once their files are written."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def on_train_epoch_end(self, trainer, module):
+        if trainer.current_epoch + 1 == self.epochs:
+            raise Crash
+
+
+def test_same_command_and_ckpt_path_alone_both_continue_bit_exactly(cfg_factory, tmp_path, caplog):
+    straight, again, alone = tmp_path / "straight", tmp_path / "again", tmp_path / "alone"
+    train(cfg_factory(*ARGS, "trainer.max_epochs=3", out=straight))
+
+    # 1 epoch, then the same command with the longer length and ckpt_path= added.
+    train(cfg_factory(*ARGS, "trainer.max_epochs=1", out=again))
+    last = f"ckpt_path={again}/checkpoints/last.ckpt"
+    command = [*ARGS, "trainer.max_epochs=3", last]
+    with caplog.at_level(logging.INFO):
+        train(cfg_factory(*command, out=again), overrides=["debug=tiny", *command])
+    assert "as stored in the checkpoint this run resumes" in caplog.text  # the same fast path
+    assert_same_run(straight, again)
+
+    # A 3-epoch run that died after 2, resumed with nothing but ckpt_path=: the seed (3, not the
+    # default 0), the length and every other setting come from the checkpoint.
+    with pytest.raises(Crash):
+        train(cfg_factory(*ARGS, "trainer.max_epochs=3", out=alone), callbacks=[CrashAfter(2)])
+    last = f"ckpt_path={alone}/checkpoints/last.ckpt"
+    train(cfg_factory(last, tiny=False, out=alone), overrides=[last])
+    assert_same_run(straight, alone)
+
+
+def test_a_refused_resume_leaves_the_later_branch_where_it_was(trained_run, tmp_path, cfg_factory):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = sorted(p.relative_to(run) for p in run.rglob("*") if p.name != ".lock")
+    first = f"ckpt_path={run}/checkpoints/epoch_0001.ckpt"
+    # A stored key with a new value: refused naming the key, the stored and the new value.
+    with pytest.raises(UserError, match=r"model\.lr_g: 0\.0002 → 1\b"):
+        train(cfg_factory(first, "model.lr_g=1", out=run), overrides=[first, "model.lr_g=1"])
+    # The stored value again is no change: accepted up to where its bad seed is refused.
+    with pytest.raises(UserError, match="seed"):
+        train(
+            cfg_factory(first, "model.lr_g=2.0e-4", "seed=-1", out=run),
+            overrides=[first, "model.lr_g=2.0e-4", "seed=-1"],
+        )
+    after = sorted(p.relative_to(run) for p in run.rglob("*") if p.name != ".lock")
+    assert after == before and not (run / "abandoned").exists()
+
+
+def test_the_first_start_of_a_repeated_command_needs_no_checkpoint(cfg_factory, tmp_path):
+    run = tmp_path / "run"
+    last = f"ckpt_path={run}/checkpoints/last.ckpt"
+    train(cfg_factory(last, "trainer.max_epochs=1", *QUIET, out=run), overrides=[last])
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    # A missing checkpoint anywhere else is still an error, not a fresh start.
+    with pytest.raises(UserError):
+        train(cfg_factory(f"ckpt_path={run}/checkpoints/epoch_0009.ckpt", out=run))
+
+
+def fake_run(run: Path, epochs: int) -> set[Path]:
+    """A finished run's files (contents do not matter to the move): what a branch holds."""
+    for e in range(1, epochs + 1):
+        for name in (f"checkpoints/epoch_{e:04d}.ckpt", f"samples/epoch_{e:04d}.png"):
+            (run / name).parent.mkdir(parents=True, exist_ok=True)
+            (run / name).write_text(name)
+        for name in HISTORY:
+            append_rows(run / name, [{"epoch": e, "value": e}])
+    for name in ("checkpoints/last.ckpt", "scores.csv", "samples/evolution.gif"):
+        (run / name).write_text(name)
+    return {p.relative_to(run) for p in run.rglob("*") if p.is_file()}
+
+
+def test_a_kill_at_any_step_of_moving_a_branch_loses_nothing(tmp_path, monkeypatch):
+    """Going back to epoch 1 of a 3-epoch run, killed at each write or move in turn, then
+    started again: the later branch ends complete in one abandoned/ folder, the history cut."""
+    real_replace, real_write = os.replace, train_module.write_atomic
+    steps = 0
+    while True:
+        run = tmp_path / f"run{steps}"
+        files = fake_run(run, 3)
+        calls = 0
+
+        def killed(real):
+            def wrapper(*args, **kwargs):
+                nonlocal calls
+                calls += 1
+                if calls == steps + 1:
+                    raise Crash  # the process dies here: nothing after this call happens
+                return real(*args, **kwargs)
+
+            return wrapper
+
+        monkeypatch.setattr(train_module.os, "replace", killed(real_replace))
+        monkeypatch.setattr(train_module, "write_atomic", killed(real_write))
+        try:
+            prepare_run_folder(run, 1, run / "checkpoints" / "epoch_0001.ckpt")
+            finished = True
+        except Crash:
+            finished = False
+        monkeypatch.setattr(train_module.os, "replace", real_replace)
+        monkeypatch.setattr(train_module, "write_atomic", real_write)
+        prepare_run_folder(run, 1, run / "checkpoints" / "epoch_0001.ckpt")  # started again
+
+        (dest,) = [p for p in (run / "abandoned").iterdir() if p.is_dir()]
+        assert not (run / train_module.BRANCH_MARK).exists()
+        for name in HISTORY:
+            assert [r["epoch"] for r in read_rows(run / name)] == ["1"], (steps, name)
+            assert [r["epoch"] for r in read_rows(dest / name)] == ["1", "2", "3"], (steps, name)
+        later = {
+            Path(n)
+            for n in (
+                "checkpoints/epoch_0002.ckpt",
+                "checkpoints/epoch_0003.ckpt",
+                "checkpoints/last.ckpt",
+                "samples/epoch_0002.png",
+                "samples/epoch_0003.png",
+                "scores.csv",
+                "samples/evolution.gif",
+            )
+        }
+        for name in files - {Path(n) for n in HISTORY}:
+            where = dest if name in later else run
+            assert (where / name).read_text() == str(name), (steps, name)
+        if finished:
+            break
+        steps += 1
+    assert steps >= 8  # a mark, four CSV copies and the moves: every one of them was a kill point
+
+
+def test_each_later_session_records_its_config_beside_the_first(tmp_path):
+    assert hydra_subdir(str(tmp_path), "t1") == ".hydra"
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    assert hydra_subdir(str(tmp_path), "t2") == ".hydra/sessions/t2"
+
+
+def test_a_stored_path_is_never_taken_back_from_a_checkpoint(trained_run, tmp_path, cfg_factory):
+    """Where a resume writes comes from this session (the run folder, this machine's cache),
+    whatever a checkpoint from elsewhere says."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    config = ckpt["gan_lab"]["config"]
+    outside = tmp_path / "outside"
+    config["callbacks"]["history"]["dirpath"] = str(outside)
+    config["callbacks"]["samples"]["dirpath"] = str(outside / "samples")
+    config["data"]["cache_dir"] = str(outside / "cache")
+    torch.save(ckpt, run / "checkpoints" / "last.ckpt")
+    last = f"ckpt_path={run}/checkpoints/last.ckpt"
+    longer = [last, "trainer.max_epochs=3"]
+    train(cfg_factory(*longer, *QUIET, out=run), overrides=longer)
+    assert not outside.exists()
+    assert [r["epoch"] for r in read_rows(run / "metrics.csv")] == ["1", "2", "3"]
