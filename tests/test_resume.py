@@ -112,11 +112,11 @@ def test_a_kill_at_any_step_of_moving_a_branch_loses_nothing(tmp_path, monkeypat
         files = fake_run(run, 3)
         calls = 0
 
-        def killed(real):
+        def killed(real, at=steps + 1):
             def wrapper(*args, **kwargs):
                 nonlocal calls
                 calls += 1
-                if calls == steps + 1:
+                if calls == at:
                     raise Crash  # the process dies here: nothing after this call happens
                 return real(*args, **kwargs)
 
