@@ -39,10 +39,11 @@ def kill_and_resume(run: Path, epochs: int, kills: int, seed: int) -> tuple[int,
     rng = random.Random(seed)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "GAN_LAB_WRITE_DELAY": "0.15"}
     done, in_write = 0, 0
+    # The same command every time, the first start included (a requeued job, a restart loop):
+    # a last.ckpt that does not exist yet in a run without checkpoints means "start".
+    last = run / "checkpoints" / "last.ckpt"
+    cmd = [sys.executable, "train.py", *run_args(epochs), f"ckpt_path={last}"]
     while True:
-        last = run / "checkpoints" / "last.ckpt"
-        resume = [f"ckpt_path={last}"] if last.exists() else []
-        cmd = [sys.executable, "train.py", *run_args(epochs), *resume, f"hydra.run.dir={run}"]
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -63,6 +64,9 @@ def kill_and_resume(run: Path, epochs: int, kills: int, seed: int) -> tuple[int,
 
 
 def check_against_uninterrupted(run: Path, reference: Path, epochs: int) -> None:
+    # The first session's config and overrides stay; each restart's are kept beside them.
+    assert "ckpt_path" in (run / ".hydra" / "overrides.yaml").read_text()
+    assert any((run / ".hydra" / "sessions").iterdir())
     for path in (run / "checkpoints").glob("*.ckpt"):
         torch.load(path, weights_only=True)  # every checkpoint loads
     for name in HISTORY:
