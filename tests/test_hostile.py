@@ -19,7 +19,7 @@ from conftest import ROOT
 from PIL import Image, ImageOps
 
 from gan_lab.data import decoded
-from gan_lab.data.audit import audit_records, check_share
+from gan_lab.data.audit import audit_records, check_share, summarize
 from gan_lab.data.decoded import decode_folder
 from gan_lab.data.folder import DecodeGate, FileRecord, inspect_file, scan_folder
 from gan_lab.errors import UserError
@@ -299,5 +299,6 @@ def test_entries_that_are_no_files_do_not_count_against_the_skipped_share(hostil
     assert sorted(p.kind for p in problems) == ["not_a_file"] * 6 + ["too_large"]
     n_files = len(scan.files) + len(scan.others)
     check_share(problems, n_files, 0.1, None)
+    assert "7 skipped (1 of 41 image files, 2.4 %)" in summarize(problems, n_files)
     with pytest.raises(UserError, match="skip 1 of 41 image files"):
         check_share(problems, n_files, 0.01, None)

@@ -20,6 +20,9 @@ from gan_lab.errors import UserError
 USUAL_MODES = {"RGB", "L"}
 ACTIONS = ("skip", "keep")
 MAX_SKIPPED_SHARE = 0.1  # the default of data.audit.max_skipped_share
+# Files without an image extension (a README, a licence) and entries that are no files at all (a
+# FIFO, a dangling link) are not part of the set: listed, but not counted in its skipped share.
+NOT_IN_SET = ("not_an_image", "not_a_file")
 
 
 @dataclass
@@ -125,12 +128,18 @@ def skipped_files(problems: list[Problem]) -> set[Path]:
 
 
 def summarize(problems: list[Problem], n_files: int) -> str:
-    """'1797 files, 12 skipped (0.7 %): 2 duplicate, 10 near duplicate; reported: 3 unusual mode'."""
+    """'1797 files, 12 skipped (12 of 1797 image files, 0.7 %): 2 duplicate, 10 near duplicate;
+    kept and reported: 3 unusual mode' — the share is check_share's: of the image files."""
     skipped = skipped_files(problems)
-    share = 100 * len(skipped) / max(n_files, 1)
+    outside = {p.path for p in problems if p.kind in NOT_IN_SET}
+    images = n_files - len(outside)
+    share = 100 * len(skipped - outside) / max(images, 1)
     skip_counts = Counter(p.kind for p in problems if p.skipped)
     noted = Counter(p.kind for p in problems if not p.skipped)
-    text = f"{n_files} files, {len(skipped)} skipped ({share:.1f} %)"
+    text = (
+        f"{n_files} files, {len(skipped)} skipped "
+        f"({len(skipped - outside)} of {images} image files, {share:.1f} %)"
+    )
     if skip_counts:
         text += ": " + ", ".join(
             f"{n} {k.replace('_', ' ')}" for k, n in sorted(skip_counts.items())
@@ -147,9 +156,7 @@ def check_share(
 ) -> None:
     """Stop before training when the audit would drop more than max_share of the set: a rule that
     misfires (or a folder that is mostly broken) must never change the experiment silently."""
-    # Files without an image extension (a README, a licence) and entries that are no files at all
-    # (a FIFO, a dangling link) are not part of the set: listed, but not counted against it.
-    others = {p.path for p in problems if p.kind in ("not_an_image", "not_a_file")}
+    others = {p.path for p in problems if p.kind in NOT_IN_SET}
     skipped = len(skipped_files(problems) - others)
     n_files -= len(others)
     if n_files and skipped / n_files > max_share:

@@ -11,6 +11,7 @@ import logging
 import os
 import stat
 import threading
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,10 @@ def scan_folder(root: Path) -> FolderScan:
         return FolderScan(files, labels, classes, others, special)
     return FolderScan(images, [0] * len(images), [root.name], others, special)
 
+
+# Pillow warns, naming no file, when it opens a header over MAX_IMAGE_PIXELS; inspect_file refuses
+# every such file itself and the audit names it, so the warning would only repeat it, unnamed.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 # Images are reduced by whole factors (a box filter, Image.reduce) as soon as they are decoded, to
 # no less than REDUCING_GAP times the size they are resized to: the conversions, the thumbnail and
