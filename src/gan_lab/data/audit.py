@@ -20,12 +20,16 @@ from gan_lab.errors import UserError
 USUAL_MODES = {"RGB", "L"}
 ACTIONS = ("skip", "keep")
 MAX_SKIPPED_SHARE = 0.1  # the default of data.audit.max_skipped_share
+# Files without an image extension (a README, a licence) and entries that are no files at all (a
+# FIFO, a dangling link) are not part of the set: listed, but not counted in its skipped share.
+NOT_IN_SET = ("not_an_image", "not_a_file")
 
 
 @dataclass
 class Problem:
-    """One problem of one file. Skipped: unreadable, not_an_image, too_small, duplicate, and
-    near_duplicate unless near_duplicates=keep. Kept and reported: unusual_mode, extreme_aspect,
+    """One problem of one file. Skipped: unreadable, too_large (over the pixel budget),
+    not_an_image, not_a_file (a FIFO, a device, a dangling link or a link loop: never opened),
+    too_small, duplicate, and near_duplicate unless near_duplicates=keep. Kept and reported: unusual_mode, extreme_aspect,
     label_conflict."""
 
     path: Path
@@ -40,6 +44,7 @@ def audit_records(
     labels: list[int] | None = None,
     classes: list[str] | None = None,
     others: list[Path] = (),
+    special: dict[Path, str] | None = None,
     min_size: int = 32,
     near_duplicates: str = "skip",
     near_duplicate_distance: float = 0.06,
@@ -47,7 +52,8 @@ def audit_records(
 ) -> list[Problem]:
     """Every problem of every file; a file may have several (e.g. CMYK *and* a duplicate).
 
-    ``thumbs`` are the records' 32×32 grey thumbnails, ``labels`` their class indices. Near
+    ``thumbs`` are the records' 32×32 grey thumbnails, ``labels`` their class indices; ``others``
+    the entries never read, ``special`` why those that are not regular files were not. Near
     duplicates (the same picture re-encoded, rescaled, re-toned or shifted: data/dedup.py) are
     looked for within a class; the same picture in two classes is a label conflict, reported and
     never dropped. How much may be skipped is check_share's question.
@@ -59,11 +65,17 @@ def audit_records(
         )
     labels = list(labels) if labels is not None else [0] * len(records)
     classes = classes or ["-"]
-    problems = [Problem(p, "not_an_image", "no image file extension") for p in others]
+    special = special or {}
+    problems = [
+        Problem(p, "not_a_file", special[p])
+        if p in special
+        else Problem(p, "not_an_image", "no image file extension")
+        for p in others
+    ]
     good: list[int] = []
     for i, r in enumerate(records):
         if r.error:
-            problems.append(Problem(r.path, "unreadable", r.error))
+            problems.append(Problem(r.path, r.problem or "unreadable", r.error))
             continue
         w, h = r.size
         if r.mode not in USUAL_MODES:
@@ -106,7 +118,9 @@ def audit_records(
 def audit_decoded(dec: DecodedFolder, **rules) -> list[Problem]:
     """audit_records over a decoded folder: its records, thumbnails, classes and other files."""
     scan = dec.scan
-    return audit_records(dec.records, dec.thumbs, scan.labels, scan.classes, scan.others, **rules)
+    return audit_records(
+        dec.records, dec.thumbs, scan.labels, scan.classes, scan.others, scan.special, **rules
+    )
 
 
 def skipped_files(problems: list[Problem]) -> set[Path]:
@@ -114,12 +128,18 @@ def skipped_files(problems: list[Problem]) -> set[Path]:
 
 
 def summarize(problems: list[Problem], n_files: int) -> str:
-    """'1797 files, 12 skipped (0.7 %): 2 duplicate, 10 near duplicate; reported: 3 unusual mode'."""
+    """'1797 files, 12 skipped (12 of 1797 image files, 0.7 %): 2 duplicate, 10 near duplicate;
+    kept and reported: 3 unusual mode' — the share is check_share's: of the image files."""
     skipped = skipped_files(problems)
-    share = 100 * len(skipped) / max(n_files, 1)
+    outside = {p.path for p in problems if p.kind in NOT_IN_SET}
+    images = n_files - len(outside)
+    share = 100 * len(skipped - outside) / max(images, 1)
     skip_counts = Counter(p.kind for p in problems if p.skipped)
     noted = Counter(p.kind for p in problems if not p.skipped)
-    text = f"{n_files} files, {len(skipped)} skipped ({share:.1f} %)"
+    text = (
+        f"{n_files} files, {len(skipped)} skipped "
+        f"({len(skipped - outside)} of {images} image files, {share:.1f} %)"
+    )
     if skip_counts:
         text += ": " + ", ".join(
             f"{n} {k.replace('_', ' ')}" for k, n in sorted(skip_counts.items())
@@ -136,9 +156,7 @@ def check_share(
 ) -> None:
     """Stop before training when the audit would drop more than max_share of the set: a rule that
     misfires (or a folder that is mostly broken) must never change the experiment silently."""
-    # Files without an image extension (a README, a licence) are not part of the set: listed,
-    # but not counted against it.
-    others = {p.path for p in problems if p.kind == "not_an_image"}
+    others = {p.path for p in problems if p.kind in NOT_IN_SET}
     skipped = len(skipped_files(problems) - others)
     n_files -= len(others)
     if n_files and skipped / n_files > max_share:
