@@ -19,6 +19,7 @@ from PIL import Image
 
 from gan_lab import keys
 from gan_lab.checkpoint import SCORES, best_row, read_checkpoint, resolve_checkpoint
+from gan_lab.data.folder import inspect_file
 from gan_lab.errors import UserError
 from gan_lab.report import page as P
 from gan_lab.report import plots
@@ -366,14 +367,14 @@ def networks(r: Run) -> str:
 
 
 def thumbnail(path: Path, size: int = 64) -> str:
-    try:
-        with Image.open(path) as im:
-            im.thumbnail((size, size))
-            buffer = io.BytesIO()
-            im.convert("RGB").save(buffer, format="PNG")
-        return P.img_bytes(buffer.getvalue(), path.name, cls="small")
-    except Exception:  # noqa: BLE001 — an unreadable file is exactly what the audit reports
+    """A skipped file, shown through the audit's own decoder: regular files only, within the
+    pixel budget (a decompression bomb is never decoded here either; design §3.2)."""
+    _, array, _ = inspect_file(path, size, "RGB")
+    if array is None:  # an unreadable or oversized file is exactly what the audit reports
         return "<span class='missing'>cannot be shown</span>"
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return P.img_bytes(buffer.getvalue(), path.name, cls="small")
 
 
 def audit(r: Run) -> str:
