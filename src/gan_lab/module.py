@@ -10,6 +10,7 @@ are off in the source documents' presets, so the reference procedure stays exact
 """
 
 import logging
+import math
 
 import lightning as L
 import torch
@@ -25,6 +26,7 @@ from gan_lab.keys import STAT_KEYS, epoch_key, step_key
 from gan_lab.losses import build_loss
 from gan_lab.noise import Noise
 from gan_lab.rng import capture, restore, seed_rank
+from gan_lab.rollback import any_rank
 from gan_lab.schedule import batches_done, epochs_done
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
@@ -224,6 +226,7 @@ class GAN(L.LightningModule):
 
         # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph).
         for _ in range(self.d_steps):
+            kept = self._keep_buffers()
             with torch.no_grad():
                 fake = self.G(self.sample_z(b), y)
             with self.toggled_optimizer(opt_d):
@@ -239,7 +242,7 @@ class GAN(L.LightningModule):
                     r1 = grad[:b].float().pow(2).flatten(1).sum(1).mean()
                     d_loss = d_loss + 0.5 * self.r1_gamma * r1
                 opt_d.zero_grad(set_to_none=True)
-                if self._finite(d_loss, "D"):
+                if self._finite(d_loss, "D", kept):
                     self.manual_backward(d_loss)
                     opt_d.step()
 
@@ -248,6 +251,7 @@ class GAN(L.LightningModule):
         # fakes: a BatchNorm D then normalises both phases alike, and G cannot win by merely
         # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
         with self.toggled_optimizer(opt_g):
+            kept = self._keep_buffers()
             fake = self.G(self.sample_z(b), y)
             if self.g_batch == "mixed":
                 g_logits, classes = self.D(torch.cat([real, fake.to(real.dtype)]), y2)
@@ -258,10 +262,11 @@ class GAN(L.LightningModule):
             if classes is not None:  # fakes should be classified as the class asked for
                 g_loss = g_loss + self.class_loss * F.cross_entropy(classes.float(), y)
             opt_g.zero_grad(set_to_none=True)
-            if self._finite(g_loss, "G"):
+            g_applied = self._finite(g_loss, "G", kept)
+            if g_applied:
                 self.manual_backward(g_loss)
                 opt_g.step()
-        if self.generator_ema is not None:
+        if self.generator_ema is not None and g_applied:  # a skipped step moves no weight
             self.generator_ema.update_parameters(self.generator)
 
         stats = torch.stack(
@@ -352,10 +357,36 @@ class GAN(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._rng_to_restore = checkpoint.get("gan_lab", {}).get("rng")
 
-    def _finite(self, loss: torch.Tensor, phase: str) -> bool:
-        """One host sync a phase: a NaN/Inf loss must be caught before it reaches the weights."""
-        if bool(torch.isfinite(loss)):
+    # A phase whose loss is NaN/Inf on any rank is skipped on every rank, and leaves no trace: its
+    # forward passes ran in train mode and moved BatchNorm statistics and spectral-norm vectors,
+    # so the networks' buffers are copied before each phase and put back when it is skipped.
+
+    def _keep_buffers(self) -> list[torch.Tensor] | None:
+        if self.nonfinite == "warn":  # applied anyway: nothing to put back
+            return None
+        return [b.clone() for b in self._step_buffers()]
+
+    def _step_buffers(self) -> list[torch.Tensor]:
+        return [*self.generator.buffers(), *self.discriminator.buffers()]
+
+    def _finite(self, loss: torch.Tensor, phase: str, kept: list[torch.Tensor] | None) -> bool:
+        """One host sync (and under DDP one all_reduce) a phase: a NaN/Inf loss must be caught
+        before it reaches the weights, and all ranks must skip together."""
+        loss = loss.detach()
+        nan, inf = any_rank(torch.stack([loss.isnan(), loss.isinf()]))
+        if not (nan or inf):
             return True
         step = batches_done(self.trainer) + 1
-        self.nonfinite_events.append((epochs_done(self.trainer), step, phase, float(loss.detach())))
-        return self.nonfinite == "warn"  # "warn" applies the step anyway, as asked
+        value = float(loss)  # this rank's; a rank whose own loss was finite reports the others'
+        value = value if not math.isfinite(value) else float("nan" if nan else "inf")
+        self.nonfinite_events.append((epochs_done(self.trainer), step, phase, value))
+        if self.nonfinite == "warn":  # applied anyway, as asked
+            return True
+        with torch.no_grad():
+            for buffer, old in zip(self._step_buffers(), kept, strict=True):
+                buffer.copy_(old)
+        return False
+
+    def on_roll_back(self) -> None:
+        """rollback.roll_back: this epoch's sums so far belong to the abandoned path."""
+        self._stat_sum, self._stat_n = None, 0
