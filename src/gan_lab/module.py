@@ -118,6 +118,7 @@ class GAN(L.LightningModule):
         self.nonfinite = nonfinite
         self.nonfinite_events: list[tuple[int, int, str, float]] = []  # (epoch, batch, phase, loss)
         self._rng_to_restore: dict | None = None
+        self._kept: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None  # _keep_buffers
         # The epoch's running sums of STAT_KEYS (weighted by batch size) and the images counted.
         self._stat_sum: torch.Tensor | None = None
         self._stat_n = 0
@@ -226,7 +227,7 @@ class GAN(L.LightningModule):
 
         # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph).
         for _ in range(self.d_steps):
-            kept = self._keep_buffers()
+            self._keep_buffers()
             with torch.no_grad():
                 fake = self.G(self.sample_z(b), y)
             with self.toggled_optimizer(opt_d):
@@ -242,7 +243,7 @@ class GAN(L.LightningModule):
                     r1 = grad[:b].float().pow(2).flatten(1).sum(1).mean()
                     d_loss = d_loss + 0.5 * self.r1_gamma * r1
                 opt_d.zero_grad(set_to_none=True)
-                if self._finite(d_loss, "D", kept):
+                if self._finite(d_loss, "D"):
                     self.manual_backward(d_loss)
                     opt_d.step()
 
@@ -251,7 +252,7 @@ class GAN(L.LightningModule):
         # fakes: a BatchNorm D then normalises both phases alike, and G cannot win by merely
         # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
         with self.toggled_optimizer(opt_g):
-            kept = self._keep_buffers()
+            self._keep_buffers()
             fake = self.G(self.sample_z(b), y)
             if self.g_batch == "mixed":
                 g_logits, classes = self.D(torch.cat([real, fake.to(real.dtype)]), y2)
@@ -262,7 +263,7 @@ class GAN(L.LightningModule):
             if classes is not None:  # fakes should be classified as the class asked for
                 g_loss = g_loss + self.class_loss * F.cross_entropy(classes.float(), y)
             opt_g.zero_grad(set_to_none=True)
-            g_applied = self._finite(g_loss, "G", kept)
+            g_applied = self._finite(g_loss, "G")
             if g_applied:
                 self.manual_backward(g_loss)
                 opt_g.step()
@@ -311,6 +312,7 @@ class GAN(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._stat_sum, self._stat_n = None, 0
+        self._kept = None  # _keep_buffers finds the buffers again (the module may have moved)
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         # `done` is true after the epoch's last batch, and after a batch where a callback (the
@@ -360,16 +362,20 @@ class GAN(L.LightningModule):
     # A phase whose loss is NaN/Inf on any rank is skipped on every rank, and leaves no trace: its
     # forward passes ran in train mode and moved BatchNorm statistics and spectral-norm vectors,
     # so the networks' buffers are copied before each phase and put back when it is skipped.
+    # One foreach copy into tensors kept for the epoch (~25 µs on a 2-core CPU): walking the
+    # modules and cloning each buffer every phase cost ~0.2 ms, a percent of a small step.
 
-    def _keep_buffers(self) -> list[torch.Tensor] | None:
+    def _keep_buffers(self) -> None:
         if self.nonfinite == "warn":  # applied anyway: nothing to put back
-            return None
-        return [b.clone() for b in self._step_buffers()]
+            return
+        if self._kept is None:
+            live = [*self.generator.buffers(), *self.discriminator.buffers()]
+            self._kept = live, [torch.empty_like(b) for b in live]
+        live, saved = self._kept
+        if live:  # (foreach refuses empty lists)
+            torch._foreach_copy_(saved, live)
 
-    def _step_buffers(self) -> list[torch.Tensor]:
-        return [*self.generator.buffers(), *self.discriminator.buffers()]
-
-    def _finite(self, loss: torch.Tensor, phase: str, kept: list[torch.Tensor] | None) -> bool:
+    def _finite(self, loss: torch.Tensor, phase: str) -> bool:
         """One host sync (and under DDP one all_reduce) a phase: a NaN/Inf loss must be caught
         before it reaches the weights, and all ranks must skip together."""
         loss = loss.detach()
@@ -382,9 +388,9 @@ class GAN(L.LightningModule):
         self.nonfinite_events.append((epochs_done(self.trainer), step, phase, value))
         if self.nonfinite == "warn":  # applied anyway, as asked
             return True
-        with torch.no_grad():
-            for buffer, old in zip(self._step_buffers(), kept, strict=True):
-                buffer.copy_(old)
+        live, saved = self._kept
+        if live:
+            torch._foreach_copy_(live, saved)
         return False
 
     def on_roll_back(self) -> None:
