@@ -24,7 +24,10 @@ def poison(module, phases: tuple[str, ...]) -> None:
     """Make the next losses of ``phases`` ("d", "g") NaN, as a blow-up would."""
     for phase in phases:
         original = getattr(type(module.loss), f"{phase}_loss").__get__(module.loss)
-        nan = lambda *a, f=original: f(*a) * float("nan")  # noqa: E731
+
+        def nan(*args, original=original):
+            return original(*args) * float("nan")
+
         setattr(module.loss, f"{phase}_loss", nan)
 
 
@@ -146,7 +149,7 @@ def ddp_run(run_dir: str, out: str) -> None:
     train(make_cfg(Path(run_dir), overrides), callbacks=[NaNOnRankOne(out)])
 
 
-@pytest.mark.slow  # two spawned ranks: about 25 s on an idle 2-core CPU, over a minute on a busy one
+@pytest.mark.slow  # two spawned ranks importing torch and Lightning: over a minute on a busy 2-core CPU
 def test_ddp_ranks_skip_together_when_one_rank_sees_a_nan(tmp_path):
     """Without agreement rank 0 would run its D backward and wait forever for rank 1's."""
     out = tmp_path / "ranks"
