@@ -8,12 +8,13 @@ warning in the run folder's warnings.csv (the report marks them on its time axes
 import logging
 from pathlib import Path
 
+import torch
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab import keys
 from gan_lab.errors import TrainingStopped, UserError
 from gan_lab.metrics.similarity import diversity
-from gan_lab.rollback import last_good, roll_back
+from gan_lab.rollback import any_rank, last_good, roll_back
 from gan_lab.run_files import WARNINGS_CSV, append_rows
 from gan_lab.schedule import epochs_done
 
@@ -78,7 +79,7 @@ class ImbalanceWarning(Callback):
             if path is None:
                 return " No checkpoint from before it to roll back to: training goes on."
             self.d_wins_epochs = 0
-            return " " + roll_back(trainer, pl_module, path, self.lr_factor, "")
+            return " " + roll_back(trainer, pl_module, path, self.lr_factor, "", self.rundir)
         return ""
 
     def _warn(self, trainer, pl_module, kind: str, message: str, since_epoch: int) -> None:
@@ -112,6 +113,9 @@ class ImbalanceWarning(Callback):
             ratio = diversity(fake) / max(diversity(real), 1e-8)
             pl_module.log(keys.DIVERSITY, ratio, on_epoch=True, on_step=False, sync_dist=True)
             # An untrained G's samples are nearly all alike too: judge only after a few epochs.
-            if ratio < self.collapse_ratio and epochs_done(trainer) > self.collapse_after:
+            collapsed = ratio < self.collapse_ratio and epochs_done(trainer) > self.collapse_after
+            # Each DDP rank drew the samples through its own BatchNorm statistics: ranks agree
+            # (one of them seeing a collapse is enough), or only some would roll back or stop.
+            if any_rank(torch.tensor(collapsed, device=pl_module.device))[0]:
                 message = f"sample diversity is {ratio:.2f}× the data's. {COLLAPSE_ADVICE}"
                 self._warn(trainer, pl_module, "collapse", message, epochs_done(trainer))

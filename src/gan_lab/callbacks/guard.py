@@ -3,15 +3,19 @@
 The module skips any phase whose loss is not finite (``model.nonfinite``: skip, warn, rollback,
 stop) and lists the events; this callback reports them in one paragraph, rolls back to the last
 good checkpoint or stops, and checks at every epoch end — before the checkpoint is written —
-that every weight is finite.
+that every weight is finite. Under DDP every rank lists the same events (the module decides on
+all ranks' losses at once) and the epoch-end check is agreed the same way, so all ranks roll back
+or stop together.
 """
 
 import logging
+from pathlib import Path
 
+import torch
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab.errors import TrainingStopped
-from gan_lab.rollback import all_finite, last_good, roll_back
+from gan_lab.rollback import all_finite, any_rank, last_good, roll_back
 from gan_lab.schedule import epochs_done
 
 log = logging.getLogger(__name__)
@@ -50,7 +54,10 @@ class RunGuard(Callback):
             why = "no checkpoint to go back to" if path is None else f"{self.rollbacks} roll-backs"
             raise self._stop(f"{what} ({why}).")
         self.rollbacks += 1
-        log.warning(roll_back(trainer, pl_module, path, self.lr_factor, what))
+        # The run folder holds the checkpoint folder (train.prepare_run_folder's layout too).
+        said = roll_back(trainer, pl_module, path, self.lr_factor, what, Path(self.dirpath).parent)
+        if trainer.is_global_zero:
+            log.warning(said)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         events = pl_module.nonfinite_events
@@ -69,13 +76,15 @@ class RunGuard(Callback):
         self._last_step = step
         if self._run > self.max_skipped_steps:
             raise self._stop(f"{what} {self._run} steps in a row had a NaN/Inf loss.")
-        if epoch != self._warned_epoch:  # one paragraph an epoch, not one a step
+        if epoch != self._warned_epoch and trainer.is_global_zero:  # one paragraph an epoch
             self._warned_epoch = epoch
             done = "skipped (not applied)" if mode == "skip" else "applied anyway (nonfinite=warn)"
             log.warning(f"{what} That step was {done}. {ADVICE}")
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if all_finite(pl_module.state_dict()):
+        # BatchNorm statistics are each rank's own (without sync_batchnorm): agree on them too.
+        bad = torch.tensor(not all_finite(pl_module.state_dict()), device=pl_module.device)
+        if not any_rank(bad)[0]:
             return
         what = f"After epoch {epochs_done(trainer)} some weights are NaN or Inf."
         if pl_module.nonfinite in ("rollback", "warn", "skip") and last_good(self.dirpath):

@@ -30,9 +30,15 @@ class EpochHistory(Callback):
         # so a GPU run does not wait for the device after every step.
         self._steps: list[tuple[int, torch.Tensor]] = []
         self._t0 = time.perf_counter()
+        self._rolled_back = False
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._t0 = time.perf_counter()
+        self._t0, self._rolled_back = time.perf_counter(), False
+
+    def on_roll_back(self) -> None:
+        """rollback.roll_back: the epoch's steps so far belong to the abandoned path. An epoch
+        with no step after its roll-back gets no row (its means would be that path's)."""
+        self._steps, self._rolled_back = [], True
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if isinstance(outputs, dict) and all(k in outputs for k in keys.STAT_KEYS):
@@ -44,7 +50,7 @@ class EpochHistory(Callback):
         # Every rank reads the metrics: with DDP the read reduces values logged with sync_dist
         # (a collective), so a read on rank 0 alone would wait for the other ranks forever.
         metrics = trainer.callback_metrics
-        if not trainer.is_global_zero:
+        if not trainer.is_global_zero or (self._rolled_back and not steps):
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
         epoch = epochs_done(trainer)

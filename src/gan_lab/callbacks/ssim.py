@@ -54,6 +54,10 @@ class SSIMTracker(Callback):
         row = {"step": step, "epoch": epochs_done(trainer), keys.short(keys.SSIM): f"{value:.6f}"}
         self._rows.append(row)
 
+    def on_roll_back(self) -> None:
+        """rollback.roll_back: the epoch's measurements so far are of the abandoned path."""
+        self._rows = []
+
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         rows, self._rows = self._rows, []
         if trainer.is_global_zero:
