@@ -230,6 +230,12 @@ def same_pictures(thumbs: np.ndarray, max_distance: float) -> list[tuple[int, in
     for start in tqdm(range(0, len(pairs), CHUNK), desc="audit", unit="chunk", delay=3.0):
         chunk = pairs[start : start + CHUNK]
         d = distances(thumbs[chunk[:, 0]], thumbs[chunk[:, 1]], REFINE * max_distance)
+        # A copy matches both ways; one direction alone lets a shrink-and-shift of one picture
+        # fit a different one (two scikit-learn "1"s: 0.059 one way, 0.081 the other).
+        both = np.flatnonzero(d <= max_distance)
+        if len(both):
+            back = distances(thumbs[chunk[both, 1]], thumbs[chunk[both, 0]], REFINE * max_distance)
+            d[both] = np.maximum(d[both], back)
         found += [
             (int(i), int(j), float(x))
             for (i, j), x in zip(chunk, d, strict=True)
