@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_trust import QUIET, assert_same_run
 
-from gan_lab import train as train_module
+from gan_lab import rollback
 from gan_lab.config import hydra_subdir
 from gan_lab.errors import UserError
 from gan_lab.run_files import HISTORY, append_rows, read_rows
@@ -105,7 +105,7 @@ def fake_run(run: Path, epochs: int) -> set[Path]:
 def test_a_kill_at_any_step_of_moving_a_branch_loses_nothing(tmp_path, monkeypatch):
     """Going back to epoch 1 of a 3-epoch run, killed at each write or move in turn, then
     started again: the later branch ends complete in one abandoned/ folder, the history cut."""
-    real_replace, real_write = os.replace, train_module.write_atomic
+    real_replace, real_write = os.replace, rollback.write_atomic
     steps = 0
     while True:
         run = tmp_path / f"run{steps}"
@@ -122,19 +122,19 @@ def test_a_kill_at_any_step_of_moving_a_branch_loses_nothing(tmp_path, monkeypat
 
             return wrapper
 
-        monkeypatch.setattr(train_module.os, "replace", killed(real_replace))
-        monkeypatch.setattr(train_module, "write_atomic", killed(real_write))
+        monkeypatch.setattr(rollback.os, "replace", killed(real_replace))
+        monkeypatch.setattr(rollback, "write_atomic", killed(real_write))
         try:
             prepare_run_folder(run, 1, run / "checkpoints" / "epoch_0001.ckpt")
             finished = True
         except Crash:
             finished = False
-        monkeypatch.setattr(train_module.os, "replace", real_replace)
-        monkeypatch.setattr(train_module, "write_atomic", real_write)
+        monkeypatch.setattr(rollback.os, "replace", real_replace)
+        monkeypatch.setattr(rollback, "write_atomic", real_write)
         prepare_run_folder(run, 1, run / "checkpoints" / "epoch_0001.ckpt")  # started again
 
         (dest,) = [p for p in (run / "abandoned").iterdir() if p.is_dir()]
-        assert not (run / train_module.BRANCH_MARK).exists()
+        assert not (run / rollback.MOVING_MARK).exists()
         for name in HISTORY:
             assert [r["epoch"] for r in read_rows(run / name)] == ["1"], (steps, name)
             assert [r["epoch"] for r in read_rows(dest / name)] == ["1", "2", "3"], (steps, name)

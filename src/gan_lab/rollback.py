@@ -18,6 +18,7 @@ import torch.distributed as dist
 
 from gan_lab import run_files
 from gan_lab.errors import load_torch_file
+from gan_lab.safe_io import write_atomic
 
 
 def history(dirpath: str | Path, suffix: str = ".ckpt") -> list[tuple[int, Path]]:
@@ -69,36 +70,63 @@ def _link(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def abandon_after(run_dir: str | Path, checkpoint: Path, epoch: int) -> Path:
-    """Set aside what the run wrote after ``epoch`` (the epochs completed in ``checkpoint``):
-    grids, later history checkpoints and the CSVs' later rows; last.ckpt becomes ``checkpoint``.
+# Names the abandoned/<time>/ folder that files are being moved into, until the move is done: a
+# kill mid-move and the next start finish the same move instead of starting a second folder.
+MOVING_MARK = "abandoned/.moving"
 
-    In an order a kill cannot break: first the full CSVs and the old last.ckpt are copied to the
-    new ``abandoned/`` folder, then files move, then the CSVs are cut. Returns that folder.
+
+def set_aside(
+    run_dir: str | Path,
+    epoch: int,
+    name: str,
+    keep: Path | None = None,
+    last_becomes: Path | None = None,
+) -> Path:
+    """Move what the run wrote after ``epoch`` to ``abandoned/<name>/``: later history
+    checkpoints and grids, last.ckpt (unless it is ``keep``, the checkpoint a resume starts
+    from), scores and the GIF, and full copies of the CSVs, whose later rows are then cut. With
+    ``last_becomes`` (a roll-back), last.ckpt is kept there and replaced by that checkpoint, so a
+    kill before the epoch ends resumes from the roll-back, not from the abandoned path.
+
+    One owner for a resume's branch and a roll-back (design §9), in an order a kill at any
+    instant cannot break: the destination is named first (MOVING_MARK), the CSVs are copied
+    before anything moves, files move one by one (a moved file is no longer there to move), the
+    CSVs are cut last and the mark removed; a restart finishes the same move. Returns the folder.
     """
     run_dir = Path(run_dir)
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    dest = run_dir / "abandoned" / f"{stamp}_rollback"
-    n = 1
-    while dest.exists():  # two roll-backs in one second keep two folders
-        n += 1
-        dest = run_dir / "abandoned" / f"{stamp}_rollback_{n}"
-    (dest / "checkpoints").mkdir(parents=True)
-    for name in run_files.HISTORY:
-        if (run_dir / name).exists():
-            shutil.copy2(run_dir / name, dest / name)
-    last = checkpoint.parent / "last.ckpt"
-    if last.exists():  # the abandoned path's newest state, kept like a branch's (design §9)
-        _link(last, dest / "checkpoints" / "last.ckpt")
-        _link(checkpoint, last)  # a resume from last.ckpt goes on from the roll-back
-    later = [p for e, p in history(checkpoint.parent) if e > epoch]
-    later += [p for e, p in history(run_dir / "samples", ".png") if e > epoch]
-    for path in later:
-        target = dest / path.relative_to(run_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), target)
-    for name in run_files.HISTORY:
-        run_files.truncate_after(run_dir / name, epoch)
+    mark = run_dir / MOVING_MARK
+    if mark.exists():  # a move that a kill interrupted: finish it into the same folder
+        dest = run_dir / mark.read_text().strip()
+    else:
+        dest = run_dir / "abandoned" / name
+        n = 1
+        while dest.exists():  # two in one second keep two folders
+            n += 1
+            dest = run_dir / "abandoned" / f"{name}_{n}"
+        write_atomic(mark, str(dest.relative_to(run_dir)).encode())
+    dest.mkdir(parents=True, exist_ok=True)
+    for csv_name in run_files.HISTORY:  # full copies first: rows are never only in a moved file
+        if (run_dir / csv_name).exists() and not (dest / csv_name).exists():
+            write_atomic(dest / csv_name, (run_dir / csv_name).read_bytes())
+    checkpoints = run_dir / "checkpoints"
+    last = checkpoints / "last.ckpt"
+    moved = [p for e, p in history(checkpoints) if e > epoch]
+    moved += [p for e, p in history(run_dir / "samples", ".png") if e > epoch]
+    moved += [run_dir / n for n in ("scores.csv", "scores.md", "samples/evolution.gif")]
+    if last_becomes is not None and last.exists():
+        (dest / "checkpoints").mkdir(parents=True, exist_ok=True)
+        _link(last, dest / "checkpoints" / "last.ckpt")  # the abandoned path's newest state
+        _link(last_becomes, last)
+    elif last.exists() and (keep is None or last.resolve() != Path(keep).resolve()):
+        moved.append(last)
+    for path in moved:
+        if path.exists():
+            target = dest / path.relative_to(run_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    for csv_name in run_files.HISTORY:
+        run_files.truncate_after(run_dir / csv_name, epoch)
+    mark.unlink(missing_ok=True)
     return dest
 
 
@@ -110,7 +138,7 @@ def roll_back(
 
     The module and callbacks drop what they gathered this epoch before the roll-back
     (``on_roll_back``), so the epoch's rows hold only the steps taken from the checkpoint on; with
-    ``run_dir``, the abandoned path's files there are set aside (:func:`abandon_after`).
+    ``run_dir``, the abandoned path's files there are set aside (:func:`set_aside`).
     """
     ckpt = load_torch_file(path, "checkpoint")
     module.load_state_dict(ckpt["state_dict"])
@@ -127,7 +155,8 @@ def roll_back(
             forget()
     aside = ""
     if run_dir is not None and trainer.is_global_zero:
-        dest = abandon_after(run_dir, Path(path), epoch)
+        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+        dest = set_aside(run_dir, epoch, f"{stamp}_rollback", last_becomes=Path(path))
         aside = f" The later grids, rows and checkpoints are kept in {dest}."
     return (
         f"{reason} Rolled back to {path.name} (epoch {epoch}): weights, "

@@ -22,7 +22,7 @@ from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
 from gan_lab.models import output_range
 from gan_lab.module import GAN
-from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO, write_atomic
+from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
 from gan_lab.validate import check_config
 
 log = logging.getLogger(__name__)
@@ -153,48 +153,22 @@ def use_stored_config(cfg: DictConfig, overrides: list[str], stored: dict) -> Di
     return cfg
 
 
-# Names the abandoned/<time>/ folder that a branch is being moved into, until the move is done: a
-# kill mid-move and the next start finish the same move instead of starting a second folder.
-BRANCH_MARK = "abandoned/.moving"
-
-
 def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> None:
     """Make the run folder hold one history that ends where training starts (design §9):
     at the checkpoint's epoch, or at 0 for a new run in a folder that already has files.
 
     Rows written after the checkpoint (a kill between the CSVs and the checkpoint) are dropped.
     Resuming from an earlier history checkpoint starts a new branch: the abandoned branch's later
-    checkpoints, grids, scores and full CSVs are moved to abandoned/<time>/, never mixed, never lost.
-    The order makes a kill at any instant harmless: the destination is named first (BRANCH_MARK),
-    the full CSVs are copied before anything moves, files move one by one (a moved file is simply
-    no longer there to move), and the CSVs are cut last, when the mark is removed.
+    checkpoints, grids, scores and full CSVs are moved to abandoned/<time>/, never mixed, never lost
+    (rollback.set_aside, in an order a kill cannot break).
     """
     for leftover in run_dir.rglob(TMP_GLOB):  # writes a kill interrupted before their rename
         leftover.unlink()
-    mark = run_dir / BRANCH_MARK
-    later = [(e, p) for e, p in rollback.history(run_dir / "checkpoints") if e > epoch]
+    later = [e for e, _ in rollback.history(run_dir / "checkpoints") if e > epoch]
     started = any((run_dir / n).exists() for n in run_files.HISTORY)
-    if later or (epoch == 0 and started) or mark.exists():
-        if mark.exists():  # a move that a kill interrupted: finish it into the same folder
-            dest = run_dir / mark.read_text().strip()
-        else:
-            dest = run_dir / "abandoned" / time.strftime("%Y-%m-%d_%H-%M-%S")
-            write_atomic(mark, str(dest.relative_to(run_dir)).encode())
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in run_files.HISTORY:  # full copies first: rows are never only in a moved file
-            if (run_dir / name).exists() and not (dest / name).exists():
-                write_atomic(dest / name, (run_dir / name).read_bytes())
-        moved = [p for _, p in later]
-        last = run_dir / "checkpoints" / "last.ckpt"
-        if last.exists() and (ckpt_path is None or last.resolve() != ckpt_path.resolve()):
-            moved.append(last)
-        moved += [p for p in (run_dir / "samples").glob("epoch_*.png") if _number(p) > epoch]
-        moved += [run_dir / n for n in ("scores.csv", "scores.md", "samples/evolution.gif")]
-        for path in moved:
-            if path.exists():
-                target = dest / path.relative_to(run_dir)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, target)
+    if later or (epoch == 0 and started) or (run_dir / rollback.MOVING_MARK).exists():
+        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+        dest = rollback.set_aside(run_dir, epoch, stamp, keep=ckpt_path)
         log.warning(
             "starting at epoch %d in %s, which holds a run that went on: its later files are "
             "kept in %s; this run's history continues from epoch %d",
@@ -205,7 +179,6 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
         )
     for name in run_files.HISTORY:
         run_files.truncate_after(run_dir / name, epoch)
-    mark.unlink(missing_ok=True)
 
 
 def epochs_done_in(ckpt: dict) -> int:
@@ -236,11 +209,6 @@ def newest(ckpt_path: Path) -> tuple[Path, dict] | None:
         )
         return history[-1][1], read_checkpoint(history[-1][1])
     return ckpt_path, ckpt
-
-
-def _number(path: Path) -> int:
-    digits = path.stem.removeprefix("epoch_")
-    return int(digits) if digits.isdigit() else -1
 
 
 @contextmanager
