@@ -41,6 +41,17 @@ class Rule:
             return False
 
 
+def shown(value) -> str:
+    """A value as it is typed on the command line (true, null, 0.5, abc)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(shown(v) for v in value) + "]"
+    return str(value)
+
+
 def _is_whole(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -94,7 +105,7 @@ def flag(meaning: str) -> Rule:
 
 def choice(meaning: str, options, null: bool = False) -> Rule:
     options = tuple(options)
-    words = " | ".join(str(o).lower() if isinstance(o, bool) else str(o) for o in options)
+    words = " | ".join(dict.fromkeys(shown(o) for o in options))
     return Rule(lambda v: any(_same(v, o) for o in options), f"one of {words}", meaning, null)
 
 
@@ -122,12 +133,12 @@ def size(meaning: str) -> Rule:
     )
 
 
-def wholes(meaning: str, low: int = 1, null: bool = False) -> Rule:
+def wholes(meaning: str, low: int = 1, null: bool = False, example: str = "[64,32,16]") -> Rule:
     return Rule(
         lambda v: (
             isinstance(v, list | tuple) and len(v) > 0 and all(_is_whole(x) and x >= low for x in v)
         ),
-        f"a list of one or more whole numbers ≥ {low}, e.g. [64,32,16]",
+        f"a list of one or more whole numbers ≥ {low}, e.g. {example}",
         meaning,
         null,
     )
@@ -255,7 +266,7 @@ TRAIN = {
     # generator (the union of conf/generator/*.yaml)
     "generator._target_": target("gan_lab.models.Generator", "gan_lab.models.generator.Generator"),
     "generator.latent_dim": whole("size of the latent vector z", low=1),
-    "generator.out_channels": choice("image channels (follows data.channels)", (1, 3)),
+    "generator.out_channels": choice("image channels (follows data.channels)", (1, 3, "auto")),
     "generator.image_size": whole(f"output size {_SIZE} (follows data.image_size)", low=16),
     "generator.base_size": whole("the image size the channel list is written for", low=8),
     "generator.project": choice("z → first map: linear (003) or convt (DCGAN)", PROJECTIONS),
@@ -285,13 +296,17 @@ TRAIN = {
     "discriminator._target_": target(
         "gan_lab.models.Discriminator", "gan_lab.models.discriminator.Discriminator"
     ),
-    "discriminator.in_channels": choice("image channels (follows data.channels)", (1, 3)),
+    "discriminator.in_channels": choice("image channels (follows data.channels)", (1, 3, "auto")),
     "discriminator.image_size": whole(f"input size {_SIZE} (follows data.image_size)", low=16),
     "discriminator.base_size": whole("the image size the channel list is written for", low=8),
     "discriminator.channels": wholes("filters of the strided blocks, first to last"),
     "discriminator.kernel_size": whole(_CONV, low=1),
-    "discriminator.strides": wholes("one stride per block; null = 2 everywhere", null=True),
-    "discriminator.paddings": wholes("one padding per block; null = same", low=0, null=True),
+    "discriminator.strides": wholes(
+        "one stride per block; null = 2 everywhere", null=True, example="[2,2,1,1]"
+    ),
+    "discriminator.paddings": wholes(
+        "one padding per block; null = same", low=0, null=True, example="[1,1,0,0]"
+    ),
     "discriminator.batch_norm": flag("BatchNorm after the convolutions"),
     "discriminator.batch_norm_first": flag("... also after the first one"),
     "discriminator.spectral_norm": flag("spectral normalisation of the weights"),
@@ -359,7 +374,7 @@ TRAIN = {
         "devices per machine (more than 1 needs trainer=ddp)",
         whole("", low=1),
         choice("", ("auto",)),
-        wholes("", low=0),
+        wholes("", low=0, example="[0,1]"),
     ),
     "trainer.num_nodes": whole("machines", low=1),
     "trainer.fast_path": choice(
@@ -479,6 +494,27 @@ SAMPLE = {
     "seed": whole("seeds the latent vectors", low=0),
     "batch_size": whole("images per forward pass", low=1),
     "device": text("auto | cpu | cuda | cuda:1 ..."),
+}
+
+# python -m gan_lab.preview (conf/preview.yaml; its data.* keys are TRAIN's)
+PREVIEW = {
+    "preview.out_dir": path("null = outputs/preview/<data.name>/"),
+    "preview.n": whole("images in the batch grid", low=1),
+    "preview.augment_images": whole("images shown through the augmentation pipeline", low=1),
+    "preview.augment_copies": whole("augmented versions of each", low=1),
+    "preview.seed": whole("which images and which augmentations"),
+}
+
+# python -m gan_lab.extractor (conf/extractor.yaml; its data.* keys are TRAIN's)
+EXTRACTOR = {
+    "out": path("where the extractor file goes", null=False),
+    "epochs": whole("passes over the training images", low=1),
+    "batch_size": whole("images per step", low=1),
+    "lr": number("Adam learning rate", 0, low_open=True),
+    "seed": whole("split and initialisation"),
+    "name": text("metric label (val/fid_<name>); empty = the file's stem"),
+    "augment": flag("train on the data group's augmentation too"),
+    "holdout": number("share of images kept out of training", 0, 1, low_open=True, high_open=True),
 }
 
 # python -m gan_lab.score (conf/score.yaml): null = as in the run's own metrics config.

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.errors import UserError
-from gan_lab.schema import CROSS, GROUPS, TRAIN, Rule
+from gan_lab.schema import CROSS, GROUPS, TRAIN, Rule, shown
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +53,29 @@ def _get(cfg, key: str):
     return node
 
 
+def _is_reference(cfg, key: str) -> bool:
+    if not isinstance(cfg, DictConfig):
+        return False
+    parent, _, last = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    return isinstance(node, DictConfig) and last in node and OmegaConf.is_interpolation(node, last)
+
+
 def check_config(
     cfg: DictConfig | dict, rules: dict[str, Rule] | None = None, where: str = ""
 ) -> None:
     """Every rule of ``rules`` (the train table by default) that applies to ``cfg``; the first
     broken one is the error. Keys absent from a config (e.g. callbacks switched off) are skipped."""
-    for key, rule in (TRAIN if rules is None else rules).items():
-        value = _get(cfg, key)
+    table = TRAIN if rules is None else rules
+    # A key that only repeats another (${callbacks.checkpoint.every_n_epochs}) is checked after
+    # it, so that the message names the key the user typed.
+    for key in sorted(table, key=lambda k: _is_reference(cfg, k)):
+        rule, value = table[key], _get(cfg, key)
         if value is _MISSING or rule.ok(value):
             continue
         raise UserError(
-            f"{where}{key}={value!r} is not valid: it must be {rule.what} ({key}: {rule.meaning})."
+            f"{where}{key}={shown(value)} is not valid: it must be {rule.what}. "
+            f"({key}: {rule.meaning}.)"
         )
     if rules is None:
         for cross in CROSS:
