@@ -3,7 +3,7 @@
 train.py (from the composed config) and every tool (from a checkpoint's stored config) build them
 here, by looking the ``_target_`` name up in this table and calling the class with the node's
 settings as keyword arguments. Never through ``hydra.utils.instantiate``: it evaluates
-interpolations and would call any name a file chose (design §9, "A checkpoint is data").
+interpolations and would call any name a file chose (design §9).
 """
 
 import inspect

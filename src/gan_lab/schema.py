@@ -166,7 +166,7 @@ def _number_in_unit(v) -> bool:
 
 
 # The mappings of the train config: a stored config must hold a mapping (or null) there, never a
-# string (OmegaConf would parse a string as YAML: design §9, "A checkpoint is data").
+# string (OmegaConf would parse a string as YAML: design §9).
 GROUPS = (
     "data",
     "data.augment",
