@@ -14,7 +14,6 @@ import pytest
 import torch
 from conftest import ROOT
 
-from gan_lab.checkpoint import load_gan
 from gan_lab.errors import TrainingStopped, UserError, user_error
 from gan_lab.run_files import append_rows, read_rows, truncate_after
 from gan_lab.train import train
@@ -292,21 +291,148 @@ class Boom:
         return (os.system, (f"touch {os.environ['BOOM_MARKER']}",))
 
 
-def test_crafted_files_execute_nothing(trained_run, tmp_path, monkeypatch):
+def test_a_pickle_in_a_weights_file_executes_nothing(tmp_path, monkeypatch):
     from gan_lab.metrics.extractors import load_inception
 
     marker = tmp_path / "executed"
     monkeypatch.setenv("BOOM_MARKER", str(marker))
-    ckpt = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True)
-    ckpt["gan_lab"]["config"]["generator"]["_target_"] = "os.system"
-    ckpt["gan_lab"]["config"]["generator"]["_args_"] = [f"touch {marker}"]
-    torch.save(ckpt, tmp_path / "crafted.ckpt")
-    with pytest.raises(UserError, match="not one of gan-lab's own classes"):
-        load_gan(tmp_path / "crafted.ckpt")
     (tmp_path / "weights.pth").write_bytes(pickle.dumps(Boom()))
     with pytest.raises(UserError, match="Inception"):
         load_inception(str(tmp_path / "weights.pth"))
     assert not marker.exists()
+
+
+# Crafted checkpoints (design §9, "A checkpoint is data"): each edits the stored config of a real
+# one. {out} is a folder that must not appear, {victim} a file of the user's that must not change.
+ATTACKS = {
+    "interpolation builds a target": (
+        ("noise", "std"),
+        "${{oc.create:{{_target_: os.makedirs, _args_: ['{out}']}}}}",
+        "interpolation",
+    ),
+    "group stored as a string": (
+        ("noise",),
+        "_target_: os.makedirs\n_args_: ['{out}']",
+        "must be a group",
+    ),
+    "plain foreign target": (
+        ("noise", "_target_"),
+        "os.makedirs",
+        "not one of gan-lab's own classes",
+    ),
+    "interpolation opens a file for writing": (
+        ("generator", "init"),
+        "${{oc.create:{{_target_: builtins.open, _args_: ['{victim}', 'w']}}}}",
+        "interpolation",
+    ),
+}
+
+
+def craft(source: Path, dest: Path, keys: tuple, value) -> Path:
+    ckpt = torch.load(source, weights_only=True)
+    node = ckpt["gan_lab"]["config"]
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+    if keys[-1] == "_target_":
+        node["_args_"] = [value]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, dest)
+    return dest
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_crafted_checkpoints_run_nothing_when_sampled_or_resumed(
+    trained_run, tmp_path, cfg_factory, attack
+):
+    import shutil
+
+    from gan_lab.sample import main as sample_main
+
+    keys, template, said = ATTACKS[attack]
+    out, victim = tmp_path / "pwned", tmp_path / "notes.txt"
+    victim.write_text("the user's notes")
+    value = template.format(out=out, victim=victim)
+    if keys[-1] == "_target_":
+        value = "os.makedirs"
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    ckpt = craft(run / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt", keys, value)
+    if keys[-1] == "_target_":  # the plain target's argument: the folder to create
+        stored = torch.load(ckpt, weights_only=True)
+        stored["gan_lab"]["config"]["noise"]["_args_"] = [str(out)]
+        torch.save(stored, ckpt)
+    res = subprocess.run(
+        [sys.executable, "-m", "gan_lab.sample", f"ckpt={ckpt}", f"out_dir={tmp_path / 's'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert said in res.stderr
+    with pytest.raises(SystemExit) as err:  # and in-process, through the tool's main
+        sample_main([f"ckpt={ckpt}", f"out_dir={tmp_path / 's'}"])
+    assert err.value.code == 2
+    with pytest.raises(UserError, match=said):
+        train(cfg_factory("trainer.max_epochs=3", f"ckpt_path={ckpt}", *QUIET, out=run))
+    assert not out.exists() and victim.read_text() == "the user's notes"
+    assert not (tmp_path / "s").exists() and not (run / "abandoned").exists()
+
+
+@pytest.mark.parametrize("key", ["audit_report", "cache_dir"])
+def test_stored_paths_outside_the_run_folder_are_dropped_with_a_warning(
+    trained_run, tmp_path, key, caplog
+):
+    import shutil
+
+    from gan_lab.checkpoint import read_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    outside = tmp_path / "elsewhere" / "file.csv"
+    ckpt = craft(
+        run / "checkpoints" / "last.ckpt",
+        run / "checkpoints" / "last.ckpt",
+        ("data", key),
+        str(outside),
+    )
+    config = read_checkpoint(ckpt)["gan_lab"]["config"]
+    assert config["data"][key] is None
+    assert any(
+        f"data.{key}" in r.getMessage() and "outside" in r.getMessage() for r in caplog.records
+    )
+    # A path inside the folder the run was written in (the run since copied) follows the run.
+    craft(ckpt, ckpt, ("data", key), str(trained_run / "data_audit.csv"))
+    assert read_checkpoint(ckpt)["gan_lab"]["config"]["data"][key] == str(run / "data_audit.csv")
+
+
+def test_crafted_class_names_and_score_rows_cannot_leave_their_folders(trained_run, tmp_path):
+    import shutil
+
+    from gan_lab.checkpoint import read_checkpoint, resolve_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    ckpt = craft(
+        run / "checkpoints" / "last.ckpt",
+        run / "checkpoints" / "crafted.ckpt",
+        ("classes",),
+        ["circle", "../../escaped", "triangle", "ring", "cross"],
+    )
+    with pytest.raises(UserError, match="classes"):
+        read_checkpoint(ckpt)
+    (tmp_path / "outside.ckpt").write_bytes((run / "checkpoints" / "last.ckpt").read_bytes())
+    for path in (tmp_path / "outside.ckpt", "../outside.ckpt", "checkpoints/../../outside.ckpt"):
+        with (run / "scores.csv").open("w", newline="") as f:
+            csv.writer(f).writerows([["checkpoint", "epoch", "best"], [path, 1, "yes"]])
+        with pytest.raises(UserError, match="outside"):
+            resolve_checkpoint(f"best@{run}")
+    with (run / "scores.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(
+            [["checkpoint", "epoch", "best"], ["checkpoints/epoch_0001.ckpt", 1, "yes"]]
+        )
+    assert resolve_checkpoint(f"best@{run}") == run / "checkpoints" / "epoch_0001.ckpt"
 
 
 def test_resume_accepts_a_moved_data_folder_and_refuses_network_changes(cfg_factory, tmp_path):

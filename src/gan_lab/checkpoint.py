@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from torch import nn
 
+from gan_lab import registry
 from gan_lab.ema import LIVE_PREFIX, shown_prefix
 from gan_lab.errors import UserError, load_torch_file
 from gan_lab.noise import Noise
+from gan_lab.validate import read_stored
 
 
 @dataclass
@@ -63,49 +64,19 @@ class LoadedGAN:
         return self.generator.value_range
 
     def discriminator(self) -> nn.Module:
-        return _rebuild(self.config["discriminator"], self.state_dict, "discriminator.")
+        return _rebuild("discriminator", self.config, self.state_dict, "discriminator.", self.path)
 
 
 SCORES = "scores.csv"
 # The parts of a checkpoint's config that tools and resumed runs build objects from.
 STORED_KEYS = ("data", "generator", "discriminator", "noise", "model")
 
-# The only classes a checkpoint's stored config may build (design §9): opening someone else's
-# checkpoint must never run code of its choosing, and Hydra's instantiate would call any _target_.
-ALLOWED_TARGETS = frozenset(
-    {
-        "gan_lab.models.Generator",
-        "gan_lab.models.generator.Generator",
-        "gan_lab.models.Discriminator",
-        "gan_lab.models.discriminator.Discriminator",
-        "gan_lab.noise.Normal",
-        "gan_lab.noise.Uniform",
-        "gan_lab.noise.Gamma",
-        "gan_lab.data.GANDataModule",
-        "gan_lab.data.datamodule.GANDataModule",
-    }
-)
 
-
-def check_targets(node, source: str | Path) -> None:
-    """Refuse a stored config that names anything but gan-lab's own classes, anywhere in it."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "_target_" and value not in ALLOWED_TARGETS:
-                raise UserError(
-                    f"{source} asks to build '{value}', which is not one of gan-lab's own classes; "
-                    "it was not loaded (a checkpoint's config may only name gan-lab's networks, "
-                    "noise and data). Use a checkpoint written by train.py."
-                )
-            check_targets(value, source)
-    elif isinstance(node, list):
-        for value in node:
-            check_targets(value, source)
-
-
-def safe_instantiate(node: dict, source: str | Path, **kwargs):
-    check_targets(node, source)
-    return instantiate(node, **kwargs)
+def run_folder(path: Path) -> Path:
+    """The run folder a checkpoint belongs to: <run>/checkpoints/x.ckpt → <run>; a checkpoint
+    elsewhere → its own folder. What a checkpoint's config may name stays inside it."""
+    path = Path(path).expanduser().resolve()
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
 def metric_key(best: str, suffix: str) -> str:
@@ -159,11 +130,21 @@ def resolve_checkpoint(spec: str | Path) -> Path:
         best = [row for row in csv.DictReader(f) if row.get("best") == "yes"]
     if not best:
         raise UserError(f"{table} marks no checkpoint as best; run python -m gan_lab.score again.")
-    path = Path(best[0]["checkpoint"])
-    return path if path.is_absolute() else table.parent / path
+    named = Path(best[0]["checkpoint"])
+    path = named if named.is_absolute() else table.parent / named
+    if not path.resolve().is_relative_to(table.parent.resolve()):
+        raise UserError(
+            f"{table} names {named} as the best checkpoint, which is outside the run folder "
+            f"{table.parent}; it was not opened (scores.csv names the run's own checkpoints). "
+            f"Score the run again: python -m gan_lab.score run_dir={run_dir}"
+        )
+    return path
 
 
 def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint's contents, its stored config read as data against the schema (design §9):
+    a UserError for anything but plain values of gan-lab's own keys; the config returned has every
+    path it names inside the run folder (gan_lab.validate.read_stored)."""
     path = resolve_checkpoint(path)
     ckpt = load_torch_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or "gan_lab" not in ckpt or "state_dict" not in ckpt:
@@ -171,13 +152,13 @@ def read_checkpoint(path: str | Path) -> dict:
             f"{path} is not a gan-lab checkpoint (no 'gan_lab' entry); use a file from "
             "<run>/checkpoints/ written by train.py."
         )
-    config = ckpt["gan_lab"].get("config", {})
-    check_targets({k: config.get(k) for k in STORED_KEYS}, path)
+    info = ckpt["gan_lab"] if isinstance(ckpt["gan_lab"], dict) else {}
+    ckpt["gan_lab"] = {**info, "config": read_stored(info.get("config"), path, run_folder(path))}
     return ckpt
 
 
-def _rebuild(net_cfg: dict, state_dict: dict, prefix: str) -> nn.Module:
-    net = safe_instantiate(net_cfg, "the checkpoint")
+def _rebuild(group: str, config: dict, state_dict: dict, prefix: str, source) -> nn.Module:
+    net = registry.build(group, config[group], source)
     net.load_state_dict(
         {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
     )
@@ -194,12 +175,12 @@ def load_gan(path: str | Path, device: str | torch.device = "cpu", ema: bool = T
     config = ckpt["gan_lab"]["config"]
     state = ckpt["state_dict"]
     prefix = shown_prefix(state) if ema else LIVE_PREFIX
-    generator = _rebuild(config["generator"], state, prefix).to(device)
+    generator = _rebuild("generator", config, state, prefix, path).to(device)
     return LoadedGAN(
         path=Path(path),
         config=config,
         generator=generator,
-        noise=safe_instantiate(config["noise"], path),
+        noise=registry.build("noise", config["noise"], path),
         fixed_z=state["fixed_z"].to(device),
         epoch=int(ckpt.get("epoch", -1)) + 1,
         state_dict=state,

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
+from gan_lab import registry
 from gan_lab.cli import command, compose
 from gan_lab.data.augment import BatchAugment
 from gan_lab.errors import UserError
 from gan_lab.metrics.classifier import ClassifierFeatures, SmallCNN, safe_name
+from gan_lab.schema import EXTRACTOR
+from gan_lab.validate import check_config
 
 USAGE = __doc__.strip().splitlines()[2].strip()
 
@@ -44,7 +46,7 @@ def train_extractor(
     The defaults are conf/extractor.yaml's (the command line's); tests call this directly.
     """
     torch.manual_seed(seed)
-    dm = instantiate(data_cfg, value_range=(0.0, 1.0), _convert_="all")
+    dm = registry.build("data", data_cfg, value_range=(0.0, 1.0))
     dm.load()
     images, labels, classes = dm.images, dm.labels, list(dm.classes)
     if len(classes) < 2 or labels.unique().numel() < 2:
@@ -85,6 +87,8 @@ def train_extractor(
 
 @command("extractor", USAGE)
 def main(cfg: DictConfig) -> None:
+    check_config(cfg)  # the data.* keys
+    check_config(cfg, EXTRACTOR)
     keys = ("epochs", "batch_size", "lr", "seed", "name", "holdout", "augment")
     args = {k: cfg[k] for k in keys}
     extractor = train_extractor(cfg.data, cfg.out, **args)

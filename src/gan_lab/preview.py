@@ -12,13 +12,15 @@ import sys
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import open_dict
 from torchvision.utils import save_image
 
+from gan_lab import registry
 from gan_lab.cli import compose
 from gan_lab.data.augment import augment_grid
 from gan_lab.errors import friendly
+from gan_lab.schema import PREVIEW
+from gan_lab.validate import check_config
 
 
 def pixel_statistics(images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -77,11 +79,13 @@ def plot_sizes(sizes: list[tuple[int, int]], out: Path) -> None:
 
 def preview(argv: list[str]) -> Path:
     cfg = compose("preview", argv)
+    check_config(cfg)  # the data.* keys
+    check_config(cfg, PREVIEW)
     out = Path(cfg.preview.out_dir or Path(cfg.paths.output_dir) / cfg.data.name)
     out.mkdir(parents=True, exist_ok=True)
     with open_dict(cfg):
         cfg.paths.output_dir = str(out)  # the audit report of a folder set lands here too
-    dm = instantiate(cfg.data, _convert_="all")
+    dm = registry.build("data", cfg.data)
     dm.load()
     g = torch.Generator().manual_seed(cfg.preview.seed)
     pick = torch.randperm(len(dm.images), generator=g)

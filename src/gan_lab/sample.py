@@ -12,7 +12,8 @@ from torchvision.utils import save_image
 from gan_lab.checkpoint import load_gan
 from gan_lab.cli import command, pick_device
 from gan_lab.models import to_unit
-from gan_lab.validate import SAMPLE_RULES, check_config
+from gan_lab.schema import SAMPLE
+from gan_lab.validate import check_config
 
 USAGE = __doc__.strip().splitlines()[-1].strip()
 
@@ -35,6 +36,7 @@ def sample(
             gan.class_index(class_)  # raises: this generator takes no class
         return _write(gan, n, None, out, batch_size)
     wanted = range(gan.generator.num_classes) if class_ == "all" else [gan.class_index(class_)]
+    # Class names become folder names: read_checkpoint lets only plain names through.
     names = gan.classes or [str(k) for k in range(gan.generator.num_classes)]
     return [p for k in wanted for p in _write(gan, n, k, out / names[k], batch_size)]
 
@@ -58,7 +60,7 @@ def _write(gan, n: int, label: int | None, out: Path, batch_size: int) -> list[P
 
 @command("sample", USAGE)
 def main(cfg: DictConfig) -> None:
-    check_config(cfg, SAMPLE_RULES)
+    check_config(cfg, SAMPLE)
     files = sample(cfg.ckpt, cfg.n, cfg.out_dir, cfg.seed, cfg.batch_size, cfg.device, cfg["class"])
     print(f"wrote {len(files)} images to {Path(cfg.out_dir).resolve()}")
 

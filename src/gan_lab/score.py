@@ -12,16 +12,17 @@ import sys
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lab import registry
 from gan_lab.checkpoint import SCORES, best_row, load_gan, metric_key, read_checkpoint
 from gan_lab.cli import command, compose, pick_device
 from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
-from gan_lab.validate import SCORE_RULES, check_config
+from gan_lab.schema import SCORE
+from gan_lab.validate import check_config
 
 USAGE = __doc__.strip().splitlines()[2].strip()
 # The settings a run's metrics config decides unless given on the command line (conf/score.yaml).
@@ -52,15 +53,15 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
     """
     run_dir = Path(run_dir).expanduser().resolve()
     files = checkpoints(run_dir)
-    config = read_checkpoint(files[-1])["gan_lab"]["config"]
+    config = read_checkpoint(files[-1])["gan_lab"]["config"]  # read as data (design §9)
     args = [f"{k}={v}" for k, v in overrides.items()]
     cfg = settings(config, compose("score", [f"run_dir={run_dir}", *args]))
-    check_config(cfg, SCORE_RULES)
+    check_config(cfg, SCORE)
     dev = pick_device(device)
     scorer = Scorer(
         load_extractor(cfg["extractor"], cfg["inception_weights"]), cfg["batch_size"], dev
     )
-    dm = instantiate(config["data"], _convert_="all")
+    dm = registry.build("data", config["data"], files[-1])
     dm.load()
     scorer.add_real(real_subset(dm.images, cfg["n_samples"], cfg["seed"]))
     rows = []

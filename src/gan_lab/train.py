@@ -14,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab import rollback, run_files
+from gan_lab import registry, rollback, run_files
 from gan_lab.checkpoint import STORED_KEYS, read_checkpoint, resolve_checkpoint
 from gan_lab.config import to_dict
 from gan_lab.distributed import check_trainer
@@ -237,8 +237,10 @@ def run_lock(run_dir: Path):
 
 
 def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
+    """The networks, noise and data, by name from gan-lab's registry: the same code path as a
+    checkpoint's tools (never Hydra's instantiate of a config node: design §9)."""
     value_range = output_range(cfg.generator.out_activation)
-    datamodule = instantiate(cfg.data, value_range=value_range, _convert_="all")
+    datamodule = registry.build("data", cfg.data, value_range=value_range)
     datamodule.load()  # fail early, with a clear message, if the data are missing
     with open_dict(cfg):  # data.channels=auto, resolved by the data (the networks follow it)
         cfg.data.channels = datamodule.channels
@@ -249,9 +251,9 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
         with open_dict(cfg):
             cfg.generator.num_classes = cfg.discriminator.num_classes = len(datamodule.classes)
             cfg.discriminator.class_head = bool(cfg.model.get("class_loss", 0) > 0)
-    generator = instantiate(cfg.generator)
-    discriminator = instantiate(cfg.discriminator)
-    noise = instantiate(cfg.noise)
+    generator = registry.build("generator", cfg.generator)
+    discriminator = registry.build("discriminator", cfg.discriminator)
+    noise = registry.build("noise", cfg.noise)
     run_config = {**to_dict(cfg), "classes": list(datamodule.classes)}
     module = GAN(
         generator,

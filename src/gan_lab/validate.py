@@ -1,121 +1,210 @@
-"""Every value a user can get wrong, checked before any work starts (design §9): one paragraph
-naming the key, exit code 2, nothing half-done. Constructors check their own arguments too;
-``errors.friendly`` unwraps those errors from Hydra's InstantiationException."""
+"""Configs checked against the schema (gan_lab.schema) before any work starts (design §9): one
+paragraph naming the key, exit code 2, nothing half-done.
 
-import math
+Two boundaries: ``check_config`` for what the command line composed, and ``read_stored`` for the
+config inside a checkpoint, which is someone else's file: plain data of the schema's types, no
+interpolation, no string where a group belongs, only gan-lab's own class names, and every path it
+names inside the run folder (or dropped with a warning).
+"""
 
-from omegaconf import DictConfig
+import copy
+import logging
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.errors import UserError
+from gan_lab.schema import CROSS, GROUPS, TRAIN, Rule, shown
 
-
-def _whole(minimum: int):
-    """A rule: a whole number ≥ minimum (as YAML gives it: an int)."""
-    return lambda v: isinstance(v, int) and v >= minimum
-
-
-# key: (test, what it must be). Keys absent from a config (e.g. callbacks switched off) are skipped.
-RULES = {
-    "data.batch_size": (_whole(1), "a whole number ≥ 1"),
-    "data.image_size": (_whole(16), "a whole number ≥ 16"),
-    "data.channels": (lambda v: v in (1, 3, "auto"), "1 (grey), 3 (RGB) or auto"),
-    "data.audit.near_duplicates": (lambda v: v in ("skip", "keep"), "skip or keep"),
-    "data.audit.near_duplicate_distance": (
-        lambda v: _number(v) and 0 <= v < 1,
-        "a number in [0, 1): the largest block difference of the same picture (0.06)",
-    ),
-    "data.audit.max_skipped_share": (
-        lambda v: _number(v) and 0 <= v <= 1,
-        "a number in [0, 1]: the share of a set the audit may skip (1 = any)",
-    ),
-    "data.cache": (lambda v: isinstance(v, bool), "true or false"),
-    "model.d_steps": (_whole(1), "a whole number ≥ 1"),
-    "model.lr_d": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (0 freezes D)"),
-    "model.lr_g": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (0 freezes G)"),
-    "model.label_noise": (lambda v: _number(v) and 0 <= v < 0.5, "a number in [0, 0.5)"),
-    "model.real_label": (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "model.fake_label": (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "model.ema": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1); 0 = off"),
-    "model.r1_gamma": (lambda v: _number(v) and v >= 0, "a number ≥ 0"),
-    "model.class_loss": (lambda v: _number(v) and v >= 0, "a number ≥ 0 (0 = off)"),
-    "model.n_fixed": (_whole(1), "a whole number ≥ 1"),
-    "model.betas_d": (lambda v: _betas(v), "two numbers in [0, 1), e.g. [0.5, 0.999]"),
-    "model.betas_g": (lambda v: _betas(v), "two numbers in [0, 1), e.g. [0.5, 0.999]"),
-    "trainer.max_epochs": (_whole(1), "a whole number ≥ 1"),
-    "trainer.log_every_n_steps": (_whole(1), "a whole number ≥ 1"),
-    "callbacks.checkpoint.every_n_epochs": (
-        _whole(1),
-        "a whole number ≥ 1 (the final epoch is always saved too)",
-    ),
-    "callbacks.samples.every_n_epochs": (
-        _whole(1),
-        "a whole number ≥ 1",
-    ),
-    "callbacks.report.preview_images": (
-        _whole(1),
-        "a whole number ≥ 1 (training images in preview/batch.png)",
-    ),
-    "callbacks.report.augment_images": (
-        _whole(1),
-        "a whole number ≥ 1 (rows of preview/augment.png)",
-    ),
-    "callbacks.report.augment_copies": (
-        _whole(1),
-        "a whole number ≥ 1 (augmented copies beside each image)",
-    ),
-    "metrics.every_n_epochs": (
-        _whole(0),
-        "a whole number ≥ 0; 0 = off",
-    ),
-    "metrics.n_samples": (_whole(2), "a whole number ≥ 2"),
-    "metrics.ssim_every_n_steps": (
-        _whole(0),
-        "a whole number ≥ 0; 0 = off",
-    ),
-}
-
-
-def _number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _betas(v) -> bool:
-    return len(v) == 2 and all(_number(b) and 0 <= b < 1 for b in v)
-
-
-def _get(cfg: DictConfig, key: str):
-    node = cfg
-    for part in key.split("."):
-        if node is None or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
-
+log = logging.getLogger(__name__)
 
 _MISSING = object()
 
+# The groups a checkpoint must hold: what the networks, the noise and the data are built from.
+REQUIRED_GROUPS = ("data", "generator", "discriminator", "noise", "model")
+# Keys that only Hydra's instantiate reads; gan-lab builds by name (gan_lab.registry), so a stored
+# config has no use for them.
+HYDRA_KEYS = ("_args_", "_partial_", "_recursive_", "_convert_")
+# Stored paths that gan-lab writes to or reads from on its own: confined to the run folder.
+CONFINED = (
+    "data.audit_report",
+    "data.cache_dir",
+    "callbacks.samples.dirpath",
+    "callbacks.balance.dirpath",
+    "callbacks.balance.rundir",
+    "callbacks.ssim.dirpath",
+    "callbacks.history.dirpath",
+    "callbacks.guard.dirpath",
+    "callbacks.checkpoint.dirpath",
+    "callbacks.report.dirpath",
+    "logger.tensorboard.save_dir",
+)
 
-def _whole(low: int, note: str = ""):
+
+def _get(cfg, key: str):
+    node = cfg
+    for part in key.split("."):
+        if node is None or not isinstance(node, dict | DictConfig) or part not in node:
+            return _MISSING
+        node = node[part]
+    if OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def _is_reference(cfg, key: str) -> bool:
+    if not isinstance(cfg, DictConfig):
+        return False
+    parent, _, last = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    return isinstance(node, DictConfig) and last in node and OmegaConf.is_interpolation(node, last)
+
+
+def check_config(
+    cfg: DictConfig | dict, rules: dict[str, Rule] | None = None, where: str = ""
+) -> None:
+    """Every rule of ``rules`` (the train table by default) that applies to ``cfg``; the first
+    broken one is the error. Keys absent from a config (e.g. callbacks switched off) are skipped."""
+    table = TRAIN if rules is None else rules
+    # A key that only repeats another (${callbacks.checkpoint.every_n_epochs}) is checked after
+    # it, so that the message names the key the user typed.
+    for key in sorted(table, key=lambda k: _is_reference(cfg, k)):
+        rule, value = table[key], _get(cfg, key)
+        if value is _MISSING or rule.ok(value):
+            continue
+        raise UserError(
+            f"{where}{key}={shown(value)} is not valid: it must be {rule.what}. "
+            f"({key}: {rule.meaning}.)"
+        )
+    if rules is None:
+        for cross in CROSS:
+            said = cross(lambda key: None if (v := _get(cfg, key)) is _MISSING else v)
+            if said:
+                raise UserError(where + said)
+
+
+def read_stored(config: object, source: str | Path, run_dir: Path) -> dict:
+    """A checkpoint's stored run config, read as data: a UserError for anything that is not plain
+    data of the schema's types; a copy with every confined path inside ``run_dir``."""
+    where = f"{source}: its stored "
+    if not isinstance(config, dict):
+        raise UserError(f"{source} has no stored run config; use a checkpoint written by train.py.")
+    _plain(config, "", source)
+    for key in GROUPS:
+        value = _get(config, key)
+        needed = key in REQUIRED_GROUPS
+        if (value is _MISSING and needed) or not (
+            isinstance(value, dict) or (value in (None, _MISSING) and not needed)
+        ):
+            raise UserError(
+                f"{where}{key} must be a group of settings, but it is {_shown(value)}; the file was "
+                "not loaded (a group stored as text would be read as a new config). Use a "
+                "checkpoint written by train.py."
+            )
+    check_config(config, where=where)
+    classes = config.get("classes", [])
+    if not isinstance(classes, list) or not all(_plain_name(c) for c in classes):
+        raise UserError(
+            f"{where}classes must be plain names (they become folder names), not {classes!r:.200}; "
+            "the file was not loaded. Use a checkpoint written by train.py."
+        )
+    return _confine(config, run_dir, source)
+
+
+def _shown(value) -> str:
+    return "missing" if value is _MISSING else f"{type(value).__name__} {value!r:.80}"
+
+
+def _plain(node, key: str, source) -> None:
+    """Plain values all the way down: no interpolation, no class OmegaConf or Hydra would act on."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            path = f"{key}.{k}" if key else str(k)
+            if not isinstance(k, str) or "${" in k or k in HYDRA_KEYS:
+                raise UserError(
+                    f"{source}: its stored config has the key {path!r}, which only a config meant "
+                    "to run code would have; the file was not loaded. Use a checkpoint written by "
+                    "train.py."
+                )
+            if k == "_target_" and (path not in TRAIN or not TRAIN[path].ok(v)):
+                raise UserError(
+                    f"{source} asks to build {v!r} at {path}, which is not one of gan-lab's own "
+                    "classes; it was not loaded (a checkpoint's config may only name gan-lab's "
+                    "networks, noise and data). Use a checkpoint written by train.py."
+                )
+            _plain(v, path, source)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _plain(v, f"{key}[{i}]", source)
+    elif isinstance(node, str):
+        if "${" in node:
+            raise UserError(
+                f"{source}: its stored {key} is an interpolation ({node!r:.120}), which OmegaConf "
+                "would evaluate, and could run code; a checkpoint's config holds plain values "
+                "only. The file was not loaded. Use a checkpoint written by train.py."
+            )
+    elif node is not None and not isinstance(node, bool | int | float):
+        raise UserError(
+            f"{source}: its stored {key} is a {type(node).__name__}, not a plain value; the file "
+            "was not loaded. Use a checkpoint written by train.py."
+        )
+
+
+def _plain_name(name) -> bool:
+    """One folder name: no separator, not . or .., nothing a path would read as a way out."""
     return (
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low,
-        f"a whole number ≥ {low}{note}",
+        isinstance(name, str | int)
+        and not isinstance(name, bool)
+        and str(name) not in ("", ".", "..")
+        and "/" not in str(name)
+        and "\0" not in str(name)
+        and os.sep not in str(name)
     )
 
 
-# The python -m tools' own keys (conf/<tool>.yaml).
-SAMPLE_RULES = {"n": _whole(1), "batch_size": _whole(1), "seed": _whole(0)}
-SCORE_RULES = {"n_samples": _whole(2), "batch_size": _whole(1), "seed": _whole(0)}
+def _inside(path: str, folder: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
-def check_config(cfg: DictConfig, rules: dict | None = None) -> None:
-    """All the rules that apply to ``cfg``; the first broken one is the error."""
-    for key, (ok, what) in (RULES if rules is None else rules).items():
-        value = _get(cfg, key)
+def _confine(config: dict, run_dir: Path, source) -> dict:
+    """A copy whose confined paths are inside ``run_dir``. A path inside the folder the run was
+    written in (its ``paths.output_dir`` then) is the same place in the run folder now (a copied
+    or moved run); any other path outside is dropped (null: the default) with a warning. The rest
+    of ``paths`` describes the machine the run was trained on and is never used from a checkpoint."""
+    config = copy.deepcopy(config)
+    paths = config.get("paths") or {}
+    written_in = paths.get("output_dir")
+    for key in CONFINED:
+        value = _get(config, key)
         if value is _MISSING or value is None:
             continue
-        try:
-            good = ok(value)
-        except TypeError:
-            good = False
-        if not good:
-            raise UserError(f"{key}={value!r} is not valid: it must be {what}.")
+        kept = _moved(value, written_in, run_dir)
+        if kept is None:
+            log.warning(
+                "%s: its stored %s=%s is outside the run folder %s; dropped (the default is used "
+                "instead): a checkpoint's paths stay inside its run folder",
+                source,
+                key,
+                value,
+                run_dir,
+            )
+        *parents, last = key.split(".")
+        node = config
+        for part in parents:
+            node = node[part]
+        node[last] = kept
+    config["paths"] = {"output_dir": str(run_dir)}
+    return config
+
+
+def _moved(value: str, written_in, run_dir: Path) -> str | None:
+    """``value`` re-rooted from the folder the run was written in to ``run_dir``, or kept when
+    it already is inside; None when it is neither."""
+    if isinstance(written_in, str) and os.path.isabs(written_in) and os.path.isabs(value):
+        rel = os.path.relpath(os.path.normpath(value), os.path.normpath(written_in))
+        if rel != ".." and not rel.startswith(".." + os.sep):
+            candidate = os.path.normpath(run_dir / rel)
+            if _inside(candidate, run_dir):
+                return candidate
+    return value if _inside(value, run_dir) else None

@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab import keys
-from gan_lab.errors import TrainingStopped, UserError
+from gan_lab.errors import TrainingStopped
 from gan_lab.metrics.similarity import diversity
 from gan_lab.rollback import any_rank, last_good, roll_back
 from gan_lab.run_files import WARNINGS_CSV, append_rows
@@ -33,9 +33,6 @@ COLLAPSE_ADVICE = (
 )
 
 
-ACTIONS = ("warn", "stop", "rollback")
-
-
 class ImbalanceWarning(Callback):
     def __init__(
         self,
@@ -49,8 +46,7 @@ class ImbalanceWarning(Callback):
         lr_factor: float = 0.5,
         rundir: str | None = None,
     ):
-        if action not in ACTIONS:
-            raise UserError(f"callbacks.balance.action must be one of {ACTIONS}, not '{action}'.")
+        # action: warn | stop | rollback (gan_lab.schema.BALANCE_ACTIONS, checked there)
         self.patience = patience
         self.d_real_above, self.d_fake_below = d_real_above, d_fake_below
         self.collapse_ratio, self.collapse_after = collapse_ratio, collapse_after

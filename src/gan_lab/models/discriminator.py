@@ -9,6 +9,10 @@ from gan_lab.errors import UserError
 from gan_lab.models.init import init_weights
 from gan_lab.models.layers import activation, extra_blocks, maybe_spectral, same_padding
 
+# The names a config may choose (gan_lab.schema checks them before anything is built).
+HEADS = ("linear", "conv")
+CONDITIONINGS = ("projection", "concat")
+
 
 class Discriminator(nn.Module):
     """Strided conv blocks (Conv → [BatchNorm] → LeakyReLU) and a head that returns one logit.
@@ -90,10 +94,6 @@ class Discriminator(nn.Module):
         self.num_classes, self.conditioning = num_classes, conditioning
         extra = class_embed_dim if num_classes and conditioning == "concat" else 0
         flat = c_in * size * size
-        if num_classes and conditioning not in ("concat", "projection"):
-            raise UserError(
-                f"unknown discriminator.conditioning '{conditioning}': use concat or projection."
-            )
         self.embed = None
         if num_classes:
             self.embed = nn.Embedding(
@@ -110,19 +110,13 @@ class Discriminator(nn.Module):
                 nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity()
             )
             self.head = maybe_spectral(nn.Linear(flat + extra, out_features), spectral_norm)
-        elif head == "conv":  # DCGAN: one conv covering the whole final map
+        else:  # conv (DCGAN): one conv covering the whole final map
             self.flatten = nn.Identity()
             self.head = nn.Sequential(
                 maybe_spectral(
                     nn.Conv2d(c_in + extra, out_features, size, 1, 0, bias=bias), spectral_norm
                 ),
                 nn.Flatten(),
-            )
-        else:
-            raise UserError(f"unknown discriminator.head '{head}': use linear or conv.")
-        if out_features not in (1, 2):
-            raise UserError(
-                "discriminator.out_features must be 1 (one logit) or 2 (real/fake classes)."
             )
         init_weights(self, init)
 

@@ -20,6 +20,11 @@ from gan_lab.models.layers import (
     transposed_padding,
 )
 
+# The names a config may choose (gan_lab.schema checks them before anything is built).
+PROJECTIONS = ("linear", "convt")
+UPSAMPLINGS = ("transposed", "nearest")
+CONDITIONINGS = ("concat", "batchnorm")
+
 
 class Generator(nn.Module):
     """Latent vector → projection to a small map → ×2 upsampling blocks → image.
@@ -94,7 +99,7 @@ class Generator(nn.Module):
                 maybe_spectral(nn.Linear(z_in, project_channels * start_size**2), sn),
                 nn.Unflatten(1, (project_channels, start_size, start_size)),
             )
-        elif project == "convt":
+        else:  # convt
             self.project = nn.Sequential(
                 nn.Unflatten(1, (z_in, 1, 1)),
                 maybe_spectral(
@@ -104,8 +109,6 @@ class Generator(nn.Module):
                 norm(project_channels),
                 activation(activation_name),
             )
-        else:
-            raise UserError(f"unknown generator.project '{project}': use linear or convt.")
 
         blocks: list[nn.Module] = []
         c_in, size = project_channels, start_size
@@ -114,16 +117,12 @@ class Generator(nn.Module):
                 p, op = transposed_padding(kernel_size)
                 conv = nn.ConvTranspose2d(c_in, c, kernel_size, 2, p, op, bias=bias)
                 blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
-            elif upsample == "nearest":
+            else:  # nearest
                 blocks.append(Upsample2x())
                 for j in range(convs_per_block):
                     kind = UpsampledConv2d if j == 0 else nn.Conv2d
                     conv = kind(c_in if j == 0 else c, c, kernel_size, 1, "same", bias=bias)
                     blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
-            else:
-                raise UserError(
-                    f"unknown generator.upsample '{upsample}': use transposed or nearest."
-                )
             c_in, size = c, size * 2
         self.blocks = nn.Sequential(*blocks)
 
@@ -153,13 +152,8 @@ class Generator(nn.Module):
     def _norm_maker(batch_norm: bool, num_classes: int, conditioning: str):
         # Conditioning (design §2.6): "concat" = the label's embedding joins z (001's cGAN);
         # "batchnorm" = that, and every BatchNorm gets a gain and shift per class.
-        if conditioning not in ("concat", "batchnorm"):
-            raise UserError(
-                f"unknown generator.conditioning '{conditioning}': use concat or batchnorm."
-            )
+        # (conditioning=batchnorm without batch_norm is refused by gan_lab.schema.)
         if not batch_norm:
-            if num_classes and conditioning == "batchnorm":
-                raise UserError("generator.conditioning=batchnorm needs generator.batch_norm=true.")
             return lambda c: nn.Identity()
         if num_classes and conditioning == "batchnorm":
             return lambda c: ClassBatchNorm2d(c, num_classes)

@@ -2,7 +2,8 @@
 
 from torch import nn
 
-from gan_lab.errors import UserError
+# The names a config may choose (gan_lab.schema checks them before anything is built).
+SCHEMES = ("default", "dcgan")
 
 
 def init_weights(module: nn.Module, scheme: str) -> None:
@@ -10,8 +11,6 @@ def init_weights(module: nn.Module, scheme: str) -> None:
     (Radford et al. 2015, as 002 and 004 do)."""
     if scheme == "default":
         return
-    if scheme != "dcgan":
-        raise UserError(f"unknown init scheme '{scheme}': use default or dcgan.")
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
             # Hook-based spectral norm (models/layers.py) keeps the trained weight as weight_orig;

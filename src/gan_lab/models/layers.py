@@ -5,8 +5,6 @@ import math
 import torch
 from torch import nn
 
-from gan_lab.errors import UserError
-
 
 def same_padding(kernel_size: int) -> int:
     """Padding that makes a stride-2 conv halve (and a stride-1 conv keep) an even size."""
@@ -19,26 +17,23 @@ def transposed_padding(kernel_size: int) -> tuple[int, int]:
     return padding, 2 + 2 * padding - kernel_size
 
 
+# The names a config may choose (gan_lab.schema checks them before anything is built).
+ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU}
+OUTPUT_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+# The pixel range each output activation produces; real data are scaled to match (design §3).
+OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
 def activation(name: str) -> nn.Module:
-    if name == "leaky_relu":
-        return nn.LeakyReLU(0.2)
-    if name == "relu":
-        return nn.ReLU()
-    raise UserError(f"unknown activation '{name}': use leaky_relu or relu.")
+    return ACTIVATIONS[name]()
 
 
 def output_activation(name: str) -> nn.Module:
-    if name == "sigmoid":
-        return nn.Sigmoid()
-    if name == "tanh":
-        return nn.Tanh()
-    raise UserError(f"unknown generator.out_activation '{name}': use sigmoid or tanh.")
+    return OUTPUT_ACTIVATIONS[name]()
 
 
 def output_range(name: str) -> tuple[float, float]:
-    """The pixel range an output activation produces; real data are scaled to match (design §3)."""
-    output_activation(name)  # a clear error for an unknown name
-    return (0.0, 1.0) if name == "sigmoid" else (-1.0, 1.0)
+    return OUTPUT_RANGES[name]
 
 
 def extra_blocks(image_size: int, base_size: int) -> int:
@@ -47,8 +42,6 @@ def extra_blocks(image_size: int, base_size: int) -> int:
     Rounded: a size between two powers of two (28 vs 32) is absorbed by the
     layer next to the image (a flattening head, or the padding of G's last layer).
     """
-    if image_size < 8:
-        raise UserError(f"data.image_size={image_size} is too small; use 16 or more.")
     return round(math.log2(image_size / base_size))
 
 
