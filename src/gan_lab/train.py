@@ -60,11 +60,11 @@ warnings.filterwarnings(
 )  # Lightning vs. newer torch
 
 
-def command_line_overrides() -> list[str]:
-    """The key=value arguments of this run (inside a Hydra run; [] when called as a function)."""
+def command_line_overrides() -> list[str] | None:
+    """The key=value arguments of this run (inside a Hydra run; None when called as a function)."""
     from hydra.core.hydra_config import HydraConfig
 
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else None
 
 
 def _given(overrides: list[str]) -> dict[str, str]:
@@ -120,13 +120,14 @@ def _merge_stored(node: DictConfig, stored: dict, top: bool = True) -> None:
             node[key] = value
 
 
-def use_stored_config(cfg: DictConfig, overrides: list[str], stored: dict) -> DictConfig:
+def use_stored_config(cfg: DictConfig, overrides: list[str] | None, stored: dict) -> DictConfig:
     """Resume = continue the same experiment: every stored key is used again (the seed, the
     networks, the data, the procedure, the trainer and callbacks); the command line may repeat a
     stored key with its stored value, or change one of CHANGEABLE_ON_RESUME. Any other change is
     refused naming the key, its stored value and the new one — never silently ignored.
-    ``stored`` is the config kept in the checkpoint."""
-    given = _given(overrides)
+    ``stored`` is the config kept in the checkpoint. ``overrides`` None (a script that composed
+    its config and calls train() itself) means: the composed values of CHANGEABLE_ON_RESUME."""
+    given = _given(overrides or [])
     refused = []
     for key in given:
         old = _stored_value(stored, key)
@@ -142,7 +143,8 @@ def use_stored_config(cfg: DictConfig, overrides: list[str], stored: dict) -> Di
             f"leave the key out; only {', '.join(CHANGEABLE_ON_RESUME)} can change on a resume. "
             "To change the experiment, start a new run."
         )
-    keep = {k for k in given if _is_changeable(k)} | set(MACHINE_KEYS)
+    asked = given if overrides is not None else CHANGEABLE_ON_RESUME
+    keep = {k for k in asked if _is_changeable(k)} | set(MACHINE_KEYS)
     kept = {k: _plain(OmegaConf.select(cfg, k, default=_ABSENT)) for k in keep}
     with open_dict(cfg):
         _merge_stored(cfg, {k: v for k, v in stored.items() if k not in NOT_STORED})
