@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from gan_lab import fast_path
+from gan_lab.checkpoint import safe_instantiate
 from gan_lab.diffaug import diff_augment, parse_policy
 from gan_lab.ema import make_ema, shown_generator
 from gan_lab.errors import UserError
@@ -36,9 +37,9 @@ log = logging.getLogger(__name__)
 class GAN(L.LightningModule):
     def __init__(
         self,
-        generator: nn.Module,
-        discriminator: nn.Module,
-        noise: Noise,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        noise: Noise | None = None,
         *,
         loss: str,
         lr_g: float,
@@ -64,6 +65,11 @@ class GAN(L.LightningModule):
         fast_path_mode: str = "off",
     ):
         super().__init__()
+        # hparams: every argument but the networks, so Lightning's own GAN.load_from_checkpoint
+        # works: without networks given they are built from the stored run config (below).
+        self.save_hyperparameters(ignore=["generator", "discriminator", "noise"])
+        if generator is None or discriminator is None or noise is None:
+            generator, discriminator, noise = stored_networks(run_config or {})
         self.automatic_optimization = False
         self.generator, self.discriminator, self.noise = generator, discriminator, noise
         self.loss = build_loss(loss)
@@ -372,3 +378,18 @@ class GAN(L.LightningModule):
         step = batches_done(self.trainer) + 1
         self.nonfinite_events.append((epochs_done(self.trainer), step, phase, float(loss.detach())))
         return self.nonfinite == "warn"  # "warn" applies the step anyway, as asked
+
+
+def stored_networks(run_config: dict) -> tuple[nn.Module, nn.Module, Noise]:
+    """G, D and the noise from a run config as stored in checkpoints, built only from gan-lab's
+    own classes (design §9): a checkpoint is someone else's file."""
+    missing = [k for k in ("generator", "discriminator", "noise") if k not in run_config]
+    if missing:
+        raise UserError(
+            f"GAN needs the networks or a run_config holding {', '.join(missing)}; a checkpoint "
+            "written by train.py has them (GAN.load_from_checkpoint(<run>/checkpoints/last.ckpt))."
+        )
+    source = "the checkpoint's config"
+    return tuple(
+        safe_instantiate(run_config[k], source) for k in ("generator", "discriminator", "noise")
+    )
