@@ -3,14 +3,15 @@
 A sweep's runs then compare in one table (``tensorboard --logdir multirun/...``): one row per run,
 a column per setting (learning rates, betas, batch, loss, widths, noise, seed, epochs, ...) and per
 metric. Written once, when training ends, through the TensorBoard logger's ``log_hyperparams``;
-the metrics go in at the last scalar step, so they sit at the end of the curves they summarise.
-Without a TensorBoard logger (``logger=none``) this callback does nothing.
+the metrics (``final/...``, ``best/...``) go in at the last scalar step, the end of the curves they
+summarise. Without a TensorBoard logger (``logger=none``) this callback does nothing.
 """
 
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from gan_lab import keys
 from gan_lab.checkpoint import higher_is_better
 from gan_lab.schedule import logged_step
 
@@ -63,12 +64,15 @@ class HParams(Callback):
             self.best[key] = value if old is None else better(old, value)
 
     def final_metrics(self, trainer) -> dict[str, float]:
-        """Every epoch-level value logged last (the epoch means, diversity, scores), and the best
-        of each score under ``best/<name>``."""
+        """``final/<name>``: every epoch-level value logged last (the epoch means, diversity,
+        scores); ``best/<name>``: the best of each score. Tags of their own: the curves they
+        summarise keep one point per step."""
         final = {
-            key: float(value)
+            f"final/{key.removesuffix(keys.epoch_key(''))}": float(value)
             for key, value in trainer.callback_metrics.items()
-            if isinstance(value, torch.Tensor) and value.numel() == 1 and not key.endswith("_step")
+            if isinstance(value, torch.Tensor)
+            and value.numel() == 1
+            and not key.endswith(keys.step_key(""))
         }
         return {**final, **{f"best/{key}": value for key, value in self.best.items()}}
 
