@@ -1,4 +1,5 @@
-"""Progress bars on the long work outside training: each names its work and counts it."""
+"""Progress bars on the long work outside training: each names its work and counts it.
+(gan_lab.sample's bar: tests/test_tensorboard.py, which has a checkpoint at hand.)"""
 
 import pytest
 import torch
@@ -9,7 +10,6 @@ from gan_lab.extractor import data_config, train_extractor
 from gan_lab.latent.inversion import invert
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.noise import Normal
-from gan_lab.sample import sample
 
 
 @pytest.fixture(autouse=True)
@@ -63,10 +63,3 @@ def test_extractor_training_counts_batches_and_prints_each_epoch(tmp_path, capsy
     captured = capsys.readouterr()
     assert "training the extractor on builtin" in captured.err and "4/4" in captured.err
     assert "epoch 1/2" in captured.out and "epoch 2/2" in captured.out
-
-
-def test_sampling_counts_its_batches(trained_run, tmp_path, capsys):
-    files = sample(str(trained_run / "checkpoints" / "last.ckpt"), 5, tmp_path, batch_size=2)
-    assert len(files) == 5
-    err = capsys.readouterr().err
-    assert f"sampling {tmp_path}" in err and "3/3" in err

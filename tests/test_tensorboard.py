@@ -1,5 +1,5 @@
 """TensorBoard as users read it: grids, warnings and scalars on one x-axis, the HParams tab, and
-Lightning's own GAN.load_from_checkpoint."""
+Lightning's own GAN.load_from_checkpoint; and gan_lab.sample's progress bar, on the same run."""
 
 from types import SimpleNamespace
 from unittest.mock import Mock
@@ -11,9 +11,12 @@ from lightning.pytorch.loggers import CSVLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
+from gan_lab import progress
 from gan_lab.callbacks import HParams
 from gan_lab.checkpoint import load_gan
+from gan_lab.errors import UserError
 from gan_lab.module import GAN
+from gan_lab.sample import sample
 from gan_lab.train import train
 
 # 2 epochs of 2 batches; fp32 and the plain path, the quickest on any CPU for so few steps.
@@ -88,6 +91,8 @@ def test_lightning_load_from_checkpoint_rebuilds_the_networks(short_run):
         if k.startswith("generator.")
     }
     assert all(torch.equal(module.generator.state_dict()[k], v) for k, v in live.items())
+    with pytest.raises(UserError, match="needs a generator or a run_config"):
+        GAN(**{**module.hparams, "run_config": None})
 
 
 def _epoch_end(cb: HParams, **values: float) -> None:
@@ -117,3 +122,12 @@ def test_without_a_tensorboard_logger_nothing_is_written():
     trainer = SimpleNamespace(loggers=[other], callback_metrics={"val/fid": torch.tensor(1.0)})
     HParams().on_train_end(trainer, SimpleNamespace(run_config={}))
     other.log_hyperparams.assert_not_called()
+
+
+def test_sampling_counts_its_batches(short_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(progress, "DELAY", 0)  # the real delay hides work this short
+    out, _ = short_run
+    files = sample(str(out / "checkpoints" / "last.ckpt"), 5, tmp_path, batch_size=2)
+    assert len(files) == 5
+    err = capsys.readouterr().err
+    assert f"sampling {tmp_path}" in err and "3/3" in err

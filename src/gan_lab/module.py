@@ -66,10 +66,16 @@ class GAN(L.LightningModule):
     ):
         super().__init__()
         # hparams: every argument but the networks, so Lightning's own GAN.load_from_checkpoint
-        # works: without networks given they are built from the stored run config (below).
+        # works: a network not given is built from the stored run config (stored_network).
         self.save_hyperparameters(ignore=["generator", "discriminator", "noise"])
-        if generator is None or discriminator is None or noise is None:
-            generator, discriminator, noise = stored_networks(run_config or {})
+        generator, discriminator, noise = (
+            given if given is not None else stored_network(run_config or {}, name)
+            for name, given in (
+                ("generator", generator),
+                ("discriminator", discriminator),
+                ("noise", noise),
+            )
+        )
         self.automatic_optimization = False
         self.generator, self.discriminator, self.noise = generator, discriminator, noise
         self.loss = build_loss(loss)
@@ -380,16 +386,12 @@ class GAN(L.LightningModule):
         return self.nonfinite == "warn"  # "warn" applies the step anyway, as asked
 
 
-def stored_networks(run_config: dict) -> tuple[nn.Module, nn.Module, Noise]:
-    """G, D and the noise from a run config as stored in checkpoints, built only from gan-lab's
+def stored_network(run_config: dict, name: str) -> nn.Module | Noise:
+    """G, D or the noise from a run config as stored in checkpoints, built only from gan-lab's
     own classes (design §9): a checkpoint is someone else's file."""
-    missing = [k for k in ("generator", "discriminator", "noise") if k not in run_config]
-    if missing:
+    if name not in run_config:
         raise UserError(
-            f"GAN needs the networks or a run_config holding {', '.join(missing)}; a checkpoint "
-            "written by train.py has them (GAN.load_from_checkpoint(<run>/checkpoints/last.ckpt))."
+            f"GAN needs a {name} or a run_config holding one; a checkpoint written by train.py "
+            "has it: GAN.load_from_checkpoint(<run>/checkpoints/last.ckpt)."
         )
-    source = "the checkpoint's config"
-    return tuple(
-        safe_instantiate(run_config[k], source) for k in ("generator", "discriminator", "noise")
-    )
+    return safe_instantiate(run_config[name], "the checkpoint's config")
