@@ -7,6 +7,7 @@ val/kid_<name>, val/is_<name> (name defaults to the file's stem). The classes co
 set: the built-in shapes, the digits, or the sub-folders of a folder set.
 """
 
+import sys
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from gan_lab.cli import command, compose
 from gan_lab.data.augment import BatchAugment
 from gan_lab.errors import UserError
 from gan_lab.metrics.classifier import ClassifierFeatures, SmallCNN, safe_name
+from gan_lab.progress import progress
 from gan_lab.schema import EXTRACTOR
 from gan_lab.validate import check_config
 
@@ -62,18 +64,23 @@ def train_extractor(
     # augment=true: each training batch through the data group's flips/zooms/turns (data.augment),
     # a judge less fooled by strokes a little off the real ones; the held-out images stay as they are.
     aug = BatchAugment(**data_cfg.augment) if augment else nn.Identity()
+    steps = epochs * len(range(0, len(train), batch_size))
+    bar = progress(total=steps, desc=f"training the extractor on {dm.name}", unit="batch")
     for epoch in range(epochs):
         net.train()
         order = train[torch.randperm(len(train))]
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
+            bar.update()
             if len(idx) < 2:  # BatchNorm needs two images
                 continue
             loss = F.cross_entropy(net(aug(images[idx].float() / 255)), labels[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
-        print(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}", flush=True)
+        bar.write(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}")  # above the bar
+        sys.stdout.flush()  # a log file sees each epoch as it ends
+    bar.close()
     net.eval()
     with torch.no_grad():
         pred = torch.cat(

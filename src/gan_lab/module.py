@@ -12,6 +12,7 @@ are off in the source documents' presets, so the reference procedure stays exact
 import dataclasses
 import logging
 import math
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Timer
 from torch import nn
 
-from gan_lab import fast_path
+from gan_lab import fast_path, registry
 from gan_lab.diffaug import diff_augment, parse_policy
 from gan_lab.ema import make_ema, shown_generator
 from gan_lab.errors import UserError
@@ -29,6 +30,7 @@ from gan_lab.noise import Noise
 from gan_lab.rng import capture, restore, seed_rank
 from gan_lab.rollback import any_rank
 from gan_lab.schedule import batches_done, epochs_done
+from gan_lab.validate import read_stored
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
 
@@ -38,9 +40,9 @@ log = logging.getLogger(__name__)
 class GAN(L.LightningModule):
     def __init__(
         self,
-        generator: nn.Module,
-        discriminator: nn.Module,
-        noise: Noise,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        noise: Noise | None = None,
         *,
         loss: str,
         lr_g: float,
@@ -66,6 +68,17 @@ class GAN(L.LightningModule):
         fast_path_mode: str = "off",
     ):
         super().__init__()
+        # hparams: every argument but the networks, so Lightning's own GAN.load_from_checkpoint
+        # works: a network not given is built from the stored run config (stored_network).
+        self.save_hyperparameters(ignore=["generator", "discriminator", "noise"])
+        generator, discriminator, noise = (
+            given if given is not None else stored_network(run_config or {}, name)
+            for name, given in (
+                ("generator", generator),
+                ("discriminator", discriminator),
+                ("noise", noise),
+            )
+        )
         self.automatic_optimization = False
         self.generator, self.discriminator, self.noise = generator, discriminator, noise
         self.loss = build_loss(loss)
@@ -409,3 +422,16 @@ class GAN(L.LightningModule):
     def on_roll_back(self) -> None:
         """rollback.roll_back: this epoch's sums so far belong to the abandoned path."""
         self._stat_sum, self._stat_n = None, 0
+
+
+def stored_network(run_config: dict, name: str) -> nn.Module | Noise:
+    """G, D or the noise from a run config as stored in checkpoints, built only from gan-lab's
+    own classes (design §9): a checkpoint is someone else's file."""
+    if name not in run_config:
+        raise UserError(
+            f"GAN needs a {name} or a run_config holding one; a checkpoint written by train.py "
+            "has it: GAN.load_from_checkpoint(<run>/checkpoints/last.ckpt)."
+        )
+    source = "the checkpoint's config"
+    config = read_stored(dict(run_config), source, Path.cwd())  # data, never code
+    return registry.build(name, config[name], source)

@@ -12,6 +12,7 @@ from torchvision.utils import save_image
 from gan_lab.checkpoint import load_gan
 from gan_lab.cli import command, pick_device
 from gan_lab.models import to_unit
+from gan_lab.progress import progress
 from gan_lab.schema import SAMPLE
 from gan_lab.validate import check_config
 
@@ -46,7 +47,7 @@ def _write(gan, n: int, label: int | None, out: Path, batch_size: int) -> list[P
     written = []
     device = gan.fixed_z.device
     with torch.no_grad():
-        for start in range(0, n, batch_size):
+        for start in progress(range(0, n, batch_size), desc=f"sampling {out}", unit="batch"):
             m = min(batch_size, n - start)
             z = gan.noise.sample(m, gan.generator.latent_dim, device)
             y = None if label is None else torch.full((m,), label, dtype=torch.long, device=device)

@@ -25,3 +25,11 @@ def due(trainer: L.Trainer, every_n_epochs: int) -> bool:
 def batches_done(trainer: L.Trainer) -> int:
     """Training batches completed in the whole run (kept across resumes)."""
     return trainer.fit_loop.epoch_loop.batch_progress.total.completed
+
+
+def logged_step(trainer: L.Trainer) -> int:
+    """The x-axis step of the scalars Lightning's loggers wrote last: the batch just finished
+    (counted once per batch, whatever the number of optimisers), 0 before the first. Grids, texts
+    and hyper-parameters logged at it line up with the losses and epoch means in TensorBoard.
+    For logging only: it is Lightning's own counter, never a schedule."""
+    return max(trainer.fit_loop.epoch_loop._batches_that_stepped - 1, 0)

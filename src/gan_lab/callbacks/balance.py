@@ -16,7 +16,7 @@ from gan_lab.errors import TrainingStopped
 from gan_lab.metrics.similarity import diversity
 from gan_lab.rollback import any_rank, last_good, roll_back
 from gan_lab.run_files import WARNINGS_CSV, append_rows
-from gan_lab.schedule import epochs_done
+from gan_lab.schedule import epochs_done, logged_step
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,8 @@ class ImbalanceWarning(Callback):
             append_rows(self.rundir / WARNINGS_CSV, [row])
         for logger in trainer.loggers:
             if hasattr(logger.experiment, "add_text"):
-                logger.experiment.add_text(
-                    f"warnings/{kind}", text, global_step=epochs_done(trainer)
-                )
+                step = logged_step(trainer)  # the x-axis of the losses; the text names the epoch
+                logger.experiment.add_text(f"warnings/{kind}", text, global_step=step)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         m = trainer.callback_metrics

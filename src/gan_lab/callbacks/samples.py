@@ -10,7 +10,7 @@ from PIL import Image
 from torchvision.utils import make_grid, save_image
 
 from gan_lab.models import to_unit
-from gan_lab.schedule import due, epochs_done
+from gan_lab.schedule import due, epochs_done, logged_step
 
 
 def make_gif(frames: list[Path], out: Path, ms_per_frame: int = 300) -> Path | None:
@@ -40,7 +40,8 @@ class SampleGrid(Callback):
             save_image(grid, path)
             for logger in trainer.loggers:
                 if hasattr(logger.experiment, "add_image"):
-                    logger.experiment.add_image("samples/fixed_noise", grid, global_step=epoch)
+                    step = logged_step(trainer)  # the x-axis of the losses, not the epoch
+                    logger.experiment.add_image("samples/fixed_noise", grid, global_step=step)
         return path
 
     def on_train_start(self, trainer, pl_module) -> None:

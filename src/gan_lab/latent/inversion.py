@@ -12,6 +12,7 @@ from torch import nn
 
 from gan_lab.errors import UserError
 from gan_lab.noise import Noise
+from gan_lab.progress import progress
 
 
 @dataclass
@@ -46,13 +47,15 @@ def invert(
     restarts: int,
     n_frames: int,
     reduction: str,
+    desc: str = "inversion",
 ) -> Inversion:
     """Minimise MSE(G(z), target) over z alone; ``restarts`` random starts run as one batch.
 
     The settings come from conf/invert.yaml (``latent.run.procedure`` maps them), never from
     defaults here that could disagree with it.
 
-    ``target`` is one image (C, H, W) or (1, C, H, W) in the generator's value range.
+    ``target`` is one image (C, H, W) or (1, C, H, W) in the generator's value range; ``desc``
+    names it on the progress bar (SGD steps; the restarts run together).
     The generator's weights are not touched: they are frozen for the duration and the
     network stays in eval mode (BatchNorm uses its running statistics, so the restarts
     in the batch do not influence each other).
@@ -73,6 +76,7 @@ def invert(
     flags = [p.requires_grad for p in generator.parameters()]
     generator.eval().requires_grad_(False)
     history, snapshots = [], {}
+    bar = progress(total=steps, desc=desc, unit="step")
     try:
         for step in range(steps + 1):
             images = generator(z)
@@ -86,7 +90,9 @@ def invert(
             optimizer.zero_grad(set_to_none=True)
             (per_restart.sum() * pixels).backward()
             optimizer.step()
+            bar.update()
     finally:
+        bar.close()
         for p, flag in zip(generator.parameters(), flags, strict=True):
             p.requires_grad_(flag)
         generator.train(was_training)

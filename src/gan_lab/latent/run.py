@@ -86,7 +86,8 @@ def invert_file(gan: LoadedGAN, path, cfg: dict, out: Path, prefix: str = "") ->
     target = load_target(path, gan)
     if cfg["seed"] is not None:
         torch.manual_seed(cfg["seed"])
-    result = invert(gan.generator, target, gan.noise, gan.value_range, **procedure(cfg))
+    desc = f"inverting {prefix}{Path(path).name}"
+    result = invert(gan.generator, target, gan.noise, gan.value_range, **procedure(cfg), desc=desc)
     frames = to_unit(result.frames, gan.value_range)
     steps = [f"step {s}" for s in result.frame_steps]
     figures.save_table([list(frames)], out / f"{prefix}evolution.png", [""], steps, [steps])

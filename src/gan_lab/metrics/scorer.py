@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
+from gan_lab.progress import progress
+
 KID_SUBSET = 1000  # torchmetrics' default, lowered for smaller sets
 IS_SPLITS = 10  # the usual number of splits of Salimans et al.
 
@@ -70,17 +72,27 @@ class Scorer:
         self.kid, self.inception_score = self.kid.to(device), self.inception_score.to(device)
         self.n_real = 0
 
-    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images: float in [0, 1], N×C×H×W, on any device; processed in batches."""
+    def features(
+        self, images: torch.Tensor, what: str = "images"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """images: float in [0, 1], N×C×H×W, on any device; processed in batches.
+
+        Inception on a CPU takes minutes for a few thousand images: a bar shows them (``what``
+        names them), gone when done (leave=False) so training's bar and the tools' result lines
+        stay readable."""
         feats, logits = [], []
-        for start in range(0, len(images), self.batch_size):
-            f, lg = self.extractor(images[start : start + self.batch_size].to(self.device))
-            feats.append(f.double())
-            logits.append(lg.double())
+        with progress(
+            total=len(images), desc=f"features of {what}", unit="img", leave=False
+        ) as bar:
+            for start in range(0, len(images), self.batch_size):
+                f, lg = self.extractor(images[start : start + self.batch_size].to(self.device))
+                feats.append(f.double())
+                logits.append(lg.double())
+                bar.update(len(f))
         return torch.cat(feats), torch.cat(logits)
 
     def add_real(self, images: torch.Tensor) -> None:
-        feats, _ = self.features(images)
+        feats, _ = self.features(images, "real images")
         self.add_real_features(feats)
 
     def add_real_features(self, feats: torch.Tensor) -> None:
@@ -89,7 +101,7 @@ class Scorer:
         self.n_real += len(feats)
 
     def score(self, fakes: torch.Tensor) -> dict[str, float]:
-        feats, logits = self.features(fakes)
+        feats, logits = self.features(fakes, "generated images")
         return self.score_features(feats, logits)
 
     def score_features(self, feats: torch.Tensor, logits: torch.Tensor) -> dict[str, float]:
