@@ -6,20 +6,8 @@ python invert.py mode=interpolate ckpt=... target=a.jpg target_b=b.jpg interp_st
 python invert.py mode=compare ckpt=<run A>/... ckpt_b=<run B>/... target=cake.jpg
 """
 
-import hydra
-from omegaconf import DictConfig
-
-import gan_lab.config  # noqa: F401  (registers the resolvers used by conf/)
-from gan_lab.config import to_dict
-from gan_lab.errors import friendly
-from gan_lab.latent.run import run
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="invert")
-@friendly
-def main(cfg: DictConfig) -> None:
-    run(to_dict(cfg))
-
+# The same program as `gan-lab invert`: the Hydra app lives in gan_lab.cli.main.
+from gan_lab.cli.main import invert_app as main
 
 if __name__ == "__main__":
     main()

@@ -1,18 +1,10 @@
-"""Train a GAN: python train.py [group=option ...] [key=value ...]   (see README.md)"""
+"""Train a GAN: python train.py [group=option ...] [key=value ...]   (see README.md)
 
-import hydra
-from omegaconf import DictConfig
+The same program as `gan-lab train`: the Hydra app lives in gan_lab.cli.main, with the configs
+inside the package (src/gan_lab/conf/).
+"""
 
-import gan_lab.config  # noqa: F401  (registers the resolvers used by conf/)
-from gan_lab.errors import friendly
-from gan_lab.train import train
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
-@friendly
-def main(cfg: DictConfig) -> None:
-    train(cfg)
-
+from gan_lab.cli.main import train_app as main
 
 if __name__ == "__main__":
     main()

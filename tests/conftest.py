@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Decoded-folder caches of the tests (and of the runs they start) go to a temporary folder, never
 # to the user's ~/.cache/gan-lab.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gan-lab-test-cache-")
-CONF = ROOT / "conf"
+CONF = ROOT / "src" / "gan_lab" / "conf"
 
 # A run small enough for the test suite (conf/debug/tiny.yaml): 128 built-in images, 4 steps an
 # epoch, metrics off (tests that score switch them on themselves: Inception would be slow here).

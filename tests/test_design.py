@@ -27,7 +27,7 @@ def cited_files() -> list[Path]:
     files = [ROOT / "train.py", ROOT / "invert.py", ROOT / "README.md"]
     for folder, patterns in (
         ("src", ("*.py",)),
-        ("conf", ("*.yaml",)),
+        ("src/gan_lab/conf", ("*.yaml",)),
         ("tests", ("*.py",)),
         ("benchmarks", ("*.py", "*.md")),
     ):

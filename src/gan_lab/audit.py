@@ -6,7 +6,7 @@ python -m gan_lab.audit data=<set> [data.root=<folder>] [audit.quarantine=true] 
 import sys
 from pathlib import Path
 
-from gan_lab.cli import compose
+from gan_lab.cli import compose, meta_args
 from gan_lab.data.audit import Problem, audit_decoded, quarantine, summarize, write_report
 from gan_lab.data.datamodule import decode_channels
 from gan_lab.data.decoded import cache_dir_for, decode_folder
@@ -47,7 +47,10 @@ def audit(argv: list[str]) -> tuple[list[Problem], Path]:
 
 @friendly
 def main(argv: list[str] | None = None) -> None:
-    audit(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if meta_args(argv, "audit", __doc__):
+        return
+    audit(argv)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,13 @@ from gan_lab.distributed import ddp_start_method
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def project_root() -> str:
-    """The checkout holding pyproject.toml (editable install), else the working directory."""
-    candidate = PACKAGE_DIR.parents[1]
-    return str(candidate if (candidate / "pyproject.toml").exists() else Path.cwd())
+CONF_DIR = PACKAGE_DIR / "conf"  # the YAML configs, inside the package (installed or not)
+
+
+def cwd() -> str:
+    """The folder gan-lab was started in: data/ and outputs/ are found there by default, whether
+    gan-lab is installed or run from its checkout."""
+    return str(Path.cwd())
 
 
 def run_dir(ckpt_path, default: str) -> str:
@@ -63,7 +66,7 @@ def run_name(override_dirname: str, max_chars: int = 120) -> str:
 
 def register_resolvers() -> None:
     for name, fn in (
-        ("project_root", project_root),
+        ("cwd", cwd),
         ("run_dir", run_dir),
         ("ddp_start_method", ddp_start_method),
         ("run_name", run_name),

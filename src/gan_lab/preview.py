@@ -16,7 +16,7 @@ from omegaconf import open_dict
 from torchvision.utils import save_image
 
 from gan_lab import registry
-from gan_lab.cli import compose
+from gan_lab.cli import compose, meta_args
 from gan_lab.data.augment import augment_grid
 from gan_lab.errors import friendly
 from gan_lab.schema import PREVIEW
@@ -111,7 +111,10 @@ def preview(argv: list[str]) -> Path:
 
 @friendly
 def main(argv: list[str] | None = None) -> None:
-    preview(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if meta_args(argv, "preview", __doc__):
+        return
+    preview(argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from gan_lab.cli import command
+from gan_lab.cli import command, meta_args
 from gan_lab.errors import UserError, friendly
 from gan_lab.sweep import (
     FAILED,
@@ -144,6 +144,8 @@ def _main(cfg: DictConfig) -> None:
 @friendly
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if meta_args(argv, "summarize", __doc__):
+        return
     if len(argv) != 1:
         raise UserError(f"pass exactly one multirun folder. Usage: {USAGE}")
     # The folder may be given bare: python -m gan_lab.summarize outputs/multirun/...

@@ -5,6 +5,7 @@ Works at any time: after a run ended, was stopped or crashed, or while it still 
 
 import sys
 
+from gan_lab.cli import meta_args
 from gan_lab.errors import UserError, friendly
 from gan_lab.report import write_report
 
@@ -14,6 +15,8 @@ USAGE = "python -m gan_lab.report <run, multirun or inversion folder>"
 @friendly
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if meta_args(argv, None, __doc__):
+        return
     if len(argv) != 1 or argv[0].startswith("-"):
         raise UserError(f"pass exactly one folder. Usage: {USAGE}")
     folder = argv[0].removeprefix("dir=")

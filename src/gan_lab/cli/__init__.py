@@ -1,8 +1,11 @@
-"""The command-line layer: how every ``python -m gan_lab.<tool> key=value ...`` command, the tests
-and the benchmarks turn arguments into a config (composed from ``conf/``) and pick a device.
+"""The command-line layer: how every ``gan-lab <command> key=value ...`` (and ``python -m
+gan_lab.<tool>``), the tests and the benchmarks turn arguments into a config (composed from the
+package's ``conf/``) and pick a device.
 
-``train.py`` and ``invert.py`` are ``@hydra.main`` programs; every other tool is a function of a
-composed config, wrapped by :func:`command`. Library code never imports a tool; tools import this.
+``train`` and ``invert`` are ``@hydra.main`` programs (:mod:`gan_lab.cli.main`); every other tool
+is a function of a composed config, wrapped by :func:`command`, and answers ``--help`` and
+``--cfg job`` the same way (:func:`meta_args`). Library code never imports a tool; tools import
+this.
 """
 
 import re
@@ -19,17 +22,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.config import project_root
+from gan_lab.config import CONF_DIR
 from gan_lab.errors import UserError, friendly
-
-
-def conf_dir() -> Path:
-    path = Path(project_root()) / "conf"
-    if not path.is_dir():
-        raise UserError(
-            f"cannot find the config folder {path}; run gan-lab tools from its checkout."
-        )
-    return path
 
 
 def _quote(arg: str, parser: OverridesParser) -> str:
@@ -62,7 +56,7 @@ def compose(
     args = [_quote(str(a), parser) for a in overrides]
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = hydra_compose(
                 config_name=config_name, overrides=args, return_hydra_config=return_hydra_config
             )
@@ -105,6 +99,34 @@ def pick_device(name: str) -> torch.device:
         raise UserError(f"device={name} is not a device ({err}); use auto, cpu or cuda.") from None
 
 
+def tool_help(config_name: str | None, doc: str | None) -> str:
+    """A tool's --help: what it does and how to call it (its module's docstring), then every key
+    of conf/<config_name>.yaml with its comment."""
+    parts = [(doc or "").strip()]
+    yaml = CONF_DIR / f"{config_name}.yaml" if config_name else None
+    if yaml is not None and yaml.is_file():
+        parts.append(f"Options (key=value; conf/{config_name}.yaml):\n\n{yaml.read_text()}")
+        parts.append("--cfg job prints the composed config and exits.")
+    return "\n\n".join(p for p in parts if p)
+
+
+def meta_args(argv: Sequence[str], config_name: str | None, doc: str | None) -> bool:
+    """Answer --help/-h and --cfg [job] (print, return True: the caller stops there); False when
+    the arguments are a normal call."""
+    args = list(argv)
+    if "--help" in args or "-h" in args:
+        print(tool_help(config_name, doc))
+        return True
+    if "--cfg" in args and config_name:
+        i = args.index("--cfg")
+        del args[i]
+        if i < len(args) and args[i] in ("job", "all"):
+            del args[i]
+        print(OmegaConf.to_yaml(compose(config_name, args)), end="")
+        return True
+    return False
+
+
 def command(config_name: str, usage: str) -> Callable:
     """Make ``fn(cfg)`` a tool's ``main(argv=None)``: compose conf/<config_name>.yaml with the
     arguments, check the required ones, print user errors as one paragraph (exit code 2)."""
@@ -113,7 +135,10 @@ def command(config_name: str, usage: str) -> Callable:
         @friendly
         @wraps(fn)
         def main(argv: Sequence[str] | None = None):
-            cfg = compose(config_name, sys.argv[1:] if argv is None else argv)
+            argv = sys.argv[1:] if argv is None else argv
+            if meta_args(argv, config_name, sys.modules[fn.__module__].__doc__):
+                return None
+            cfg = compose(config_name, argv)
             require(cfg, usage)
             return fn(cfg)
 

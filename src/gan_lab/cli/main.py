@@ -1,0 +1,92 @@
+"""gan-lab: a GAN laboratory for small-data experiments, on PyTorch Lightning and Hydra.
+
+    gan-lab <command> [group=option ...] [key=value ...]
+    gan-lab <command> --help        what the command does, its groups and keys
+    gan-lab <command> --cfg job     the composed config, without running
+
+data/ and outputs/ are found in the folder gan-lab is started in. README.md has a section on
+each command.
+"""
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+import hydra
+from omegaconf import DictConfig
+
+import gan_lab.config  # noqa: F401  (registers the resolvers the configs use)
+from gan_lab import __version__
+from gan_lab.config import to_dict
+from gan_lab.errors import friendly
+
+
+# The two Hydra apps: groups, -m sweeps, --cfg, --help (its text: conf/hydra/help/). Hydra finds
+# the configs inside the package, installed or not ("conf" next to gan_lab/cli/ → gan_lab.conf).
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@friendly
+def train_app(cfg: DictConfig) -> None:
+    from gan_lab.train import train
+
+    train(cfg)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="invert")
+@friendly
+def invert_app(cfg: DictConfig) -> None:
+    from gan_lab.latent.run import run
+
+    run(to_dict(cfg))
+
+
+# name → (module:function, one line). Every function reads sys.argv[1:] (its key=value arguments).
+COMMANDS = {
+    "train": ("gan_lab.cli.main:train_app", "train a GAN (the default: the built-in set, minutes)"),
+    "invert": ("gan_lab.cli.main:invert_app", "project an image into G's latent space; edit, interpolate, compare"),
+    "sample": ("gan_lab.sample:main", "write PNGs drawn from a checkpoint"),
+    "score": ("gan_lab.score:main", "FID/KID/IS of every checkpoint of a run → scores.csv, best@"),
+    "audit": ("gan_lab.audit:main", "check an image folder: broken, tiny, odd and duplicate files"),
+    "preview": ("gan_lab.preview:main", "a batch, augmentations and pixel statistics of a data set"),
+    "report": ("gan_lab.report.__main__:main", "report.html of a run, sweep or inversion folder"),
+    "summarize": ("gan_lab.summarize:main", "the table and picture of a sweep (multirun folder)"),
+    "extractor": ("gan_lab.extractor:main", "train a feature extractor on your set, for FID in its space"),
+    "cost": ("gan_lab.metrics.cost:main", "seconds and memory of FID/KID/IS on this machine"),
+}
+
+
+def overview() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {line}" for name, (_, line) in COMMANDS.items()]
+    return f"{__doc__.strip()}\n\nCommands:\n" + "\n".join(lines) + f"\n\ngan-lab {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int | None:
+    """``gan-lab <command> ...``: run the command's own main with the rest of the arguments."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(overview())
+        return 0
+    if argv[0] == "--version":
+        print(f"gan-lab {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(
+            f"gan-lab: '{name}' is not a command; the commands are {', '.join(COMMANDS)} "
+            "(gan-lab --help says what each does).",
+            file=sys.stderr,
+        )
+        return 2
+    module, function = COMMANDS[name][0].split(":")
+    run = getattr(importlib.import_module(module), function)
+    # Hydra and the tools read sys.argv; the program name is what --help and errors show.
+    sys.argv = [f"gan-lab {name}", *rest]
+    try:
+        run()
+    except SystemExit as done:  # Hydra's --help, a tool's exit 2: the command's own exit code
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
