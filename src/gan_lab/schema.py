@@ -183,6 +183,7 @@ GROUPS = (
     "callbacks.metrics",
     "callbacks.ssim",
     "callbacks.history",
+    "callbacks.hparams",
     "callbacks.guard",
     "callbacks.checkpoint",
     "callbacks.report",
@@ -437,6 +438,7 @@ TRAIN = {
     "callbacks.ssim.seed": whole("which real images"),
     "callbacks.history._target_": target("gan_lab.callbacks.EpochHistory"),
     "callbacks.history.dirpath": path(_DIR, null=False),
+    "callbacks.hparams._target_": target("gan_lab.callbacks.HParams"),
     "callbacks.guard._target_": target("gan_lab.callbacks.RunGuard"),
     "callbacks.guard.dirpath": path(_DIR, null=False),
     "callbacks.guard.lr_factor": number(
