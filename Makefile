@@ -1,7 +1,7 @@
 # gan-lab — run `make help` for the list of targets.
 PYTHON ?= python
 
-.PHONY: help install test test-slow train format lint clean
+.PHONY: help install test test-unit test-slow train format lint clean
 
 help:  ## show this list
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -10,8 +10,11 @@ install:  ## install gan-lab (editable) with test tools into the current Python
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install -e ".[dev]"
 
-test:  ## run the test suite (fast tier, offline, < 10 min on 2 cores)
-	$(PYTHON) -m pytest -m "not slow" -q
+test:  ## run the test suite: unit + integration tiers, offline; prints the 15 slowest tests
+	$(PYTHON) -m pytest -m "not slow" -q --durations=15
+
+test-unit:  ## only the unit tier: functions and modules, no training (about a minute)
+	$(PYTHON) -m pytest -m unit -q
 
 test-slow:  ## run the slow tier too (joblib sweep, two DDP ranks, torch.compile, 12 random kills)
 	$(PYTHON) -m pytest -q

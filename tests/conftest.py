@@ -48,3 +48,42 @@ def trained_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("trained") / "run"
     train(make_cfg(out, TINY + ["trainer.max_epochs=2"]))
     return out
+
+
+# The tiers (make test-unit, make test, make test-slow): a test that trains, starts a process or
+# reads a trained run is an integration test; every other one is a unit test of functions and
+# modules. Decided here from what the test touches, so no test can be filed in the wrong tier.
+_INTEGRATION_FIXTURES = {"trained_run", "cfg_factory"}
+_INTEGRATION_CALLS = ("train(", "subprocess", "Popen", "sample_main(", "_main(", "multirun")
+
+
+def _sources(item) -> list[str]:
+    """The test function's source, the module functions it calls, and its fixtures' sources."""
+    import inspect
+
+    funcs = [item.function]
+    for name in item.function.__code__.co_names:  # helpers of the test module, one level deep
+        helper = item.function.__globals__.get(name)
+        if inspect.isfunction(helper) and helper.__module__ == item.function.__module__:
+            funcs.append(helper)
+    for defs in getattr(item, "_fixtureinfo").name2fixturedefs.values():
+        funcs += [d.func for d in defs if d.baseid]  # the project's fixtures, not pytest's
+    out = []
+    for func in funcs:
+        try:
+            out.append(inspect.getsource(func))
+        except (OSError, TypeError):
+            out.append("train(")  # unknown: count it as integration
+    return out
+
+
+def _is_integration(item) -> bool:
+    if _INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    return any(call in source for source in _sources(item) for call in _INTEGRATION_CALLS)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.integration if _is_integration(item) else pytest.mark.unit)
