@@ -1,4 +1,4 @@
-"""Adaptive augmentation (gan_lab/ada.py, design "Adaptive augmentation"): p follows the sign of
+"""Adaptive augmentation (gan_lab/ada.py, design §4.2): p follows the sign of
 D's outputs on the reals, the ops apply with probability p, and p is logged, saved and resumed."""
 
 import pytest

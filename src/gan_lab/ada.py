@@ -1,5 +1,5 @@
 """Adaptive discriminator augmentation (Karras et al. 2020, "Training Generative Adversarial
-Networks with Limited Data", ADA; design, "Adaptive augmentation").
+Networks with Limited Data", ADA; design §4.2).
 
 Every image D sees — real or fake, in both phases — goes through each op of ``model.ada.ops``
 (gan_lab.diffaug's differentiable ops) with probability p, drawn per image and per op. p starts

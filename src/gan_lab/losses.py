@@ -64,7 +64,7 @@ class WassersteinLoss(GANLoss):
     """The critic's loss of WGAN-GP (Gulrajani et al. 2017): D's mean score on fakes minus its
     mean on reals; G raises its score on fakes. The Lipschitz constraint that makes the score a
     distance is the gradient penalty below (``gradient_penalty``), which the training step adds
-    with weight model.gp_weight (design, "WGAN-GP"). Label smoothing and noise do not apply: only
+    with weight model.gp_weight (design §4.1). Label smoothing and noise do not apply: only
     the side (target > 0.5 is real) is used.
     """
 
@@ -89,7 +89,7 @@ def gradient_penalty(
     2017, Algorithm 1), differentiable w.r.t. D's weights (a double backward).
 
     Under bf16 autocast D's layers run in bf16 and the double backward works through them; the
-    gradient w.r.t. the fp32 interpolates, its norm and the square are fp32 (design, "WGAN-GP").
+    gradient w.r.t. the fp32 interpolates, its norm and the square are fp32 (design §4.1).
     """
     eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
     x_hat = (eps * real.float() + (1 - eps) * fake.float()).to(real.dtype).requires_grad_(True)
