@@ -1,6 +1,8 @@
 """Adaptive augmentation (gan_lab/ada.py, design §4.2): p follows the sign of
 D's outputs on the reals, the ops apply with probability p, and p is logged, saved and resumed."""
 
+import io
+
 import pytest
 import torch
 from conftest import bare
@@ -11,7 +13,8 @@ from gan_lab import ada as ada_mod
 from gan_lab.ada import P_MAX, AdaptiveAugment, auto_speed
 from gan_lab.errors import UserError
 from gan_lab.keys import ADA_P
-from gan_lab.run_files import METRICS_CSV, read_rows
+from gan_lab.report.plots import training_curves
+from gan_lab.run_files import METRICS_CSV, REPORT, read_rows
 from gan_lab.train import build, make_trainer, train
 from gan_lab.validate import check_config
 
@@ -110,3 +113,19 @@ def test_p_is_logged_saved_and_resumed_bit_exactly(cfg_factory, tmp_path, monkey
     # batches of 8, one adjustment after batch 3 (+24 / 1000); batch 4 waits in the sums
     assert [float(r[ADA_P]) for r in rows] == pytest.approx([0.0, 0.024])
     assert state["ada.p"].item() == pytest.approx(0.024) and state["ada.signs"][1] > 0
+    assert "augmentation probability p (ADA)" in (straight / REPORT).read_text()
+
+
+def test_the_training_curves_get_a_panel_for_p_only_when_it_was_logged():
+    import numpy as np
+    from PIL import Image
+
+    def brown_pixels(png: bytes) -> int:  # p's curve is drawn in tab:brown, nothing else is
+        rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        return int((np.abs(rgb - [140, 86, 75]).sum(-1) < 30).sum())
+
+    rows = [{"epoch": e, "step": 4 * e, "train/d_loss": 1.0, "train/g_loss": 1.0} for e in (1, 2)]
+    assert brown_pixels(training_curves(rows, [], [])) == 0
+    for r, p in zip(rows, (0.0, 0.1), strict=True):
+        r[ADA_P] = p
+    assert brown_pixels(training_curves(rows, [], [])) > 50
