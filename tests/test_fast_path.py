@@ -190,3 +190,26 @@ def test_timing_changes_nothing_but_speed(cfg_factory, tmp_path, monkeypatch, ca
     for name in ("cached", "off"):
         for key, value in runs["timed"][0].items():
             assert runs[name][0][key] == pytest.approx(value, rel=1e-4), (name, key)
+
+
+def test_the_timed_step_of_wgan_gp_includes_the_penalty(cfg_factory):
+    """model.loss=wgan_gp: the probe times the penalty's double backward too (on the eager D,
+    as the training step runs it), and its timings are cached apart from the plain step's."""
+    from gan_lab.train import build
+
+    module, dm = build(cfg_factory("model.loss=wgan_gp"))
+    probes = [
+        fast_path.Probe(
+            generator=module.generator,
+            discriminator=module.discriminator,
+            real=dm.to_model_range(dm.images[:4]),
+            num_classes=0,
+            latent_dim=module.generator.latent_dim,
+            bf16=False,
+            penalty=penalty,
+        )
+        for penalty in (False, True)
+    ]
+    assert probes[0].key() != probes[1].key()
+    times, _ = probes[1].time(FastPath(channels_last=True))
+    assert all(t > 0 for t in times)

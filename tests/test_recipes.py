@@ -1,4 +1,5 @@
-"""The small-data recipe options each do what they say: EMA, hinge, spectral norm, DiffAugment, R1."""
+"""The small-data recipe options each do what they say: EMA, hinge, WGAN-GP, spectral norm,
+DiffAugment, R1."""
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from torch import nn
 from gan_lab.diffaug import color, cutout, diff_augment, parse_policy, translation
 from gan_lab.ema import ema_decay, make_ema
 from gan_lab.errors import UserError
-from gan_lab.losses import build_loss
+from gan_lab.losses import build_loss, gradient_penalty
 from gan_lab.models.layers import ClassBatchNorm2d
 from gan_lab.train import build, make_trainer
 from gan_lab.validate import check_config
@@ -39,6 +40,82 @@ def test_hinge_loss_values(cfg_factory):
     assert hinge.g_loss(torch.tensor([1.0, -3.0])).item() == pytest.approx(1.0)
     with pytest.raises(UserError, match="model.loss"):  # the schema names the valid ones
         check_config(cfg_factory("model.loss=wasserstein-typo"))
+
+
+def test_wgan_loss_values():
+    wgan = build_loss("wgan_gp")
+    logits = torch.tensor([2.0, 0.5, -2.0, 0.0, 1.0])
+    targets = torch.tensor([1.0, 0.97, 0.0, 0.03, 0.0])  # only the side counts
+    # mean fake (-2 + 0 + 1) / 3 minus mean real (2 + 0.5) / 2
+    assert wgan.d_loss(logits, targets).item() == pytest.approx(-1 / 3 - 1.25)
+    assert wgan.g_loss(torch.tensor([1.0, -3.0])).item() == pytest.approx(1.0)
+
+
+def test_gradient_penalty_is_zero_for_a_unit_gradient_and_positive_otherwise():
+    torch.manual_seed(0)
+    real, fake = torch.randn(8, 3, 8, 8), torch.randn(8, 3, 8, 8)
+    w = torch.randn(3, 8, 8)
+    w = w / w.norm()
+    for scale, expected in ((1.0, 0.0), (2.0, 1.0), (0.5, 0.25)):  # ‖∇D‖ = scale everywhere
+        gp = gradient_penalty(lambda x, s=scale: (x * w * s).flatten(1).sum(1), real, fake)
+        assert gp.item() == pytest.approx(expected, abs=1e-6)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(144, 1))
+    gp = gradient_penalty(net, real, fake)
+    assert gp.item() > 0
+    gp.backward()  # differentiable w.r.t. D's weights (a double backward)
+    assert net[0].weight.grad.abs().sum() > 0
+
+
+def test_gradient_penalty_under_bf16_autocast_matches_fp32():
+    """The double backward runs through bf16 layers; the penalty stays within bf16's precision
+    (8 bits: a relative 2^-8 per rounding, a few roundings deep) of the fp32 value."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128, 1)
+    )
+    real, fake = torch.randn(16, 3, 8, 8), torch.randn(16, 3, 8, 8)
+    values = []
+    for bf16 in (False, True):
+        torch.manual_seed(1)  # the same interpolates
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            gp = gradient_penalty(net, real, fake)
+        assert gp.dtype == torch.float32
+        net.zero_grad()
+        gp.backward()
+        # (the biases before a piecewise-linear layer do not move the gradient: no grad at all)
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        assert net[0].weight.grad is not None and all(torch.isfinite(g).all() for g in grads)
+        values.append(gp.item())
+    assert values[1] == pytest.approx(values[0], rel=0.05, abs=1e-3)
+
+
+def test_wgan_gp_trains_and_refuses_a_batchnorm_d(cfg_factory):
+    cfg = bare(
+        cfg_factory(
+            "model.loss=wgan_gp",
+            "model.d_steps=2",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=2",
+            "trainer.fast_path=off",
+        )
+    )
+    check_config(cfg)
+    module, dm = build(cfg)
+    before = [
+        p.detach().clone()
+        for p in (*module.generator.parameters(), *module.discriminator.parameters())
+    ]
+    trainer = make_trainer(cfg, enable_checkpointing=False)
+    trainer.fit(module, datamodule=dm)
+    for key in ("train/d_loss_epoch", "train/g_loss_epoch"):
+        assert torch.isfinite(trainer.callback_metrics[key])
+    n_g = len(list(module.generator.parameters()))
+    after = [*module.generator.parameters(), *module.discriminator.parameters()]
+    moved = [not torch.equal(a, b) for a, b in zip(after, before, strict=True)]
+    assert any(moved[:n_g]) and any(moved[n_g:])  # both networks learnt
+    assert not module.nonfinite_events
+    with pytest.raises(UserError, match="BatchNorm"):
+        check_config(cfg_factory("model.loss=wgan_gp", "discriminator=dcgan", "generator=dcgan"))
 
 
 def test_spectral_norm_bounds_every_layer(cfg_factory):

@@ -7,6 +7,8 @@ Each op draws its parameters per image and is differentiable w.r.t. the images.
 import torch
 import torch.nn.functional as F
 
+from gan_lab.errors import UserError
+
 
 def color(x: torch.Tensor) -> torch.Tensor:
     """Random brightness (±0.5), saturation (×0..2) and contrast (×0.5..1.5), per image."""
@@ -54,8 +56,11 @@ OPS = {"color": color, "translation": translation, "cutout": cutout}
 def parse_policy(policy: str | list | None) -> list:
     if not policy:
         return []
-    names = policy.split(",") if isinstance(policy, str) else list(policy)
-    return [OPS[n.strip()] for n in names]
+    names = [n.strip() for n in (policy.split(",") if isinstance(policy, str) else list(policy))]
+    unknown = [n for n in names if n not in OPS]
+    if unknown:  # gan_lab.schema refuses these first; this is for GAN(...) built in code
+        raise UserError(f"unknown op {', '.join(unknown)}: the ops are {', '.join(OPS)}.")
+    return [OPS[n] for n in names]
 
 
 def diff_augment(x: torch.Tensor, ops: list) -> torch.Tensor:

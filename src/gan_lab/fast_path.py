@@ -47,6 +47,7 @@ from gan_lab import rng
 from gan_lab.data.decoded import cache_dir_for
 from gan_lab.errors import UserError
 from gan_lab.hardware import device_name
+from gan_lab.losses import gradient_penalty
 from gan_lab.safe_io import write_atomic
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,8 @@ def apply(path: FastPath, generators: list[nn.Module], discriminator: nn.Module)
 @dataclass
 class Probe:
     """What a timed step needs: the run's networks (copied per candidate), a real batch on the
-    device, the class count (conditional), the latent size and the precision."""
+    device, the class count (conditional), the latent size, the precision, and whether the D
+    phase adds a gradient penalty (WGAN-GP: one more D pass, differentiated twice)."""
 
     generator: nn.Module
     discriminator: nn.Module
@@ -170,6 +172,7 @@ class Probe:
     num_classes: int
     latent_dim: int
     bf16: bool
+    penalty: bool = False
 
     def key(self) -> str:
         """Same machine, torch, precision, networks and batch shape → same measurements."""
@@ -179,7 +182,7 @@ class Probe:
         return (
             f"v{CACHE_VERSION} | {device_name(self.real.device)} | torch {torch.__version__} | "
             f"{torch.get_num_threads()} threads | {precision} | nets {nets} | batch {shape} | "
-            f"classes {self.num_classes}"
+            f"classes {self.num_classes}" + (" | gradient penalty" if self.penalty else "")
         )
 
     def time(self, path: FastPath) -> tuple[list[float], float]:
@@ -223,6 +226,8 @@ class Probe:
                     fake = G(torch.randn(b, self.latent_dim, device=dev), y)
                 logits = D(torch.cat([real, fake.to(real.dtype)]), y2)
                 d_loss = F.softplus(logits).mean()
+                if self.penalty:  # on the eager D, as GAN.critic: compiled code cannot do it
+                    d_loss = d_loss + gradient_penalty(lambda x: d(x, y), real, fake)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()

@@ -8,6 +8,7 @@ D_LOSS, G_LOSS = "train/d_loss", "train/g_loss"
 D_REAL, D_FAKE = "train/d_real", "train/d_fake"  # mean D(x) and mean D(G(z)) of the D phase
 # What training_step reports, in this order.
 STAT_KEYS = (D_LOSS, G_LOSS, D_REAL, D_FAKE)
+ADA_P = "train/ada_p"  # the adaptive augmentation's probability p (model.ada), at the epoch's end
 DIVERSITY = "train/diversity"  # spread of the fixed-noise samples ÷ the data's (collapse check)
 SSIM = "val/ssim"  # best SSIM of the fixed-noise samples against training images (004)
 

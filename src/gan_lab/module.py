@@ -5,7 +5,7 @@ checkpoint policy and sample grids live in callbacks that read the public
 attributes (``generator``, ``noise``, ``fixed_z``, ``fixed_y``, ``conditional``,
 ``class_ids``, ``value_range``, ``shown_generator``) and the methods ``generate`` and
 ``generate_fixed``. The procedure's values come from conf/model/ (no defaults here, so
-none can disagree with the YAML); the small-data options (EMA of G, DiffAugment, R1)
+none can disagree with the YAML); the small-data options (EMA of G, DiffAugment, ADA, R1)
 are off in the source documents' presets, so the reference procedure stays exactly 003's.
 """
 
@@ -21,11 +21,12 @@ from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from gan_lab import fast_path, registry
+from gan_lab.ada import AdaptiveAugment
 from gan_lab.diffaug import diff_augment, parse_policy
 from gan_lab.ema import make_ema, shown_generator
 from gan_lab.errors import UserError
-from gan_lab.keys import STAT_KEYS, epoch_key, step_key
-from gan_lab.losses import build_loss
+from gan_lab.keys import ADA_P, STAT_KEYS, epoch_key, step_key
+from gan_lab.losses import build_loss, gradient_penalty
 from gan_lab.noise import Noise
 from gan_lab.rng import capture, restore, seed_rank
 from gan_lab.rollback import any_rank
@@ -62,6 +63,8 @@ class GAN(L.LightningModule):
         r1_gamma: float,
         compile: bool | str,
         class_loss: float = 0.0,
+        gp_weight: float = 10.0,
+        ada: dict | None = None,
         nonfinite: str,
         class_ids: list[int] | None = None,
         run_config: dict | None = None,
@@ -121,6 +124,11 @@ class GAN(L.LightningModule):
         # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
         self.generator_ema = make_ema(generator, ema) if ema > 0 else None
         self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
+        self.gp_weight = gp_weight if self.loss.penalty else 0.0  # model.loss=wgan_gp only
+        # Adaptive augmentation (gan_lab/ada.py): a child module only when on, so its buffers
+        # (p, the sign sums) are in the checkpoints of ADA runs and nowhere else.
+        ada = dict(ada or {})
+        self.ada = AdaptiveAugment(**ada) if ada.pop("enabled", False) else None
         # Conditional runs only: an unconditional D has no class head (train.build), no loss.
         self.class_loss = class_loss if getattr(discriminator, "classify", None) else 0.0
         # A phase whose loss is NaN/Inf: skipped (never applied to the weights) unless "warn";
@@ -138,6 +146,9 @@ class GAN(L.LightningModule):
         self._stat_n = 0
 
     def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if self.ada is not None and dm is not None:  # speed_images=auto scales with the set
+            self.ada.resolve_speed(len(dm.images))
         # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.
         path, why = self._choose_fast_path()
         log.info("fast path: %s — %s", path.describe(), why)
@@ -170,6 +181,7 @@ class GAN(L.LightningModule):
             num_classes=len(self.class_ids) if self.conditional else 0,
             latent_dim=self.generator.latent_dim,
             bf16=str(trainer.precision).startswith("bf16"),
+            penalty=self.gp_weight > 0,
         )
         planned = fast_path.resolve_planned_steps(
             len(dm.images), dm.batch_size, trainer.max_epochs or 1, trainer.limit_train_batches
@@ -210,7 +222,17 @@ class GAN(L.LightningModule):
         """D's logits on x, through the differentiable augmentation when configured, and its
         class logits when model.class_loss uses them (else None)."""
         d, x = getattr(self, "_d", self.discriminator), diff_augment(x, self.diffaug_ops)
+        if self.ada is not None:
+            x = self.ada(x)
         return d(x, y, classes=True) if self.class_loss > 0 else (d(x, y), None)
+
+    def critic(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """D's logits as the gradient penalty sees them: through the same augmentation, on the
+        eager D (torch.compile cannot differentiate twice; the other passes stay compiled)."""
+        x = diff_augment(x, self.diffaug_ops)
+        if self.ada is not None:
+            x = self.ada(x)
+        return self.discriminator(x, y)
 
     def configure_optimizers(self):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
@@ -263,6 +285,11 @@ class GAN(L.LightningModule):
                     )
                     r1 = grad[:b].float().pow(2).flatten(1).sum(1).mean()
                     d_loss = d_loss + 0.5 * self.r1_gamma * r1
+                if self.gp_weight > 0:  # WGAN-GP (Gulrajani et al. 2017): D near 1-Lipschitz
+                    gp = gradient_penalty(lambda x: self.critic(x, y), real, fake)
+                    d_loss = d_loss + self.gp_weight * gp
+                if self.ada is not None:  # ADA's overfitting signal: sign(D) on the reals
+                    self.ada.observe(logits[:b])
                 opt_d.zero_grad(set_to_none=True)
                 if self._finite(d_loss, "D"):
                     self.manual_backward(d_loss)
@@ -290,6 +317,10 @@ class GAN(L.LightningModule):
                 opt_g.step()
         if self.generator_ema is not None and g_applied:  # a skipped step moves no weight
             self.generator_ema.update_parameters(self.generator)
+        if self.ada is not None and (batches_done(self.trainer) + 1) % self.ada.interval == 0:
+            # every rank's reals count: ADA's step is the global batch × interval / speed
+            images = b * self.trainer.world_size * self.ada.interval
+            self.ada.adjust(images, lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"))
 
         stats = torch.stack(
             [
@@ -315,6 +346,8 @@ class GAN(L.LightningModule):
         if every and (batches_done(self.trainer) + 1) % every == 0:
             # This rank's values; with DDP only the epoch means below cover every rank.
             step_values = {step_key(k): v for k, v in zip(STAT_KEYS, stats, strict=True)}
+            if self.ada is not None:
+                step_values[step_key(ADA_P)] = self.ada.p.clone()
             self.log_dict(step_values, on_step=True, on_epoch=False, prog_bar=True, batch_size=b)
 
     def _log_epoch_means(self) -> None:
@@ -329,6 +362,10 @@ class GAN(L.LightningModule):
             batch_size=self._stat_n,
             sync_dist=True,  # with DDP: the mean over every rank's images
         )
+        if self.ada is not None:  # p as it stands at the epoch's end (the same on every rank)
+            self.log(
+                epoch_key(ADA_P), self.ada.p.clone(), on_step=False, on_epoch=True, batch_size=1
+            )
         self._stat_sum, self._stat_n = None, 0
 
     def on_train_epoch_start(self) -> None:

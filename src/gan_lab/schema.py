@@ -175,6 +175,7 @@ GROUPS = (
     "discriminator",
     "noise",
     "model",
+    "model.ada",
     "trainer",
     "trainer.strategy",
     "callbacks",
@@ -362,6 +363,24 @@ TRAIN = {
     ),
     "model.class_loss": number("weight of the auxiliary classifier's loss; 0 = off", 0),
     "model.r1_gamma": number("R1 penalty weight; 0 = off", 0),
+    "model.gp_weight": number("model.loss=wgan_gp: weight of the gradient penalty", 0),
+    "model.ada.enabled": flag("adaptive augmentation of everything D sees (ADA)"),
+    "model.ada.ops": Rule(
+        lambda v: (
+            isinstance(v, list | tuple)
+            and len(v) > 0
+            and all(isinstance(n, str) and n.strip() in OPS for n in v)
+        ),
+        f"a list of {', '.join(OPS)}",
+        "the ops ADA applies, each with probability p",
+    ),
+    "model.ada.target": number("ADA raises p while E[sign(D(x_real))] is above this", 0, 1),
+    "model.ada.speed_images": either(
+        "images in which ADA's p can go 0 → 1; auto = 100 passes over the set",
+        whole("", low=1),
+        choice("", ("auto",)),
+    ),
+    "model.ada.interval": whole("batches between adjustments of ADA's p", low=1),
     "model.compile": choice("torch.compile G and D", COMPILE),
     "model.channels_last": choice(
         "NHWC layout; auto = whichever times faster", (True, False, "auto")
@@ -555,5 +574,32 @@ def _class_batchnorm(cfg) -> str | None:
     return None
 
 
+def _wgan_gp_batchnorm(cfg) -> str | None:
+    if cfg("model.loss") == "wgan_gp" and cfg("discriminator.batch_norm") is True:
+        return (
+            "model.loss=wgan_gp penalises D's gradient image by image, but this discriminator has "
+            "BatchNorm, which makes each image's score depend on the rest of the batch (Gulrajani "
+            "et al. 2017 leave it out of the critic for that reason). Use a D without it: "
+            "discriminator.batch_norm=false, or discriminator=fast (spectral norm, no BatchNorm)."
+        )
+    return None
+
+
+def _ada_and_diffaug(cfg) -> str | None:
+    if cfg("model.ada.enabled") is True and cfg("model.diffaug"):
+        return (
+            "model.ada.enabled=true and model.diffaug both augment what D sees: model.diffaug "
+            "applies its ops always, ADA applies model.ada.ops with an adapted probability. "
+            "Choose one: model.diffaug=null, or model.ada.enabled=false."
+        )
+    return None
+
+
 # Rules between keys: each gets a lookup (key → value, or None) and returns a message or None.
-CROSS = (_builtin_needs_images, _uniform_range, _class_batchnorm)
+CROSS = (
+    _builtin_needs_images,
+    _uniform_range,
+    _class_batchnorm,
+    _wgan_gp_batchnorm,
+    _ada_and_diffaug,
+)

@@ -96,9 +96,12 @@ def step_epochs(steps: list[dict], epochs: list[dict], offset: int = 1) -> np.nd
 
 def training_curves(epochs: list[dict], steps: list[dict], warnings: list[dict]) -> bytes:
     """Losses of D and G, and D's outputs D(x), D(G(z)), per step (faint) and per epoch (bold);
-    the sample diversity when the run logged it; warnings marked on the shared epoch axis."""
+    the sample diversity and ADA's augmentation probability p when the run logged them; warnings
+    marked on the shared epoch axis."""
     has_div = any(math.isfinite(number(r.get(keys.DIVERSITY))) for r in epochs)
-    fig, axes = new_figure(12.5, 3.9, 1, 3 if has_div else 2)
+    has_ada = any(math.isfinite(number(r.get(keys.ADA_P))) for r in epochs)
+    panels = 2 + has_div + has_ada
+    fig, axes = new_figure(12.5 if panels <= 3 else 16.5, 3.9, 1, panels)
     ax_loss, ax_prob = axes[0], axes[1]
     x_epoch = column(epochs, "epoch")
     x_step = step_epochs(steps, epochs)
@@ -116,6 +119,15 @@ def training_curves(epochs: list[dict], steps: list[dict], warnings: list[dict])
     ax_prob.set(
         xlabel="epoch", ylabel="mean probability 'real'", ylim=(-0.02, 1.02), title="D's outputs"
     )
+    if has_ada:
+        ax_ada = axes[-1]
+        ax_ada.plot(x_epoch, column(epochs, keys.ADA_P), color="tab:brown", lw=2, marker=".")
+        ax_ada.set(
+            xlabel="epoch",
+            ylabel="p at the epoch's end",
+            ylim=(-0.02, 1.02),
+            title="augmentation probability (ADA)",
+        )
     if has_div:
         ax_div = axes[2]
         ax_div.plot(x_epoch, column(epochs, keys.DIVERSITY), color="tab:purple", lw=2, marker=".")

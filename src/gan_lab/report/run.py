@@ -553,6 +553,8 @@ def training(r: Run) -> str:
     ]
     if number(last.get(keys.DIVERSITY)) is not None:
         final.append(["sample diversity", fmt(last.get(keys.DIVERSITY))])
+    if number(last.get(keys.ADA_P)) is not None:
+        final.append(["augmentation probability p (ADA)", fmt(last.get(keys.ADA_P))])
     parts.append("<h3>The final epoch</h3>" + P.table(["", "value"], final, cls="final"))
     if r.warnings:
         rows = [[fmt(w.get("epoch")), w.get("kind", ""), w.get("message", "")] for w in r.warnings]
