@@ -66,7 +66,7 @@ def _sources(item) -> list[str]:
         helper = item.function.__globals__.get(name)
         if inspect.isfunction(helper) and helper.__module__ == item.function.__module__:
             funcs.append(helper)
-    for defs in getattr(item, "_fixtureinfo").name2fixturedefs.values():
+    for defs in item._fixtureinfo.name2fixturedefs.values():
         funcs += [d.func for d in defs if d.baseid]  # the project's fixtures, not pytest's
     out = []
     for func in funcs:

@@ -42,14 +42,23 @@ def invert_app(cfg: DictConfig) -> None:
 # name → (module:function, one line). Every function reads sys.argv[1:] (its key=value arguments).
 COMMANDS = {
     "train": ("gan_lab.cli.main:train_app", "train a GAN (the default: the built-in set, minutes)"),
-    "invert": ("gan_lab.cli.main:invert_app", "project an image into G's latent space; edit, interpolate, compare"),
+    "invert": (
+        "gan_lab.cli.main:invert_app",
+        "project an image into G's latent space; edit, interpolate, compare",
+    ),
     "sample": ("gan_lab.sample:main", "write PNGs drawn from a checkpoint"),
     "score": ("gan_lab.score:main", "FID/KID/IS of every checkpoint of a run → scores.csv, best@"),
     "audit": ("gan_lab.audit:main", "check an image folder: broken, tiny, odd and duplicate files"),
-    "preview": ("gan_lab.preview:main", "a batch, augmentations and pixel statistics of a data set"),
+    "preview": (
+        "gan_lab.preview:main",
+        "a batch, augmentations and pixel statistics of a data set",
+    ),
     "report": ("gan_lab.report.__main__:main", "report.html of a run, sweep or inversion folder"),
     "summarize": ("gan_lab.summarize:main", "the table and picture of a sweep (multirun folder)"),
-    "extractor": ("gan_lab.extractor:main", "train a feature extractor on your set, for FID in its space"),
+    "extractor": (
+        "gan_lab.extractor:main",
+        "train a feature extractor on your set, for FID in its space",
+    ),
     "cost": ("gan_lab.metrics.cost:main", "seconds and memory of FID/KID/IS on this machine"),
 }
 
