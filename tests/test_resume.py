@@ -185,3 +185,13 @@ def test_a_stored_path_is_never_taken_back_from_a_checkpoint(trained_run, tmp_pa
     train(cfg_factory(*longer, *QUIET, out=run), overrides=longer)
     assert not outside.exists()
     assert [r["epoch"] for r in read_rows(run / "metrics.csv")] == ["1", "2", "3"]
+
+
+def test_a_loose_checkpoint_resumes_into_a_new_run_folder(tmp_path):
+    """A checkpoint outside a run's checkpoints/ folder (downloaded, handed over) never makes the
+    folder around it a run folder: Hydra would write its .hydra/ and log there first."""
+    from gan_lab.config import run_dir
+
+    assert run_dir(str(tmp_path / "Downloads" / "x.ckpt"), "outputs/new") == "outputs/new"
+    inside = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert run_dir(str(inside), "outputs/new") == str(tmp_path / "run")

@@ -21,7 +21,9 @@ def cwd() -> str:
 
 def run_dir(ckpt_path, default: str) -> str:
     """A resumed run writes into the run folder of its checkpoint (<run>/checkpoints/x.ckpt, or
-    best@<run> / <run>/best: gan_lab.score's choice)."""
+    best@<run> / <run>/best: gan_lab.score's choice). A checkpoint that is not in a run's
+    checkpoints/ folder (one downloaded or handed over) starts a new run folder: the folder
+    around a loose file is nobody's run, and Hydra writes there before anything is checked."""
     if ckpt_path in (None, "", "None", "null"):
         return default
     spec = str(ckpt_path)
@@ -30,6 +32,8 @@ def run_dir(ckpt_path, default: str) -> str:
     path = Path(spec).expanduser()
     if path.name == "best" and not path.exists():
         return str(path.resolve().parent)
+    if path.resolve().parent.name != "checkpoints":
+        return default
     return str(path.resolve().parent.parent)
 
 
