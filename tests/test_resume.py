@@ -15,7 +15,9 @@ from test_trust import QUIET, assert_same_run
 from gan_lab import rollback
 from gan_lab.config import hydra_subdir
 from gan_lab.errors import UserError
-from gan_lab.run_files import HISTORY, append_rows, read_rows
+from gan_lab.runs import layout
+from gan_lab.runs.files import append_rows, read_rows
+from gan_lab.runs.layout import HISTORY
 from gan_lab.train import prepare_run_folder, train
 
 # A seed other than the default: ckpt_path= alone must take it from the checkpoint.
@@ -134,7 +136,7 @@ def test_a_kill_at_any_step_of_moving_a_branch_loses_nothing(tmp_path, monkeypat
         prepare_run_folder(run, 1, run / "checkpoints" / "epoch_0001.ckpt")  # started again
 
         (dest,) = [p for p in (run / "abandoned").iterdir() if p.is_dir()]
-        assert not (run / rollback.MOVING_MARK).exists()
+        assert not (run / layout.MOVING_MARK).exists()
         for name in HISTORY:
             assert [r["epoch"] for r in read_rows(run / name)] == ["1"], (steps, name)
             assert [r["epoch"] for r in read_rows(dest / name)] == ["1", "2", "3"], (steps, name)
