@@ -439,6 +439,7 @@ TRAIN = {
     "callbacks.ssim.seed": whole("which real images"),
     "callbacks.history._target_": target("gan_lab.callbacks.EpochHistory"),
     "callbacks.history.dirpath": path(_DIR, null=False),
+    "callbacks.hparams._target_": target("gan_lab.callbacks.HParams"),
     "callbacks.guard._target_": target("gan_lab.callbacks.RunGuard"),
     "callbacks.guard.dirpath": path(_DIR, null=False),
     "callbacks.guard.lr_factor": number(
