@@ -4,6 +4,7 @@ import ast
 import re
 from pathlib import Path
 
+import yaml
 from conftest import ROOT
 
 SRC = ROOT / "src" / "gan_lab"
@@ -184,3 +185,20 @@ def test_one_module_spells_the_run_folders_names():
     assert run_folder_names(LAYOUT)  # the check sees the names where they are spelled
     offenders = [f for p in SRC.rglob("*.py") if p != LAYOUT for f in run_folder_names(p)]
     assert not offenders, "run-folder names outside gan_lab.runs.layout:\n" + "\n".join(offenders)
+
+
+def test_the_configs_give_callbacks_the_run_folder_and_agree_with_the_layout():
+    """Every callback is given the run folder (the layout names what is in it); the two names a
+    config still spells — the audit report's file, the TensorBoard logger's folder — are the
+    layout's, since the report looks for them there."""
+    from gan_lab.runs import layout
+
+    conf = SRC / "conf"
+    callbacks = yaml.safe_load((conf / "callbacks" / "default.yaml").read_text())
+    given = {name: c["dirpath"] for name, c in callbacks.items() if "dirpath" in c}
+    assert len(given) >= 6 and set(given.values()) == {"${paths.output_dir}"}, given
+    assert "filename" not in callbacks["checkpoint"]  # the layout names checkpoints
+    folder = yaml.safe_load((conf / "data" / "folder.yaml").read_text())
+    assert folder["audit_report"] == f"${{paths.output_dir}}/{layout.AUDIT_CSV}"
+    logger = yaml.safe_load((conf / "logger" / "tensorboard.yaml").read_text())["tensorboard"]
+    assert (logger["save_dir"], logger["name"]) == ("${paths.output_dir}", layout.TENSORBOARD)
