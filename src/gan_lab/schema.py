@@ -184,6 +184,7 @@ GROUPS = (
     "callbacks.metrics",
     "callbacks.ssim",
     "callbacks.history",
+    "callbacks.hparams",
     "callbacks.guard",
     "callbacks.checkpoint",
     "callbacks.report",
