@@ -187,3 +187,31 @@ def test_a_stored_path_is_never_taken_back_from_a_checkpoint(trained_run, tmp_pa
     train(cfg_factory(*longer, *QUIET, out=run), overrides=longer)
     assert not outside.exists()
     assert [r["epoch"] for r in read_rows(run / "metrics.csv")] == ["1", "2", "3"]
+
+
+def test_a_checkpoint_with_retired_keys_still_resumes(trained_run, tmp_path, cfg_factory):
+    """Checkpoints of earlier versions hold callbacks.checkpoint.filename and
+    callbacks.balance.rundir; the layout names the files now, and such a checkpoint resumes."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    last = layout.last_checkpoint(run)
+    ckpt = torch.load(last, weights_only=True)
+    config = ckpt["gan_lab"]["config"]
+    config["callbacks"]["checkpoint"]["filename"] = "epoch_{epoch:04d}"
+    config["callbacks"]["balance"]["rundir"] = str(run)
+    torch.save(ckpt, last)
+    longer = [f"ckpt_path={last}", "trainer.max_epochs=3"]
+    train(cfg_factory(*longer, *QUIET, out=run), overrides=longer)
+    assert layout.history(run)[-1] == (3, layout.checkpoint_path(run, 3))
+
+
+def test_the_layout_reads_its_own_names(tmp_path):
+    assert layout.epoch_of(layout.checkpoint_path(tmp_path, 12)) == 12
+    assert layout.epoch_of(layout.grid_path(tmp_path, 0)) == 0
+    assert layout.epoch_of(layout.last_checkpoint(tmp_path)) is None
+    assert layout.parse_best(layout.best_spec(tmp_path)) == tmp_path
+    assert layout.parse_best(tmp_path / "best") == tmp_path  # <run>/best, no such file
+    assert layout.parse_best(layout.last_checkpoint(tmp_path)) is None
+    assert layout.run_of(layout.checkpoint_path(tmp_path, 3)) == tmp_path.resolve()
