@@ -4,6 +4,7 @@ import ast
 import re
 from pathlib import Path
 
+import yaml
 from conftest import ROOT
 
 SRC = ROOT / "src" / "gan_lab"
@@ -103,3 +104,101 @@ def test_callbacks_read_the_module_through_its_public_attributes_only():
         assert not {n for n in imports(path) if n.startswith("gan_lab.module")}, path.name
         private = re.findall(r"pl_module\._\w+", path.read_text())
         assert not private, f"{path.name} reads {private}"
+
+
+# The run folder's names (gan_lab.runs.layout): a string literal anywhere else in src/ that spells
+# one is a second owner of the layout, which a change of the name would leave behind.
+LAYOUT = SRC / "runs" / "layout.py"
+RUN_FILE_NAMES = re.compile(
+    r"\.ckpt\b|\bepoch_(?=[{*\dN]|$)|best@|evolution\.gif|fixed_noise\.pt|losses\.png"
+    r"|\b(?:metrics|steps|ssim|warnings|scores|data_audit|loss)\.csv\b|scores\.md|run\.json"
+    r"|report\.html|inversion\.json|failed\.txt|\.hydra\b|overrides\.yaml"
+)
+RUN_FOLDERS = {"checkpoints", "samples", "abandoned", "inversions", "preview", "tensorboard"}
+# The same word meaning something else: not a run folder's name.
+NOT_RUN_FOLDERS = {
+    ("metrics/extractors.py", "checkpoints"),  # torch.hub's own checkpoints/
+    ("schema.py", "preview"),  # outputs/preview/<name>/: the preview tool's folder, not a run's
+}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, kinds)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+
+
+def _is_a_tag(parent: ast.AST | None) -> bool:
+    """``add_image("samples/fixed_noise", ...)``: a logger's tag, not a path."""
+    func = getattr(parent, "func", None)
+    return isinstance(func, ast.Attribute) and func.attr in {"add_image", "add_text", "log"}
+
+
+def _used_as_a_path(parent: ast.AST | None) -> bool:
+    """``run / "samples"``, ``Path("samples")``, ``.glob("samples/*")``, ``p.name == "samples"``."""
+    if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
+        return True
+    if isinstance(parent, ast.Call):
+        func = parent.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        return name in {"Path", "glob", "rglob", "joinpath", "with_name", "relative_to"}
+    if isinstance(parent, ast.Compare):
+        sides = [parent.left, *parent.comparators]
+        return any(isinstance(s, ast.Attribute) and s.attr in {"name", "stem"} for s in sides)
+    return False
+
+
+def run_folder_names(path: Path) -> list[str]:
+    """The string literals of ``path`` (not its docstrings or comments) that spell a name of the
+    run folder's layout."""
+    tree = ast.parse(path.read_text())
+    skip, parents = _docstrings(tree), {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    where = path.relative_to(SRC).as_posix()
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+            continue
+        if id(node) in skip:
+            continue
+        text = node.value
+        tag = _is_a_tag(parents.get(id(node)))
+        parts = set(text.split("/")) if "/" in text and not tag else set()
+        if text in RUN_FOLDERS and _used_as_a_path(parents.get(id(node))):
+            parts.add(text)
+        folders = {p for p in parts & RUN_FOLDERS if (where, p) not in NOT_RUN_FOLDERS}
+        if RUN_FILE_NAMES.search(text) or folders:
+            found.append(f"{where}:{node.lineno}: {text!r}")
+    return found
+
+
+def test_one_module_spells_the_run_folders_names():
+    """Exactly one module in src/ spells run-folder file names (issue 22): gan_lab.runs.layout."""
+    assert run_folder_names(LAYOUT)  # the check sees the names where they are spelled
+    offenders = [f for p in SRC.rglob("*.py") if p != LAYOUT for f in run_folder_names(p)]
+    assert not offenders, "run-folder names outside gan_lab.runs.layout:\n" + "\n".join(offenders)
+
+
+def test_the_configs_give_callbacks_the_run_folder_and_agree_with_the_layout():
+    """Every callback is given the run folder (the layout names what is in it); the two names a
+    config still spells — the audit report's file, the TensorBoard logger's folder — are the
+    layout's, since the report looks for them there."""
+    from gan_lab.runs import layout
+
+    conf = SRC / "conf"
+    callbacks = yaml.safe_load((conf / "callbacks" / "default.yaml").read_text())
+    given = {name: c["dirpath"] for name, c in callbacks.items() if "dirpath" in c}
+    assert len(given) >= 6 and set(given.values()) == {"${paths.output_dir}"}, given
+    assert "filename" not in callbacks["checkpoint"]  # the layout names checkpoints
+    folder = yaml.safe_load((conf / "data" / "folder.yaml").read_text())
+    assert folder["audit_report"] == f"${{paths.output_dir}}/{layout.AUDIT_CSV}"
+    logger = yaml.safe_load((conf / "logger" / "tensorboard.yaml").read_text())["tensorboard"]
+    assert (logger["save_dir"], logger["name"]) == ("${paths.output_dir}", layout.TENSORBOARD)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import ROOT, TINY, make_cfg
 
-from gan_lab.run_files import read_rows
+from gan_lab.runs.files import read_rows
 from gan_lab.train import train
 
 QUIET = ["logger=none", "callbacks.samples.gif=false"]

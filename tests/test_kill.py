@@ -13,7 +13,8 @@ import pytest
 import torch
 from conftest import ROOT, make_cfg
 
-from gan_lab.run_files import HISTORY, read_rows
+from gan_lab.runs.files import read_rows
+from gan_lab.runs.layout import HISTORY
 from gan_lab.train import train
 
 

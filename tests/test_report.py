@@ -25,7 +25,7 @@ from gan_lab.errors import UserError
 from gan_lab.latent.run import run as invert_run
 from gan_lab.report import write_run_report, write_sweep_report
 from gan_lab.report.__main__ import main as report_main
-from gan_lab.run_files import read_rows
+from gan_lab.runs.files import read_rows
 from gan_lab.score import write_tables
 from gan_lab.sweep import FINAL
 from gan_lab.train import train

@@ -15,7 +15,9 @@ from test_trust import QUIET, assert_same_run
 from gan_lab import rollback
 from gan_lab.config import hydra_subdir
 from gan_lab.errors import UserError
-from gan_lab.run_files import HISTORY, append_rows, read_rows
+from gan_lab.runs import layout
+from gan_lab.runs.files import append_rows, read_rows
+from gan_lab.runs.layout import HISTORY
 from gan_lab.train import prepare_run_folder, train
 
 # A seed other than the default: ckpt_path= alone must take it from the checkpoint.
@@ -134,7 +136,7 @@ def test_a_kill_at_any_step_of_moving_a_branch_loses_nothing(tmp_path, monkeypat
         prepare_run_folder(run, 1, run / "checkpoints" / "epoch_0001.ckpt")  # started again
 
         (dest,) = [p for p in (run / "abandoned").iterdir() if p.is_dir()]
-        assert not (run / rollback.MOVING_MARK).exists()
+        assert not (run / layout.MOVING_MARK).exists()
         for name in HISTORY:
             assert [r["epoch"] for r in read_rows(run / name)] == ["1"], (steps, name)
             assert [r["epoch"] for r in read_rows(dest / name)] == ["1", "2", "3"], (steps, name)
@@ -195,3 +197,31 @@ def test_a_loose_checkpoint_resumes_into_a_new_run_folder(tmp_path):
     assert run_dir(str(tmp_path / "Downloads" / "x.ckpt"), "outputs/new") == "outputs/new"
     inside = tmp_path / "run" / "checkpoints" / "last.ckpt"
     assert run_dir(str(inside), "outputs/new") == str(tmp_path / "run")
+
+
+def test_a_checkpoint_with_retired_keys_still_resumes(trained_run, tmp_path, cfg_factory):
+    """Checkpoints of earlier versions hold callbacks.checkpoint.filename and
+    callbacks.balance.rundir; the layout names the files now, and such a checkpoint resumes."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    last = layout.last_checkpoint(run)
+    ckpt = torch.load(last, weights_only=True)
+    config = ckpt["gan_lab"]["config"]
+    config["callbacks"]["checkpoint"]["filename"] = "epoch_{epoch:04d}"
+    config["callbacks"]["balance"]["rundir"] = str(run)
+    torch.save(ckpt, last)
+    longer = [f"ckpt_path={last}", "trainer.max_epochs=3"]
+    train(cfg_factory(*longer, *QUIET, out=run), overrides=longer)
+    assert layout.history(run)[-1] == (3, layout.checkpoint_path(run, 3))
+
+
+def test_the_layout_reads_its_own_names(tmp_path):
+    assert layout.epoch_of(layout.checkpoint_path(tmp_path, 12)) == 12
+    assert layout.epoch_of(layout.grid_path(tmp_path, 0)) == 0
+    assert layout.epoch_of(layout.last_checkpoint(tmp_path)) is None
+    assert layout.parse_best(layout.best_spec(tmp_path)) == tmp_path
+    assert layout.parse_best(tmp_path / "best") == tmp_path  # <run>/best, no such file
+    assert layout.parse_best(layout.last_checkpoint(tmp_path)) is None
+    assert layout.run_of(layout.checkpoint_path(tmp_path, 3)) == tmp_path.resolve()

@@ -15,7 +15,7 @@ import torch
 from conftest import ROOT
 
 from gan_lab.errors import TrainingStopped, UserError, user_error
-from gan_lab.run_files import append_rows, read_rows, truncate_after
+from gan_lab.runs.files import append_rows, read_rows, truncate_after
 from gan_lab.train import train
 
 QUIET = ["logger=none", "callbacks.samples.gif=false"]

@@ -18,6 +18,7 @@ from gan_lab import registry
 from gan_lab.ema import LIVE_PREFIX, shown_prefix
 from gan_lab.errors import UserError, load_torch_file
 from gan_lab.noise import Noise
+from gan_lab.runs import layout
 from gan_lab.validate import read_stored
 
 
@@ -67,16 +68,8 @@ class LoadedGAN:
         return _rebuild("discriminator", self.config, self.state_dict, "discriminator.", self.path)
 
 
-SCORES = "scores.csv"
 # The parts of a checkpoint's config that tools and resumed runs build objects from.
 STORED_KEYS = ("data", "generator", "discriminator", "noise", "model")
-
-
-def run_folder(path: Path) -> Path:
-    """The run folder a checkpoint belongs to: <run>/checkpoints/x.ckpt → <run>; a checkpoint
-    elsewhere → its own folder. What a checkpoint's config may name stays inside it."""
-    path = Path(path).expanduser().resolve()
-    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
 def metric_key(best: str, suffix: str) -> str:
@@ -114,13 +107,10 @@ def _number(value) -> float | None:
 def resolve_checkpoint(spec: str | Path) -> Path:
     """A checkpoint file, or ``best@<run_dir>`` / ``<run_dir>/best`` → the best one scored there."""
     text = str(spec)
-    if text.startswith("best@"):
-        run_dir = Path(text[len("best@") :])
-    elif Path(text).name == "best" and not Path(text).exists():
-        run_dir = Path(text).parent
-    else:
+    run_dir = layout.parse_best(text)
+    if run_dir is None:
         return Path(text).expanduser()
-    table = run_dir.expanduser() / SCORES
+    table = run_dir.expanduser() / layout.SCORES_CSV
     if not table.is_file():
         raise UserError(
             f"'{text}' asks for the best checkpoint of {run_dir}, but {table} does not exist; "
@@ -135,7 +125,8 @@ def resolve_checkpoint(spec: str | Path) -> Path:
     if not path.resolve().is_relative_to(table.parent.resolve()):
         raise UserError(
             f"{table} names {named} as the best checkpoint, which is outside the run folder "
-            f"{table.parent}; it was not opened (scores.csv names the run's own checkpoints). "
+            f"{table.parent}; it was not opened ({layout.SCORES_CSV} names the run's own "
+            "checkpoints). "
             f"Score the run again: python -m gan_lab.score run_dir={run_dir}"
         )
     return path
@@ -150,10 +141,10 @@ def read_checkpoint(path: str | Path) -> dict:
     if not isinstance(ckpt, dict) or "gan_lab" not in ckpt or "state_dict" not in ckpt:
         raise UserError(
             f"{path} is not a gan-lab checkpoint (no 'gan_lab' entry); use a file from "
-            "<run>/checkpoints/ written by train.py."
+            f"{layout.checkpoints_dir('<run>')}/ written by train.py."
         )
     info = ckpt["gan_lab"] if isinstance(ckpt["gan_lab"], dict) else {}
-    ckpt["gan_lab"] = {**info, "config": read_stored(info.get("config"), path, run_folder(path))}
+    ckpt["gan_lab"] = {**info, "config": read_stored(info.get("config"), path, layout.run_of(path))}
     return ckpt
 
 

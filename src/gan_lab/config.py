@@ -6,6 +6,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.distributed import ddp_start_method
+from gan_lab.runs import layout
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -26,38 +27,33 @@ def run_dir(ckpt_path, default: str) -> str:
     around a loose file is nobody's run, and Hydra writes there before anything is checked."""
     if ckpt_path in (None, "", "None", "null"):
         return default
-    spec = str(ckpt_path)
-    if spec.startswith("best@"):
-        return str(Path(spec[len("best@") :]).expanduser().resolve())
-    path = Path(spec).expanduser()
-    if path.name == "best" and not path.exists():
-        return str(path.resolve().parent)
-    if path.resolve().parent.name != "checkpoints":
+    best = layout.parse_best(ckpt_path)
+    if best is not None:
+        return str(best.expanduser().resolve())
+    if not layout.in_checkpoints(Path(str(ckpt_path)).expanduser().resolve()):
         return default
-    return str(path.resolve().parent.parent)
+    return str(layout.run_of(ckpt_path))
 
 
 def inversion_dir(ckpt) -> str:
     """invert.py writes beside the run it inverts: <run>/inversions/, else outputs/inversions/."""
+    elsewhere = str(layout.inversions_dir("outputs"))
     if ckpt in (None, "", "None", "null"):
-        return "outputs/inversions"
-    spec = str(ckpt)
-    if spec.startswith("best@"):  # ckpt=best@<run_dir> (gan_lab.score's choice)
-        return str(Path(spec[5:]).expanduser().resolve() / "inversions")
-    path = Path(spec).expanduser()
-    if path.is_file() and path.parent.name == "checkpoints":
-        return str(path.resolve().parent.parent / "inversions")
-    return "outputs/inversions"
+        return elsewhere
+    best = layout.parse_best(ckpt)  # ckpt=best@<run_dir> (gan_lab.score's choice)
+    if best is not None and str(ckpt).startswith(layout.BEST):
+        return str(layout.inversions_dir(best.expanduser().resolve()))
+    path = Path(str(ckpt)).expanduser()
+    if path.is_file() and layout.in_checkpoints(path):
+        return str(layout.inversions_dir(layout.run_of(path)))
+    return elsewhere
 
 
 def hydra_subdir(output_dir: str, stamp: str) -> str:
-    """Where Hydra records this session's config: .hydra/ for the first session in a run folder;
-    a resume (or any later session there) writes .hydra/sessions/<stamp>/, so the config and the
-    overrides the run started with — which the sweep table and the report read — are never
-    overwritten by a resume's arguments."""
-    if (Path(output_dir) / ".hydra" / "config.yaml").exists():
-        return f".hydra/sessions/{stamp}"
-    return ".hydra"
+    """The resolver behind conf/hydra/default.yaml's output_subdir: where Hydra records this
+    session's config in the run folder (the layout's choice: a resume never overwrites the first
+    session's record)."""
+    return layout.hydra_subdir(output_dir, stamp)
 
 
 def run_name(override_dirname: str, max_chars: int = 120) -> str:

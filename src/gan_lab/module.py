@@ -30,6 +30,7 @@ from gan_lab.losses import build_loss, gradient_penalty
 from gan_lab.noise import Noise
 from gan_lab.rng import capture, restore, seed_rank
 from gan_lab.rollback import any_rank
+from gan_lab.runs import layout
 from gan_lab.schedule import batches_done, epochs_done
 from gan_lab.validate import read_stored
 
@@ -467,7 +468,7 @@ def stored_network(run_config: dict, name: str) -> nn.Module | Noise:
     if name not in run_config:
         raise UserError(
             f"GAN needs a {name} or a run_config holding one; a checkpoint written by train.py "
-            "has it: GAN.load_from_checkpoint(<run>/checkpoints/last.ckpt)."
+            f"has it: GAN.load_from_checkpoint({layout.last_checkpoint('<run>')})."
         )
     source = "the checkpoint's config"
     config = read_stored(dict(run_config), source, Path.cwd())  # data, never code

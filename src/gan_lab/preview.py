@@ -19,6 +19,7 @@ from gan_lab import registry
 from gan_lab.cli import compose, meta_args
 from gan_lab.data.augment import augment_grid
 from gan_lab.errors import friendly
+from gan_lab.runs import layout
 from gan_lab.schema import PREVIEW
 from gan_lab.validate import check_config
 
@@ -90,14 +91,17 @@ def preview(argv: list[str]) -> Path:
     g = torch.Generator().manual_seed(cfg.preview.seed)
     pick = torch.randperm(len(dm.images), generator=g)
     save_image(
-        dm.images[pick[: cfg.preview.n]].float() / 255.0, out / "batch.png", nrow=8, padding=2
+        dm.images[pick[: cfg.preview.n]].float() / 255.0,
+        out / layout.PREVIEW_BATCH,
+        nrow=8,
+        padding=2,
     )
     torch.manual_seed(cfg.preview.seed)
     save_image(
         augment_grid(
             dm.images[pick[: cfg.preview.augment_images]], dm.augment, cfg.preview.augment_copies
         ),
-        out / "augment.png",
+        out / layout.PREVIEW_AUGMENT,
     )
     stats = pixel_statistics(dm.images)
     torch.save(stats, out / "stats.pt")

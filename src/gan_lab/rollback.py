@@ -16,24 +16,14 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from gan_lab import run_files
 from gan_lab.errors import load_torch_file
+from gan_lab.runs import files, layout
 from gan_lab.safe_io import write_atomic
 
 
-def history(dirpath: str | Path, suffix: str = ".ckpt") -> list[tuple[int, Path]]:
-    """(epoch, path) of the run's history checkpoints (or grids: ``suffix=".png"``), oldest first."""
-    found = []
-    for path in Path(dirpath).glob(f"epoch_*{suffix}"):
-        digits = path.stem.removeprefix("epoch_")
-        if digits.isdigit():
-            found.append((int(digits), path))
-    return sorted(found)
-
-
-def last_good(dirpath: str | Path, before_epoch: int | None = None) -> Path | None:
-    """The newest history checkpoint (strictly before ``before_epoch`` when given)."""
-    usable = [p for e, p in history(dirpath) if before_epoch is None or e < before_epoch]
+def last_good(run_dir: str | Path, before_epoch: int | None = None) -> Path | None:
+    """The run's newest history checkpoint (strictly before ``before_epoch`` when given)."""
+    usable = [p for e, p in layout.history(run_dir) if before_epoch is None or e < before_epoch]
     return usable[-1] if usable else None
 
 
@@ -70,11 +60,6 @@ def _link(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-# Names the abandoned/<time>/ folder that files are being moved into, until the move is done: a
-# kill mid-move and the next start finish the same move instead of starting a second folder.
-MOVING_MARK = "abandoned/.moving"
-
-
 def set_aside(
     run_dir: str | Path,
     epoch: int,
@@ -89,33 +74,32 @@ def set_aside(
     kill before the epoch ends resumes from the roll-back, not from the abandoned path.
 
     One owner for a resume's branch and a roll-back (design §9), in an order a kill at any
-    instant cannot break: the destination is named first (MOVING_MARK), the CSVs are copied
+    instant cannot break: the destination is named first (layout.MOVING_MARK), the CSVs are copied
     before anything moves, files move one by one (a moved file is no longer there to move), the
     CSVs are cut last and the mark removed; a restart finishes the same move. Returns the folder.
     """
     run_dir = Path(run_dir)
-    mark = run_dir / MOVING_MARK
+    mark = run_dir / layout.MOVING_MARK
     if mark.exists():  # a move that a kill interrupted: finish it into the same folder
         dest = run_dir / mark.read_text().strip()
     else:
-        dest = run_dir / "abandoned" / name
+        dest = layout.abandoned_dir(run_dir, name)
         n = 1
         while dest.exists():  # two in one second keep two folders
             n += 1
-            dest = run_dir / "abandoned" / f"{name}_{n}"
+            dest = layout.abandoned_dir(run_dir, f"{name}_{n}")
         write_atomic(mark, str(dest.relative_to(run_dir)).encode())
     dest.mkdir(parents=True, exist_ok=True)
-    for csv_name in run_files.HISTORY:  # full copies first: rows are never only in a moved file
+    for csv_name in layout.HISTORY:  # full copies first: rows are never only in a moved file
         if (run_dir / csv_name).exists() and not (dest / csv_name).exists():
             write_atomic(dest / csv_name, (run_dir / csv_name).read_bytes())
-    checkpoints = run_dir / "checkpoints"
-    last = checkpoints / "last.ckpt"
-    moved = [p for e, p in history(checkpoints) if e > epoch]
-    moved += [p for e, p in history(run_dir / "samples", ".png") if e > epoch]
-    moved += [run_dir / n for n in ("scores.csv", "scores.md", "samples/evolution.gif")]
+    last = layout.last_checkpoint(run_dir)
+    moved = [p for e, p in layout.history(run_dir) if e > epoch]
+    moved += [p for e, p in layout.grids(run_dir) if e > epoch]
+    moved += [run_dir / layout.SCORES_CSV, run_dir / layout.SCORES_MD, layout.gif_path(run_dir)]
     if last_becomes is not None and last.exists():
-        (dest / "checkpoints").mkdir(parents=True, exist_ok=True)
-        _link(last, dest / "checkpoints" / "last.ckpt")  # the abandoned path's newest state
+        layout.checkpoints_dir(dest).mkdir(parents=True, exist_ok=True)
+        _link(last, layout.last_checkpoint(dest))  # the abandoned path's newest state
         _link(last_becomes, last)
     elif last.exists() and (keep is None or last.resolve() != Path(keep).resolve()):
         moved.append(last)
@@ -124,8 +108,8 @@ def set_aside(
             target = dest / path.relative_to(run_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
-    for csv_name in run_files.HISTORY:
-        run_files.truncate_after(run_dir / csv_name, epoch)
+    for csv_name in layout.HISTORY:
+        files.truncate_after(run_dir / csv_name, epoch)
     mark.unlink(missing_ok=True)
     return dest
 

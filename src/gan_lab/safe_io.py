@@ -15,6 +15,7 @@ import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 
 from gan_lab.errors import UserError
+from gan_lab.runs import layout
 
 # Seconds to wait between writing a file and renaming it: only tests/test_kill.py sets it, to make
 # its random kills land inside writes.
@@ -55,7 +56,7 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
         raise UserError(
             f"cannot write {path}: {err.strerror or err}. The run stopped here so that no work "
             "goes unsaved; the files written before are intact. Free disk space or make the "
-            f"folder writable, then resume with ckpt_path={path.parent}/last.ckpt "
+            f"folder writable, then resume with ckpt_path={path.parent / layout.LAST} "
             "(or the newest checkpoint there)."
         ) from None
     return path
@@ -63,7 +64,7 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
 
 def append_atomic(path: str | Path, text: str) -> None:
     """Append whole lines in one write, flushed and fsynced (a kill leaves at most a partial
-    last line, which readers drop: see run_files.read_rows)."""
+    last line, which readers drop: see gan_lab.runs.files.read_rows)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

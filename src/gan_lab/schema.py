@@ -21,6 +21,7 @@ from gan_lab.models.generator import CONDITIONINGS as G_CONDITIONINGS
 from gan_lab.models.generator import PROJECTIONS, UPSAMPLINGS
 from gan_lab.models.init import SCHEMES
 from gan_lab.models.layers import ACTIVATIONS, OUTPUT_ACTIVATIONS
+from gan_lab.runs import layout
 
 
 @dataclass(frozen=True)
@@ -219,13 +220,15 @@ DATA_SOURCES = ("builtin", "folder", "mnist")
 _SIZE = "in px; every network preset adapts its number of blocks to it"
 _CONV = "the convolutions' kernel size"
 _ACT = "the hidden layers' activation"
-_DIR = "where this callback writes (inside the run folder)"
+_DIR = "the run folder (what this callback writes there is named by gan_lab.runs.layout)"
 
 TRAIN = {
     "seed": whole(
         "seeds torch, numpy and python; the fixed noise follows it; null = random", null=True
     ),
-    "ckpt_path": path("resume from this checkpoint (or best@<run>) into its own run folder"),
+    "ckpt_path": path(
+        f"resume from this checkpoint (or {layout.BEST}<run>) into its own run folder"
+    ),
     # data
     "data._target_": target("gan_lab.data.GANDataModule", "gan_lab.data.datamodule.GANDataModule"),
     "data.name": text("the set's name (messages, reports)"),
@@ -426,7 +429,7 @@ TRAIN = {
     "callbacks.samples.dirpath": path(_DIR, null=False),
     "callbacks.samples.every_n_epochs": whole("a grid every N epochs", low=1),
     "callbacks.samples.nrow": whole("images per grid row", low=1),
-    "callbacks.samples.gif": flag("samples/evolution.gif at the end"),
+    "callbacks.samples.gif": flag(f"{layout.gif_path('<run>')} at the end"),
     "callbacks.balance._target_": target("gan_lab.callbacks.ImbalanceWarning"),
     "callbacks.balance.patience": whole(
         "epochs in a row that D must win before the warning", low=1
@@ -440,7 +443,6 @@ TRAIN = {
     "callbacks.balance.lr_factor": number(
         "rollback: both learning rates × this", 0, 1, low_open=True
     ),
-    "callbacks.balance.rundir": path(_DIR, null=False),
     "callbacks.metrics._target_": target("gan_lab.callbacks.ImageMetrics"),
     "callbacks.metrics.every_n_epochs": whole("FID/KID/IS every N epochs; 0 = off"),
     "callbacks.metrics.n_samples": whole("generated images per evaluation", low=2),
@@ -467,11 +469,10 @@ TRAIN = {
     "callbacks.guard.max_skipped_steps": whole("NaN/Inf steps in a row that stop the run", low=1),
     "callbacks.checkpoint._target_": target("gan_lab.callbacks.HistoryCheckpoint"),
     "callbacks.checkpoint.dirpath": path(_DIR, null=False),
-    "callbacks.checkpoint.filename": text("checkpoint file names, e.g. epoch_{epoch:04d}"),
     "callbacks.checkpoint.every_n_epochs": whole(
         "a checkpoint every N epochs (and the last)", low=1
     ),
-    "callbacks.checkpoint.save_last": flag("last.ckpt after every epoch, for resume"),
+    "callbacks.checkpoint.save_last": flag(f"{layout.LAST} after every epoch, for resume"),
     "callbacks.report._target_": target("gan_lab.callbacks.RunReport"),
     "callbacks.report.dirpath": path(_DIR, null=False),
     "callbacks.report.preview_images": whole("training images in preview/batch.png", low=1),
@@ -504,7 +505,7 @@ TRAIN = {
 
 # python -m gan_lab.sample (conf/sample.yaml)
 SAMPLE = {
-    "ckpt": path("a checkpoint written by train.py, or best@<run_dir>", null=False),
+    "ckpt": path(f"a checkpoint written by train.py, or {layout.BEST}<run_dir>", null=False),
     "n": whole("images to write (per class, for a conditional generator)", low=1),
     "out_dir": path("where the PNG files go", null=False),
     "class": Rule(

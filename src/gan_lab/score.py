@@ -15,12 +15,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab import registry
-from gan_lab.checkpoint import SCORES, best_row, load_gan, metric_key, read_checkpoint
+from gan_lab.checkpoint import best_row, load_gan, metric_key, read_checkpoint
 from gan_lab.cli import command, compose, pick_device
 from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
+from gan_lab.runs import layout
 from gan_lab.schema import SCORE
 from gan_lab.validate import check_config
 
@@ -37,11 +38,12 @@ def settings(run_config: dict, cfg: DictConfig) -> dict:
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
-    found = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))
+    found = [p for _, p in layout.history(run_dir)]
     if not found:
         raise UserError(
-            f"no checkpoints in {run_dir / 'checkpoints'} (expected epoch_0010.ckpt etc.); "
-            "run_dir is the output folder of a train.py run."
+            f"no checkpoints in {layout.checkpoints_dir(run_dir)} (expected "
+            f"{layout.checkpoint_path(run_dir, 10).name} etc.); run_dir is the output folder of "
+            "a train.py run."
         )
     return found
 
@@ -92,7 +94,7 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
 
 
 def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
-    with (run_dir / SCORES).open("w", newline="") as f:
+    with (run_dir / layout.SCORES_CSV).open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -116,10 +118,10 @@ def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
         )
     lines += [
         "",
-        f"Best: `{best['checkpoint']}` ({key} = {best[key]:.4g}); select it with `ckpt=best@{run_dir}`.",
+        f"Best: `{best['checkpoint']}` ({key} = {best[key]:.4g}); select it with `ckpt={layout.best_spec(run_dir)}`.",
         "",
     ]
-    (run_dir / "scores.md").write_text("\n".join(lines))
+    (run_dir / layout.SCORES_MD).write_text("\n".join(lines))
 
 
 @command("score", USAGE)
@@ -129,8 +131,9 @@ def _main(cfg: DictConfig) -> None:
     rows = score_run(run_dir, cfg.device, **overrides)
     best = next(r for r in rows if r["best"])
     print(
-        f"scored {len(rows)} checkpoints → {run_dir / SCORES}, {run_dir / 'scores.md'}\n"
-        f"best: {run_dir / best['checkpoint']} (use ckpt=best@{run_dir})"
+        f"scored {len(rows)} checkpoints → {run_dir / layout.SCORES_CSV}, "
+        f"{run_dir / layout.SCORES_MD}\n"
+        f"best: {run_dir / best['checkpoint']} (use ckpt={layout.best_spec(run_dir)})"
     )
 
 

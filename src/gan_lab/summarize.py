@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from gan_lab.cli import command, meta_args
 from gan_lab.errors import UserError, friendly
+from gan_lab.runs import layout
 from gan_lab.sweep import (
     FAILED,
     columns,
@@ -96,7 +97,7 @@ def summarize(sweep_dir: str | Path) -> list[dict]:
     if not runs:
         raise UserError(
             f"no runs in {sweep_dir}: a multirun folder holds one sub-folder per run, each with "
-            ".hydra/overrides.yaml (python train.py -m ... writes them)."
+            f"{layout.SWEEP_RUN_MARK} (python train.py -m ... writes them)."
         )
     overrides = [parse_overrides(r) for r in runs]
     varied = differing_keys(overrides)

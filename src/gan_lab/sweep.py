@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 
 from gan_lab import keys
-from gan_lab.run_files import METRICS_CSV, read_rows
+from gan_lab.runs import layout
+from gan_lab.runs.files import read_rows
+from gan_lab.runs.layout import FAILED, METRICS_CSV
 
-FAILED = "failed.txt"  # written into a run folder by SweepSummary when its job raised
 # The summary's columns of the final epoch's means (metrics.csv stores them under the bare key).
 FINAL = {keys.short(k): k for k in keys.STAT_KEYS}
 
@@ -33,7 +34,7 @@ def _float(value: Any) -> float | None:
 
 def find_runs(sweep_dir: Path) -> list[Path]:
     """Run folders (those with .hydra/overrides.yaml), in job order (the folder's number prefix)."""
-    runs = [p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")]
+    runs = layout.sweep_runs(sweep_dir)
 
     def job_number(run: Path) -> tuple[int, str]:
         head = run.name.split("_", 1)[0]
@@ -44,7 +45,7 @@ def find_runs(sweep_dir: Path) -> list[Path]:
 
 def parse_overrides(run: Path) -> dict[str, str]:
     """``noise=uniform`` → {"noise": "uniform"}; ``+x=1`` / ``~x`` keep their prefix in the key."""
-    items = _yaml(run / ".hydra" / "overrides.yaml") or []
+    items = _yaml(layout.hydra_overrides(run)) or []
     pairs = (str(item).split("=", 1) for item in items)
     return {p[0]: (p[1] if len(p) > 1 else "") for p in pairs}
 
@@ -58,8 +59,8 @@ def differing_keys(overrides: list[dict[str, str]]) -> list[str]:
 
 
 def last_grid(run: Path) -> Path | None:
-    grids = sorted((run / "samples").glob("epoch_*.png"))
-    return grids[-1] if grids else None
+    grids = layout.grids(run)
+    return grids[-1][1] if grids else None
 
 
 def run_status(run: Path, rows: list[dict]) -> str:
@@ -67,7 +68,7 @@ def run_status(run: Path, rows: list[dict]) -> str:
         return "failed: " + (run / FAILED).read_text().strip().splitlines()[0][:200]
     if not rows:
         return "no metrics"
-    hydra = run / ".hydra" / "config.yaml"  # absent when train() was called without Hydra
+    hydra = layout.hydra_config(run)  # absent when train() was called without Hydra
     config = (_yaml(hydra) if hydra.is_file() else None) or {}
     planned = (config.get("trainer") or {}).get("max_epochs")
     done = int(float(rows[-1].get("epoch") or 0))

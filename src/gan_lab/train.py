@@ -1,5 +1,6 @@
 """train(cfg): build everything from the composed config and fit. ``train.py`` is its thin CLI."""
 
+import copy
 import fcntl
 import logging
 import os
@@ -14,7 +15,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab import registry, rollback, run_files
+from gan_lab import registry, rollback
 from gan_lab.checkpoint import STORED_KEYS, read_checkpoint, resolve_checkpoint
 from gan_lab.config import to_dict
 from gan_lab.distributed import check_trainer
@@ -22,6 +23,7 @@ from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
 from gan_lab.models import output_range
 from gan_lab.module import GAN
+from gan_lab.runs import files, layout
 from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
 from gan_lab.validate import check_config
 
@@ -51,6 +53,10 @@ MACHINE_KEYS = ("data.cache", "data.cache_dir", "data.memory_budget", "metrics.i
 # Not part of the experiment: where this session writes (paths, hydra), what it resumes from, and
 # what the run derived (the class names, taken from the data again).
 NOT_STORED = ("paths", "hydra", "ckpt_path", "classes")
+# Keys that checkpoints of earlier versions hold and this one has not: dropped on a resume, so such
+# a checkpoint still resumes. The run folder's names are gan_lab.runs.layout's, never a setting,
+# and every callback is given the run folder itself.
+RETIRED = ("callbacks.checkpoint.filename", "callbacks.balance.rundir")
 
 # Lightning's advice for large, file-backed sets; ours are in memory.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -93,6 +99,18 @@ def _stored_value(stored: dict, key: str):
 _ABSENT = object()
 
 
+def _without_retired(stored: dict) -> dict:
+    stored = copy.deepcopy(stored)
+    for key in RETIRED:
+        *parents, last = key.split(".")
+        node = stored
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return stored
+
+
 def _is_changeable(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in CHANGEABLE_ON_RESUME)
 
@@ -127,6 +145,7 @@ def use_stored_config(cfg: DictConfig, overrides: list[str] | None, stored: dict
     refused naming the key, its stored value and the new one — never silently ignored.
     ``stored`` is the config kept in the checkpoint. ``overrides`` None (a script that composed
     its config and calls train() itself) means: the composed values of CHANGEABLE_ON_RESUME."""
+    stored = _without_retired(stored)
     given = _given(overrides or [])
     refused = []
     for key in given:
@@ -166,9 +185,9 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
     """
     for leftover in run_dir.rglob(TMP_GLOB):  # writes a kill interrupted before their rename
         leftover.unlink()
-    later = [e for e, _ in rollback.history(run_dir / "checkpoints") if e > epoch]
-    started = any((run_dir / n).exists() for n in run_files.HISTORY)
-    if later or (epoch == 0 and started) or (run_dir / rollback.MOVING_MARK).exists():
+    later = [e for e, _ in layout.history(run_dir) if e > epoch]
+    started = any((run_dir / n).exists() for n in layout.HISTORY)
+    if later or (epoch == 0 and started) or (run_dir / layout.MOVING_MARK).exists():
         stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
         dest = rollback.set_aside(run_dir, epoch, stamp, keep=ckpt_path)
         log.warning(
@@ -179,8 +198,8 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
             dest,
             epoch,
         )
-    for name in run_files.HISTORY:
-        run_files.truncate_after(run_dir / name, epoch)
+    for name in layout.HISTORY:
+        files.truncate_after(run_dir / name, epoch)
 
 
 def epochs_done_in(ckpt: dict) -> int:
@@ -195,14 +214,14 @@ def newest(ckpt_path: Path) -> tuple[Path, dict] | None:
     last.ckpt one epoch behind (or not there yet), and then epoch_N.ckpt is where to go on from.
     A last.ckpt in a run folder without any checkpoint is the first start of a command that is
     repeated as it is (a preempted job requeued, a loop that restarts a killed run): None."""
-    history = rollback.history(ckpt_path.parent)
-    if ckpt_path.name == "last.ckpt" and not ckpt_path.exists():
-        if ckpt_path.parent.name == "checkpoints" and not any(ckpt_path.parent.glob("*.ckpt")):
+    history = layout.history_in(ckpt_path.parent)
+    if layout.is_last(ckpt_path) and not ckpt_path.exists():
+        if layout.in_checkpoints(ckpt_path) and not layout.all_checkpoints(ckpt_path.parent):
             return None
         if history:
             return history[-1][1], read_checkpoint(history[-1][1])
     ckpt = read_checkpoint(ckpt_path)
-    if ckpt_path.name != "last.ckpt" or not history:
+    if not layout.is_last(ckpt_path) or not history:
         return ckpt_path, ckpt
     epoch = epochs_done_in(ckpt)
     if history[-1][0] > epoch:

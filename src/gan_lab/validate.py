@@ -32,7 +32,6 @@ CONFINED = (
     "data.cache_dir",
     "callbacks.samples.dirpath",
     "callbacks.balance.dirpath",
-    "callbacks.balance.rundir",
     "callbacks.ssim.dirpath",
     "callbacks.history.dirpath",
     "callbacks.guard.dirpath",

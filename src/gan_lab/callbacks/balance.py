@@ -15,7 +15,8 @@ from gan_lab import keys
 from gan_lab.errors import TrainingStopped
 from gan_lab.metrics.similarity import diversity
 from gan_lab.rollback import any_rank, last_good, roll_back
-from gan_lab.run_files import WARNINGS_CSV, append_rows
+from gan_lab.runs import layout
+from gan_lab.runs.files import append_rows
 from gan_lab.schedule import epochs_done, logged_step
 
 log = logging.getLogger(__name__)
@@ -44,14 +45,15 @@ class ImbalanceWarning(Callback):
         action: str = "warn",
         dirpath: str | None = None,
         lr_factor: float = 0.5,
-        rundir: str | None = None,
     ):
+        # dirpath: the run folder (its warnings.csv, and the history checkpoints a roll-back goes
+        # back to); None records nothing and cannot roll back.
         # action: warn | stop | rollback (gan_lab.schema.BALANCE_ACTIONS, checked there)
         self.patience = patience
         self.d_real_above, self.d_fake_below = d_real_above, d_fake_below
         self.collapse_ratio, self.collapse_after = collapse_ratio, collapse_after
-        self.action, self.dirpath, self.lr_factor = action, dirpath, lr_factor
-        self.rundir = Path(rundir) if rundir else None
+        self.action, self.lr_factor = action, lr_factor
+        self.dirpath = Path(dirpath) if dirpath else None
         self.d_wins_epochs = 0
         self.warnings: list[str] = []
 
@@ -68,14 +70,15 @@ class ImbalanceWarning(Callback):
         if self.action == "stop":
             raise TrainingStopped(
                 f"{text} Training stopped (callbacks.balance.action=stop); the checkpoints in "
-                f"{self.dirpath} are intact: resume from one with changed settings."
+                f"{layout.checkpoints_dir(self.dirpath or '<run>')} are intact: resume from one "
+                "with changed settings."
             )
         if self.action == "rollback":
             path = last_good(self.dirpath, before_epoch=since_epoch) if self.dirpath else None
             if path is None:
                 return " No checkpoint from before it to roll back to: training goes on."
             self.d_wins_epochs = 0
-            return " " + roll_back(trainer, pl_module, path, self.lr_factor, "", self.rundir)
+            return " " + roll_back(trainer, pl_module, path, self.lr_factor, "", self.dirpath)
         return ""
 
     def _warn(self, trainer, pl_module, kind: str, message: str, since_epoch: int) -> None:
@@ -83,9 +86,9 @@ class ImbalanceWarning(Callback):
         text += self._act(trainer, pl_module, text, since_epoch)
         self.warnings.append(text)
         log.warning(text)
-        if self.rundir is not None and trainer.is_global_zero:
+        if self.dirpath is not None and trainer.is_global_zero:
             row = {"epoch": epochs_done(trainer), "kind": kind, "message": text}
-            append_rows(self.rundir / WARNINGS_CSV, [row])
+            append_rows(self.dirpath / layout.WARNINGS_CSV, [row])
         for logger in trainer.loggers:
             if hasattr(logger.experiment, "add_text"):
                 step = logged_step(trainer)  # the x-axis of the losses; the text names the epoch

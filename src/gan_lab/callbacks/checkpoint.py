@@ -6,6 +6,7 @@ from lightning.pytorch.callbacks import Callback
 
 from gan_lab.errors import TrainingStopped
 from gan_lab.rollback import all_finite
+from gan_lab.runs import layout
 from gan_lab.schedule import due, epochs_done
 
 
@@ -16,6 +17,9 @@ class HistoryCheckpoint(Callback):
     - the final epoch is always kept in the history, even off the N-epoch grid;
     - ``last.ckpt`` is rewritten after every epoch, so a crash loses at most one.
 
+    ``dirpath`` is the run folder; the file names are the layout's (gan_lab.runs.layout), never a
+    setting: the report, scoring, resuming and the roll-back find them by the same names.
+
     Written with ``trainer.save_checkpoint`` (Lightning's public API: every rank calls it, rank 0
     writes), so the files are ordinary Lightning checkpoints that ``ckpt_path=`` resumes from.
     """
@@ -24,21 +28,20 @@ class HistoryCheckpoint(Callback):
         self,
         dirpath: str,
         every_n_epochs: int = 10,
-        filename: str = "epoch_{epoch:04d}",
         save_last: bool = True,
     ):
-        self.dirpath, self.filename = Path(dirpath), filename
+        self.dirpath = Path(dirpath)
         self.every_n_epochs, self.save_last = every_n_epochs, save_last
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if not all_finite(pl_module.state_dict()):  # the last line of defence (design §9)
             raise TrainingStopped(
                 f"after epoch {epochs_done(trainer)} some weights are NaN or Inf; no checkpoint "
-                f"was written for it (the earlier ones in {self.dirpath} are intact). Resume from "
+                f"was written for it (the earlier ones in {layout.checkpoints_dir(self.dirpath)} are "
+                "intact). Resume from "
                 "the newest with a lower learning rate, or set model.nonfinite=rollback."
             )
         if due(trainer, self.every_n_epochs):
-            name = self.filename.format(epoch=epochs_done(trainer))
-            trainer.save_checkpoint(self.dirpath / f"{name}.ckpt")
+            trainer.save_checkpoint(layout.checkpoint_path(self.dirpath, epochs_done(trainer)))
         if self.save_last:
-            trainer.save_checkpoint(self.dirpath / "last.ckpt")
+            trainer.save_checkpoint(layout.last_checkpoint(self.dirpath))

@@ -9,7 +9,6 @@ or stop together.
 """
 
 import logging
-from pathlib import Path
 
 import torch
 from lightning.pytorch.callbacks import Callback
@@ -27,6 +26,9 @@ ADVICE = (
 
 
 class RunGuard(Callback):
+    """``dirpath`` is the run folder: its history checkpoints (gan_lab.runs.layout) are where a
+    roll-back goes back to."""
+
     def __init__(
         self,
         dirpath: str,
@@ -54,8 +56,7 @@ class RunGuard(Callback):
             why = "no checkpoint to go back to" if path is None else f"{self.rollbacks} roll-backs"
             raise self._stop(f"{what} ({why}).")
         self.rollbacks += 1
-        # The run folder holds the checkpoint folder (train.prepare_run_folder's layout too).
-        said = roll_back(trainer, pl_module, path, self.lr_factor, what, Path(self.dirpath).parent)
+        said = roll_back(trainer, pl_module, path, self.lr_factor, what, self.dirpath)
         if trainer.is_global_zero:
             log.warning(said)
 

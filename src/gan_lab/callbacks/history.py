@@ -10,14 +10,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab import keys
-from gan_lab.run_files import (
-    LOSSES_PNG,
-    METRICS_CSV,
-    STEPS_CSV,
-    WARNINGS_CSV,
-    append_rows,
-    read_rows,
-)
+from gan_lab.runs.files import append_rows, read_rows
+from gan_lab.runs.layout import LOSSES_PNG, METRICS_CSV, STEPS_CSV, WARNINGS_CSV
 from gan_lab.safe_io import write_atomic
 from gan_lab.schedule import batches_done, epochs_done
 

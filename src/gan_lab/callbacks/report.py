@@ -20,7 +20,8 @@ from torchvision.utils import make_grid, save_image
 
 from gan_lab.data.augment import augment_grid
 from gan_lab.hardware import device_name
-from gan_lab.run_files import PREVIEW_DIR, read_info, write_info
+from gan_lab.runs import layout
+from gan_lab.runs.files import read_info, write_info
 
 log = logging.getLogger(__name__)
 
@@ -171,20 +172,22 @@ class RunReport(Callback):
         """A batch of training images and the augmentation check, when a run starts (a resume
         keeps them). The global random streams are left untouched: a resumed or repeated run
         must draw exactly what it would have drawn without this picture (design §9)."""
-        folder = self.dirpath / PREVIEW_DIR
-        if not fresh and (folder / "batch.png").exists():
+        folder = layout.preview_dir(self.dirpath)
+        if not fresh and (folder / layout.PREVIEW_BATCH).exists():
             return
         folder.mkdir(parents=True, exist_ok=True)
         g = torch.Generator().manual_seed(self.seed)
         pick = torch.randperm(len(dm.images), generator=g)
         images = dm.images[pick[: self.preview_images]]
-        save_image(make_grid(images.float() / 255.0, nrow=8, padding=2), folder / "batch.png")
+        save_image(
+            make_grid(images.float() / 255.0, nrow=8, padding=2), folder / layout.PREVIEW_BATCH
+        )
         if dm.augment.active:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 shown = dm.images[pick[: self.augment_images]].cpu()
                 grid = augment_grid(shown, dm.augment, self.augment_copies)
-            save_image(grid, folder / "augment.png")
+            save_image(grid, folder / layout.PREVIEW_AUGMENT)
 
     # ---- the end: close the session, write the page -------------------------------------
     def close(self, trainer, status: str) -> None:
@@ -208,8 +211,8 @@ class RunReport(Callback):
             self.close(trainer, status)
         except Exception as err:  # noqa: BLE001 — see above
             log.warning(
-                "report.html could not be written (%s: %s); write it with "
-                "python -m gan_lab.report %s",
+                "%s could not be written (%s: %s); write it with python -m gan_lab.report %s",
+                layout.REPORT,
                 type(err).__name__,
                 err,
                 self.dirpath,

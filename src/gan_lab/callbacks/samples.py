@@ -10,6 +10,7 @@ from PIL import Image
 from torchvision.utils import make_grid, save_image
 
 from gan_lab.models import to_unit
+from gan_lab.runs import layout
 from gan_lab.schedule import due, epochs_done, logged_step
 
 
@@ -24,6 +25,10 @@ def make_gif(frames: list[Path], out: Path, ms_per_frame: int = 300) -> Path | N
 
 
 class SampleGrid(Callback):
+    """``dirpath`` is the run folder; the grids, the GIF and the fixed noise go where the layout
+    puts them (gan_lab.runs.layout: samples/epoch_NNNN.png), which is where the report, the sweep
+    summary and the roll-back look."""
+
     def __init__(self, dirpath: str, every_n_epochs: int = 10, nrow: int = 8, gif: bool = True):
         self.dirpath = Path(dirpath)
         self.every_n_epochs, self.nrow, self.gif = every_n_epochs, nrow, gif
@@ -34,9 +39,9 @@ class SampleGrid(Callback):
 
     def write(self, trainer, pl_module, epoch: int) -> Path:
         grid = self.grid(pl_module)
-        path = self.dirpath / f"epoch_{epoch:04d}.png"
+        path = layout.grid_path(self.dirpath, epoch)
         if trainer.is_global_zero:
-            self.dirpath.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             save_image(grid, path)
             for logger in trainer.loggers:
                 if hasattr(logger.experiment, "add_image"):
@@ -46,8 +51,9 @@ class SampleGrid(Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:  # the fixed noise, stored with the run (and in every checkpoint)
-            self.dirpath.mkdir(parents=True, exist_ok=True)
-            torch.save(pl_module.fixed_z.cpu(), self.dirpath / "fixed_noise.pt")
+            path = layout.fixed_noise_path(self.dirpath)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(pl_module.fixed_z.cpu(), path)
         if trainer.current_epoch == 0:  # the untrained generator, once (003 §3); not on resume
             self.write(trainer, pl_module, 0)
 
@@ -57,4 +63,5 @@ class SampleGrid(Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         if self.gif and trainer.is_global_zero:
-            make_gif(sorted(self.dirpath.glob("epoch_*.png")), self.dirpath / "evolution.gif")
+            frames = [p for _, p in layout.grids(self.dirpath)]
+            make_gif(frames, layout.gif_path(self.dirpath))

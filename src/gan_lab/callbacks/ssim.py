@@ -15,7 +15,8 @@ from gan_lab import keys
 from gan_lab.metrics.images import real_subset
 from gan_lab.metrics.similarity import best_ssim
 from gan_lab.models import to_unit
-from gan_lab.run_files import SSIM_CSV, append_rows
+from gan_lab.runs.files import append_rows
+from gan_lab.runs.layout import SSIM_CSV
 from gan_lab.schedule import batches_done, epochs_done
 
 

@@ -19,6 +19,7 @@ import gan_lab.config  # noqa: F401  (registers the resolvers the configs use)
 from gan_lab import __version__
 from gan_lab.config import to_dict
 from gan_lab.errors import friendly
+from gan_lab.runs import layout
 
 
 # The two Hydra apps: groups, -m sweeps, --cfg, --help (its text: conf/hydra/help/). Hydra finds
@@ -47,13 +48,19 @@ COMMANDS = {
         "project an image into G's latent space; edit, interpolate, compare",
     ),
     "sample": ("gan_lab.sample:main", "write PNGs drawn from a checkpoint"),
-    "score": ("gan_lab.score:main", "FID/KID/IS of every checkpoint of a run → scores.csv, best@"),
+    "score": (
+        "gan_lab.score:main",
+        f"FID/KID/IS of every checkpoint of a run → {layout.SCORES_CSV}, {layout.BEST}",
+    ),
     "audit": ("gan_lab.audit:main", "check an image folder: broken, tiny, odd and duplicate files"),
     "preview": (
         "gan_lab.preview:main",
         "a batch, augmentations and pixel statistics of a data set",
     ),
-    "report": ("gan_lab.report.__main__:main", "report.html of a run, sweep or inversion folder"),
+    "report": (
+        "gan_lab.report.__main__:main",
+        f"{layout.REPORT} of a run, sweep or inversion folder",
+    ),
     "summarize": ("gan_lab.summarize:main", "the table and picture of a sweep (multirun folder)"),
     "extractor": (
         "gan_lab.extractor:main",

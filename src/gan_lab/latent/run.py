@@ -21,7 +21,8 @@ from gan_lab.latent.images import load_target, load_z, save_z
 from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import Inversion, invert
 from gan_lab.models import to_unit
-from gan_lab.run_files import INVERSION_JSON, LOSS_CSV
+from gan_lab.runs import layout
+from gan_lab.runs.layout import INVERSION_JSON, LOSS_CSV
 from gan_lab.safe_io import write_atomic
 
 MODES = ("invert", "edit", "interpolate", "compare")
@@ -44,7 +45,8 @@ class Inverted:
 def _load(ckpt, cfg: dict, key: str = "ckpt") -> LoadedGAN:
     if not ckpt:
         raise UserError(
-            f"{key}= is required: a checkpoint written by train.py (<run>/checkpoints/last.ckpt)."
+            f"{key}= is required: a checkpoint written by train.py "
+            f"({layout.last_checkpoint('<run>')})."
         )
     gan = load_gan(ckpt, pick_device(cfg["device"]))
     if gan.conditional:
@@ -91,7 +93,7 @@ def invert_file(gan: LoadedGAN, path, cfg: dict, out: Path, prefix: str = "") ->
     frames = to_unit(result.frames, gan.value_range)
     steps = [f"step {s}" for s in result.frame_steps]
     figures.save_table([list(frames)], out / f"{prefix}evolution.png", [""], steps, [steps])
-    figures.save_gif(frames, out / f"{prefix}evolution.gif", cfg["zoom"], cfg["frame_ms"])
+    figures.save_gif(frames, out / f"{prefix}{layout.GIF}", cfg["zoom"], cfg["frame_ms"])
     save_z(result.z, out / f"{prefix}z.pt")
     figures.save_pair(
         to_unit(target[0], gan.value_range).cpu(),

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from gan_lab.errors import UserError
 from gan_lab.report.inversion import is_inversion, write_inversion_report
-from gan_lab.report.run import is_run, write_run_report
+from gan_lab.report.run import write_run_report
 from gan_lab.report.sweep import SweepReport, is_sweep, write_sweep_report
+from gan_lab.runs import layout
 
 __all__ = [
     "SweepReport",
@@ -30,9 +31,10 @@ def write_report(folder: str | Path) -> Path:
         return write_sweep_report(folder)
     if is_inversion(folder):
         return write_inversion_report(folder)
-    if is_run(folder):
+    if layout.is_run(folder):
         return write_run_report(folder)
     raise UserError(
-        f"{folder} holds no run (metrics.csv, checkpoints/), no sweep (run folders with "
-        ".hydra/overrides.yaml) and no inversion (inversion.json): nothing to report."
+        f"{folder} holds no run ({layout.METRICS_CSV}, {layout.CHECKPOINTS}/), no sweep (run "
+        f"folders with {layout.SWEEP_RUN_MARK}) and no inversion ({layout.INVERSION_JSON}): "
+        "nothing to report."
     )

@@ -12,7 +12,8 @@ from pathlib import Path
 from gan_lab.errors import UserError
 from gan_lab.report import page as P
 from gan_lab.report import plots
-from gan_lab.run_files import INVERSION_JSON, LOSS_CSV, REPORT, read_rows
+from gan_lab.runs.files import read_rows
+from gan_lab.runs.layout import GIF, INVERSION_JSON, LOSS_CSV, REPORT
 from gan_lab.safe_io import write_atomic
 
 SECTIONS = ("inversion", "results", "loss", "edits", "interpolation", "comparison", "files")
@@ -141,7 +142,7 @@ def results(folder: Path, found: list[dict]) -> str:
         prefix = f["prefix"]
         pair = folder / f"{prefix}target_vs_reconstruction.png"
         strip = folder / f"{prefix}evolution.png"
-        gif = folder / f"{prefix}evolution.gif"
+        gif = folder / f"{prefix}{GIF}"
         parts.append(f"<h3>{P.esc(f['who'])}: final MSE {f['mse']:.3e}</h3>")
         parts.append(
             P.figure(
@@ -267,5 +268,5 @@ def write_inversion_report(folder: str | Path) -> Path:
     """Write <inversion folder>/report.html; returns its path."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir() or not is_inversion(folder):
-        raise UserError(f"{folder} is not an inversion folder (no {INVERSION_JSON} or loss.csv).")
+        raise UserError(f"{folder} is not an inversion folder (no {INVERSION_JSON} or {LOSS_CSV}).")
     return write_atomic(folder / REPORT, render(folder).encode("utf-8"))

@@ -18,27 +18,27 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from gan_lab import keys
-from gan_lab.checkpoint import SCORES, best_row, read_checkpoint, resolve_checkpoint
+from gan_lab.checkpoint import best_row, read_checkpoint, resolve_checkpoint
 from gan_lab.data.folder import inspect_file
 from gan_lab.errors import UserError
 from gan_lab.report import page as P
 from gan_lab.report import plots
-from gan_lab.run_files import (
+from gan_lab.runs import layout
+from gan_lab.runs.files import read_info, read_rows
+from gan_lab.runs.layout import (
+    AUDIT_CSV,
     LOSSES_PNG,
     METRICS_CSV,
-    PREVIEW_DIR,
     REPORT,
+    SCORES_CSV,
     SSIM_CSV,
     STEPS_CSV,
     WARNINGS_CSV,
-    read_info,
-    read_rows,
 )
 from gan_lab.safe_io import write_atomic
 from gan_lab.sweep import FAILED, parse_overrides, run_status
 
 SECTIONS = ("run", "networks", "data", "samples", "training", "scores", "classes", "files")
-AUDIT_CSV = "data_audit.csv"
 GLANCE = 8  # grids shown side by side at a glance (the slider shows every one)
 THUMBS = 24  # skipped files shown as thumbnails
 
@@ -59,22 +59,6 @@ def fmt(value, digits: int = 4) -> str:
     if x == int(x) and abs(x) < 1e9:
         return str(int(x))
     return f"{x:.{digits}g}"
-
-
-def epoch_of(path: Path) -> int | None:
-    digits = path.stem.removeprefix("epoch_")
-    return int(digits) if digits.isdigit() else None
-
-
-def grids(run: Path) -> list[tuple[int, Path]]:
-    """samples/epoch_NNNN.png by epoch: 0 is the untrained generator (003 §3)."""
-    found = [(epoch_of(p), p) for p in (run / "samples").glob("epoch_*.png")]
-    return sorted((e, p) for e, p in found if e is not None)
-
-
-def checkpoints(run: Path) -> list[tuple[int, Path]]:
-    found = [(epoch_of(p), p) for p in (run / "checkpoints").glob("epoch_*.ckpt")]
-    return sorted((e, p) for e, p in found if e is not None)
 
 
 def resolved(node, root: DictConfig, path: str = ""):
@@ -99,24 +83,19 @@ def run_config(run: Path, info: dict) -> dict:
     stored in the newest checkpoint."""
     if info.get("config"):
         return info["config"]
-    hydra = run / ".hydra" / "config.yaml"
+    hydra = layout.hydra_config(run)
     if hydra.is_file():
         raw = yaml.safe_load(hydra.read_text()) or {}
         if isinstance(raw.get("paths"), dict):  # ${hydra:runtime.output_dir} is this folder
             raw["paths"]["output_dir"] = str(run)
         return resolved(raw, OmegaConf.create(raw))
-    for path in [run / "checkpoints" / "last.ckpt", *reversed([p for _, p in checkpoints(run)])]:
+    for path in [layout.last_checkpoint(run), *reversed([p for _, p in layout.history(run)])]:
         if path.is_file():
             try:
                 return dict(read_checkpoint(path)["gan_lab"]["config"])
             except UserError:
                 continue
     return {}
-
-
-def is_run(folder: Path) -> bool:
-    marks = (METRICS_CSV, "run.json", "checkpoints", "samples", ".hydra/config.yaml")
-    return any((folder / m).exists() for m in marks)
 
 
 class Run:
@@ -130,9 +109,9 @@ class Run:
         self.warnings = read_rows(self.dir / WARNINGS_CSV)
         self.info = read_info(self.dir)
         self.config = run_config(self.dir, self.info)
-        self.grids = grids(self.dir)
-        self.checkpoints = checkpoints(self.dir)
-        hydra = self.dir / ".hydra" / "overrides.yaml"
+        self.grids = layout.grids(self.dir)
+        self.checkpoints = layout.history(self.dir)
+        hydra = layout.hydra_overrides(self.dir)
         self.overrides = parse_overrides(self.dir) if hydra.is_file() else None
 
     def cfg(self, dotted: str, default=None):
@@ -200,7 +179,7 @@ def score_stds(rows: list[dict]) -> list[str]:
 def scores_key(run: Path) -> str | None:
     """The metric gan_lab.score ranked by, as its scores.md states it."""
     try:
-        found = re.search(r"best by `([^`]+)`", (run / "scores.md").read_text())
+        found = re.search(r"best by `([^`]+)`", (run / layout.SCORES_MD).read_text())
     except OSError:
         return None
     return found.group(1) if found else None
@@ -218,21 +197,21 @@ def best_choice(r: Run) -> dict | None:
     """Which checkpoint to use. scores.csv (python -m gan_lab.score) decides when it exists —
     the same file and row as ``ckpt=best@<run>``; otherwise the training's own evaluations in
     metrics.csv ranked by the run's metrics.best with the same rule (checkpoint.best_row)."""
-    scores = r.dir / SCORES
+    scores = r.dir / SCORES_CSV
     if scores.is_file():
         rows = read_rows(scores)
         try:
-            path = resolve_checkpoint(f"best@{r.dir}")
+            path = resolve_checkpoint(layout.best_spec(r.dir))
         except UserError:
             return None
         row = next((x for x in rows if x.get("best") == "yes"), {})
         return {
-            "source": SCORES,
+            "source": SCORES_CSV,
             "rows": rows,
             "epoch": number(row.get("epoch")),
             "checkpoint": path,
             "key": scores_key(r.dir),
-            "use": f"ckpt=best@{r.dir}",
+            "use": f"ckpt={layout.best_spec(r.dir)}",
         }
     evaluated = evaluations(r.epochs)
     key = best_key(r.cfg("metrics.best", "val/fid"), score_columns(evaluated))
@@ -245,7 +224,7 @@ def best_choice(r: Run) -> dict | None:
     except ValueError:
         return None
     epoch = int(number(row["epoch"]))
-    path = r.dir / "checkpoints" / f"epoch_{epoch:04d}.ckpt"
+    path = layout.checkpoint_path(r.dir, epoch)
     return {
         "source": METRICS_CSV,
         "rows": evaluated,
@@ -355,7 +334,7 @@ def networks(r: Run) -> str:
     if not nets:
         parts.append(
             P.note(
-                "Parameter counts and layer shapes are recorded in run.json when a run starts (this run has none)."
+                f"Parameter counts and layer shapes are recorded in {layout.RUN_INFO} when a run starts (this run has none)."
             )
         )
     if r.config:
@@ -445,19 +424,26 @@ def data(r: Run) -> str:
     elif cfg.get("classes"):
         facts.append(("classes", P.esc(cfg.get("classes"))))
     parts = [P.key_values(facts), audit(r)]
-    preview = r.dir / PREVIEW_DIR
+    preview = layout.preview_dir(r.dir)
     shown = []
-    if (preview / "batch.png").exists():
+    if (preview / layout.PREVIEW_BATCH).exists():
         shown.append(
             P.figure(
-                P.picture(r.dir, preview / "batch.png", "a batch of training images", "grid pixel"),
+                P.picture(
+                    r.dir,
+                    preview / layout.PREVIEW_BATCH,
+                    "a batch of training images",
+                    "grid pixel",
+                ),
                 "a batch of training images (003 §4)",
             )
         )
-    if (preview / "augment.png").exists():
+    if (preview / layout.PREVIEW_AUGMENT).exists():
         shown.append(
             P.figure(
-                P.picture(r.dir, preview / "augment.png", "augmentation check", "pixel grid"),
+                P.picture(
+                    r.dir, preview / layout.PREVIEW_AUGMENT, "augmentation check", "pixel grid"
+                ),
                 "each row: an image, then 8 augmented copies (003 §5.1)",
             )
         )
@@ -492,7 +478,8 @@ def glance(r: Run) -> str:
 
 def samples(r: Run) -> str:
     if not r.grids:
-        return P.note("No sample grids yet (samples/epoch_NNNN.png appear at every checkpoint).")
+        pattern = layout.grid_path(".", 0).as_posix().replace("0000", "NNNN")
+        return P.note(f"No sample grids yet ({pattern} appear at every checkpoint).")
     first_epoch, first = r.grids[0]
     last_epoch, last = r.grids[-1]
     untrained = (
@@ -514,7 +501,7 @@ def samples(r: Run) -> str:
         "<h3>At a glance</h3>",
         glance(r),
     ]
-    gif = r.dir / "samples" / "evolution.gif"
+    gif = layout.gif_path(r.dir)
     if gif.exists():
         parts.append(f"<h3>Evolution ({P.link(r.dir, gif)})</h3>")
         parts.append(P.figure(P.picture(r.dir, gif, "evolution of the grids", "grid pixel")))
@@ -587,7 +574,7 @@ def scores(r: Run) -> str:
         by = (
             f"by {best['key']}"
             if best["key"]
-            else "by python -m gan_lab.score (scores.md names the metric)"
+            else f"by python -m gan_lab.score ({layout.SCORES_MD} names the metric)"
         )
         exists = ckpt.exists()
         parts.append(
@@ -612,11 +599,11 @@ def scores(r: Run) -> str:
         parts.append(P.figure(P.img_bytes(png, "scores over epochs", cls="plot")))
     if best:
         names = [c for c in (best["rows"][0] if best["rows"] else {}) if c.startswith("val/")]
-        head = ["epoch", *names] + (["checkpoint"] if best["source"] == SCORES else [])
+        head = ["epoch", *names] + (["checkpoint"] if best["source"] == SCORES_CSV else [])
         table_rows, marks = [], []
         for x in best["rows"]:
             row = [fmt(x.get("epoch")), *(fmt(x.get(n)) for n in names)]
-            if best["source"] == SCORES:
+            if best["source"] == SCORES_CSV:
                 name = x.get("checkpoint", "")
                 row.append(P.link(r.dir, r.dir / name, name))
             table_rows.append(row)
@@ -660,7 +647,7 @@ def classes(r: Run) -> str:
     if not names:
         if r.cfg("model.conditional"):
             return P.note(
-                "A conditional run, but its grid rows were not recorded (run.json); each grid row of 8 is one class in order."
+                f"A conditional run, but its grid rows were not recorded ({layout.RUN_INFO}); each grid row of 8 is one class in order."
             )
         return P.note("Not a conditional run (model.conditional=false): the grids mix the classes.")
     per_class = (r.info.get("data") or {}).get("per_class") or {}
@@ -687,7 +674,7 @@ def files(r: Run) -> str:
         return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n} B"
 
     groups = []
-    ckpts = sorted((r.dir / "checkpoints").glob("*.ckpt"))
+    ckpts = layout.all_checkpoints(layout.checkpoints_dir(r.dir))
     if ckpts:
         groups.append(("checkpoints", ckpts))
     tables = [
@@ -698,29 +685,29 @@ def files(r: Run) -> str:
             SSIM_CSV,
             WARNINGS_CSV,
             AUDIT_CSV,
-            SCORES,
-            "scores.md",
-            "run.json",
+            SCORES_CSV,
+            layout.SCORES_MD,
+            layout.RUN_INFO,
         )
     ]
     groups.append(("tables", [p for p in tables if p.exists()]))
-    pictures = [r.dir / "losses.png", *[p for _, p in r.grids], r.dir / "samples" / "evolution.gif"]
-    pictures += sorted((r.dir / PREVIEW_DIR).glob("*.png"))
+    pictures = [r.dir / LOSSES_PNG, *[p for _, p in r.grids], layout.gif_path(r.dir)]
+    pictures += sorted(layout.preview_dir(r.dir).glob("*.png"))
     groups.append(("pictures", [p for p in pictures if p.exists()]))
     logs = [
         p
         for p in (
-            *r.dir.glob("*.log"),
-            r.dir / ".hydra" / "config.yaml",
-            r.dir / ".hydra" / "overrides.yaml",
+            *r.dir.glob(layout.LOG_GLOB),
+            layout.hydra_config(r.dir),
+            layout.hydra_overrides(r.dir),
         )
         if p.exists()
     ]
     groups.append(("logs and config", logs))
-    inversions = sorted((r.dir / "inversions").glob(f"*/{REPORT}"))
+    inversions = sorted(layout.inversions_dir(r.dir).glob(f"*/{REPORT}"))
     if inversions:
         groups.append(("inversions of this run", inversions))
-    abandoned = sorted(p for p in (r.dir / "abandoned").glob("*") if p.is_dir())
+    abandoned = sorted(p for p in layout.abandoned_dir(r.dir).glob("*") if p.is_dir())
     if abandoned:
         groups.append(("abandoned branches (design §9)", abandoned))
     parts = []
@@ -731,10 +718,9 @@ def files(r: Run) -> str:
                 for p in paths
             )
             parts.append(f"<h3>{P.esc(title)}</h3><ul>{items}</ul>")
-    if (r.dir / "tensorboard").is_dir():
-        parts.append(
-            P.note(f"TensorBoard: <code>tensorboard --logdir {P.esc(r.dir / 'tensorboard')}</code>")
-        )
+    if layout.tensorboard_dir(r.dir).is_dir():
+        logdir = P.esc(layout.tensorboard_dir(r.dir))
+        parts.append(P.note(f"TensorBoard: <code>tensorboard --logdir {logdir}</code>"))
     return "".join(parts)
 
 
@@ -759,6 +745,9 @@ def render(run: Path) -> str:
 def write_run_report(run: str | Path) -> Path:
     """Write <run>/report.html from the run folder's files; returns its path."""
     run = Path(run).expanduser().resolve()
-    if not run.is_dir() or not is_run(run):
-        raise UserError(f"{run} is not a run folder (no metrics.csv, checkpoints/ or samples/).")
+    if not run.is_dir() or not layout.is_run(run):
+        raise UserError(
+            f"{run} is not a run folder (no {METRICS_CSV}, {layout.CHECKPOINTS}/ or "
+            f"{layout.SAMPLES}/)."
+        )
     return write_atomic(run / REPORT, render(run).encode("utf-8"))

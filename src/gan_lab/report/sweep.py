@@ -16,7 +16,9 @@ from gan_lab.errors import UserError
 from gan_lab.report import page as P
 from gan_lab.report import plots
 from gan_lab.report.run import evaluations
-from gan_lab.run_files import METRICS_CSV, REPORT, read_rows
+from gan_lab.runs import layout
+from gan_lab.runs.files import read_rows
+from gan_lab.runs.layout import METRICS_CSV, REPORT
 from gan_lab.safe_io import write_atomic
 from gan_lab.sweep import FINAL, columns, differing_keys, find_runs, parse_overrides, summarize_run
 
@@ -169,7 +171,7 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
     if not sweep_dir.is_dir() or not is_sweep(sweep_dir):
         raise UserError(
             f"no runs in {sweep_dir}: a multirun folder holds one sub-folder per run, each with "
-            ".hydra/overrides.yaml (python train.py -m ... writes them)."
+            f"{layout.SWEEP_RUN_MARK} (python train.py -m ... writes them)."
         )
     return write_atomic(sweep_dir / REPORT, render(sweep_dir).encode("utf-8"))
 

@@ -1,6 +1,7 @@
-"""The CSV files of a run folder (metrics.csv, steps.csv, ssim.csv, warnings.csv): written by the
-callbacks, read by the sweep summary, the loss plot and the report. Plain ``csv``: one row per
-epoch, step or event.
+"""Reading and writing a run folder's tables: the CSV files of its history (metrics.csv, steps.csv,
+ssim.csv, warnings.csv; their names are gan_lab.runs.layout's), written by the callbacks, read by
+the sweep summary, the loss plot and the report, and run.json. Plain ``csv``: one row per epoch,
+step or event.
 
 Crash safety (design §9): rows are appended in one fsynced write per epoch, and the callbacks
 write them *before* the epoch's checkpoint; a resume drops every row after the checkpoint's
@@ -13,24 +14,8 @@ import io
 import json
 from pathlib import Path
 
+from gan_lab.runs.layout import RUN_INFO
 from gan_lab.safe_io import append_atomic, write_atomic
-
-METRICS_CSV = "metrics.csv"  # one row per epoch: the epoch means and any val/* scores
-STEPS_CSV = "steps.csv"  # one row per step: D and G loss, D(x), D(G(z))
-SSIM_CSV = "ssim.csv"  # one row per SSIM measurement
-WARNINGS_CSV = "warnings.csv"  # one row per imbalance/collapse warning: epoch, kind, message
-HISTORY = (METRICS_CSV, STEPS_CSV, SSIM_CSV, WARNINGS_CSV)
-LOSSES_PNG = (
-    "losses.png"  # the losses and D's outputs of metrics.csv and steps.csv, drawn at the end
-)
-# What the report needs and no CSV holds: networks, data, device, precision, each session's times.
-RUN_INFO = "run.json"
-REPORT = "report.html"  # the run's (or sweep's, or inversion's) story on one page: gan_lab.report
-# batch.png and augment.png of the run's data, named as gan_lab.preview names them
-PREVIEW_DIR = "preview"
-# An inversion's folder (invert.py): what was asked, and each inversion's MSE per step and restart.
-INVERSION_JSON = "inversion.json"
-LOSS_CSV = "loss.csv"  # <prefix>loss.csv: one row per SGD step, one column per restart
 
 
 def _text(fields: list[str], rows: list[dict], header: bool) -> str:
