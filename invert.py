@@ -7,7 +7,7 @@ python invert.py mode=compare ckpt=<run A>/... ckpt_b=<run B>/... target=cake.jp
 """
 
 # The same program as `gan-lab invert`: the Hydra app lives in gan_lab.cli.main.
-from gan_lab.cli.main import invert_app as main
+from gan_lab.cli.main import invert_main as main
 
 if __name__ == "__main__":
     main()

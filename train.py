@@ -4,7 +4,7 @@ The same program as `gan-lab train`: the Hydra app lives in gan_lab.cli.main, wi
 inside the package (src/gan_lab/conf/).
 """
 
-from gan_lab.cli.main import train_app as main
+from gan_lab.cli.main import train_main as main
 
 if __name__ == "__main__":
     main()

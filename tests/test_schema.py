@@ -103,7 +103,11 @@ def test_the_schema_choices_are_what_the_code_acts_on():
 
 
 def test_through_train_py_exit_2_and_no_traceback(tmp_path):
-    for args in (["generator.kernel_size=0"], ["noise=uniform", "noise.low=1", "noise.high=0"]):
+    for args in (
+        ["generator.kernel_size=0"],
+        ["noise=uniform", "noise.low=1", "noise.high=0"],
+        ["data.audit.min_size=abc"],  # a key the built-in set does not have: one paragraph too
+    ):
         res = subprocess.run(
             [sys.executable, "train.py", *args, f"hydra.run.dir={tmp_path}"],
             cwd=ROOT,
@@ -113,6 +117,7 @@ def test_through_train_py_exit_2_and_no_traceback(tmp_path):
         )
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert args[-1].split("=")[0] in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr  # one paragraph
         assert not (tmp_path / "checkpoints").exists()
 
 

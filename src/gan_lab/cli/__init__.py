@@ -63,10 +63,9 @@ def compose(
     except HydraException as err:
         unknown = re.search(r"Could not override '([^']+)'", str(err))
         if unknown and "To append to your config" in str(err):
-            raise UserError(
-                f"unknown argument '{unknown.group(1)}' for conf/{config_name}.yaml; "
-                f"its keys: {', '.join(_keys(config_name))}."
-            ) from None
+            key = unknown.group(1)
+            others = [a for a in args if a.split("=", 1)[0].lstrip("+~") != key]
+            raise UserError(_unknown_key(config_name, key, others)) from None
         raise UserError(f"bad arguments {list(overrides)}: {err}") from None
     finally:
         GlobalHydra.instance().clear()
@@ -77,9 +76,32 @@ def compose(
     return cfg
 
 
-def _keys(config_name: str) -> list[str]:
-    cfg = compose(config_name)
-    return [k for k in cfg if k not in ("paths", "hydra")]
+def _unknown_key(config_name: str, key: str, others: list[str]) -> str:
+    """One paragraph for a key the composed config does not have: the nearest node that exists
+    and its keys (data=builtin has no data.audit: the built-in set is never audited)."""
+    try:
+        cfg = compose(config_name, others)
+    except UserError:
+        cfg = compose(config_name)
+    parts, node, where = key.split("."), cfg, []
+    for part in parts[:-1]:
+        if not isinstance(node, DictConfig) or part not in node:
+            break
+        node, where = node[part], [*where, part]
+    keys = [k for k in node if k not in ("paths", "hydra")] if isinstance(node, DictConfig) else []
+    inside = ".".join(where) or f"conf/{config_name}.yaml"
+    hint = ""
+    if (
+        where
+        and where[0] in cfg
+        and isinstance(cfg[where[0]], DictConfig)
+        and "name" in cfg[where[0]]
+    ):
+        hint = f" ({where[0]}={cfg[where[0]].name})"
+    return (
+        f"{key} is not a key of this config: {inside}{hint} has {', '.join(map(str, keys))}. "
+        "Check the spelling, or choose the group option that has it (--help lists them)."
+    )
 
 
 def require(cfg: DictConfig, usage: str) -> None:

@@ -40,11 +40,42 @@ def invert_app(cfg: DictConfig) -> None:
     run(to_dict(cfg))
 
 
+def _known_keys_first(config_name: str) -> None:
+    """A key the config does not have is one paragraph and exit 2 (Hydra's own message would be
+    several lines and exit 1). Composed once more before Hydra does (a fraction of a second);
+    sweeps (-m) and Hydra's own flags are left to Hydra."""
+    from gan_lab.cli import compose
+    from gan_lab.errors import UserError
+
+    args = sys.argv[1:]
+    if any(a.startswith("-") for a in args):
+        return
+    try:
+        compose(config_name, [a for a in args if not a.startswith("hydra")])
+    except UserError as err:
+        if "is not a key of this config" in str(err):
+            print(f"\ngan-lab: {err}\n", file=sys.stderr)
+            sys.exit(2)
+
+
+def train_main() -> None:
+    _known_keys_first("train")
+    train_app()
+
+
+def invert_main() -> None:
+    _known_keys_first("invert")
+    invert_app()
+
+
 # name → (module:function, one line). Every function reads sys.argv[1:] (its key=value arguments).
 COMMANDS = {
-    "train": ("gan_lab.cli.main:train_app", "train a GAN (the default: the built-in set, minutes)"),
+    "train": (
+        "gan_lab.cli.main:train_main",
+        "train a GAN (the default: the built-in set, minutes)",
+    ),
     "invert": (
-        "gan_lab.cli.main:invert_app",
+        "gan_lab.cli.main:invert_main",
         "project an image into G's latent space; edit, interpolate, compare",
     ),
     "sample": ("gan_lab.sample:main", "write PNGs drawn from a checkpoint"),
