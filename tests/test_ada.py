@@ -14,7 +14,8 @@ from gan_lab.ada import P_MAX, AdaptiveAugment, auto_speed
 from gan_lab.errors import UserError
 from gan_lab.keys import ADA_P
 from gan_lab.report.plots import training_curves
-from gan_lab.run_files import METRICS_CSV, REPORT, read_rows
+from gan_lab.runs.files import read_rows
+from gan_lab.runs.layout import METRICS_CSV, REPORT
 from gan_lab.train import build, make_trainer, train
 from gan_lab.validate import check_config
 
