@@ -66,13 +66,6 @@ warnings.filterwarnings(
 )  # Lightning vs. newer torch
 
 
-def command_line_overrides() -> list[str] | None:
-    """The key=value arguments of this run (inside a Hydra run; None when called as a function)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else None
-
-
 def _given(overrides: list[str]) -> dict[str, str]:
     """key → the override that set it (key=value, +key=value, ~key), Hydra's own keys left out."""
     given = {}
@@ -312,7 +305,8 @@ def train(
     """Train one GAN; returns the final callback metrics (epoch means) as floats.
 
     ``callbacks`` are added to those of the config (tests use it to watch a run); ``overrides``
-    are the command line's key=value arguments (taken from Hydra when None).
+    are the command line's key=value arguments (the Hydra app passes them; None when a script
+    composed the config itself: see use_stored_config).
     """
     ckpt_path, start, stored_path = None, 0, None
     found = newest(resolve_checkpoint(cfg.ckpt_path)) if cfg.get("ckpt_path") else None
@@ -324,7 +318,6 @@ def train(
         ckpt_path, ckpt = found  # best@<run> too
         with open_dict(cfg):
             cfg.ckpt_path = str(ckpt_path)
-        overrides = command_line_overrides() if overrides is None else overrides
         cfg = use_stored_config(cfg, overrides, ckpt["gan_lab"]["config"])
         start = epochs_done_in(ckpt)
         stored_path = ckpt["gan_lab"].get("fast_path")

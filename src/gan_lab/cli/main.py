@@ -27,9 +27,12 @@ from gan_lab.runs import layout
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @friendly
 def train_app(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
     from gan_lab.train import train
 
-    train(cfg)
+    # The arguments as typed: a resume compares them with the checkpoint's config.
+    train(cfg, overrides=list(HydraConfig.get().overrides.task))
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="invert")
