@@ -6,10 +6,12 @@ networks there, the fused upsampling helps in one layout and not the other, and 
 ``torch.compile`` pays depends on the CPU or GPU and on how long the run is
 (benchmarks/README.md, "The training step"). So, with
 ``trainer.fast_path=auto`` (the default), a run times a few steps of each candidate before
-training — on copies of its networks, on its batch shape and device, with its precision — and
-takes the fastest. The measurements are cached per machine, torch version, precision, network
-structure and batch shape (``$XDG_CACHE_HOME/gan-lab/fast_path.json``), so a machine pays for
-them once, and a resume picks what the run picked. One log line says what was chosen and why.
+training — the training step itself (gan_lab.step.step, the function GAN.training_step runs),
+on copies of its networks, on its batch shape and device, with its precision — and takes the
+fastest. The measurements are cached per machine, torch version, precision, network structure,
+procedure and batch shape (``$XDG_CACHE_HOME/gan-lab/fast_path.json``), so a machine pays for
+them once, and a resume picks what the run picked (``choose_for``). One log line says what was
+chosen and why.
 
 Every candidate computes the same thing (same weights, same procedure; results equal up to float
 rounding): the memory layout (``model.channels_last``), the fused nearest-upsampling convolution
@@ -290,7 +292,7 @@ def choose_for(module, trainer) -> tuple[FastPath, str]:
     """The path a GAN module (gan_lab.module) runs on under ``trainer``, and why: the one stored
     in the checkpoint it resumes from, the plain one (trainer.fast_path=off), or the fastest
     measured (``choose``)."""
-    if getattr(module, "stored_fast_path", None) is not None:
+    if module.stored_fast_path is not None:
         return module.stored_fast_path, "as stored in the checkpoint this run resumes"
     if module.fast_path_mode == "off":
         cl = bool(module.channels_last)

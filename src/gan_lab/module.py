@@ -108,6 +108,7 @@ class GAN(L.LightningModule):
             raise UserError(f"trainer.fast_path must be auto or off, not '{fast_path_mode}'.")
         self.fast_path_mode = fast_path_mode
         self.fast_path = fast_path.PLAIN
+        self.stored_fast_path: fast_path.FastPath | None = None  # use_stored_fast_path (resume)
         self.memory_format = torch.contiguous_format
         # Drawn once (after seeding) and saved in every checkpoint as buffers. A conditional
         # model gets one grid row of 8 per class present in the data (fixed_y); else fixed_y is unused.
