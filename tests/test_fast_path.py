@@ -3,6 +3,7 @@ measured one is chosen, timed once per machine and network, never at the cost of
 
 import copy
 import logging
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -196,24 +197,57 @@ def test_timing_changes_nothing_but_speed(cfg_factory, tmp_path, monkeypatch, ca
             assert runs[name][0][key] == pytest.approx(value, rel=1e-4), (name, key)
 
 
-def test_the_timed_step_of_wgan_gp_includes_the_penalty(cfg_factory):
-    """model.loss=wgan_gp: the probe times the penalty's double backward too (on the eager D,
-    as the training step runs it), and its timings are cached apart from the plain step's."""
+def probe_of(module, dm) -> fast_path.Probe:
+    """The probe a CPU fp32 run of ``module`` on ``dm`` would time."""
+    trainer = SimpleNamespace(
+        datamodule=dm, strategy=SimpleNamespace(root_device=torch.device("cpu")), precision="32"
+    )
+    return fast_path.probe_for(module, trainer)
+
+
+def test_the_probe_times_the_training_step_itself(cfg_factory, monkeypatch):
+    """The probe runs gan_lab.step.step — the function GAN.training_step runs — with the run's
+    procedure (loss, R1, gradient penalty, augmentation, EMA): what is timed cannot drift from
+    what trains. Its copies leave the run's weights and ADA state as they were."""
+    from gan_lab import module as module_py
+    from gan_lab import step as step_py
     from gan_lab.train import build
 
-    module, dm = build(cfg_factory("model.loss=wgan_gp"))
-    probes = [
-        fast_path.Probe(
-            generator=module.generator,
-            discriminator=module.discriminator,
-            real=dm.to_model_range(dm.images[:4]),
-            num_classes=0,
-            latent_dim=module.generator.latent_dim,
-            bf16=False,
-            penalty=penalty,
-        )
-        for penalty in (False, True)
-    ]
-    assert probes[0].key() != probes[1].key()
-    times, _ = probes[1].time(FastPath(channels_last=True))
+    assert fast_path.step is step_py.step and module_py.step is step_py.step
+    ran = []
+
+    def spy(nets, proc, real, y, opt):
+        ran.append((nets, proc))
+        return step_py.step(nets, proc, real, y, opt)
+
+    monkeypatch.setattr(fast_path, "step", spy)
+    module, dm = build(
+        cfg_factory("model.loss=wgan_gp", "model.r1_gamma=1", "model.diffaug=[color]")
+    )
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    times, _ = probe_of(module, dm).time(FastPath(channels_last=True))
     assert all(t > 0 for t in times)
+    assert len(ran) == fast_path.WARMUP_STEPS + fast_path.STEPS_PER_ROUND
+    nets, proc = ran[0]
+    assert type(proc.loss) is type(module.loss) and proc.describe() == module.procedure.describe()
+    assert (proc.gp_weight, proc.r1_gamma, proc.diffaug_ops) == (10.0, 1.0, module.diffaug_ops)
+    assert nets.ema is not None and nets.generator is not module.generator  # copies
+    for key, value in module.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    # ADA: the probe observes D on a copy; the run's p and sums are untouched.
+    module, dm = build(cfg_factory("model.ada.enabled=true"))
+    probe_of(module, dm).time(FastPath())
+    assert ran[-1][1].ada is not module.ada and ran[-1][1].ada.signs[1] > 0
+    assert module.ada.signs.sum() == 0 and module.ada.p == 0
+
+
+def test_a_change_of_procedure_is_a_change_of_cache_key(cfg_factory):
+    """Timings are cached per procedure: the gradient penalty's double backward, R1 or
+    augmentation make a different step than the plain one."""
+    from gan_lab.train import build
+
+    keys = []
+    for overrides in ([], ["model.loss=wgan_gp"], ["model.r1_gamma=1"], ["model.diffaug=[color]"]):
+        module, dm = build(cfg_factory(*overrides))
+        keys.append(probe_of(module, dm).key())
+    assert len(set(keys)) == len(keys)

@@ -145,7 +145,7 @@ def test_diffaugment_is_differentiable_and_changes_images(cfg_factory):
 
 def test_diffaugment_sees_real_and_fake_alike(cfg_factory, monkeypatch):
     """Every image D sees — real and fake, in both phases — goes through the augmentation."""
-    import gan_lab.module as module_mod
+    import gan_lab.step as step_mod
 
     calls = []
 
@@ -153,7 +153,7 @@ def test_diffaugment_sees_real_and_fake_alike(cfg_factory, monkeypatch):
         calls.append(x.shape[0])
         return diff_augment(x, ops)
 
-    monkeypatch.setattr(module_mod, "diff_augment", spy)
+    monkeypatch.setattr(step_mod, "diff_augment", spy)
     cfg = bare(
         cfg_factory(
             "model.diffaug=[color,translation,cutout]",

@@ -101,7 +101,7 @@ def test_reference_experiment_uses_spec_values(cfg_factory):
 
 def test_label_noise_is_uniform_within_005(cfg_factory):
     module, _ = build(cfg_factory())
-    t = module.d_targets(4000, 4000)
+    t = module.procedure.d_targets(4000, 4000, torch.device("cpu"))
     real, fake = t[:4000], t[4000:]
     assert real.min() >= 0.95 and real.max() <= 1.0 and real.std() > 0.01
     assert fake.min() >= 0.0 and fake.max() <= 0.05 and fake.std() > 0.005

@@ -6,10 +6,12 @@ networks there, the fused upsampling helps in one layout and not the other, and 
 ``torch.compile`` pays depends on the CPU or GPU and on how long the run is
 (benchmarks/README.md, "The training step"). So, with
 ``trainer.fast_path=auto`` (the default), a run times a few steps of each candidate before
-training — on copies of its networks, on its batch shape and device, with its precision — and
-takes the fastest. The measurements are cached per machine, torch version, precision, network
-structure and batch shape (``$XDG_CACHE_HOME/gan-lab/fast_path.json``), so a machine pays for
-them once, and a resume picks what the run picked. One log line says what was chosen and why.
+training — the training step itself (gan_lab.step.step, the function GAN.training_step runs),
+on copies of its networks, on its batch shape and device, with its precision — and takes the
+fastest. The measurements are cached per machine, torch version, precision, network structure,
+procedure and batch shape (``$XDG_CACHE_HOME/gan-lab/fast_path.json``), so a machine pays for
+them once, and a resume picks what the run picked (``choose_for``). One log line says what was
+chosen and why.
 
 Every candidate computes the same thing (same weights, same procedure; results equal up to float
 rounding): the memory layout (``model.channels_last``), the fused nearest-upsampling convolution
@@ -40,15 +42,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from gan_lab import rng
 from gan_lab.data.decoded import cache_dir_for
 from gan_lab.errors import UserError
 from gan_lab.hardware import device_name
-from gan_lab.losses import gradient_penalty
+from gan_lab.noise import Noise
 from gan_lab.safe_io import write_atomic
+from gan_lab.step import Networks, Procedure, plain_optimisation, step
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ MODES = ("auto", "off")
 COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
 # Shorter runs never time compiled paths (compiling takes minutes on a CPU).
 COMPILE_MIN_RUN_S = 60 * 60
-CACHE_VERSION = 2  # bump when a candidate's implementation changes: old timings are then unused
+# Bump when what is timed changes (3: the training step itself): old timings are then unused.
+CACHE_VERSION = 3
 WARMUP_STEPS, ROUNDS, STEPS_PER_ROUND = 1, 3, 2  # ~18 s for the default run on an AVX2 laptop
 # Timing costs ~(WARMUP + STEPS) × ROUNDS steps per candidate: runs shorter than this many times
 # that cost (≤ 5 %) take the cache, or the guess below, rather than spend it.
@@ -162,36 +166,44 @@ def apply(path: FastPath, generators: list[nn.Module], discriminator: nn.Module)
 
 @dataclass
 class Probe:
-    """What a timed step needs: the run's networks (copied per candidate), a real batch on the
-    device, the class count (conditional), the latent size, the precision, and whether the D
-    phase adds a gradient penalty (WGAN-GP: one more D pass, differentiated twice)."""
+    """What a timed step needs: the run's networks and procedure (copied per candidate), a real
+    batch and its classes (conditional runs; else None) on the device, the latent distribution
+    and the precision. The step timed is gan_lab.step.step, the one that trains: its loss, R1 or
+    gradient penalty, augmentation, class loss, G batch and the EMA of G."""
 
     generator: nn.Module
     discriminator: nn.Module
+    ema: nn.Module | None
+    procedure: Procedure
+    noise: Noise
     real: torch.Tensor
-    num_classes: int
-    latent_dim: int
+    labels: torch.Tensor | None
     bf16: bool
-    penalty: bool = False
 
     def key(self) -> str:
-        """Same machine, torch, precision, networks and batch shape → same measurements."""
+        """Same machine, torch, precision, networks, procedure and batch shape → same
+        measurements."""
         nets = hashlib.sha1(f"{self.generator}\n{self.discriminator}".encode()).hexdigest()[:12]
         shape = "x".join(map(str, self.real.shape))
         precision = "bf16" if self.bf16 else "fp32"
         return (
             f"v{CACHE_VERSION} | {device_name(self.real.device)} | torch {torch.__version__} | "
             f"{torch.get_num_threads()} threads | {precision} | nets {nets} | batch {shape} | "
-            f"classes {self.num_classes}" + (" | gradient penalty" if self.penalty else "")
+            f"{'conditional' if self.labels is not None else 'unconditional'} | "
+            f"{self.procedure.describe()}" + (" | EMA" if self.ema is not None else "")
         )
 
     def time(self, path: FastPath) -> tuple[list[float], float]:
         """Median-ready step times (s) of one candidate, and its first step's extra cost (s):
         for a compiled candidate, the compile time."""
-        g, d = copy.deepcopy(self.generator), copy.deepcopy(self.discriminator)
+        # One deepcopy: the procedure's ADA (its p and sums) is copied too, so timing leaves the
+        # run's own state as it was.
+        g, d, ema, proc = copy.deepcopy(
+            (self.generator, self.discriminator, self.ema, self.procedure)
+        )
         threads = torch.get_num_threads()
-        apply(path, [g], d)
-        step = self._step_fn(g, d, path)
+        apply(path, [g] + ([ema.module] if ema is not None else []), d)
+        step = self._step_fn(g, d, ema, proc, path)
         try:
             t0 = _now(self.real.device)
             for _ in range(WARMUP_STEPS):
@@ -206,40 +218,54 @@ class Probe:
             torch.set_num_threads(threads)
         return times, max(0.0, first - WARMUP_STEPS * statistics.median(times))
 
-    def _step_fn(self, g: nn.Module, d: nn.Module, path: FastPath) -> Callable[[], None]:
-        """The two phases of GAN.training_step (design §4) on copies: D on real + fresh fakes,
-        then G through a frozen D; Adam on each."""
+    def _step_fn(
+        self,
+        g: nn.Module,
+        d: nn.Module,
+        ema: nn.Module | None,
+        proc: Procedure,
+        path: FastPath,
+    ) -> Callable[[], None]:
+        """The training step (gan_lab.step.step) on copies, with plain Adam optimisers and
+        under autocast as Lightning runs it with bf16."""
         opt_d = torch.optim.Adam(d.parameters(), lr=1e-8)
         opt_g = torch.optim.Adam(g.parameters(), lr=1e-8)
-        G = torch.compile(g, mode=path.compile) if path.compile else g
-        D = torch.compile(d, mode=path.compile) if path.compile else d
         fmt = torch.channels_last if path.channels_last else torch.contiguous_format
         real = self.real.contiguous(memory_format=fmt)
-        b, dev = len(real), real.device
+        dev = real.device
+        nets = Networks(
+            G=torch.compile(g, mode=path.compile) if path.compile else g,
+            D=torch.compile(d, mode=path.compile) if path.compile else d,
+            generator=g,
+            discriminator=d,
+            ema=ema,
+            sample_z=lambda n: self.noise.sample(n, g.latent_dim, dev),
+        )
+        optimisation = plain_optimisation({"D": opt_d, "G": opt_g})
         autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-        def step() -> None:
-            y = torch.randint(self.num_classes, (b,), device=dev) if self.num_classes else None
-            y2 = torch.cat([y, y]) if y is not None else None
+        def run() -> None:
             with autocast:
-                with torch.no_grad():
-                    fake = G(torch.randn(b, self.latent_dim, device=dev), y)
-                logits = D(torch.cat([real, fake.to(real.dtype)]), y2)
-                d_loss = F.softplus(logits).mean()
-                if self.penalty:  # on the eager D, as GAN.critic: compiled code cannot do it
-                    d_loss = d_loss + gradient_penalty(lambda x: d(x, y), real, fake)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            d.requires_grad_(False)
-            with autocast:
-                g_loss = F.softplus(-D(G(torch.randn(b, self.latent_dim, device=dev), y), y)).mean()
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            d.requires_grad_(True)
+                step(nets, proc, real, self.labels, optimisation)
 
-        return step
+        return run
+
+
+def probe_for(module, trainer) -> Probe:
+    """A probe of the module's step on the first batch of the trainer's data."""
+    dm, device = trainer.datamodule, trainer.strategy.root_device
+    b = min(dm.batch_size, len(dm.images))
+    labels = dm.labels[:b].to(device) if module.conditional else None
+    return Probe(
+        generator=module.generator,
+        discriminator=module.discriminator,
+        ema=module.generator_ema,
+        procedure=module.procedure,
+        noise=module.noise,
+        real=dm.to_model_range(dm.images[:b]).to(device),
+        labels=labels,
+        bf16=str(trainer.precision).startswith("bf16"),
+    )
 
 
 def _now(device: torch.device) -> float:
@@ -260,6 +286,33 @@ def _read_cache(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}  # no cache yet, or a damaged one: measure again
+
+
+def choose_for(module, trainer) -> tuple[FastPath, str]:
+    """The path a GAN module (gan_lab.module) runs on under ``trainer``, and why: the one stored
+    in the checkpoint it resumes from, the plain one (trainer.fast_path=off), or the fastest
+    measured (``choose``)."""
+    if module.stored_fast_path is not None:
+        return module.stored_fast_path, "as stored in the checkpoint this run resumes"
+    if module.fast_path_mode == "off":
+        cl = bool(module.channels_last)
+        co = None if module.compile is True else module.compile
+        return FastPath(channels_last=cl, compile=co), "trainer.fast_path=off"
+    fusable = getattr(module.generator, "can_fuse_upsampling", lambda: False)()
+    dm, device = trainer.datamodule, trainer.strategy.root_device
+    options = candidates(module.channels_last, module.compile, fusable, device)
+    planned = resolve_planned_steps(
+        len(dm.images), dm.batch_size, trainer.max_epochs or 1, trainer.limit_train_batches
+    )
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    # DDP ranks must agree on the layout: they read the cache but never time.
+    return choose(
+        probe_for(module, trainer),
+        options,
+        planned,
+        timing=trainer.world_size == 1,
+        max_seconds=getattr(timer, "_duration", None),  # trainer.max_time
+    )
 
 
 def choose(

@@ -1,5 +1,9 @@
-"""The training system: design §4 — one D phase and one G phase per batch.
+"""The training system around the step of design §4 (gan_lab/step.py: one D phase and one G
+phase per batch, the same function the fast path times).
 
+This module hands the step the run's networks (compiled when the fast path says so) and
+Lightning's manual optimisation with the NaN guard, and keeps what lies around it: the random
+streams, the fixed noise, ADA's adjustments, the epoch's statistics, checkpoints' extras.
 The networks, the latent distribution and the loss are injected; monitoring,
 checkpoint policy and sample grids live in callbacks that read the public
 attributes (``generator``, ``noise``, ``fixed_z``, ``fixed_y``, ``conditional``,
@@ -16,22 +20,21 @@ from pathlib import Path
 
 import lightning as L
 import torch
-import torch.nn.functional as F
-from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from gan_lab import fast_path, registry
 from gan_lab.ada import AdaptiveAugment
-from gan_lab.diffaug import diff_augment, parse_policy
+from gan_lab.diffaug import parse_policy
 from gan_lab.ema import make_ema, shown_generator
 from gan_lab.errors import UserError
 from gan_lab.keys import ADA_P, STAT_KEYS, epoch_key, step_key
-from gan_lab.losses import build_loss, gradient_penalty
+from gan_lab.losses import build_loss
 from gan_lab.noise import Noise
 from gan_lab.rng import capture, restore, seed_rank
 from gan_lab.rollback import any_rank
 from gan_lab.runs import layout
 from gan_lab.schedule import batches_done, epochs_done
+from gan_lab.step import Networks, Optimisation, Procedure, step
 from gan_lab.validate import read_stored
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
@@ -106,6 +109,7 @@ class GAN(L.LightningModule):
             raise UserError(f"trainer.fast_path must be auto or off, not '{fast_path_mode}'.")
         self.fast_path_mode = fast_path_mode
         self.fast_path = fast_path.PLAIN
+        self.stored_fast_path: fast_path.FastPath | None = None  # use_stored_fast_path (resume)
         self.memory_format = torch.contiguous_format
         # Drawn once (after seeding) and saved in every checkpoint as buffers. A conditional
         # model gets one grid row of 8 per class present in the data (fixed_y); else fixed_y is unused.
@@ -151,7 +155,7 @@ class GAN(L.LightningModule):
         if self.ada is not None and dm is not None:  # speed_images=auto scales with the set
             self.ada.resolve_speed(len(dm.images))
         # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.
-        path, why = self._choose_fast_path()
+        path, why = fast_path.choose_for(self, self.trainer)
         log.info("fast path: %s — %s", path.describe(), why)
         generators = [self.generator] + ([self.generator_ema.module] if self.generator_ema else [])
         fast_path.apply(path, generators, self.discriminator)
@@ -161,41 +165,7 @@ class GAN(L.LightningModule):
     def use_stored_fast_path(self, stored: dict) -> None:
         """A resumed run keeps the path it ran on (a cache entry may have changed since): layout,
         fusion and compilation change the rounding, so they are part of a bit-exact resume."""
-        self._stored_fast_path = fast_path.FastPath(**stored)
-
-    def _choose_fast_path(self) -> tuple[fast_path.FastPath, str]:
-        if getattr(self, "_stored_fast_path", None) is not None:
-            return self._stored_fast_path, "as stored in the checkpoint this run resumes"
-        fusable = getattr(self.generator, "can_fuse_upsampling", lambda: False)()
-        if self.fast_path_mode == "off":
-            cl = bool(self.channels_last)
-            co = None if self.compile is True else self.compile
-            return fast_path.FastPath(channels_last=cl, compile=co), "trainer.fast_path=off"
-        trainer, dm = self.trainer, self.trainer.datamodule
-        device = trainer.strategy.root_device
-        options = fast_path.candidates(self.channels_last, self.compile, fusable, device)
-        b = min(dm.batch_size, len(dm.images))
-        probe = fast_path.Probe(
-            generator=self.generator,
-            discriminator=self.discriminator,
-            real=dm.to_model_range(dm.images[:b]).to(device),
-            num_classes=len(self.class_ids) if self.conditional else 0,
-            latent_dim=self.generator.latent_dim,
-            bf16=str(trainer.precision).startswith("bf16"),
-            penalty=self.gp_weight > 0,
-        )
-        planned = fast_path.resolve_planned_steps(
-            len(dm.images), dm.batch_size, trainer.max_epochs or 1, trainer.limit_train_batches
-        )
-        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
-        # DDP ranks must agree on the layout: they read the cache but never time.
-        return fast_path.choose(
-            probe,
-            options,
-            planned,
-            timing=trainer.world_size == 1,
-            max_seconds=getattr(timer, "_duration", None),  # trainer.max_time
-        )
+        self.stored_fast_path = fast_path.FastPath(**stored)
 
     def on_train_start(self) -> None:
         # Random streams (design §9): a resumed run continues the stored ones; DDP ranks each get
@@ -214,27 +184,6 @@ class GAN(L.LightningModule):
         object.__setattr__(self, "_g", torch.compile(g, mode=mode) if mode else g)
         object.__setattr__(self, "_d", torch.compile(d, mode=mode) if mode else d)
 
-    def G(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return getattr(self, "_g", self.generator)(z, y)
-
-    def D(
-        self, x: torch.Tensor, y: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's logits on x, through the differentiable augmentation when configured, and its
-        class logits when model.class_loss uses them (else None)."""
-        d, x = getattr(self, "_d", self.discriminator), diff_augment(x, self.diffaug_ops)
-        if self.ada is not None:
-            x = self.ada(x)
-        return d(x, y, classes=True) if self.class_loss > 0 else (d(x, y), None)
-
-    def critic(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """D's logits as the gradient penalty sees them: through the same augmentation, on the
-        eager D (torch.compile cannot differentiate twice; the other passes stay compiled)."""
-        x = diff_augment(x, self.diffaug_ops)
-        if self.ada is not None:
-            x = self.ada(x)
-        return self.discriminator(x, y)
-
     def configure_optimizers(self):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g)
@@ -250,74 +199,43 @@ class GAN(L.LightningModule):
         ids = torch.tensor(self.class_ids, device=self.device)
         return ids[torch.randint(len(ids), (n,), device=self.device)]
 
-    def d_targets(self, n_real: int, n_fake: int) -> torch.Tensor:
-        """Labels of the concatenated batch: real then fake, with uniform noise in ±label_noise."""
-        t = torch.cat(
-            [torch.full((n_real,), self.real_label), torch.full((n_fake,), self.fake_label)]
+    @property
+    def procedure(self) -> Procedure:
+        """This run's design §4 procedure, as the step (gan_lab/step.py) reads it."""
+        return Procedure(
+            loss=self.loss,
+            d_steps=self.d_steps,
+            label_noise=self.label_noise,
+            real_label=self.real_label,
+            fake_label=self.fake_label,
+            g_batch=self.g_batch,
+            r1_gamma=self.r1_gamma,
+            gp_weight=self.gp_weight,
+            class_loss=self.class_loss,
+            diffaug_ops=self.diffaug_ops,
+            ada=self.ada,
         )
-        t = t.to(self.device)
-        if self.label_noise > 0:
-            t = t + (torch.rand_like(t) * 2 - 1) * self.label_noise
-        return t.clamp(0.0, 1.0)  # targets are probabilities
 
     def training_step(self, batch, batch_idx):
         real, labels = batch
         real = real.contiguous(memory_format=self.memory_format)
         b = real.shape[0]
-        # Conditional: fakes are asked for the real batch's classes, so both halves match in labels.
-        y = labels if self.conditional else None
-        y2 = torch.cat([y, y]) if self.conditional else None
-        opt_d, opt_g = self.optimizers()
-
-        # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph).
-        for _ in range(self.d_steps):
-            self._keep_buffers()
-            with torch.no_grad():
-                fake = self.G(self.sample_z(b), y)
-            with self.toggled_optimizer(opt_d):
-                batch_x = torch.cat([real, fake.to(real.dtype)]).requires_grad_(self.r1_gamma > 0)
-                logits, classes = self.D(batch_x, y2)
-                d_loss = self.loss.d_loss(logits, self.d_targets(b, b))
-                if classes is not None:  # the auxiliary classifier learns from the reals only
-                    d_loss = d_loss + self.class_loss * F.cross_entropy(classes[:b].float(), y)
-                if self.r1_gamma > 0:  # R1 (Mescheder et al. 2018): penalise D's gradient on reals
-                    (grad,) = torch.autograd.grad(
-                        logits[:b].float().sum(), batch_x, create_graph=True
-                    )
-                    r1 = grad[:b].float().pow(2).flatten(1).sum(1).mean()
-                    d_loss = d_loss + 0.5 * self.r1_gamma * r1
-                if self.gp_weight > 0:  # WGAN-GP (Gulrajani et al. 2017): D near 1-Lipschitz
-                    gp = gradient_penalty(lambda x: self.critic(x, y), real, fake)
-                    d_loss = d_loss + self.gp_weight * gp
-                if self.ada is not None:  # ADA's overfitting signal: sign(D) on the reals
-                    self.ada.observe(logits[:b])
-                opt_d.zero_grad(set_to_none=True)
-                if self._finite(d_loss, "D"):
-                    self.manual_backward(d_loss)
-                    opt_d.step()
-
-        # Generator phase: new fakes labelled "real", no noise; D frozen (no D gradients at all).
-        # With g_batch="mixed" D sees real+fake as in its own phase, but the loss uses only the
-        # fakes: a BatchNorm D then normalises both phases alike, and G cannot win by merely
-        # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
-        with self.toggled_optimizer(opt_g):
-            self._keep_buffers()
-            fake = self.G(self.sample_z(b), y)
-            if self.g_batch == "mixed":
-                g_logits, classes = self.D(torch.cat([real, fake.to(real.dtype)]), y2)
-                g_logits, classes = g_logits[b:], None if classes is None else classes[b:]
-            else:
-                g_logits, classes = self.D(fake, y)
-            g_loss = self.loss.g_loss(g_logits)
-            if classes is not None:  # fakes should be classified as the class asked for
-                g_loss = g_loss + self.class_loss * F.cross_entropy(classes.float(), y)
-            opt_g.zero_grad(set_to_none=True)
-            g_applied = self._finite(g_loss, "G")
-            if g_applied:
-                self.manual_backward(g_loss)
-                opt_g.step()
-        if self.generator_ema is not None and g_applied:  # a skipped step moves no weight
-            self.generator_ema.update_parameters(self.generator)
+        nets = Networks(
+            G=getattr(self, "_g", self.generator),  # compiled in on_fit_start when chosen
+            D=getattr(self, "_d", self.discriminator),
+            generator=self.generator,
+            discriminator=self.discriminator,
+            ema=self.generator_ema,
+            sample_z=self.sample_z,
+        )
+        # Lightning's manual optimisation: one optimiser per phase, inside toggled_optimizer.
+        opts = dict(zip(("D", "G"), self.optimizers(), strict=True))
+        lightning = Optimisation(
+            phase=lambda phase: self.toggled_optimizer(opts[phase]),
+            keep=self._keep_buffers,
+            update=lambda phase, loss: self._update(opts[phase], loss, phase),
+        )
+        out = step(nets, self.procedure, real, labels if self.conditional else None, lightning)
         if self.ada is not None and (batches_done(self.trainer) + 1) % self.ada.interval == 0:
             # every rank's reals count: ADA's step is the global batch × interval / speed
             images = b * self.trainer.world_size * self.ada.interval
@@ -325,14 +243,23 @@ class GAN(L.LightningModule):
 
         stats = torch.stack(
             [
-                d_loss.detach().float(),
-                g_loss.detach().float(),
-                torch.sigmoid(logits[:b].detach().float()).mean(),
-                torch.sigmoid(logits[b:].detach().float()).mean(),
+                out.d_loss.detach().float(),
+                out.g_loss.detach().float(),
+                torch.sigmoid(out.logits[:b].detach().float()).mean(),
+                torch.sigmoid(out.logits[b:].detach().float()).mean(),
             ]
         )
         self._record(stats, b)
         return dict(zip(STAT_KEYS, stats, strict=True))
+
+    def _update(self, opt, loss: torch.Tensor, phase: str) -> bool:
+        """A phase's weight update, unless its loss is NaN/Inf (then skipped: see _finite)."""
+        opt.zero_grad(set_to_none=True)
+        if not self._finite(loss, phase):
+            return False
+        self.manual_backward(loss)
+        opt.step()
+        return True
 
     # Logging. Lightning's self.log costs about 0.35 ms per value and step on this CPU, 1.4 ms
     # a step for the four values here (benchmarks/README.md): a few % of a small network's step.

@@ -1,0 +1,207 @@
+"""The training step of design §4 — one function, ``step``, for everything that runs it.
+
+The LightningModule (module.py) runs it on the run's networks with Lightning's manual
+optimisation; the fast path (fast_path.py) times it on copies of them with plain torch
+optimisers. Both hand in the same three things: the networks as the step calls them
+(``Networks``), the procedure from conf/model/ (``Procedure``) and how a phase's loss becomes a
+weight update (``Optimisation``). So the step that is timed is the step that trains — its loss,
+R1 or gradient penalty, augmentation, class loss and G batch — and cannot drift from it.
+
+The order of the random draws (noise, augmentation, label noise, the penalty's interpolation) is
+part of the step: a run resumed from a checkpoint repeats it bit for bit.
+"""
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_lab.ada import AdaptiveAugment
+from gan_lab.diffaug import diff_augment
+from gan_lab.losses import GANLoss, gradient_penalty
+
+
+@dataclass
+class Procedure:
+    """What the step does besides the networks (conf/model/; design §4, §4.1, §4.2)."""
+
+    loss: GANLoss
+    d_steps: int  # D updates per G update, on the same real batch
+    label_noise: float  # 003 §7.4
+    real_label: float
+    fake_label: float
+    g_batch: str  # "mixed" or "fake" (003 §8.6; "auto" is resolved by the module)
+    r1_gamma: float  # 0 = no R1
+    gp_weight: float  # 0 = no gradient penalty (only model.loss=wgan_gp sets it)
+    class_loss: float  # 0 = no auxiliary classifier loss
+    diffaug_ops: list  # DiffAugment's ops, always applied
+    ada: AdaptiveAugment | None  # the module's own child: its p and sums are checkpointed
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything D sees goes through this: DiffAugment, then ADA."""
+        x = diff_augment(x, self.diffaug_ops)
+        return x if self.ada is None else self.ada(x)
+
+    def d_targets(self, n_real: int, n_fake: int, device: torch.device) -> torch.Tensor:
+        """Labels of the concatenated batch: real then fake, with uniform noise in ±label_noise."""
+        t = torch.cat(
+            [torch.full((n_real,), self.real_label), torch.full((n_fake,), self.fake_label)]
+        )
+        t = t.to(device)
+        if self.label_noise > 0:
+            t = t + (torch.rand_like(t) * 2 - 1) * self.label_noise
+        return t.clamp(0.0, 1.0)  # targets are probabilities
+
+    def describe(self) -> str:
+        """What changes the step's cost (the fast path's cache key)."""
+        parts = [type(self.loss).__name__, f"d_steps {self.d_steps}", f"G batch {self.g_batch}"]
+        if self.r1_gamma > 0:
+            parts.append("R1")
+        if self.gp_weight > 0:
+            parts.append("gradient penalty")
+        if self.class_loss > 0:
+            parts.append("class loss")
+        if self.diffaug_ops:
+            parts.append("DiffAugment " + "/".join(op.__name__ for op in self.diffaug_ops))
+        if self.ada is not None:
+            parts.append("ADA " + "/".join(op.__name__ for op in self.ada.ops))
+        return ", ".join(parts)
+
+
+@dataclass
+class Networks:
+    """The networks as the step calls them: ``G`` and ``D`` may be compiled; the penalties
+    differentiate twice and so use the eager ``discriminator`` (torch.compile cannot)."""
+
+    G: Callable[..., torch.Tensor]
+    D: Callable[..., torch.Tensor]
+    generator: nn.Module  # eager: the EMA averages its weights
+    discriminator: nn.Module  # eager: the gradient penalty's D
+    ema: nn.Module | None  # an AveragedModel of the generator, or None
+    sample_z: Callable[[int], torch.Tensor]  # n latent vectors on the device
+
+
+@dataclass
+class Optimisation:
+    """How the caller turns a phase's loss into a weight update ("D" or "G")."""
+
+    # only that phase's network takes gradients inside it (Lightning's toggled_optimizer)
+    phase: Callable[[str], AbstractContextManager]
+    # before each phase: what a skipped phase puts back (the module's NaN guard), or nothing
+    keep: Callable[[], None]
+    # zero the grads, backward, optimiser step; False when the phase was skipped (NaN/Inf loss)
+    update: Callable[[str, torch.Tensor], bool]
+
+
+def plain_optimisation(optimisers: dict[str, torch.optim.Optimizer]) -> Optimisation:
+    """The Optimisation of plain torch (the fast path's probe): each phase freezes the other
+    optimisers' weights as Lightning's toggled_optimizer does, and a NaN/Inf loss skips the
+    update after one host sync, as the module's guard does (its cost is part of the step)."""
+
+    @contextmanager
+    def phase(name: str):
+        others = [
+            p
+            for other, opt in optimisers.items()
+            if other != name
+            for group in opt.param_groups
+            for p in group["params"]
+        ]
+        was = [p.requires_grad for p in others]
+        for p in others:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, flag in zip(others, was, strict=True):
+                p.requires_grad_(flag)
+
+    def update(name: str, loss: torch.Tensor) -> bool:
+        optimisers[name].zero_grad(set_to_none=True)
+        if not torch.isfinite(loss.detach()).item():
+            return False
+        loss.backward()
+        optimisers[name].step()
+        return True
+
+    return Optimisation(phase=phase, keep=lambda: None, update=update)
+
+
+@dataclass
+class Outcome:
+    d_loss: torch.Tensor  # the last D phase's
+    g_loss: torch.Tensor
+    logits: torch.Tensor  # D's logits on real + fake in the last D phase
+    g_applied: bool
+
+
+def discriminate(
+    nets: Networks, proc: Procedure, x: torch.Tensor, y: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's logits on x through the augmentation, and its class logits when the class loss uses
+    them (else None)."""
+    x = proc.augment(x)
+    return nets.D(x, y, classes=True) if proc.class_loss > 0 else (nets.D(x, y), None)
+
+
+def step(
+    nets: Networks,
+    proc: Procedure,
+    real: torch.Tensor,
+    y: torch.Tensor | None,
+    opt: Optimisation,
+) -> Outcome:
+    """One batch of design §4: ``d_steps`` D phases, then one G phase, then the EMA of G.
+
+    ``y`` is the real batch's classes (conditional runs) or None: fakes are asked for the same
+    classes, so both halves of D's batch match in labels.
+    """
+    b = real.shape[0]
+    y2 = None if y is None else torch.cat([y, y])
+
+    # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph).
+    for _ in range(proc.d_steps):
+        opt.keep()
+        with torch.no_grad():
+            fake = nets.G(nets.sample_z(b), y)
+        with opt.phase("D"):
+            batch_x = torch.cat([real, fake.to(real.dtype)]).requires_grad_(proc.r1_gamma > 0)
+            logits, classes = discriminate(nets, proc, batch_x, y2)
+            d_loss = proc.loss.d_loss(logits, proc.d_targets(b, b, real.device))
+            if classes is not None:  # the auxiliary classifier learns from the reals only
+                d_loss = d_loss + proc.class_loss * F.cross_entropy(classes[:b].float(), y)
+            if proc.r1_gamma > 0:  # R1 (Mescheder et al. 2018): penalise D's gradient on reals
+                (grad,) = torch.autograd.grad(logits[:b].float().sum(), batch_x, create_graph=True)
+                r1 = grad[:b].float().pow(2).flatten(1).sum(1).mean()
+                d_loss = d_loss + 0.5 * proc.r1_gamma * r1
+            if proc.gp_weight > 0:  # WGAN-GP (Gulrajani et al. 2017): D near 1-Lipschitz
+                # on the eager D, through the same augmentation (torch.compile cannot
+                # differentiate twice; the other passes stay compiled)
+                gp = gradient_penalty(lambda x: nets.discriminator(proc.augment(x), y), real, fake)
+                d_loss = d_loss + proc.gp_weight * gp
+            if proc.ada is not None:  # ADA's overfitting signal: sign(D) on the reals
+                proc.ada.observe(logits[:b])
+            opt.update("D", d_loss)
+
+    # Generator phase: new fakes labelled "real", no noise; D frozen (no D gradients at all).
+    # With g_batch="mixed" D sees real+fake as in its own phase, but the loss uses only the
+    # fakes: a BatchNorm D then normalises both phases alike, and G cannot win by merely
+    # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
+    with opt.phase("G"):
+        opt.keep()
+        fake = nets.G(nets.sample_z(b), y)
+        if proc.g_batch == "mixed":
+            g_logits, classes = discriminate(nets, proc, torch.cat([real, fake.to(real.dtype)]), y2)
+            g_logits, classes = g_logits[b:], None if classes is None else classes[b:]
+        else:
+            g_logits, classes = discriminate(nets, proc, fake, y)
+        g_loss = proc.loss.g_loss(g_logits)
+        if classes is not None:  # fakes should be classified as the class asked for
+            g_loss = g_loss + proc.class_loss * F.cross_entropy(classes.float(), y)
+        g_applied = opt.update("G", g_loss)
+    if nets.ema is not None and g_applied:  # a skipped step moves no weight
+        nets.ema.update_parameters(nets.generator)
+    return Outcome(d_loss, g_loss, logits, g_applied)
