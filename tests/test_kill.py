@@ -88,8 +88,10 @@ def uninterrupted(tmp_path: Path, epochs: int) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_random_kills_lose_nothing(tmp_path):
-    """The short version for make test: 6 epochs, 2 kills."""
+    """The short version: 6 epochs, 2 kills (make test has the kill at every step of a branch
+    move in test_resume.py; this one and the 12 kills below start processes)."""
     reference = uninterrupted(tmp_path, 6)
     kills, _ = kill_and_resume(tmp_path / "run", epochs=6, kills=2, seed=1)
     assert kills == 2
