@@ -11,13 +11,13 @@ from torch import nn
 
 from gan_lab import ada as ada_mod
 from gan_lab.ada import P_MAX, AdaptiveAugment, auto_speed
+from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.keys import ADA_P
 from gan_lab.report.plots import training_curves
 from gan_lab.runs.files import read_rows
 from gan_lab.runs.layout import METRICS_CSV, REPORT
 from gan_lab.train import build, make_trainer, train
-from gan_lab.validate import check_config
 
 ADA = ["model.ada.enabled=true", "trainer.fast_path=off"]
 

@@ -6,11 +6,11 @@ import torch
 from PIL import Image
 
 from gan_lab.checkpoint import load_gan
+from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.models.layers import ClassBatchNorm2d
 from gan_lab.sample import sample
 from gan_lab.train import build, train
-from gan_lab.validate import check_config
 
 
 class Labels(L.Callback):

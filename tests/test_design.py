@@ -118,7 +118,10 @@ RUN_FOLDERS = {"checkpoints", "samples", "abandoned", "inversions", "preview", "
 # The same word meaning something else: not a run folder's name.
 NOT_RUN_FOLDERS = {
     ("metrics/extractors.py", "checkpoints"),  # torch.hub's own checkpoints/
-    ("schema.py", "preview"),  # outputs/preview/<name>/: the preview tool's folder, not a run's
+    (
+        "config/schema.py",
+        "preview",
+    ),  # outputs/preview/<name>/: the preview tool's folder, not a run's
 }
 
 

@@ -6,13 +6,13 @@ import torch
 from conftest import bare
 from torch import nn
 
+from gan_lab.config.validate import check_config
 from gan_lab.diffaug import color, cutout, diff_augment, parse_policy, translation
 from gan_lab.ema import ema_decay, make_ema
 from gan_lab.errors import UserError
 from gan_lab.losses import build_loss, gradient_penalty
 from gan_lab.models.layers import ClassBatchNorm2d
 from gan_lab.train import build, make_trainer
-from gan_lab.validate import check_config
 
 
 def test_ema_equals_the_analytic_average_on_a_toy():

@@ -21,6 +21,7 @@ from PIL import Image
 
 from gan_lab.checkpoint import best_row, load_gan, resolve_checkpoint
 from gan_lab.cli import compose
+from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.latent.run import run as invert_run
 from gan_lab.report import write_run_report, write_sweep_report
@@ -29,7 +30,6 @@ from gan_lab.runs.files import read_rows
 from gan_lab.score import write_tables
 from gan_lab.sweep import FINAL
 from gan_lab.train import train
-from gan_lab.validate import check_config
 
 RUN_SECTIONS = ["run", "networks", "data", "samples", "training", "scores", "classes", "files"]
 SWEEP_SECTIONS = ["sweep", "table", "grids", "curves", "files"]

@@ -1,4 +1,4 @@
-"""One schema owns every user-facing key (gan_lab.schema): bad values stop before any work with
+"""One schema owns every user-facing key (gan_lab.config.schema): bad values stop before any work with
 one paragraph naming the key, for the command line and for stored configs alike."""
 
 import subprocess
@@ -8,9 +8,9 @@ import pytest
 from conftest import ROOT, TINY, make_cfg
 from omegaconf import OmegaConf
 
+from gan_lab.config.schema import EXTRACTOR, GROUPS, PREVIEW, SAMPLE, SCORE, TRAIN
+from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
-from gan_lab.schema import EXTRACTOR, GROUPS, PREVIEW, SAMPLE, SCORE, TRAIN
-from gan_lab.validate import check_config
 
 # (arguments, the key the message must name)
 BAD = [
@@ -96,8 +96,8 @@ def test_every_key_of_every_preset_is_in_the_schema(tmp_path):
 
 
 def test_the_schema_choices_are_what_the_code_acts_on():
+    from gan_lab.config.schema import NONFINITE as SCHEMA_NONFINITE
     from gan_lab.module import NONFINITE
-    from gan_lab.schema import NONFINITE as SCHEMA_NONFINITE
 
     assert SCHEMA_NONFINITE == NONFINITE
 

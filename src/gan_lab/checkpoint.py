@@ -14,12 +14,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan_lab import registry
+from gan_lab.config import registry
+from gan_lab.config.validate import read_stored
 from gan_lab.ema import LIVE_PREFIX, shown_prefix
 from gan_lab.errors import UserError, load_torch_file
 from gan_lab.noise import Noise
 from gan_lab.runs import layout
-from gan_lab.validate import read_stored
 
 
 @dataclass
@@ -135,7 +135,7 @@ def resolve_checkpoint(spec: str | Path) -> Path:
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint's contents, its stored config read as data against the schema (design §9):
     a UserError for anything but plain values of gan-lab's own keys; the config returned has every
-    path it names inside the run folder (gan_lab.validate.read_stored)."""
+    path it names inside the run folder (gan_lab.config.validate.read_stored)."""
     path = resolve_checkpoint(path)
     ckpt = load_torch_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or "gan_lab" not in ckpt or "state_dict" not in ckpt:

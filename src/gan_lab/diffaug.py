@@ -58,7 +58,7 @@ def parse_policy(policy: str | list | None) -> list:
         return []
     names = [n.strip() for n in (policy.split(",") if isinstance(policy, str) else list(policy))]
     unknown = [n for n in names if n not in OPS]
-    if unknown:  # gan_lab.schema refuses these first; this is for GAN(...) built in code
+    if unknown:  # gan_lab.config.schema refuses these first; this is for GAN(...) built in code
         raise UserError(f"unknown op {', '.join(unknown)}: the ops are {', '.join(OPS)}.")
     return [OPS[n] for n in names]
 

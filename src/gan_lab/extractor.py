@@ -15,14 +15,14 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 
-from gan_lab import registry
 from gan_lab.cli import command, compose
+from gan_lab.config import registry
+from gan_lab.config.schema import EXTRACTOR
+from gan_lab.config.validate import check_config
 from gan_lab.data.augment import BatchAugment
 from gan_lab.errors import UserError
 from gan_lab.metrics.classifier import ClassifierFeatures, SmallCNN, safe_name
 from gan_lab.progress import progress
-from gan_lab.schema import EXTRACTOR
-from gan_lab.validate import check_config
 
 USAGE = __doc__.strip().splitlines()[2].strip()
 

@@ -102,7 +102,7 @@ LOSSES = {"bce": BCELoss, "mse": MSELoss, "hinge": HingeLoss, "wgan_gp": Wassers
 
 
 def build_loss(name: str) -> GANLoss:
-    # gan_lab.schema checks model.loss against LOSSES; this is for GAN(loss=...) built in code
+    # gan_lab.config.schema checks model.loss against LOSSES; this is for GAN(loss=...) built in code
     if name not in LOSSES:
         raise UserError(f"model.loss must be one of {', '.join(LOSSES)}, not '{name}'.")
     return LOSSES[name]()

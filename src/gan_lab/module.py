@@ -22,8 +22,10 @@ import lightning as L
 import torch
 from torch import nn
 
-from gan_lab import fast_path, registry
+from gan_lab import fast_path
 from gan_lab.ada import AdaptiveAugment
+from gan_lab.config import registry
+from gan_lab.config.validate import read_stored
 from gan_lab.diffaug import parse_policy
 from gan_lab.ema import make_ema, shown_generator
 from gan_lab.errors import UserError
@@ -35,7 +37,6 @@ from gan_lab.rollback import any_rank
 from gan_lab.runs import layout
 from gan_lab.schedule import batches_done, epochs_done
 from gan_lab.step import Networks, Optimisation, Procedure, step
-from gan_lab.validate import read_stored
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
 

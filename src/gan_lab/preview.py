@@ -15,13 +15,13 @@ import torch
 from omegaconf import open_dict
 from torchvision.utils import save_image
 
-from gan_lab import registry
 from gan_lab.cli import compose, meta_args
+from gan_lab.config import registry
+from gan_lab.config.schema import PREVIEW
+from gan_lab.config.validate import check_config
 from gan_lab.data.augment import augment_grid
 from gan_lab.errors import friendly
 from gan_lab.runs import layout
-from gan_lab.schema import PREVIEW
-from gan_lab.validate import check_config
 
 
 def pixel_statistics(images: torch.Tensor) -> dict[str, torch.Tensor]:

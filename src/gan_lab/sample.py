@@ -11,10 +11,10 @@ from torchvision.utils import save_image
 
 from gan_lab.checkpoint import load_gan
 from gan_lab.cli import command, pick_device
+from gan_lab.config.schema import SAMPLE
+from gan_lab.config.validate import check_config
 from gan_lab.models import to_unit
 from gan_lab.progress import progress
-from gan_lab.schema import SAMPLE
-from gan_lab.validate import check_config
 
 USAGE = __doc__.strip().splitlines()[-1].strip()
 

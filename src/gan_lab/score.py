@@ -14,16 +14,16 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lab import registry
 from gan_lab.checkpoint import best_row, load_gan, metric_key, read_checkpoint
 from gan_lab.cli import command, compose, pick_device
+from gan_lab.config import registry
+from gan_lab.config.schema import SCORE
+from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.runs import layout
-from gan_lab.schema import SCORE
-from gan_lab.validate import check_config
 
 USAGE = __doc__.strip().splitlines()[2].strip()
 # The settings a run's metrics config decides unless given on the command line (conf/score.yaml).

@@ -15,9 +15,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab import registry, rollback
+from gan_lab import rollback
 from gan_lab.checkpoint import STORED_KEYS, read_checkpoint, resolve_checkpoint
-from gan_lab.config import to_dict
+from gan_lab.config import registry, to_dict
+from gan_lab.config.validate import check_config
 from gan_lab.distributed import check_trainer
 from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
@@ -25,7 +26,6 @@ from gan_lab.models import output_range
 from gan_lab.module import GAN
 from gan_lab.runs import files, layout
 from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
-from gan_lab.validate import check_config
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ class ImbalanceWarning(Callback):
     ):
         # dirpath: the run folder (its warnings.csv, and the history checkpoints a roll-back goes
         # back to); None records nothing and cannot roll back.
-        # action: warn | stop | rollback (gan_lab.schema.BALANCE_ACTIONS, checked there)
+        # action: warn | stop | rollback (gan_lab.config.schema.BALANCE_ACTIONS, checked there)
         self.patience = patience
         self.d_real_above, self.d_fake_below = d_real_above, d_fake_below
         self.collapse_ratio, self.collapse_after = collapse_ratio, collapse_after

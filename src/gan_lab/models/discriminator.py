@@ -9,7 +9,7 @@ from gan_lab.errors import UserError
 from gan_lab.models.init import init_weights
 from gan_lab.models.layers import activation, extra_blocks, maybe_spectral, same_padding
 
-# The names a config may choose (gan_lab.schema checks them before anything is built).
+# The names a config may choose (gan_lab.config.schema checks them before anything is built).
 HEADS = ("linear", "conv")
 CONDITIONINGS = ("projection", "concat")
 

@@ -20,7 +20,7 @@ from gan_lab.models.layers import (
     transposed_padding,
 )
 
-# The names a config may choose (gan_lab.schema checks them before anything is built).
+# The names a config may choose (gan_lab.config.schema checks them before anything is built).
 PROJECTIONS = ("linear", "convt")
 UPSAMPLINGS = ("transposed", "nearest")
 CONDITIONINGS = ("concat", "batchnorm")
@@ -152,7 +152,7 @@ class Generator(nn.Module):
     def _norm_maker(batch_norm: bool, num_classes: int, conditioning: str):
         # Conditioning (design §2.6): "concat" = the label's embedding joins z (001's cGAN);
         # "batchnorm" = that, and every BatchNorm gets a gain and shift per class.
-        # (conditioning=batchnorm without batch_norm is refused by gan_lab.schema.)
+        # (conditioning=batchnorm without batch_norm is refused by gan_lab.config.schema.)
         if not batch_norm:
             return lambda c: nn.Identity()
         if num_classes and conditioning == "batchnorm":

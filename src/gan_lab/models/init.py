@@ -2,7 +2,7 @@
 
 from torch import nn
 
-# The names a config may choose (gan_lab.schema checks them before anything is built).
+# The names a config may choose (gan_lab.config.schema checks them before anything is built).
 SCHEMES = ("default", "dcgan")
 
 

@@ -17,7 +17,7 @@ def transposed_padding(kernel_size: int) -> tuple[int, int]:
     return padding, 2 + 2 * padding - kernel_size
 
 
-# The names a config may choose (gan_lab.schema checks them before anything is built).
+# The names a config may choose (gan_lab.config.schema checks them before anything is built).
 ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU}
 OUTPUT_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 # The pixel range each output activation produces; real data are scaled to match (design §3).

@@ -1,4 +1,7 @@
-"""OmegaConf resolvers used by conf/ (registered on import) and config helpers."""
+"""Configuration: composition helpers and the OmegaConf resolvers conf/ uses (registered on
+import) here; the schema of every user-facing key (schema.py), the checks against it for the
+command line and for a checkpoint's stored config (validate.py), and the classes a config may build
+by name (registry.py)."""
 
 import re
 from pathlib import Path
@@ -8,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lab.distributed import ddp_start_method
 from gan_lab.runs import layout
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # gan_lab/ (this is gan_lab/config/__init__.py)
 
 
 CONF_DIR = PACKAGE_DIR / "conf"  # the YAML configs, inside the package (installed or not)

@@ -1,4 +1,4 @@
-"""Configs checked against the schema (gan_lab.schema) before any work starts (design §9): one
+"""Configs checked against the schema (gan_lab.config.schema) before any work starts (design §9): one
 paragraph naming the key, exit code 2, nothing half-done.
 
 Two boundaries: ``check_config`` for what the command line composed, and ``read_stored`` for the
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lab.config.schema import CROSS, GROUPS, TRAIN, Rule, shown
 from gan_lab.errors import UserError
-from gan_lab.schema import CROSS, GROUPS, TRAIN, Rule, shown
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ _MISSING = object()
 
 # The groups a checkpoint must hold: what the networks, the noise and the data are built from.
 REQUIRED_GROUPS = ("data", "generator", "discriminator", "noise", "model")
-# Keys that only Hydra's instantiate reads; gan-lab builds by name (gan_lab.registry), so a stored
+# Keys that only Hydra's instantiate reads; gan-lab builds by name (gan_lab.config.registry), so a stored
 # config has no use for them.
 HYDRA_KEYS = ("_args_", "_partial_", "_recursive_", "_convert_")
 # Stored paths that gan-lab writes to or reads from on its own: confined to the run folder.

@@ -1,7 +1,7 @@
 """Every user-facing key: its type, range or choices, and what it does, in one table.
 
 The command line (train.py and the ``python -m gan_lab.<tool>`` commands) and the configs stored
-in checkpoints are checked against the same table (gan_lab.validate); nothing else re-checks a
+in checkpoints are checked against the same table (gan_lab.config.validate); nothing else re-checks a
 value. Keys are dotted paths; a key whose meaning depends on the preset (generator.*,
 discriminator.*, noise.*) is described once for every preset that has it. The choices come from
 the code that acts on them, so a new loss or activation needs no second edit here.
