@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from gan_lab import rollback
 from gan_lab.checkpoint import STORED_KEYS, read_checkpoint, resolve_checkpoint
 from gan_lab.config import registry, to_dict
-from gan_lab.config.validate import check_config
+from gan_lab.config.validate import MISSING, check_config, lookup
 from gan_lab.distributed import check_trainer
 from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
@@ -80,25 +80,11 @@ def _plain(value):
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
-def _stored_value(stored: dict, key: str):
-    node = stored
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _ABSENT
-        node = node[part]
-    return node
-
-
-_ABSENT = object()
-
-
 def _without_retired(stored: dict) -> dict:
     stored = copy.deepcopy(stored)
     for key in RETIRED:
-        *parents, last = key.split(".")
-        node = stored
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
+        parent, _, last = key.rpartition(".")
+        node = lookup(stored, parent)
         if isinstance(node, dict):
             node.pop(last, None)
     return stored
@@ -142,8 +128,8 @@ def use_stored_config(cfg: DictConfig, overrides: list[str] | None, stored: dict
     given = _given(overrides or [])
     refused = []
     for key in given:
-        old = _stored_value(stored, key)
-        if old is _ABSENT or key.split(".")[0] in NOT_STORED or _is_changeable(key):
+        old = lookup(stored, key)
+        if old is MISSING or key.split(".")[0] in NOT_STORED or _is_changeable(key):
             continue
         new = _plain(OmegaConf.select(cfg, key, default=None))
         if new != old:
@@ -157,11 +143,11 @@ def use_stored_config(cfg: DictConfig, overrides: list[str] | None, stored: dict
         )
     asked = given if overrides is not None else CHANGEABLE_ON_RESUME
     keep = {k for k in asked if _is_changeable(k)} | set(MACHINE_KEYS)
-    kept = {k: _plain(OmegaConf.select(cfg, k, default=_ABSENT)) for k in keep}
+    kept = {k: lookup(cfg, k) for k in keep}
     with open_dict(cfg):
         _merge_stored(cfg, {k: v for k, v in stored.items() if k not in NOT_STORED})
         for key, value in kept.items():
-            if value is not _ABSENT:
+            if value is not MISSING:
                 OmegaConf.update(cfg, key, value, merge=False, force_add=True)
     log.info("resuming from %s with its stored config (seed %s)", cfg.ckpt_path, cfg.get("seed"))
     return cfg

@@ -222,6 +222,30 @@ _CONV = "the convolutions' kernel size"
 _ACT = "the hidden layers' activation"
 _DIR = "the run folder (what this callback writes there is named by gan_lab.runs.layout)"
 
+METRICS = {
+    "metrics.every_n_epochs": whole("FID/KID/IS every N epochs and at the end; 0 = off"),
+    "metrics.n_samples": whole("generated images per evaluation", low=2),
+    "metrics.extractor": text("inception, or an extractor file (python -m gan_lab.extractor)"),
+    "metrics.inception_weights": path("torch-fidelity's Inception weights; null = the hub cache"),
+    "metrics.required": flag("stop at start-up when the extractor cannot be loaded"),
+    "metrics.batch_size": whole("images per extractor pass", low=1),
+    "metrics.seed": whole("noise and real subset: the same at every evaluation"),
+    "metrics.ssim_every_n_steps": whole("SSIM every M batches; 0 = off"),
+    "metrics.ssim_n_real": whole("training images each sample is compared with", low=1),
+    "metrics.ssim_n_fake": whole("fixed-noise samples averaged", low=1),
+    "metrics.best": text("what gan_lab.score ranks checkpoints by, e.g. val/fid"),
+}
+# The keys of callbacks.metrics (conf/callbacks/default.yaml), each ${metrics.<key>}.
+_METRICS_CALLBACK_KEYS = (
+    "every_n_epochs",
+    "n_samples",
+    "extractor",
+    "inception_weights",
+    "required",
+    "batch_size",
+    "seed",
+)
+
 TRAIN = {
     "seed": whole(
         "seeds torch, numpy and python; the fixed noise follows it; null = random", null=True
@@ -444,13 +468,8 @@ TRAIN = {
         "rollback: both learning rates × this", 0, 1, low_open=True
     ),
     "callbacks.metrics._target_": target("gan_lab.callbacks.ImageMetrics"),
-    "callbacks.metrics.every_n_epochs": whole("FID/KID/IS every N epochs; 0 = off"),
-    "callbacks.metrics.n_samples": whole("generated images per evaluation", low=2),
-    "callbacks.metrics.extractor": text("inception or an extractor file"),
-    "callbacks.metrics.inception_weights": path("the Inception weights file"),
-    "callbacks.metrics.required": flag("stop when the extractor cannot be loaded"),
-    "callbacks.metrics.batch_size": whole("images per extractor pass", low=1),
-    "callbacks.metrics.seed": whole("noise and real subset of the evaluations"),
+    # The callback's settings are ${metrics.*}: the same rules, never a second copy of them.
+    **{f"callbacks.metrics.{k}": METRICS[f"metrics.{k}"] for k in _METRICS_CALLBACK_KEYS},
     "callbacks.ssim._target_": target("gan_lab.callbacks.SSIMTracker"),
     "callbacks.ssim.dirpath": path(_DIR, null=False),
     "callbacks.ssim.every_n_steps": whole("SSIM every M batches; 0 = off"),
@@ -480,17 +499,7 @@ TRAIN = {
     "callbacks.report.augment_copies": whole("augmented copies beside each image", low=1),
     "callbacks.report.seed": whole("which images the previews show"),
     # metrics (also python -m gan_lab.score's defaults)
-    "metrics.every_n_epochs": whole("FID/KID/IS every N epochs and at the end; 0 = off"),
-    "metrics.n_samples": whole("generated images per evaluation", low=2),
-    "metrics.extractor": text("inception, or an extractor file (python -m gan_lab.extractor)"),
-    "metrics.inception_weights": path("torch-fidelity's Inception weights; null = the hub cache"),
-    "metrics.required": flag("stop at start-up when the extractor cannot be loaded"),
-    "metrics.batch_size": whole("images per extractor pass", low=1),
-    "metrics.seed": whole("noise and real subset: the same at every evaluation"),
-    "metrics.ssim_every_n_steps": whole("SSIM every M batches; 0 = off"),
-    "metrics.ssim_n_real": whole("training images each sample is compared with", low=1),
-    "metrics.ssim_n_fake": whole("fixed-noise samples averaged", low=1),
-    "metrics.best": text("what gan_lab.score ranks checkpoints by, e.g. val/fid"),
+    **METRICS,
     # logger
     "logger.tensorboard._target_": target("lightning.pytorch.loggers.TensorBoardLogger"),
     "logger.tensorboard.save_dir": path("TensorBoard's folder (the run folder)", null=False),

@@ -19,7 +19,7 @@ from gan_lab.errors import UserError
 
 log = logging.getLogger(__name__)
 
-_MISSING = object()
+MISSING = object()
 
 # The groups a checkpoint must hold: what the networks, the noise and the data are built from.
 REQUIRED_GROUPS = ("data", "generator", "discriminator", "noise", "model")
@@ -41,11 +41,12 @@ CONFINED = (
 )
 
 
-def _get(cfg, key: str):
+def lookup(cfg, key: str):
+    """The value at a dotted key of a config or a plain dict (configs as plain data), or MISSING."""
     node = cfg
     for part in key.split("."):
         if node is None or not isinstance(node, dict | DictConfig) or part not in node:
-            return _MISSING
+            return MISSING
         node = node[part]
     if OmegaConf.is_config(node):
         return OmegaConf.to_container(node, resolve=True)
@@ -69,8 +70,8 @@ def check_config(
     # A key that only repeats another (${callbacks.checkpoint.every_n_epochs}) is checked after
     # it, so that the message names the key the user typed.
     for key in sorted(table, key=lambda k: _is_reference(cfg, k)):
-        rule, value = table[key], _get(cfg, key)
-        if value is _MISSING or rule.ok(value):
+        rule, value = table[key], lookup(cfg, key)
+        if value is MISSING or rule.ok(value):
             continue
         raise UserError(
             f"{where}{key}={shown(value)} is not valid: it must be {rule.what}. "
@@ -78,7 +79,7 @@ def check_config(
         )
     if rules is None:
         for cross in CROSS:
-            said = cross(lambda key: None if (v := _get(cfg, key)) is _MISSING else v)
+            said = cross(lambda key: None if (v := lookup(cfg, key)) is MISSING else v)
             if said:
                 raise UserError(where + said)
 
@@ -91,10 +92,10 @@ def read_stored(config: object, source: str | Path, run_dir: Path) -> dict:
         raise UserError(f"{source} has no stored run config; use a checkpoint written by train.py.")
     _plain(config, "", source)
     for key in GROUPS:
-        value = _get(config, key)
+        value = lookup(config, key)
         needed = key in REQUIRED_GROUPS
-        if (value is _MISSING and needed) or not (
-            isinstance(value, dict) or (value in (None, _MISSING) and not needed)
+        if (value is MISSING and needed) or not (
+            isinstance(value, dict) or (value in (None, MISSING) and not needed)
         ):
             raise UserError(
                 f"{where}{key} must be a group of settings, but it is {_shown(value)}; the file was "
@@ -112,7 +113,7 @@ def read_stored(config: object, source: str | Path, run_dir: Path) -> dict:
 
 
 def _shown(value) -> str:
-    return "missing" if value is _MISSING else f"{type(value).__name__} {value!r:.80}"
+    return "missing" if value is MISSING else f"{type(value).__name__} {value!r:.80}"
 
 
 def _plain(node, key: str, source) -> None:
@@ -175,8 +176,8 @@ def _confine(config: dict, run_dir: Path, source) -> dict:
     paths = config.get("paths") or {}
     written_in = paths.get("output_dir")
     for key in CONFINED:
-        value = _get(config, key)
-        if value is _MISSING or value is None:
+        value = lookup(config, key)
+        if value is MISSING or value is None:
             continue
         kept = _moved(value, written_in, run_dir)
         if kept is None:
