@@ -42,6 +42,8 @@ RECIPES = {
     "conditional": ["experiment=small_data", "model.conditional=true"],
 }
 N_SAMPLES = 1000
+RAW_ARGS: list[str] = []  # --raw-args: more arguments of benchmarks/raw_dcgan.py (e.g. --ema=20000)
+TAG = ""  # --tag: a suffix of the run names (one study folder, several budgets)
 REUSE = False  # --reuse: score the runs already in <out_dir> again; train none (missing: skipped)
 
 
@@ -112,15 +114,25 @@ def fd(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(frechet_distance(a.mean(0), a.T.cov(), b.mean(0), b.T.cov()))
 
 
+EPOCHS = 0  # --epochs: train every run for this many passes instead of a wall time
+
+
 def train_lab(name: str, overrides: list[str], folder, size, seconds, seed, out) -> dict:
-    run = out / f"{name}_{size}px_seed{seed}"
+    run = out / f"{name}_{size}px_seed{seed}{TAG}"
     hh, rest = divmod(int(seconds), 3600)
+    budget = (
+        [f"trainer.max_epochs={EPOCHS}"]
+        if EPOCHS
+        else [
+            "trainer.max_epochs=100000",
+            f"+trainer.max_time=00:{hh:02d}:{rest // 60:02d}:{rest % 60:02d}",
+        ]
+    )
     args = [
         *data_args(folder, size),
         *overrides,
         f"seed={seed}",
-        "trainer.max_epochs=100000",
-        f"+trainer.max_time=00:{hh:02d}:{rest // 60:02d}:{rest % 60:02d}",
+        *budget,
         "metrics=off",
         "trainer.enable_progress_bar=false",
         f"hydra.run.dir={run}",
@@ -149,7 +161,7 @@ def train_lab(name: str, overrides: list[str], folder, size, seconds, seed, out)
 
 
 def train_raw(folder, size, seconds, seed, out) -> dict:
-    path = out / f"raw_{size}px_seed{seed}.pt"
+    path = out / f"raw_{size}px_seed{seed}{TAG}.pt"
     t0 = time.perf_counter()
     if REUSE:
         if not path.exists():
@@ -171,6 +183,8 @@ def train_raw(folder, size, seconds, seed, out) -> dict:
             str(seconds),
             str(path),
             f"--seed={seed}",
+            f"--epochs={EPOCHS}",
+            *RAW_ARGS,
         ],
         cwd=ROOT,
         check=True,
@@ -208,9 +222,12 @@ def main() -> None:
     parser.add_argument(
         "--extra", action="append", default=[], help='another recipe: name="override;override"'
     )
+    parser.add_argument("--epochs", type=int, default=0, help="passes instead of --seconds")
+    parser.add_argument("--raw-args", default="", help="more arguments of raw_dcgan.py")
+    parser.add_argument("--tag", default="", help="a suffix of the run names")
     args = parser.parse_args()
-    global REUSE
-    REUSE = args.reuse
+    global REUSE, EPOCHS, RAW_ARGS, TAG
+    REUSE, EPOCHS, RAW_ARGS, TAG = args.reuse, args.epochs, args.raw_args.split(), args.tag
     args.out.mkdir(parents=True, exist_ok=True)
     recipes = {k: RECIPES.get(k) for k in args.recipes.split(",") if k}  # raw: no overrides
     recipes.update({k: v.split(";") for k, v in (e.split("=", 1) for e in args.extra)})

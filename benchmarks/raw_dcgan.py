@@ -1,14 +1,19 @@
-"""The baseline of the digits study: a plain, modern GAN loop written by hand, without gan-lab.
+"""The baseline of the digits study: the strongest plain GAN loop we could write, without gan-lab.
 
     python benchmarks/raw_dcgan.py <image folder> <size> <seconds> <out.pt> [--seed 0]
+                                   [--batch 64] [--epochs N] [--ema 0]
 
 DCGAN-style G (transposed convolutions, BatchNorm, ReLU, tanh, z=64), spectral-norm D
 (LeakyReLU 0.2), hinge loss, Adam(2e-4, β 0/0.99), batch 64, the images as 1 channel, no
-augmentation, no weight averaging. Trains for <seconds> of wall time (the loop only), then saves
-1,000 samples in [0, 1] and the step count to <out.pt>.
+augmentation; bf16 autocast where the CPU (or GPU) runs bf16 natively, channels_last (both
+measured faster on every CPU we had: benchmarks/README.md, "The training step"). --ema: a
+half-life in images for an average of G (0 = none, as in the issue's loop). Trains for <seconds>
+of wall time (the loop only) or --epochs passes, then saves 1,000 samples in [0, 1] and the step
+count to <out.pt>.
 """
 
 import argparse
+import copy
 import time
 
 import torch
@@ -45,34 +50,53 @@ def main() -> None:
     parser.add_argument("seconds", type=float)
     parser.add_argument("out")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=0)
+    parser.add_argument("--ema", type=float, default=0)
     args = parser.parse_args()
+    with open("/proc/cpuinfo") as f:
+        bf16 = any(flag in f.read() for flag in ("avx512_bf16", "amx_bf16"))
     torch.manual_seed(args.seed)
     tf = T.Compose(
         [T.Grayscale(), T.Resize(args.size), T.ToImage(), T.ToDtype(torch.float32, scale=True)]
     )
     data = torch.stack([x for x, _ in ImageFolder(args.folder, tf)]) * 2 - 1
+    data = data.contiguous(memory_format=torch.channels_last)
     G, D = generator(args.size), discriminator(args.size)
+    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    G_avg = copy.deepcopy(G).requires_grad_(False)
     opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.0, 0.99))
-    b, steps, t0 = 64, 0, time.perf_counter()
-    while time.perf_counter() - t0 < args.seconds:
+    autocast = torch.autocast("cpu", torch.bfloat16, enabled=bf16)
+    b, steps, epochs, t0 = args.batch, 0, 0, time.perf_counter()
+    while time.perf_counter() - t0 < args.seconds and (not args.epochs or epochs < args.epochs):
         for idx in torch.randperm(len(data)).split(b):
             if len(idx) < b or time.perf_counter() - t0 >= args.seconds:
                 break
             real = data[idx]
-            fake = G(torch.randn(b, 64))
-            d_loss = F.relu(1 - D(real)).mean() + F.relu(1 + D(fake.detach())).mean()
+            with autocast:
+                fake = G(torch.randn(b, 64))
+                d_loss = F.relu(1 - D(real)).mean() + F.relu(1 + D(fake.detach())).mean()
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
-            g_loss = -D(fake).mean()
+            with autocast:
+                g_loss = -D(fake).mean()
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
             steps += 1
-    G.eval()
+            if args.ema:  # a half-life in images, ramped up over the first 5 % of images seen
+                decay = 0.5 ** (b / max(min(args.ema, 0.05 * steps * b), 1e-8))
+                for p_avg, p in zip(
+                    G_avg.state_dict().values(), G.state_dict().values(), strict=True
+                ):
+                    p_avg.copy_(p_avg * decay + p * (1 - decay) if p.is_floating_point() else p)
+        epochs += 1
+    shown = G_avg if args.ema else G
+    shown.eval()
     with torch.no_grad():
-        samples = torch.cat([G(torch.randn(250, 64)) for _ in range(4)])
+        samples = torch.cat([shown(torch.randn(250, 64)).float() for _ in range(4)])
     torch.save({"samples": (samples + 1) / 2, "steps": steps}, args.out)
     print(f"{steps} steps in {time.perf_counter() - t0:.0f} s")
 

@@ -27,7 +27,7 @@ from gan_lab.ada import AdaptiveAugment
 from gan_lab.config import registry
 from gan_lab.config.validate import read_stored
 from gan_lab.diffaug import parse_policy
-from gan_lab.ema import make_ema, shown_generator
+from gan_lab.ema import HALF_LIFE, HalfLife, make_ema, shown_generator
 from gan_lab.errors import UserError
 from gan_lab.keys import ADA_P, STAT_KEYS, epoch_key, step_key
 from gan_lab.losses import build_loss
@@ -63,13 +63,15 @@ class GAN(L.LightningModule):
         n_fixed: int,
         channels_last: bool | str,
         conditional: bool,
-        ema: float,
+        ema: float | str,
         diffaug: str | list | None,
         r1_gamma: float,
         compile: bool | str,
         class_loss: float = 0.0,
         gp_weight: float = 10.0,
         ada: dict | None = None,
+        ema_images: int = 10_000,
+        ema_rampup: float = 0.0,
         nonfinite: str,
         class_ids: list[int] | None = None,
         run_config: dict | None = None,
@@ -128,7 +130,11 @@ class GAN(L.LightningModule):
         # The resolved run config, stored in checkpoints so tools can rebuild the networks.
         self.run_config = run_config or {}
         # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
-        self.generator_ema = make_ema(generator, ema) if ema > 0 else None
+        # model.ema: a decay per update, or half_life (ema_images, ema_rampup; gan_lab/ema.py).
+        self.ema_rule = HalfLife(ema_images, ema_rampup) if ema == HALF_LIFE else ema
+        self.generator_ema = (
+            make_ema(generator, self.ema_rule) if ema == HALF_LIFE or ema > 0 else None
+        )
         self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
         self.gp_weight = gp_weight if self.loss.penalty else 0.0  # model.loss=wgan_gp only
         # Adaptive augmentation (gan_lab/ada.py): a child module only when on, so its buffers
@@ -155,6 +161,8 @@ class GAN(L.LightningModule):
         dm = getattr(self.trainer, "datamodule", None)
         if self.ada is not None and dm is not None:  # speed_images=auto scales with the set
             self.ada.resolve_speed(len(dm.images))
+        if isinstance(self.ema_rule, HalfLife) and dm is not None:
+            self.ema_rule.images_per_update = dm.batch_size * self.trainer.world_size
         # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.
         path, why = fast_path.choose_for(self, self.trainer)
         log.info("fast path: %s — %s", path.describe(), why)

@@ -15,7 +15,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab import rollback
+from gan_lab import recipe, rollback
 from gan_lab.checkpoint import STORED_KEYS, read_checkpoint, resolve_checkpoint
 from gan_lab.config import registry, to_dict
 from gan_lab.config.validate import MISSING, check_config, lookup
@@ -52,7 +52,7 @@ CHANGEABLE_ON_RESUME = (
 MACHINE_KEYS = ("data.cache", "data.cache_dir", "data.memory_budget", "metrics.inception_weights")
 # Not part of the experiment: where this session writes (paths, hydra), what it resumes from, and
 # what the run derived (the class names, taken from the data again).
-NOT_STORED = ("paths", "hydra", "ckpt_path", "classes")
+NOT_STORED = ("paths", "hydra", "ckpt_path", "classes", "chosen")
 # Keys that checkpoints of earlier versions hold and this one has not: dropped on a resume, so such
 # a checkpoint still resumes. The run folder's names are gan_lab.runs.layout's, never a setting,
 # and every callback is given the run folder itself.
@@ -240,10 +240,24 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
     """The networks, noise and data, by name from gan-lab's registry: the same code path as a
     checkpoint's tools (never Hydra's instantiate of a config node: design §9)."""
     value_range = output_range(cfg.generator.out_activation)
-    datamodule = registry.build("data", cfg.data, value_range=value_range)
+    chosen = recipe.resolve_before_data(cfg)
+    data_cfg = cfg.data.copy()  # the batch may still be auto: chosen once the set is loaded
+    with open_dict(data_cfg):
+        data_cfg.batch_size = 1 if data_cfg.batch_size == recipe.AUTO else data_cfg.batch_size
+    datamodule = registry.build("data", data_cfg, value_range=value_range)
     datamodule.load()  # fail early, with a clear message, if the data are missing
     with open_dict(cfg):  # data.channels=auto, resolved by the data (the networks follow it)
         cfg.data.channels = datamodule.channels
+    chosen |= recipe.resolve(cfg, len(datamodule.images), int(cfg.data.image_size))
+    if left := recipe.left_at_auto(cfg):
+        raise UserError(
+            f"{', '.join(left)} cannot be chosen automatically here (recipe=auto has no rule for "
+            "it with this preset); set a value, e.g. the one in conf/ of the preset you use."
+        )
+    if chosen:
+        log.info(recipe.describe(chosen, cfg, len(datamodule.images)))
+        check_config(cfg)  # the chosen values with the ones set: every rule, cross-key ones too
+    datamodule.batch_size = int(cfg.data.batch_size)
     class_ids = None
     if cfg.model.get("conditional"):
         # The number of classes comes from the data (subfolders, digits, shapes), never typed twice.
@@ -254,7 +268,11 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
     generator = registry.build("generator", cfg.generator)
     discriminator = registry.build("discriminator", cfg.discriminator)
     noise = registry.build("noise", cfg.noise)
-    run_config = {**to_dict(cfg), "classes": list(datamodule.classes)}
+    run_config = {
+        **to_dict(cfg),
+        "classes": list(datamodule.classes),
+        "chosen": recipe.record(chosen),
+    }
     module = GAN(
         generator,
         discriminator,

@@ -362,6 +362,10 @@ TRAIN = {
     "noise.shape": number("Γ(k, θ): the shape k", 0, low_open=True),
     "noise.scale": number("Γ(k, θ): the scale θ", 0, low_open=True),
     # model: the training procedure
+    "recipe": choice(
+        "keys left at auto: chosen from the set, machine and budget (auto), or static (fixed)",
+        ("auto", "fixed"),
+    ),
     "model.loss": choice("the adversarial loss", tuple(LOSSES)),
     "model.lr_d": number("Adam learning rate of D (0 freezes D)", 0),
     "model.lr_g": number("Adam learning rate of G (0 freezes G)", 0),
@@ -375,7 +379,17 @@ TRAIN = {
     "model.real_label": number("target of real images in the D phase", 0, 1),
     "model.fake_label": number("target of fakes in the D phase", 0, 1),
     "model.conditional": flag("G and D get the class label"),
-    "model.ema": number("decay of the moving average of G; 0 = off", 0, 1, high_open=True),
+    "model.ema": either(
+        "the moving average of G: a decay per step (0 = off), or half_life = model.ema_images",
+        number("", 0, 1, high_open=True),
+        choice("", ("half_life",)),
+    ),
+    "model.ema_images": whole("model.ema=half_life: the EMA's half-life in images", low=1),
+    "model.ema_rampup": number(
+        "model.ema=half_life: the half-life is at most this share of the images seen; 0 = off",
+        0,
+        1,
+    ),
     "model.diffaug": Rule(
         lambda v: (
             (isinstance(v, str) and all(n.strip() in OPS for n in v.split(",")))
@@ -511,6 +525,27 @@ TRAIN = {
     "paths.data_dir": path("where the named sets live", null=False),
     "paths.output_dir": path("this run's folder", null=False),
 }
+
+# recipe=auto (gan_lab/recipe.py) leaves these at auto until the run knows its set, machine and
+# budget; every other key must hold a value. A resolved config (a checkpoint's) has no auto left.
+RECIPE_KEYS = (
+    "generator.",
+    "discriminator.",
+    "data.batch_size",
+    "data.augment.",
+    "model.betas_",
+    "model.ema",
+    "model.class_loss",
+    "model.ada.enabled",
+)
+for _key, _rule in list(TRAIN.items()):
+    if _key.startswith(RECIPE_KEYS) and not _key.endswith("_target_"):
+        TRAIN[_key] = Rule(
+            lambda v, r=_rule: v == "auto" or r.ok(v),
+            f"{_rule.what}, or auto (recipe=auto chooses)",
+            _rule.meaning,
+            _rule.null,
+        )
 
 # python -m gan_lab.sample (conf/sample.yaml)
 SAMPLE = {

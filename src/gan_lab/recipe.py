@@ -1,0 +1,206 @@
+"""recipe=auto: the values a run leaves at ``auto``, chosen from the set, the machine and the budget.
+
+The default config (conf/recipe/auto.yaml, conf/generator/auto.yaml, conf/discriminator/auto.yaml)
+leaves the networks' shape, the batch, Adam's betas, the EMA, the augmentation and the class loss
+at ``auto``. ``resolve`` fills them in before anything is built; every key the user sets — on the
+command line, in an experiment preset, with another generator/discriminator preset — is a value,
+not ``auto``, and is kept. ``recipe=fixed`` brings back the static defaults (no key left at auto).
+
+Two families, by the set:
+
+- **The built-in set** (the main job, ``python train.py``): the fixed, CPU-fast pair of
+  conf/generator/fast.yaml and conf/discriminator/fast.yaml and the fixed procedure of
+  conf/model/default.yaml. Its size is what keeps the main job under 10 minutes on a 2-core AVX2
+  laptop CPU (README, Train); auto changes nothing there.
+- **Any other set** (a folder, MNIST): the plain DCGAN recipe that beat every preset on the
+  digits in the same wall time (benchmarks/README.md, "Digits study"): a transposed-convolution G
+  with BatchNorm (conf/generator/dcgan.yaml, z = 64) and a spectral-norm D (conf/discriminator/
+  fast.yaml), widths for the resolution (32 filters next to the image at ≥ 64 px, 64 below,
+  doubling towards the 4×4 (or 7×7) map, at most 256); hinge loss; Adam β = (0, 0.99); an EMA of G
+  with a half-life in images and a ramp-up (StyleGAN2-ADA's ema_kimg = 10k × batch/32 and
+  ema_rampup = 0.05: at any time the half-life is at most 5 % of the images seen, so the average
+  never lags behind a short run); ADA (gan_lab/ada.py) instead of fixed flips, zooms and turns:
+  p starts at 0 and rises only when D overfits, so a short run on thousands of images keeps
+  almost none and a long run on a few hundred gets what it needs; the batch from the set's size
+  (64, or 32 below 1,024 images and 16 below 256: an epoch keeps at least ~8 steps).
+
+The machine enters through ``trainer.precision=auto`` (bf16 where the CPU/GPU runs it natively)
+and ``trainer.fast_path=auto`` (the fastest measured layout); the budget (``trainer.max_time`` or
+the epochs) through the EMA's ramp-up and ADA's controller, which both scale with the images the
+run actually sees. One log line says what was chosen and why; run.json and the report show it.
+"""
+
+import logging
+import math
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from gan_lab.ema import HALF_LIFE
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+CONF = Path(__file__).resolve().parent / "conf"
+# StyleGAN2-ADA (Karras et al. 2020, train.py): ema_kimg = 10 × batch / 32, ema_rampup = 0.05.
+EMA_IMAGES_PER_32, EMA_RAMPUP = 10_000, 0.05
+# Folder sets: the plain loop's procedure (benchmarks/raw_dcgan.py).
+BETAS = [0.0, 0.99]
+WIDEST = 256
+
+
+def preset(group: str, name: str) -> dict:
+    """A preset of conf/<group>/ merged over the presets it builds on (its ``defaults`` list,
+    ``_self_`` last unless placed), as data: the single source of the built-in job's values."""
+    node = OmegaConf.load(CONF / group / f"{name}.yaml")
+    parents = list(node.pop("defaults", []))
+    if "_self_" not in parents:
+        parents.append("_self_")
+    merged = OmegaConf.create()
+    for parent in parents:
+        merged = OmegaConf.merge(merged, node if parent == "_self_" else preset(group, parent))
+    return OmegaConf.to_container(merged, resolve=False)
+
+
+def widths(size: int) -> tuple[int, list[int]]:
+    """(start side, filters per map from the start map to the last hidden one) for ``size`` px:
+    the plain loop's 256, 128, 64, 32 at 64 px and 128, 64 at 28 px."""
+    start = 7 if size % 7 == 0 else 4
+    stages = max(1, round(math.log2(size / start)))
+    narrow = 32 if size >= 64 else 64
+    return start, [min(WIDEST, narrow * 2 ** (stages - 1 - i)) for i in range(stages)]
+
+
+def batch_for(num_images: int) -> int:
+    return 64 if num_images >= 1024 else 32 if num_images >= 256 else 16
+
+
+def budget(cfg: DictConfig) -> str:
+    max_time = cfg.trainer.get("max_time")
+    if max_time:
+        return f"max_time {max_time}"
+    return f"{cfg.trainer.get('max_epochs')} epochs"
+
+
+class Choices:
+    """The keys resolve filled in: key → (value, why), in the order chosen."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg, self.made = cfg, {}
+
+    def fill(self, key: str, value, why: str) -> None:
+        """Set ``key`` to ``value`` if the config leaves it at auto."""
+        if OmegaConf.select(self.cfg, key, default=None) != AUTO:
+            return
+        with open_dict(self.cfg):
+            OmegaConf.update(self.cfg, key, value, merge=False)
+        self.made[key] = (value, why)
+
+    def fill_node(self, node: str, values: dict, why: str) -> None:
+        for key, value in values.items():
+            self.fill(f"{node}.{key}", value, why)
+
+
+# recipe=fixed, and the built-in set under recipe=auto: the static values of earlier versions (the
+# fast pair comes from its presets, conf/generator/fast.yaml and conf/discriminator/fast.yaml).
+FIXED_MODEL = {"betas_g": [0.5, 0.999], "betas_d": [0.5, 0.999], "ema": 0.999, "class_loss": 0.0}
+FIXED_DATA = {"batch_size": 8, "augment": {"flip": True, "zoom": 0.1, "rotate": 10.0}}  # 003 §5
+NO_AUGMENT = {"flip": False, "zoom": 0.0, "rotate": 0.0}
+
+
+def _fixed(cfg: DictConfig) -> str | None:
+    """Why the fixed family applies, or None for the chosen one."""
+    if cfg.get("recipe", AUTO) == "fixed":
+        return "recipe=fixed"
+    if cfg.data.get("source") == "builtin":
+        return "the built-in set: the fixed main-job recipe"
+    return None
+
+
+def resolve_before_data(cfg: DictConfig) -> dict:
+    """What the data module needs before it loads: its augmentation. recipe=auto: off, since ADA
+    augments what D sees instead (flips and turns of the reals would also leak into the samples
+    of sets that are not mirror-symmetric, e.g. digits); recipe=fixed: 003's flips, zoom, turns."""
+    choices = Choices(cfg)
+    fixed = _fixed(cfg)
+    augment = FIXED_DATA["augment"] if fixed else NO_AUGMENT
+    choices.fill_node("data.augment", augment, fixed or "ADA augments instead (model.ada)")
+    return choices.made
+
+
+def resolve(cfg: DictConfig, num_images: int, size: int) -> dict:
+    """Fill every ``auto`` of the networks, the batch and the procedure from the loaded set;
+    returns key → (value, why)."""
+    choices = Choices(cfg)
+    fixed = _fixed(cfg)
+    if fixed:
+        choices.fill_node("generator", preset("generator", "fast"), fixed)
+        choices.fill_node("discriminator", preset("discriminator", "fast"), fixed)
+        choices.fill_node("model", FIXED_MODEL, fixed)
+        choices.fill("model.ada.enabled", False, fixed)
+        choices.fill("data.batch_size", FIXED_DATA["batch_size"], fixed)
+    else:
+        start, filters = widths(size)
+        why = f"DCGAN G / spectral-norm D for {size} px"
+        g = {**preset("generator", "dcgan"), "latent_dim": 64, "bias": True, "init": "default"}
+        g.update(base_size=size, start_size=start, project_channels=filters[0])
+        g.update(channels=filters[1:] or [filters[0]], conditioning="batchnorm")
+        d = {**preset("discriminator", "fast"), "base_size": size, "channels": filters[::-1]}
+        choices.fill_node("generator", g, why)
+        choices.fill_node("discriminator", d, why)
+        choices.fill("data.batch_size", batch_for(num_images), f"{num_images} images")
+        for key in ("betas_g", "betas_d"):
+            choices.fill(f"model.{key}", BETAS, "the plain loop's Adam (β1 = 0)")
+        choices.fill("model.ema", HALF_LIFE, "a half-life in images with a ramp-up")
+        choices.fill("model.ada.enabled", True, f"{num_images} images: p follows D's overfitting")
+        conditional = bool(cfg.model.get("conditional"))
+        choices.fill("model.class_loss", 1.0 if conditional else 0.0, "AC-GAN when conditional")
+    batch = int(cfg.data.batch_size)
+    images = EMA_IMAGES_PER_32 * batch // 32
+    choices.fill("model.ema_images", images, f"10k images × batch {batch}/32")
+    return choices.made
+
+
+def left_at_auto(node, prefix: str = "") -> list[str]:
+    """The keys of a recipe's domain (gan_lab.config.schema.RECIPE_KEYS) still at auto."""
+    from gan_lab.config.schema import RECIPE_KEYS
+
+    left = []
+    for key, value in node.items() if isinstance(node, dict | DictConfig) else ():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict | DictConfig):
+            left += left_at_auto(value, path + ".")
+        elif value == AUTO and path.startswith(RECIPE_KEYS):
+            left.append(path)
+    return left
+
+
+def record(made: dict) -> dict:
+    """What run.json and the report show: key → {value, why}."""
+    return {key: {"value": value, "why": why} for key, (value, why) in made.items()}
+
+
+def describe(made: dict, cfg: DictConfig, num_images: int) -> str:
+    """The one log line: the set, the budget, and what was chosen."""
+    shown = {k: v for k, (v, _) in made.items()}
+    g, d = cfg.generator, cfg.discriminator
+    parts = [
+        f"G {g.project_channels}×{g.start_size}² → {list(g.channels)} ({g.upsample})",
+        f"D {list(d.channels)}",
+        f"batch {cfg.data.batch_size}",
+        f"betas {list(cfg.model.betas_g)}",
+    ]
+    ema = cfg.model.ema
+    if ema == HALF_LIFE:
+        parts.append(
+            f"EMA half-life {cfg.model.ema_images} images (ramp-up {cfg.model.ema_rampup})"
+        )
+    else:
+        parts.append(f"EMA {ema}")
+    parts.append("ADA on" if cfg.model.ada.enabled else "ADA off")
+    whys = sorted({why for _, why in made.values()})
+    return (
+        f"recipe=auto for {num_images} images of {cfg.data.image_size} px, {budget(cfg)}: "
+        f"{', '.join(parts)} — chose {len(shown)} keys ({'; '.join(whys)}); "
+        "any key you set is kept"
+    )

@@ -1,0 +1,111 @@
+"""recipe=auto (gan_lab/recipe.py): what it chooses for a set, and that a key the user sets wins."""
+
+import pytest
+import torch
+from conftest import make_cfg
+from omegaconf import OmegaConf
+
+from gan_lab import recipe
+from gan_lab.config.validate import check_config
+from gan_lab.ema import HalfLife
+from gan_lab.models import Discriminator, Generator
+
+
+def resolved(tmp_path, *overrides, images=1797, size=None):
+    cfg = make_cfg(tmp_path / "run", list(overrides))
+    made = recipe.resolve_before_data(cfg)
+    made |= recipe.resolve(cfg, images, size or int(cfg.data.image_size))
+    return cfg, made
+
+
+def build_pair(cfg):
+    g = OmegaConf.to_container(cfg.generator, resolve=True)
+    d = OmegaConf.to_container(cfg.discriminator, resolve=True)
+    g.pop("_target_"), d.pop("_target_")
+    return Generator(**g), Discriminator(**d)
+
+
+def test_the_builtin_main_job_keeps_its_fixed_recipe(tmp_path):
+    """python train.py: the fast pair and the model preset's values, as before recipe=auto."""
+    cfg, made = resolved(tmp_path, images=2048)
+    fixed = make_cfg(tmp_path / "fixed", ["generator=fast", "discriminator=fast"])
+    for node in ("generator", "discriminator"):
+        assert OmegaConf.to_container(cfg[node]) == OmegaConf.to_container(fixed[node])
+    assert cfg.model.betas_g == [0.5, 0.999] and cfg.model.ema == 0.999
+    assert cfg.model.ada.enabled is False and cfg.data.batch_size == 64
+    assert all(why for _, why in made.values())  # every choice says why
+    assert not recipe.left_at_auto(cfg)
+
+
+@pytest.mark.parametrize(
+    ("size", "g_widths", "d_widths"),
+    [(28, [128, 64], [64, 128]), (64, [256, 128, 64, 32], [32, 64, 128, 256])],
+)
+def test_a_folder_gets_the_plain_loops_networks_sized_for_its_resolution(
+    tmp_path, size, g_widths, d_widths
+):
+    cfg, made = resolved(tmp_path, "data=folder", f"data.image_size={size}", "data.channels=1")
+    assert [cfg.generator.project_channels, *cfg.generator.channels] == g_widths
+    assert list(cfg.discriminator.channels) == d_widths
+    assert cfg.generator.upsample == "transposed" and cfg.discriminator.spectral_norm is True
+    assert cfg.model.betas_d == [0.0, 0.99] and cfg.model.ema == recipe.HALF_LIFE
+    assert cfg.model.ada.enabled is True and cfg.model.ema_images == 20_000  # batch 64
+    assert cfg.data.augment.flip is False and cfg.data.augment.rotate == 0.0  # ADA instead
+    assert not recipe.left_at_auto(cfg)
+    check_config(cfg)
+    g, d = build_pair(cfg)
+    images = g(torch.randn(3, g.latent_dim))
+    assert images.shape == (3, 1, size, size)
+    assert d(images).shape == (3,)
+    assert made["data.batch_size"][1] == "1797 images"  # each choice says why
+
+
+def test_the_batch_follows_the_size_of_the_set(tmp_path):
+    sizes = {
+        n: resolved(tmp_path, "data=folder", images=n)[0].data.batch_size for n in (200, 300, 5000)
+    }
+    assert sizes == {200: 16, 300: 32, 5000: 64}
+
+
+def test_every_key_the_user_sets_is_kept(tmp_path):
+    cfg, made = resolved(
+        tmp_path,
+        "data=folder",
+        "data.batch_size=8",
+        "data.augment.flip=true",
+        "generator.channels=[96,48,24]",
+        "model.ema=0.99",
+        "model.ada.enabled=false",
+    )
+    assert cfg.data.batch_size == 8 and cfg.data.augment.flip is True
+    assert list(cfg.generator.channels) == [96, 48, 24] and cfg.model.ema == 0.99
+    assert cfg.model.ada.enabled is False
+    assert not {"data.batch_size", "generator.channels", "model.ema", "model.ada.enabled"} & set(
+        made
+    )
+    assert cfg.generator.project_channels == 256  # what was not set is still chosen
+
+
+def test_another_preset_and_recipe_fixed_choose_nothing_of_theirs(tmp_path):
+    cfg, _ = resolved(tmp_path, "data=folder", "generator=upsample")
+    assert cfg.generator.upsample == "nearest"  # the preset's whole node, not the DCGAN G
+    cfg, _ = resolved(tmp_path, "data=folder", "recipe=fixed")
+    assert cfg.data.batch_size == 8 and cfg.data.augment.flip is True  # 003's folder defaults
+    assert cfg.model.betas_g == [0.5, 0.999] and cfg.model.ada.enabled is False
+    cfg, _ = resolved(tmp_path, "data=folder", "experiment=small_data")
+    assert cfg.data.batch_size == 8 and cfg.model.ema == 0.999 and cfg.model.ada.enabled is False
+
+
+def test_a_conditional_folder_run_gets_class_batchnorm_and_the_class_loss(tmp_path):
+    cfg, _ = resolved(tmp_path, "data=folder", "model.conditional=true")
+    assert cfg.generator.conditioning == "batchnorm" and cfg.model.class_loss == 1.0
+
+
+def test_the_ema_half_life_ramps_up_with_the_images_seen():
+    rule = HalfLife(images=20_000, rampup=0.05)
+    rule.images_per_update = 64
+    early, late = rule(10), rule(100_000)
+    # After 11 updates (704 images) the half-life is 5 % of them: the average follows quickly.
+    assert early == pytest.approx(0.5 ** (64 / (11 * 64 * 0.05)))
+    assert late == pytest.approx(0.5 ** (64 / 20_000))  # then the full half-life
+    assert early < late < 1
