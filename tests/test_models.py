@@ -5,6 +5,8 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from gan_lab import recipe
+
 GENERATORS = ["transposed", "upsample", "dcgan", "mnist", "small32"]
 DISCRIMINATORS = ["reference", "dcgan", "mnist", "small32"]
 
@@ -15,6 +17,7 @@ def n_params(m: nn.Module) -> int:
 
 def build(cfg_factory, *overrides):
     cfg = cfg_factory(*overrides, tiny=False)
+    recipe.resolve(cfg, 2048, cfg.data.image_size)  # what train.build does once the set is loaded
     return instantiate(cfg.generator), instantiate(cfg.discriminator), cfg
 
 

@@ -6,6 +6,7 @@ import torch
 from conftest import bare
 from torch import nn
 
+from gan_lab import recipe
 from gan_lab.config.validate import check_config
 from gan_lab.diffaug import color, cutout, diff_augment, parse_policy, translation
 from gan_lab.ema import ema_decay, make_ema
@@ -226,6 +227,8 @@ def test_compiled_training_keeps_plain_checkpoints(cfg_factory, tmp_path):
 def test_small_data_preset_is_the_measured_recipe_on_any_data(cfg_factory, data):
     """benchmarks/README.md's winner on the digits: 64×64, batch 8, fast pair, hinge, EMA."""
     cfg = cfg_factory("experiment=small_data", f"data={data}", tiny=False)
+    recipe.resolve_before_data(cfg)
+    recipe.resolve(cfg, 300, 64)  # as train.build does: the preset sets recipe=fixed
     assert (cfg.data.image_size, cfg.data.batch_size) == (64, 8)
     assert cfg.model.loss == "hinge" and cfg.model.ema == 0.999 and cfg.model.r1_gamma == 0
     assert cfg.model.diffaug is None and not cfg.data.augment.flip  # no augmentation at all
