@@ -1,6 +1,6 @@
 """Every user-facing key: its type, range or choices, and what it does, in one table.
 
-The command line (train.py and the ``gan-lab <command>`` commands) and the configs stored
+The command line (train.py and every ``gan-lab <command>``) and the configs stored
 in checkpoints are checked against the same table (gan_lab.config.validate); nothing else re-checks a
 value. Keys are dotted paths; a key whose meaning depends on the preset (generator.*,
 discriminator.*, noise.*) is described once for every preset that has it. The choices come from
