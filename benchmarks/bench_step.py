@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_lab import fast_path
-from gan_lab.cli import compose
+from gan_lab.config import compose
 from gan_lab.hardware import auto_precision, device_name
 from gan_lab.train import build, make_trainer
 

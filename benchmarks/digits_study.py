@@ -6,7 +6,7 @@
 
 1. Writes scikit-learn's 1,797 handwritten digits (8×8, 17 grey levels) as 64×64 RGB PNGs in
    one subfolder per class (<out_dir>/digits/0 … 9), as a crawled folder would be.
-2. Trains the lab's own extractor on them per size (python -m gan_lab.extractor, 1 channel;
+2. Trains the lab's own extractor on them per size (gan-lab extractor, 1 channel;
    with --extractor-augment also on zooms and turns of them) and reports its held-out accuracy.
 3. Trains each recipe for the same wall time (<seconds> of training: Lightning's max_time for
    gan-lab, the loop's own clock for benchmarks/raw_dcgan.py), one after another with every core.
@@ -83,14 +83,14 @@ def extractor(folder: Path, size: int, out: Path, epochs: int, augment: bool) ->
             f"out={path}",
             f"hydra.run.dir={path.with_suffix('.run')}",
         ]
-        subprocess.run([sys.executable, "-m", "gan_lab.extractor", *args], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-m", "gan_lab", "extractor", *args], cwd=ROOT, check=True)
     return ClassifierFeatures.load(path)
 
 
 def real_images(folder: Path, size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     from hydra.utils import instantiate
 
-    from gan_lab.extractor import data_config
+    from gan_lab.metrics.classifier import data_config
 
     dm = instantiate(
         data_config(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import lightning as L
 
-from gan_lab.cli import compose
+from gan_lab.config import compose
 from gan_lab.train import train
 
 

@@ -13,7 +13,7 @@ import time
 import torch
 
 from gan_lab.checkpoint import load_gan
-from gan_lab.cli import compose
+from gan_lab.config import compose
 from gan_lab.latent.inversion import invert
 from gan_lab.latent.run import procedure
 

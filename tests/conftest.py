@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig, open_dict
 
-from gan_lab.cli import compose
+from gan_lab.config import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import numpy as np
 from conftest import ROOT
 from PIL import Image
 
-from gan_lab.audit import audit
+from gan_lab.cli.audit import audit
 from gan_lab.train import train
 
 
@@ -75,7 +75,8 @@ def test_quarantine_moves_only_skipped_files(tmp_path):
         [
             sys.executable,
             "-m",
-            "gan_lab.audit",
+            "gan_lab",
+            "audit",
             f"data.root={root}",
             "audit.quarantine=true",
             f"audit.report={tmp_path / 'r.csv'}",

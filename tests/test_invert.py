@@ -14,7 +14,7 @@ from PIL import Image
 from torchvision.utils import save_image
 
 from gan_lab.checkpoint import load_gan
-from gan_lab.cli import compose
+from gan_lab.config import compose
 from gan_lab.ema import EMA_PREFIX
 from gan_lab.errors import UserError, friendly
 from gan_lab.latent.figures import to_uint8

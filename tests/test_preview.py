@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_lab.preview import preview
+from gan_lab.cli.preview import preview
 
 FILES = [
     "batch.png",

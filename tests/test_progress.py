@@ -1,13 +1,13 @@
 """Progress bars on the long work outside training: each names its work and counts it.
-(gan_lab.sample's bar: tests/test_tensorboard.py, which has a checkpoint at hand.)"""
+(gan-lab sample's bar: tests/test_tensorboard.py, which has a checkpoint at hand.)"""
 
 import pytest
 import torch
 from torch import nn
 
 from gan_lab import progress
-from gan_lab.extractor import data_config, train_extractor
 from gan_lab.latent.inversion import invert
+from gan_lab.metrics.classifier import data_config, train_extractor
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.noise import Normal
 

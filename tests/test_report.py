@@ -20,14 +20,14 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from gan_lab.checkpoint import best_row, load_gan, resolve_checkpoint
-from gan_lab.cli import compose
+from gan_lab.cli.report import main as report_main
+from gan_lab.config import compose
 from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.latent.run import run as invert_run
+from gan_lab.metrics.scores import write_tables
 from gan_lab.report import write_run_report, write_sweep_report
-from gan_lab.report.__main__ import main as report_main
 from gan_lab.runs.files import read_rows
-from gan_lab.score import write_tables
 from gan_lab.sweep import FINAL
 from gan_lab.train import train
 
@@ -143,7 +143,7 @@ def test_training_writes_a_report_that_matches_the_run_files(trained_run):
 def test_best_epoch_is_the_one_gan_lab_score_and_best_at_choose(trained_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
-    # scores.csv as gan_lab.score writes it (its own table writer and best rule).
+    # scores.csv as gan-lab score writes it (its own table writer and best rule).
     rows = [
         {"checkpoint": "checkpoints/epoch_0001.ckpt", "epoch": 1, "val/fid": 80.0, "val/kid": 0.05},
         {"checkpoint": "checkpoints/epoch_0002.ckpt", "epoch": 2, "val/fid": 95.0, "val/kid": 0.04},

@@ -122,8 +122,8 @@ def test_through_train_py_exit_2_and_no_traceback(tmp_path):
 
 
 def test_the_other_tools_check_their_keys_with_the_same_schema(tmp_path, capsys):
-    from gan_lab.extractor import main as extractor_main
-    from gan_lab.preview import preview
+    from gan_lab.cli.extractor import main as extractor_main
+    from gan_lab.cli.preview import preview
 
     with pytest.raises(UserError, match=r"preview\.n=0"):
         preview(["preview.n=0", f"preview.out_dir={tmp_path / 'p'}"])

@@ -1,5 +1,5 @@
 """The user-trained feature extractor end to end on the built-in set, the SSIM curve, and
-gan_lab.score naming the best checkpoint for ckpt=best@<run_dir>."""
+gan-lab score naming the best checkpoint for ckpt=best@<run_dir>."""
 
 import csv
 
@@ -8,14 +8,14 @@ import torch
 from conftest import TINY, make_cfg
 
 from gan_lab.checkpoint import resolve_checkpoint
+from gan_lab.cli.score import main as score_main
 from gan_lab.errors import UserError
-from gan_lab.extractor import data_config, train_extractor
+from gan_lab.metrics.classifier import data_config, train_extractor
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import real_subset
 from gan_lab.metrics.scorer import Scorer
-from gan_lab.sample import sample
-from gan_lab.score import main as score_main
-from gan_lab.score import score_run
+from gan_lab.metrics.scores import score_run
+from gan_lab.sampling import sample
 from gan_lab.train import train
 
 
@@ -101,7 +101,7 @@ def test_training_logs_the_extractor_metrics_under_its_own_name(scored_run):
 
 
 def test_score_writes_the_table_and_best_selects_it(scored_run, tmp_path, capsys):
-    with pytest.raises(UserError, match="gan_lab.score"):
+    with pytest.raises(UserError, match="gan-lab score"):
         resolve_checkpoint(f"best@{scored_run}")
     score_main([f"run_dir={scored_run}", "n_samples=64"])
     printed = capsys.readouterr().out
@@ -137,7 +137,7 @@ def test_extractor_refuses_images_with_other_channels(shapes_extractor):
 
 
 def test_cost_tool_measures_the_extractor(shapes_extractor, capsys):
-    from gan_lab.metrics.cost import main as cost_main
+    from gan_lab.cli.cost import main as cost_main
 
     cost_main([f"extractor={shapes_extractor[0]}", "n=20"])
     assert "s per 1,000 images" in capsys.readouterr().out

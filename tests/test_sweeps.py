@@ -17,11 +17,10 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import OmegaConf
 from PIL import Image
 
-from gan_lab.cli import compose
-from gan_lab.config import run_name
+from gan_lab.cli.summarize import main as summarize_main
+from gan_lab.config import compose, run_name
 from gan_lab.distributed import ddp_start_method
-from gan_lab.summarize import SweepSummary
-from gan_lab.summarize import main as summarize_main
+from gan_lab.sweep import SweepSummary
 
 # TINY, without an epoch's worth of extras a sweep test does not look at.
 SWEEP_TINY = [*TINY, "trainer.max_epochs=1", "logger=none", "callbacks.samples.gif=false"]

@@ -1,5 +1,5 @@
 """TensorBoard as users read it: grids, warnings and scalars on one x-axis, the HParams tab, and
-Lightning's own GAN.load_from_checkpoint; and gan_lab.sample's progress bar, on the same run."""
+Lightning's own GAN.load_from_checkpoint; and gan-lab sample's progress bar, on the same run."""
 
 from types import SimpleNamespace
 from unittest.mock import Mock
@@ -16,7 +16,7 @@ from gan_lab.callbacks import HParams
 from gan_lab.checkpoint import load_gan
 from gan_lab.errors import UserError
 from gan_lab.module import GAN
-from gan_lab.sample import sample
+from gan_lab.sampling import sample
 from gan_lab.train import train
 
 # 2 epochs of 2 batches; fp32 and the plain path, the quickest on any CPU for so few steps.

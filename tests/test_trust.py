@@ -266,8 +266,8 @@ def test_one_image_folder_with_metrics_is_refused_at_start(cfg_factory, tmp_path
 @pytest.mark.parametrize(
     ("tool", "args", "key"),
     [
-        ("gan_lab.sample", ["n=0"], "n=0"),
-        ("gan_lab.sample", ["batch_size=-1"], "batch_size"),
+        ("gan_lab.cli.sample", ["n=0"], "n=0"),
+        ("gan_lab.cli.sample", ["batch_size=-1"], "batch_size"),
     ],
 )
 def test_tools_refuse_bad_values(trained_run, tmp_path, capsys, tool, args, key):
@@ -280,7 +280,7 @@ def test_tools_refuse_bad_values(trained_run, tmp_path, capsys, tool, args, key)
 
 
 def test_score_refuses_bad_values(trained_run):
-    from gan_lab.score import score_run
+    from gan_lab.metrics.scores import score_run
 
     with pytest.raises(UserError, match="n_samples"):
         score_run(trained_run, n_samples=1)
@@ -347,7 +347,7 @@ def test_crafted_checkpoints_run_nothing_when_sampled_or_resumed(
 ):
     import shutil
 
-    from gan_lab.sample import main as sample_main
+    from gan_lab.cli.sample import main as sample_main
 
     keys, template, said = ATTACKS[attack]
     out, victim = tmp_path / "pwned", tmp_path / "notes.txt"
@@ -363,7 +363,7 @@ def test_crafted_checkpoints_run_nothing_when_sampled_or_resumed(
         stored["gan_lab"]["config"]["noise"]["_args_"] = [str(out)]
         torch.save(stored, ckpt)
     res = subprocess.run(
-        [sys.executable, "-m", "gan_lab.sample", f"ckpt={ckpt}", f"out_dir={tmp_path / 's'}"],
+        [sys.executable, "-m", "gan_lab", "sample", f"ckpt={ckpt}", f"out_dir={tmp_path / 's'}"],
         cwd=ROOT,
         capture_output=True,
         text=True,

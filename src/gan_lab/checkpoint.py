@@ -4,7 +4,7 @@ A gan-lab checkpoint is a Lightning checkpoint with a ``gan_lab`` entry holding 
 resolved run config; it loads with ``torch.load(weights_only=True)``.
 
 Wherever a checkpoint is asked for, ``best@<run_dir>`` (or ``<run_dir>/best``) names the best one
-in the run's ``scores.csv``, written by ``python -m gan_lab.score run_dir=<run_dir>``.
+in the run's ``scores.csv``, written by ``gan-lab score run_dir=<run_dir>``.
 """
 
 import csv
@@ -114,12 +114,12 @@ def resolve_checkpoint(spec: str | Path) -> Path:
     if not table.is_file():
         raise UserError(
             f"'{text}' asks for the best checkpoint of {run_dir}, but {table} does not exist; "
-            f"score the run first: python -m gan_lab.score run_dir={run_dir}"
+            f"score the run first: gan-lab score run_dir={run_dir}"
         )
     with table.open(newline="") as f:
         best = [row for row in csv.DictReader(f) if row.get("best") == "yes"]
     if not best:
-        raise UserError(f"{table} marks no checkpoint as best; run python -m gan_lab.score again.")
+        raise UserError(f"{table} marks no checkpoint as best; run gan-lab score again.")
     named = Path(best[0]["checkpoint"])
     path = named if named.is_absolute() else table.parent / named
     if not path.resolve().is_relative_to(table.parent.resolve()):
@@ -127,7 +127,7 @@ def resolve_checkpoint(spec: str | Path) -> Path:
             f"{table} names {named} as the best checkpoint, which is outside the run folder "
             f"{table.parent}; it was not opened ({layout.SCORES_CSV} names the run's own "
             "checkpoints). "
-            f"Score the run again: python -m gan_lab.score run_dir={run_dir}"
+            f"Score the run again: gan-lab score run_dir={run_dir}"
         )
     return path
 

@@ -1,9 +1,22 @@
-"""Pick the fastest numerics the hardware runs natively (detect, don't guess)."""
+"""The machine a command runs on: its device, and the fastest numerics it runs natively (detect,
+don't guess)."""
 
 import functools
 from pathlib import Path
 
 import torch
+
+from gan_lab.errors import UserError
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: the GPU when there is one, else the CPU; or any torch device name."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as err:
+        raise UserError(f"device={name} is not a device ({err}); use auto, cpu or cuda.") from None
 
 
 @functools.cache

@@ -5,7 +5,7 @@ At the start (rank 0): run.json gets the networks (parameters, layer shapes), th
 classes, batch), the grid's rows and a new session (device, precision, start time); the data
 preview (003 §4) and the augmentation check (003 §5.1) go to preview/ once. At the end the
 session is closed and ``gan_lab.report`` writes report.html from the run folder's files alone —
-the same page ``python -m gan_lab.report <run>`` writes at any time.
+the same page ``gan-lab report <run>`` writes at any time.
 """
 
 import datetime
@@ -211,7 +211,7 @@ class RunReport(Callback):
             self.close(trainer, status)
         except Exception as err:  # noqa: BLE001 — see above
             log.warning(
-                "%s could not be written (%s: %s); write it with python -m gan_lab.report %s",
+                "%s could not be written (%s: %s); write it with gan-lab report %s",
                 layout.REPORT,
                 type(err).__name__,
                 err,

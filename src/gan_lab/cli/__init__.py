@@ -1,128 +1,34 @@
-"""The command-line layer: how every ``gan-lab <command> key=value ...`` (and ``python -m
-gan_lab.<tool>``), the tests and the benchmarks turn arguments into a config (composed from the
-package's ``conf/``) and pick a device.
+"""The commands: one module per ``gan-lab <command>`` (``python -m gan_lab <command>`` is the
+same program), and what they share here — ``--help`` and ``--cfg job`` answered the same way
+(:func:`meta_args`), the required arguments checked (:func:`require`), user errors printed as one
+paragraph (:func:`command`).
 
-``train`` and ``invert`` are ``@hydra.main`` programs (:mod:`gan_lab.cli.main`); every other tool
-is a function of a composed config, wrapped by :func:`command`, and answers ``--help`` and
-``--cfg job`` the same way (:func:`meta_args`). Library code never imports a tool; tools import
-this.
+This folder is the top floor: it imports the library (the config composed by
+:func:`gan_lab.config.compose`, the device by :func:`gan_lab.hardware.pick_device`, the work
+itself), and nothing outside it imports from it (tests/test_design.py checks). ``train`` and
+``invert`` are ``@hydra.main`` programs (:mod:`gan_lab.cli.main`); every other command is a
+function of its composed conf/<command>.yaml, wrapped by :func:`command`.
 """
 
-import re
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
-from pathlib import Path
 
-import torch
-from hydra import compose as hydra_compose
-from hydra import initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-from gan_lab.config import CONF_DIR
+from gan_lab.config import CONF_DIR, compose
 from gan_lab.errors import UserError, friendly
 
 
-def _quote(arg: str, parser: OverridesParser) -> str:
-    """``key=value`` with the value quoted where Hydra's grammar would misread a file path.
-
-    Run folders of sweeps contain ``=`` and ``,`` (``0_noise=uniform,seed=1``) and users type
-    ``~``: Hydra would reject those or read a comma as a sweep. Lists (``[a,b]``) stay lists.
-    """
-    key, sep, value = arg.partition("=")
-    if not sep or value.startswith(("[", "{", "'", '"')):
-        return arg
-    try:
-        if "," not in value:
-            parser.parse_override(arg)
-            return arg
-    except HydraException:
-        pass
-    return f"{key}='{value.replace(chr(92), chr(92) * 2).replace(chr(39), chr(92) + chr(39))}'"
-
-
-def compose(
-    config_name: str,
-    overrides: Sequence[str] = (),
-    output_dir: str | Path | None = None,
-    return_hydra_config: bool = False,
-) -> DictConfig:
-    """conf/<config_name>.yaml with Hydra overrides, outside a Hydra run: the one place config is
-    composed for tools, tests and benchmarks. A bad override is one UserError naming it."""
-    parser = OverridesParser.create()
-    args = [_quote(str(a), parser) for a in overrides]
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = hydra_compose(
-                config_name=config_name, overrides=args, return_hydra_config=return_hydra_config
-            )
-    except HydraException as err:
-        unknown = re.search(r"Could not override '([^']+)'", str(err))
-        if unknown and "To append to your config" in str(err):
-            key = unknown.group(1)
-            others = [a for a in args if a.split("=", 1)[0].lstrip("+~") != key]
-            raise UserError(_unknown_key(config_name, key, others)) from None
-        raise UserError(f"bad arguments {list(overrides)}: {err}") from None
-    finally:
-        GlobalHydra.instance().clear()
-    if output_dir is not None or "paths" in cfg:
-        with open_dict(cfg):
-            cfg.setdefault("paths", {})
-            cfg.paths.output_dir = str(output_dir or Path("outputs") / config_name)
-    return cfg
-
-
-def _unknown_key(config_name: str, key: str, others: list[str]) -> str:
-    """One paragraph for a key the composed config does not have: the nearest node that exists
-    and its keys (data=builtin has no data.audit: the built-in set is never audited)."""
-    try:
-        cfg = compose(config_name, others)
-    except UserError:
-        cfg = compose(config_name)
-    parts, node, where = key.split("."), cfg, []
-    for part in parts[:-1]:
-        if not isinstance(node, DictConfig) or part not in node:
-            break
-        node, where = node[part], [*where, part]
-    keys = [k for k in node if k not in ("paths", "hydra")] if isinstance(node, DictConfig) else []
-    inside = ".".join(where) or f"conf/{config_name}.yaml"
-    hint = ""
-    if (
-        where
-        and where[0] in cfg
-        and isinstance(cfg[where[0]], DictConfig)
-        and "name" in cfg[where[0]]
-    ):
-        hint = f" ({where[0]}={cfg[where[0]].name})"
-    return (
-        f"{key} is not a key of this config: {inside}{hint} has {', '.join(map(str, keys))}. "
-        "Check the spelling, or choose the group option that has it (--help lists them)."
-    )
-
-
 def require(cfg: DictConfig, usage: str) -> None:
-    """Every ``???`` value of the tool's YAML must have been given on the command line."""
+    """Every ``???`` value of the command's YAML must have been given on the command line."""
     missing = [k for k in cfg if OmegaConf.is_missing(cfg, k)]
     if missing:
         raise UserError(f"missing argument(s) {missing}. Usage: {usage}")
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto``: the GPU when there is one, else the CPU; or any torch device name."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as err:
-        raise UserError(f"device={name} is not a device ({err}); use auto, cpu or cuda.") from None
-
-
 def tool_help(config_name: str | None, doc: str | None) -> str:
-    """A tool's --help: what it does and how to call it (its module's docstring), then every key
+    """A command's --help: what it does and how to call it (its module's docstring), then every key
     of conf/<config_name>.yaml with its comment."""
     parts = [(doc or "").strip()]
     yaml = CONF_DIR / f"{config_name}.yaml" if config_name else None
@@ -150,7 +56,7 @@ def meta_args(argv: Sequence[str], config_name: str | None, doc: str | None) -> 
 
 
 def command(config_name: str, usage: str) -> Callable:
-    """Make ``fn(cfg)`` a tool's ``main(argv=None)``: compose conf/<config_name>.yaml with the
+    """Make ``fn(cfg)`` a command's ``main(argv=None)``: compose conf/<config_name>.yaml with the
     arguments, check the required ones, print user errors as one paragraph (exit code 2)."""
 
     def wrap(fn: Callable[[DictConfig], object]) -> Callable:

@@ -4,8 +4,8 @@
     gan-lab <command> --help        what the command does, its groups and keys
     gan-lab <command> --cfg job     the composed config, without running
 
-data/ and outputs/ are found in the folder gan-lab is started in. README.md has a section on
-each command.
+python -m gan_lab <command> ... is the same program. data/ and outputs/ are found in the folder
+gan-lab is started in. README.md has a section on each command.
 """
 
 import importlib
@@ -47,7 +47,7 @@ def _known_keys_first(config_name: str) -> None:
     """A key the config does not have is one paragraph and exit 2 (Hydra's own message would be
     several lines and exit 1). Composed once more before Hydra does (a fraction of a second);
     sweeps (-m) and Hydra's own flags are left to Hydra."""
-    from gan_lab.cli import compose
+    from gan_lab.config import compose
     from gan_lab.errors import UserError
 
     args = sys.argv[1:]
@@ -71,7 +71,8 @@ def invert_main() -> None:
     invert_app()
 
 
-# name → (module:function, one line). Every function reads sys.argv[1:] (its key=value arguments).
+# name → (module:function, one line): each command's module in gan_lab/cli/. Every function reads
+# sys.argv[1:] (its key=value arguments).
 COMMANDS = {
     "train": (
         "gan_lab.cli.main:train_main",
@@ -81,26 +82,32 @@ COMMANDS = {
         "gan_lab.cli.main:invert_main",
         "project an image into G's latent space; edit, interpolate, compare",
     ),
-    "sample": ("gan_lab.sample:main", "write PNGs drawn from a checkpoint"),
+    "sample": ("gan_lab.cli.sample:main", "write PNGs drawn from a checkpoint"),
     "score": (
-        "gan_lab.score:main",
+        "gan_lab.cli.score:main",
         f"FID/KID/IS of every checkpoint of a run → {layout.SCORES_CSV}, {layout.BEST}",
     ),
-    "audit": ("gan_lab.audit:main", "check an image folder: broken, tiny, odd and duplicate files"),
+    "audit": (
+        "gan_lab.cli.audit:main",
+        "check an image folder: broken, tiny, odd and duplicate files",
+    ),
     "preview": (
-        "gan_lab.preview:main",
+        "gan_lab.cli.preview:main",
         "a batch, augmentations and pixel statistics of a data set",
     ),
     "report": (
-        "gan_lab.report.__main__:main",
+        "gan_lab.cli.report:main",
         f"{layout.REPORT} of a run, sweep or inversion folder",
     ),
-    "summarize": ("gan_lab.summarize:main", "the table and picture of a sweep (multirun folder)"),
+    "summarize": (
+        "gan_lab.cli.summarize:main",
+        "the table and picture of a sweep (multirun folder)",
+    ),
     "extractor": (
-        "gan_lab.extractor:main",
+        "gan_lab.cli.extractor:main",
         "train a feature extractor on your set, for FID in its space",
     ),
-    "cost": ("gan_lab.metrics.cost:main", "seconds and memory of FID/KID/IS on this machine"),
+    "cost": ("gan_lab.cli.cost:main", "seconds and memory of FID/KID/IS on this machine"),
 }
 
 

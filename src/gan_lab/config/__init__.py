@@ -1,14 +1,22 @@
-"""Configuration: composition helpers and the OmegaConf resolvers conf/ uses (registered on
-import) here; the schema of every user-facing key (schema.py), the checks against it for the
+"""Configuration: composition (:func:`compose`, the one place a conf/ config is composed outside a
+Hydra run: commands, library functions, tests, benchmarks) and the OmegaConf resolvers conf/ uses
+(registered on import) here; the schema of every user-facing key (schema.py), the checks against it for the
 command line and for a checkpoint's stored config (validate.py), and the classes a config may build
 by name (registry.py)."""
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.distributed import ddp_start_method
+from gan_lab.errors import UserError
 from gan_lab.runs import layout
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # gan_lab/ (this is gan_lab/config/__init__.py)
@@ -25,7 +33,7 @@ def cwd() -> str:
 
 def run_dir(ckpt_path, default: str) -> str:
     """A resumed run writes into the run folder of its checkpoint (<run>/checkpoints/x.ckpt, or
-    best@<run> / <run>/best: gan_lab.score's choice). A checkpoint that is not in a run's
+    best@<run> / <run>/best: gan-lab score's choice). A checkpoint that is not in a run's
     checkpoints/ folder (one downloaded or handed over) starts a new run folder: the folder
     around a loose file is nobody's run, and Hydra writes there before anything is checked."""
     if ckpt_path in (None, "", "None", "null"):
@@ -43,7 +51,7 @@ def inversion_dir(ckpt) -> str:
     elsewhere = str(layout.inversions_dir("outputs"))
     if ckpt in (None, "", "None", "null"):
         return elsewhere
-    best = layout.parse_best(ckpt)  # ckpt=best@<run_dir> (gan_lab.score's choice)
+    best = layout.parse_best(ckpt)  # ckpt=best@<run_dir> (gan-lab score's choice)
     if best is not None and str(ckpt).startswith(layout.BEST):
         return str(layout.inversions_dir(best.expanduser().resolve()))
     path = Path(str(ckpt)).expanduser()
@@ -82,6 +90,84 @@ def register_resolvers() -> None:
 
 def to_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+def _quote(arg: str, parser: OverridesParser) -> str:
+    """``key=value`` with the value quoted where Hydra's grammar would misread a file path.
+
+    Run folders of sweeps contain ``=`` and ``,`` (``0_noise=uniform,seed=1``) and users type
+    ``~``: Hydra would reject those or read a comma as a sweep. Lists (``[a,b]``) stay lists.
+    """
+    key, sep, value = arg.partition("=")
+    if not sep or value.startswith(("[", "{", "'", '"')):
+        return arg
+    try:
+        if "," not in value:
+            parser.parse_override(arg)
+            return arg
+    except HydraException:
+        pass
+    return f"{key}='{value.replace(chr(92), chr(92) * 2).replace(chr(39), chr(92) + chr(39))}'"
+
+
+def compose(
+    config_name: str,
+    overrides: Sequence[str] = (),
+    output_dir: str | Path | None = None,
+    return_hydra_config: bool = False,
+) -> DictConfig:
+    """conf/<config_name>.yaml with Hydra overrides, outside a Hydra run: the one place config is
+    composed for commands, tests and benchmarks. A bad override is one UserError naming it."""
+    parser = OverridesParser.create()
+    args = [_quote(str(a), parser) for a in overrides]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose(
+                config_name=config_name, overrides=args, return_hydra_config=return_hydra_config
+            )
+    except HydraException as err:
+        unknown = re.search(r"Could not override '([^']+)'", str(err))
+        if unknown and "To append to your config" in str(err):
+            key = unknown.group(1)
+            others = [a for a in args if a.split("=", 1)[0].lstrip("+~") != key]
+            raise UserError(_unknown_key(config_name, key, others)) from None
+        raise UserError(f"bad arguments {list(overrides)}: {err}") from None
+    finally:
+        GlobalHydra.instance().clear()
+    if output_dir is not None or "paths" in cfg:
+        with open_dict(cfg):
+            cfg.setdefault("paths", {})
+            cfg.paths.output_dir = str(output_dir or Path("outputs") / config_name)
+    return cfg
+
+
+def _unknown_key(config_name: str, key: str, others: list[str]) -> str:
+    """One paragraph for a key the composed config does not have: the nearest node that exists
+    and its keys (data=builtin has no data.audit: the built-in set is never audited)."""
+    try:
+        cfg = compose(config_name, others)
+    except UserError:
+        cfg = compose(config_name)
+    parts, node, where = key.split("."), cfg, []
+    for part in parts[:-1]:
+        if not isinstance(node, DictConfig) or part not in node:
+            break
+        node, where = node[part], [*where, part]
+    keys = [k for k in node if k not in ("paths", "hydra")] if isinstance(node, DictConfig) else []
+    inside = ".".join(where) or f"conf/{config_name}.yaml"
+    hint = ""
+    if (
+        where
+        and where[0] in cfg
+        and isinstance(cfg[where[0]], DictConfig)
+        and "name" in cfg[where[0]]
+    ):
+        hint = f" ({where[0]}={cfg[where[0]].name})"
+    return (
+        f"{key} is not a key of this config: {inside}{hint} has {', '.join(map(str, keys))}. "
+        "Check the spelling, or choose the group option that has it (--help lists them)."
+    )
 
 
 register_resolvers()

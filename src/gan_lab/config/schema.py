@@ -1,6 +1,6 @@
 """Every user-facing key: its type, range or choices, and what it does, in one table.
 
-The command line (train.py and the ``python -m gan_lab.<tool>`` commands) and the configs stored
+The command line (train.py and every ``gan-lab <command>``) and the configs stored
 in checkpoints are checked against the same table (gan_lab.config.validate); nothing else re-checks a
 value. Keys are dotted paths; a key whose meaning depends on the preset (generator.*,
 discriminator.*, noise.*) is described once for every preset that has it. The choices come from
@@ -225,7 +225,7 @@ _DIR = "the run folder (what this callback writes there is named by gan_lab.runs
 METRICS = {
     "metrics.every_n_epochs": whole("FID/KID/IS every N epochs and at the end; 0 = off"),
     "metrics.n_samples": whole("generated images per evaluation", low=2),
-    "metrics.extractor": text("inception, or an extractor file (python -m gan_lab.extractor)"),
+    "metrics.extractor": text("inception, or an extractor file (gan-lab extractor)"),
     "metrics.inception_weights": path("torch-fidelity's Inception weights; null = the hub cache"),
     "metrics.required": flag("stop at start-up when the extractor cannot be loaded"),
     "metrics.batch_size": whole("images per extractor pass", low=1),
@@ -233,7 +233,7 @@ METRICS = {
     "metrics.ssim_every_n_steps": whole("SSIM every M batches; 0 = off"),
     "metrics.ssim_n_real": whole("training images each sample is compared with", low=1),
     "metrics.ssim_n_fake": whole("fixed-noise samples averaged", low=1),
-    "metrics.best": text("what gan_lab.score ranks checkpoints by, e.g. val/fid"),
+    "metrics.best": text("what gan-lab score ranks checkpoints by, e.g. val/fid"),
 }
 # The keys of callbacks.metrics (conf/callbacks/default.yaml), each ${metrics.<key>}.
 _METRICS_CALLBACK_KEYS = (
@@ -512,7 +512,7 @@ TRAIN = {
     "callbacks.report.augment_images": whole("rows of preview/augment.png", low=1),
     "callbacks.report.augment_copies": whole("augmented copies beside each image", low=1),
     "callbacks.report.seed": whole("which images the previews show"),
-    # metrics (also python -m gan_lab.score's defaults)
+    # metrics (also gan-lab score's defaults)
     **METRICS,
     # logger
     "logger.tensorboard._target_": target("lightning.pytorch.loggers.TensorBoardLogger"),
@@ -547,7 +547,7 @@ for _key, _rule in list(TRAIN.items()):
             _rule.null,
         )
 
-# python -m gan_lab.sample (conf/sample.yaml)
+# gan-lab sample (conf/sample.yaml)
 SAMPLE = {
     "ckpt": path(f"a checkpoint written by train.py, or {layout.BEST}<run_dir>", null=False),
     "n": whole("images to write (per class, for a conditional generator)", low=1),
@@ -562,7 +562,7 @@ SAMPLE = {
     "device": text("auto | cpu | cuda | cuda:1 ..."),
 }
 
-# python -m gan_lab.preview (conf/preview.yaml; its data.* keys are TRAIN's)
+# gan-lab preview (conf/preview.yaml; its data.* keys are TRAIN's)
 PREVIEW = {
     "preview.out_dir": path("null = outputs/preview/<data.name>/"),
     "preview.n": whole("images in the batch grid", low=1),
@@ -571,7 +571,7 @@ PREVIEW = {
     "preview.seed": whole("which images and which augmentations"),
 }
 
-# python -m gan_lab.extractor (conf/extractor.yaml; its data.* keys are TRAIN's)
+# gan-lab extractor (conf/extractor.yaml; its data.* keys are TRAIN's)
 EXTRACTOR = {
     "out": path("where the extractor file goes", null=False),
     "epochs": whole("passes over the training images", low=1),
@@ -583,7 +583,7 @@ EXTRACTOR = {
     "holdout": number("share of images kept out of training", 0, 1, low_open=True, high_open=True),
 }
 
-# python -m gan_lab.score (conf/score.yaml): null = as in the run's own metrics config.
+# gan-lab score (conf/score.yaml): null = as in the run's own metrics config.
 SCORE = {
     "run_dir": path("the output folder of a train.py run", null=False),
     "device": text("auto | cpu | cuda ..."),

@@ -160,7 +160,7 @@ def check_share(
     skipped = len(skipped_files(problems) - others)
     n_files -= len(others)
     if n_files and skipped / n_files > max_share:
-        where = f"each file and why is in {report}" if report else "run python -m gan_lab.audit"
+        where = f"each file and why is in {report}" if report else "run gan-lab audit"
         raise UserError(
             f"the data audit would skip {skipped} of {n_files} image files "
             f"({100 * skipped / n_files:.0f} %), more than data.audit.max_skipped_share="

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from gan_lab.checkpoint import LoadedGAN, load_gan
-from gan_lab.cli import pick_device
 from gan_lab.errors import UserError
+from gan_lab.hardware import pick_device
 from gan_lab.latent import figures
 from gan_lab.latent.edits import check_coords, edit_vectors
 from gan_lab.latent.images import load_target, load_z, save_z

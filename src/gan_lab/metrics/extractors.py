@@ -69,7 +69,7 @@ def inception_unavailable(reason: str) -> str:
         f"To enable them, download {INCEPTION_URL} (about 96 MB) on a machine with internet "
         f"and copy it to {hub_weights_path()} (the torch hub cache), or pass "
         f"metrics.inception_weights=/path/to/{INCEPTION_FILE}. Or train a feature extractor on "
-        "your own data (python -m gan_lab.extractor) and pass metrics.extractor=/path/to/extractor.pt."
+        "your own data (gan-lab extractor) and pass metrics.extractor=/path/to/extractor.pt."
     )
 
 
@@ -94,7 +94,7 @@ def load_inception(weights: str | None) -> InceptionFeatures:
 
 
 def load_extractor(spec: str, inception_weights: str | None = None) -> nn.Module:
-    """``inception`` or the path of an extractor file written by ``python -m gan_lab.extractor``."""
+    """``inception`` or the path of an extractor file written by ``gan-lab extractor``."""
     if spec == "inception":
         return load_inception(inception_weights)
     from gan_lab.metrics.classifier import ClassifierFeatures

@@ -12,7 +12,7 @@ disagree (there is no ``callbacks.checkpoint.filename``: the layout names checkp
       samples/fixed_noise.pt        the fixed latent vectors
       metrics.csv steps.csv ssim.csv warnings.csv   the history's rows (gan_lab.runs.files)
       losses.png run.json report.html data_audit.csv preview/ tensorboard/
-      scores.csv scores.md          gan_lab.score; ``best@<run>`` names the row marked best
+      scores.csv scores.md          gan-lab score; ``best@<run>`` names the row marked best
       abandoned/<time>/             what a resume from an earlier checkpoint or a roll-back left
       inversions/<time>/            invert.py's folders (inversion.json, <prefix>loss.csv, ...)
       .hydra/config.yaml .hydra/overrides.yaml      Hydra's record of the first session
@@ -25,7 +25,7 @@ CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 ABANDONED = "abandoned"  # abandoned/<time>/: a branch set aside (rollback.set_aside)
 INVERSIONS = "inversions"  # inversions/<time>/: invert.py's output beside the run it inverts
-PREVIEW_DIR = "preview"  # batch.png and augment.png of the run's data (gan_lab.preview's names)
+PREVIEW_DIR = "preview"  # batch.png and augment.png of the run's data (gan-lab preview's names)
 TENSORBOARD = "tensorboard"  # the TensorBoard logger's name (conf/logger/tensorboard.yaml)
 HYDRA = ".hydra"  # Hydra's record: config.yaml and overrides.yaml of the first session
 
@@ -46,7 +46,7 @@ LOSSES_PNG = "losses.png"  # the losses and D's outputs of metrics.csv and steps
 RUN_INFO = "run.json"
 REPORT = "report.html"  # the run's (or sweep's, or inversion's) story on one page: gan_lab.report
 AUDIT_CSV = "data_audit.csv"  # every skipped or unusual file of a folder data set
-SCORES_CSV = "scores.csv"  # gan_lab.score: one row per history checkpoint, best=yes on the best
+SCORES_CSV = "scores.csv"  # gan-lab score: one row per history checkpoint, best=yes on the best
 SCORES_MD = "scores.md"  # the same table to read, naming the metric it ranked by
 FAILED = "failed.txt"  # written into a sweep's run folder by SweepSummary when its job raised
 LOG_GLOB = "*.log"  # Hydra's log of the task (train.log)
@@ -63,7 +63,7 @@ MOVING_MARK = f"{ABANDONED}/.moving"
 INVERSION_JSON = "inversion.json"  # what was asked
 LOSS_CSV = "loss.csv"  # <prefix>loss.csv: one row per SGD step, one column per restart
 
-BEST = "best@"  # best@<run>: the checkpoint scores.csv marks best (gan_lab.score)
+BEST = "best@"  # best@<run>: the checkpoint scores.csv marks best (gan-lab score)
 
 
 # ---- paths --------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def sweep_runs(sweep_dir: str | Path) -> list[Path]:
 
 # ---- best@ --------------------------------------------------------------------------------
 def best_spec(run: str | Path) -> str:
-    """``best@<run>``: how a tool's ckpt= names the checkpoint gan_lab.score marked best."""
+    """``best@<run>``: how a tool's ckpt= names the checkpoint gan-lab score marked best."""
     return f"{BEST}{run}"
 
 

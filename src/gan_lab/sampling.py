@@ -1,22 +1,14 @@
-"""Write generated images as PNG files, from a checkpoint alone.
-
-python -m gan_lab.sample ckpt=<file or best@<run_dir>> n=64 out_dir=<dir> [class=K] [seed=0] [batch_size=64] [device=auto]
-"""
+"""Write generated images as PNG files, from a checkpoint alone (``gan-lab sample``)."""
 
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
 from torchvision.utils import save_image
 
 from gan_lab.checkpoint import load_gan
-from gan_lab.cli import command, pick_device
-from gan_lab.config.schema import SAMPLE
-from gan_lab.config.validate import check_config
+from gan_lab.hardware import pick_device
 from gan_lab.models import to_unit
 from gan_lab.progress import progress
-
-USAGE = __doc__.strip().splitlines()[-1].strip()
 
 
 def sample(
@@ -57,14 +49,3 @@ def _write(gan, n: int, label: int | None, out: Path, batch_size: int) -> list[P
                 save_image(image, path)
                 written.append(path)
     return written
-
-
-@command("sample", USAGE)
-def main(cfg: DictConfig) -> None:
-    check_config(cfg, SAMPLE)
-    files = sample(cfg.ckpt, cfg.n, cfg.out_dir, cfg.seed, cfg.batch_size, cfg.device, cfg["class"])
-    print(f"wrote {len(files)} images to {Path(cfg.out_dir).resolve()}")
-
-
-if __name__ == "__main__":
-    main()

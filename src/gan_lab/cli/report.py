@@ -1,4 +1,4 @@
-"""Write report.html: python -m gan_lab.report <run, multirun or inversion folder>
+"""Write report.html: gan-lab report <run, multirun or inversion folder>
 
 Works at any time: after a run ended, was stopped or crashed, or while it still trains.
 """
@@ -9,7 +9,7 @@ from gan_lab.cli import meta_args
 from gan_lab.errors import UserError, friendly
 from gan_lab.report import write_report
 
-USAGE = "python -m gan_lab.report <run, multirun or inversion folder>"
+USAGE = "gan-lab report <run, multirun or inversion folder>"
 
 
 @friendly
@@ -21,7 +21,3 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"pass exactly one folder. Usage: {USAGE}")
     folder = argv[0].removeprefix("dir=")
     print(f"report: {write_report(folder)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,12 +1,13 @@
 """Find what is wrong with an image folder before it spoils a training run (003).
 
-python -m gan_lab.audit data=<set> [data.root=<folder>] [audit.quarantine=true] [audit.report=<csv>]
+gan-lab audit data=<set> [data.root=<folder>] [audit.quarantine=true] [audit.report=<csv>]
 """
 
 import sys
 from pathlib import Path
 
-from gan_lab.cli import compose, meta_args
+from gan_lab.cli import meta_args
+from gan_lab.config import compose
 from gan_lab.data.audit import Problem, audit_decoded, quarantine, summarize, write_report
 from gan_lab.data.datamodule import decode_channels
 from gan_lab.data.decoded import cache_dir_for, decode_folder
@@ -28,7 +29,7 @@ def audit(argv: list[str]) -> tuple[list[Problem], Path]:
     scan, records = dec.scan, dec.records
     rules = {
         k: v for k, v in data.audit.items() if k != "max_skipped_share"
-    }  # the tool only reports
+    }  # the command only reports
     problems = audit_decoded(dec, **rules)
     report = Path(cfg.audit.report or Path(cfg.paths.output_dir) / f"{data.name}.csv")
     write_report(problems, report)
@@ -51,7 +52,3 @@ def main(argv: list[str] | None = None) -> None:
     if meta_args(argv, "audit", __doc__):
         return
     audit(argv)
-
-
-if __name__ == "__main__":
-    main()

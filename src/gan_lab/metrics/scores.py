@@ -1,31 +1,26 @@
-"""Score every saved checkpoint of a run and name the best (003 §13.1).
+"""The scores of a run's saved checkpoints and the best of them (003 §13.1; ``gan-lab score``).
 
-python -m gan_lab.score run_dir=<output folder> [extractor=...] [n_samples=...] [inception_weights=...] [best=val/fid] [device=auto]
-
-Unset arguments come from the run's own ``metrics`` config. Writes <run_dir>/scores.csv and
-scores.md; afterwards ``ckpt=best@<run_dir>`` selects the best checkpoint in gan_lab.sample (and
-anywhere checkpoint.load_gan is used).
+Unset settings come from the run's own ``metrics`` config. Writes <run_dir>/scores.csv and
+scores.md; afterwards ``ckpt=best@<run_dir>`` selects the checkpoint marked best wherever
+checkpoint.load_gan is used (``gan-lab sample``, ``invert.py``, a resume).
 """
 
 import csv
-import sys
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.checkpoint import best_row, load_gan, metric_key, read_checkpoint
-from gan_lab.cli import command, compose, pick_device
-from gan_lab.config import registry
+from gan_lab.config import compose, registry
 from gan_lab.config.schema import SCORE
 from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
+from gan_lab.hardware import pick_device
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.runs import layout
 
-USAGE = __doc__.strip().splitlines()[2].strip()
 # The settings a run's metrics config decides unless given on the command line (conf/score.yaml).
 SETTINGS = ("extractor", "n_samples", "inception_weights", "best", "batch_size", "seed")
 
@@ -122,27 +117,3 @@ def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
         "",
     ]
     (run_dir / layout.SCORES_MD).write_text("\n".join(lines))
-
-
-@command("score", USAGE)
-def _main(cfg: DictConfig) -> None:
-    run_dir = Path(cfg.run_dir)
-    overrides = {k: cfg[k] for k in SETTINGS if cfg[k] is not None}
-    rows = score_run(run_dir, cfg.device, **overrides)
-    best = next(r for r in rows if r["best"])
-    print(
-        f"scored {len(rows)} checkpoints → {run_dir / layout.SCORES_CSV}, "
-        f"{run_dir / layout.SCORES_MD}\n"
-        f"best: {run_dir / best['checkpoint']} (use ckpt={layout.best_spec(run_dir)})"
-    )
-
-
-def main(argv: list[str] | None = None) -> None:
-    # metrics.x=... (as in train.py and in the messages) means the same as x=...
-    argv = sys.argv[1:] if argv is None else argv
-    _main([a.removeprefix("metrics.") for a in argv])
-
-
-if __name__ == "__main__":
-    torch.set_grad_enabled(False)
-    main()
