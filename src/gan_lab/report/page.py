@@ -1,10 +1,11 @@
 """The report's HTML: Jinja2 templates (``templates/``) that escape every value by default.
 
 Python gathers each section's data — text, numbers, and files of the folder as ``links.Link`` or
-``links.Picture`` — and the templates alone write markup. Nothing here or in the section modules
-builds HTML by hand, so a file or class named ``<script>…`` in a folder is shown as text: the
-Environment escapes everything a template prints unless it is the output of a template's macro.
-StrictUndefined turns a key a template expects and a section forgot into an error, not a blank.
+``links.Picture`` — and the templates alone write markup. Nothing in report/ builds HTML by hand
+or marks a string as safe (no ``markupsafe.Markup``): pictures are data URIs or relative links,
+so a file or class named ``<script>…`` in a folder is shown as text. The Environment escapes
+everything a template prints except the output of the templates' own macros. StrictUndefined
+turns a key a template expects and a section forgot into an error, not a blank.
 """
 
 from dataclasses import dataclass
