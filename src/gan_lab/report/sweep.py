@@ -132,7 +132,7 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
     overrides = [parse_overrides(r) for r in runs]
     varied = differing_keys(overrides)
     rows = [summarize_run(r, sweep_dir, varied, o) for r, o in zip(runs, overrides, strict=True)]
-    thumbs = {
+    thumbs = {  # each final grid downsized once: the table and the grids section both show it
         r["folder"]: images.downsized(sweep_dir / r["samples"], GRID_PX)
         for r in rows
         if r["samples"]
