@@ -163,6 +163,7 @@ def test_an_installed_gan_lab_trains_and_samples_from_another_folder(tmp_path):
     res = gan_lab("train", "debug=tiny", "logger=none", "trainer.max_epochs=1")
     assert res.returncode == 0, res.stderr[-2000:]
     (last,) = (where / "outputs").rglob("last.ckpt")
+    assert (last.parents[1] / "report.html").is_file()  # the report's templates came along too
     res = gan_lab("sample", f"ckpt={last}", "n=3", "out_dir=drawn")
     assert res.returncode == 0, res.stderr[-2000:]
     assert len(list((where / "drawn").glob("*.png"))) == 3

@@ -26,7 +26,7 @@ from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.latent.run import run as invert_run
 from gan_lab.metrics.scores import write_tables
-from gan_lab.report import write_run_report, write_sweep_report
+from gan_lab.report import write_inversion_report, write_run_report, write_sweep_report
 from gan_lab.runs.files import read_rows
 from gan_lab.sweep import FINAL
 from gan_lab.train import train
@@ -249,6 +249,100 @@ def test_a_crashed_conditional_run_reports_its_status_warnings_and_class_rows(tm
     assert [int(r[1]) for r in rows] == [info["data"]["per_class"][c] for c in classes]
     assert sum(int(r[1]) for r in rows) == 64
     assert (out / "preview" / "augment.png").exists()  # flips on: the augmentation check
+
+
+# ---- hostile names ------------------------------------------------------------------------
+# What a folder's files may say — class folders, file names, config values, a crash's message —
+# written where the report shows them. Each must reach the reader as text: escaped in the HTML,
+# never a tag of its own (report.page's templates escape by default; nothing builds markup).
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(2)>",
+    "a&b \"quoted\" 'single'",
+]
+
+
+def assert_shown_as_text(path: Path, expected: list[str]) -> None:
+    html = path.read_text()
+    page = Page(path)
+    for text in expected:
+        assert text in page.text, text  # the reader sees it ...
+    assert "<script>alert" not in html and "<img src=x" not in html
+    tags = Tags(html)
+    assert tags.count["script"] == 1  # ... and the page's own script is its only one
+    assert "x" not in tags.img_srcs and not tags.handlers  # no <img src=x onerror=...>
+
+
+class Tags(HTMLParser):
+    """The tags a browser would build: how many of each, the pictures' sources, any on* handler."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.count: dict[str, int] = {}
+        self.img_srcs: list[str] = []
+        self.handlers: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.count[tag] = self.count.get(tag, 0) + 1
+        self.img_srcs += [v for k, v in attrs if tag == "img" and k == "src"]
+        self.handlers += [k for k, _ in attrs if k.startswith("on")]
+
+
+def test_hostile_names_in_a_run_folder_are_shown_as_text(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    script, img, quotes = HOSTILE
+    info = json.loads((run / "run.json").read_text())
+    info["grid"] = {"rows": HOSTILE}  # class folders' names, in the grid's rows
+    info["data"]["per_class"] = dict.fromkeys(HOSTILE, 10)
+    info["config"]["seed"] = script
+    info["sessions"][-1]["status"] = f"stopped: RuntimeError: {img}"
+    (run / "run.json").write_text(json.dumps(info))
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"+tag={quotes}"]))
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    shown = crawl / "<script>alert(3)<script>.png"  # a file name cannot hold a '/'
+    Image.new("RGB", (8, 8)).save(shown)
+    with (run / "data_audit.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(
+            [["path", "problem", "detail", "action"], [shown, "too_small", script, "skipped"]]
+        )
+    with (run / "warnings.csv").open("a", newline="") as f:
+        csv.writer(f).writerow([1, "collapse", img])
+    (run / f"{quotes}.log").write_text("a log")
+    path = write_run_report(run)
+    assert_shown_as_text(path, [*HOSTILE, shown.name, f"+tag={quotes}"])
+    assert [r[0] for r in Page(path).rows("classes")] == HOSTILE
+
+
+def test_hostile_names_in_a_sweep_and_an_inversion_are_shown_as_text(trained_run, tmp_path):
+    script, img, quotes = HOSTILE
+    sweep = tmp_path / "sweep"
+    for i, value in enumerate([script, quotes]):
+        run = sweep / f"{i}_tag"
+        shutil.copytree(trained_run, run)
+        (run / ".hydra").mkdir()
+        (run / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"+tag={value}", img]))
+    assert_shown_as_text(write_sweep_report(sweep), [script, quotes, img])
+    inversion = tmp_path / "inversion"
+    inversion.mkdir()
+    record = {"mode": script, "target": [img], "class": quotes, "steps": script}
+    (inversion / "inversion.json").write_text(json.dumps(record))
+    assert_shown_as_text(write_inversion_report(inversion), HOSTILE)
+
+
+def test_the_templates_ship_with_the_package():
+    """pyproject's package-data names every file of report/templates (an installed gan-lab
+    writes its reports from them)."""
+    tomllib = pytest.importorskip("tomllib")
+    package = ROOT / "src" / "gan_lab"
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = data["tool"]["setuptools"]["package-data"]["gan_lab"]
+    shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
+    templates = {p for p in (package / "report" / "templates").rglob("*") if p.is_file()}
+    assert len(templates) > 10 and templates <= shipped, templates - shipped
 
 
 # ---- a sweep -----------------------------------------------------------------------------

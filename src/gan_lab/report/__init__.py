@@ -2,7 +2,7 @@
 
 A run's page is written when training ends (the RunReport callback), a sweep's when the sweep
 ends (SweepReport, a Hydra callback), an inversion's at the end of invert.py; any of them again
-with ``python -m gan_lab.report <folder>`` — also for a run that was stopped or still runs.
+with ``gan-lab report <folder>`` — also for a run that was stopped or still runs.
 """
 
 from pathlib import Path

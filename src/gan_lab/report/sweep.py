@@ -2,28 +2,24 @@
 
 The rows are the sweep summary's own (gan_lab.sweep.summarize_run: the overrides that differ,
 status, final losses, balance, D's outputs, the last of every score, minutes), sortable by any
-column; then every run's final grid and every run's curves on shared axes.
+column; then every run's final grid and every run's curves on shared axes. Each section below
+turns the rows into plain data for its template (templates/sweep/).
 """
 
-import io
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from PIL import Image
 
 from gan_lab import keys
 from gan_lab.errors import UserError
-from gan_lab.report import page as P
-from gan_lab.report import plots
-from gan_lab.report.run import evaluations
+from gan_lab.report import images, links, page, plots
+from gan_lab.report.run.best import evaluations
 from gan_lab.runs import layout
 from gan_lab.runs.files import read_rows
-from gan_lab.runs.layout import METRICS_CSV, REPORT
-from gan_lab.safe_io import write_atomic
 from gan_lab.sweep import FINAL, columns, differing_keys, find_runs, parse_overrides, summarize_run
 
-SECTIONS = ("sweep", "table", "grids", "curves", "files")
 GRID_PX = 256  # each run's final grid, downsized to this and embedded
+OWN_FILES = ("summary.md", "summary.csv", "summary.png", "multirun.yaml")  # gan_lab.summarize's
 
 
 def is_sweep(folder: Path) -> bool:
@@ -34,92 +30,66 @@ def label(row: dict, varied: list[str]) -> str:
     return f"#{row['run']} " + ", ".join(f"{k}={row.get(k, '')}" for k in varied)
 
 
-def small_grid(path: Path) -> bytes:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((GRID_PX, GRID_PX))
-        buffer = io.BytesIO()
-        im.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def overview(sweep_dir: Path, rows: list[dict], overrides: list[dict], varied: list[str]) -> str:
+def overview(sweep_dir: Path, rows: list[dict], overrides: list[dict], varied: list[str]) -> dict:
     common = {k: v for k, v in overrides[0].items() if k not in varied} if overrides else {}
-    values = {k: sorted({str(o.get(k, "")) for o in overrides}) for k in varied}
     status: dict[str, int] = {}
     for row in rows:
         kind = row["status"].split(":")[0].split(" (")[0]
         status[kind] = status.get(kind, 0) + 1
-    facts = [
-        ("folder", f"<code>{P.esc(sweep_dir)}</code>"),
-        ("runs", str(len(rows))),
-        ("status", P.esc(", ".join(f"{n} {s}" for s, n in status.items()))),
-        (
-            "what differs",
-            "<br>".join(
-                f"<code>{P.esc(k)}</code>: {P.esc(', '.join(v))}" for k, v in values.items()
-            )
-            or "nothing",
-        ),
-        (
-            "the same in every run",
-            "<br>".join(f"<code>{P.esc(k)}={P.esc(v)}</code>" for k, v in common.items()) or "—",
-        ),
-    ]
-    return P.key_values(facts) + P.note(
-        "balance = g_loss − d_loss of the final epoch (0: the players are even; large and positive: "
-        "D is winning). Click a column's name to sort by it."
-    )
+    return {
+        "folder": str(sweep_dir),
+        "runs": len(rows),
+        "status": ", ".join(f"{n} {s}" for s, n in status.items()),
+        "differs": [(k, sorted({str(o.get(k, "")) for o in overrides})) for k in varied],
+        "common": list(common.items()),
+    }
 
 
-def comparison(sweep_dir: Path, rows: list[dict], cols: list[str]) -> str:
+def comparison(sweep_dir: Path, rows: list[dict], cols: list[str], thumbs: dict) -> dict:
     """The summary's rows: the run (linked to its report), its final grid, then the columns."""
     shown = [c for c in cols if c not in ("run", "samples", "folder")]
     body = []
     for row in rows:
         run = sweep_dir / row["folder"]
-        report = run / REPORT
-        grid = sweep_dir / row["samples"] if row["samples"] else None
-        thumb = (
-            f'<a href="{P.href(sweep_dir, grid)}">'
-            f"{P.img_bytes(small_grid(grid), row['folder'], cls='small pixel')}</a>"
-            if grid
-            else ""
-        )
-        first = P.link(sweep_dir, report if report.exists() else run, str(row["run"]))
-        body.append([first, thumb, *(P.esc(row.get(c, "")) for c in shown)])
-    marks = ["" if r["status"] == "ok" else "warn" for r in rows]
-    table = P.table(
-        ["run", "final grid", *shown],
-        body,
-        sortable=True,
-        raw=True,
-        cls="comparison",
-        row_classes=marks,
-    )
-    return f'<div class="scroll">{table}</div>'
+        report = run / layout.REPORT
+        first = links.link(sweep_dir, report if report.exists() else run, str(row["run"]))
+        thumb = ""
+        if row["samples"]:
+            to = links.href(sweep_dir, sweep_dir / row["samples"])
+            thumb = links.drawn(thumbs[row["folder"]], row["folder"], "small pixel", to)
+        body.append([first, thumb, *(row.get(c, "") for c in shown)])
+    return {
+        "header": ["run", "final grid", *shown],
+        "rows": body,
+        "marks": ["" if r["status"] == "ok" else "warn" for r in rows],
+    }
 
 
-def grids(sweep_dir: Path, rows: list[dict], varied: list[str]) -> str:
+def grids(sweep_dir: Path, rows: list[dict], varied: list[str], thumbs: dict) -> dict:
     cells = []
     for row in rows:
-        caption = P.esc(label(row, varied)) + (
-            "" if row["status"] == "ok" else f" [{P.esc(row['status'])}]"
-        )
+        picture = None
         if row["samples"]:
-            grid = sweep_dir / row["samples"]
-            pic = f'<a href="{P.href(sweep_dir, grid)}">{P.img_bytes(small_grid(grid), label(row, varied), cls="grid pixel")}</a>'
-            cells.append(P.figure(pic, f"{caption}<br>{P.esc(Path(row['samples']).name)}"))
-        else:
-            cells.append(P.figure('<p class="missing">no sample grid</p>', caption))
-    return f'<div class="strip">{"".join(cells)}</div>'
+            to = links.href(sweep_dir, sweep_dir / row["samples"])
+            picture = links.drawn(thumbs[row["folder"]], label(row, varied), "grid pixel", to)
+        cells.append(
+            {
+                "picture": picture,
+                "label": label(row, varied),
+                "status": None if row["status"] == "ok" else row["status"],
+                "file": Path(row["samples"]).name if row["samples"] else "",
+            }
+        )
+    return {"cells": cells}
 
 
-def curves(sweep_dir: Path, rows: list[dict], varied: list[str]) -> str:
-    runs = [(label(r, varied), read_rows(sweep_dir / r["folder"] / METRICS_CSV)) for r in rows]
+def curves(sweep_dir: Path, rows: list[dict], varied: list[str]) -> dict:
+    runs = [
+        (label(r, varied), read_rows(sweep_dir / r["folder"] / layout.METRICS_CSV)) for r in rows
+    ]
     runs = [(name, history) for name, history in runs if history]
     if not runs:
-        return P.note("No run has finished an epoch yet.")
+        return {"plot": None}
     names = [*FINAL.values()]
     names += sorted(
         {
@@ -131,38 +101,23 @@ def curves(sweep_dir: Path, rows: list[dict], varied: list[str]) -> str:
         }
     )
     png = plots.overlay(runs, names, [evaluations(history) for _, history in runs])
-    return P.figure(
-        P.img_bytes(png, "every run's curves", cls="plot"),
-        f"epoch means of every run ({METRICS_CSV} of each): losses, D(x) = {keys.short(keys.D_REAL)}, "
-        f"D(G(z)) = {keys.short(keys.D_FAKE)}, and every score the runs computed",
-    )
+    return {
+        "plot": links.drawn(png, "every run's curves", "plot"),
+        "caption": f"epoch means of every run ({layout.METRICS_CSV} of each): losses, D(x) = "
+        f"{keys.short(keys.D_REAL)}, D(G(z)) = {keys.short(keys.D_FAKE)}, and every score the "
+        "runs computed",
+    }
 
 
-def files(sweep_dir: Path, rows: list[dict]) -> str:
-    own = [sweep_dir / n for n in ("summary.md", "summary.csv", "summary.png", "multirun.yaml")]
-    items = [f"<li>{P.link(sweep_dir, p)}</li>" for p in own if p.exists()]
+def files(sweep_dir: Path, rows: list[dict]) -> dict:
+    runs = []
     for row in rows:
         run = sweep_dir / row["folder"]
-        report = run / REPORT
-        extra = f" — {P.link(sweep_dir, report, 'report')}" if report.exists() else ""
-        items.append(f"<li>{P.link(sweep_dir, run, row['folder'] + '/')}{extra}</li>")
-    return f"<ul>{''.join(items)}</ul>"
-
-
-def render(sweep_dir: Path) -> str:
-    runs = find_runs(sweep_dir)
-    overrides = [parse_overrides(r) for r in runs]
-    varied = differing_keys(overrides)
-    rows = [summarize_run(r, sweep_dir, varied, o) for r, o in zip(runs, overrides, strict=True)]
-    cols = columns(rows, varied)
-    sections = [
-        ("sweep", "The sweep", overview(sweep_dir, rows, overrides, varied)),
-        ("table", "Comparison", comparison(sweep_dir, rows, cols)),
-        ("grids", "Final grids", grids(sweep_dir, rows, varied)),
-        ("curves", "Curves of every run", curves(sweep_dir, rows, varied)),
-        ("files", "Files", files(sweep_dir, rows)),
-    ]
-    return P.page(f"Sweep {sweep_dir.name}", P.esc(f"{len(runs)} runs · {sweep_dir}"), sections)
+        report = run / layout.REPORT
+        own = links.link(sweep_dir, report, "report") if report.exists() else None
+        runs.append((links.link(sweep_dir, run, row["folder"] + "/"), own))
+    own = [links.link(sweep_dir, sweep_dir / n) for n in OWN_FILES if (sweep_dir / n).exists()]
+    return {"own": own, "runs": runs}
 
 
 def write_sweep_report(sweep_dir: str | Path) -> Path:
@@ -173,7 +128,36 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
             f"no runs in {sweep_dir}: a multirun folder holds one sub-folder per run, each with "
             f"{layout.SWEEP_RUN_MARK} (python train.py -m ... writes them)."
         )
-    return write_atomic(sweep_dir / REPORT, render(sweep_dir).encode("utf-8"))
+    runs = find_runs(sweep_dir)
+    overrides = [parse_overrides(r) for r in runs]
+    varied = differing_keys(overrides)
+    rows = [summarize_run(r, sweep_dir, varied, o) for r, o in zip(runs, overrides, strict=True)]
+    thumbs = {  # each final grid downsized once: the table and the grids section both show it
+        r["folder"]: images.downsized(sweep_dir / r["samples"], GRID_PX)
+        for r in rows
+        if r["samples"]
+    }
+    S = page.Section
+    sections = [
+        S(
+            "sweep",
+            "The sweep",
+            "sweep/overview.html.j2",
+            overview(sweep_dir, rows, overrides, varied),
+        ),
+        S(
+            "table",
+            "Comparison",
+            "sweep/table.html.j2",
+            comparison(sweep_dir, rows, columns(rows, varied), thumbs),
+        ),
+        S("grids", "Final grids", "sweep/grids.html.j2", grids(sweep_dir, rows, varied, thumbs)),
+        S("curves", "Curves of every run", "sweep/curves.html.j2", curves(sweep_dir, rows, varied)),
+        S("files", "Files", "sweep/files.html.j2", files(sweep_dir, rows)),
+    ]
+    return page.write(
+        sweep_dir, f"Sweep {sweep_dir.name}", f"{len(runs)} runs · {sweep_dir}", sections
+    )
 
 
 class SweepReport(Callback):

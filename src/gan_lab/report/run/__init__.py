@@ -1,0 +1,41 @@
+"""A run folder's report.html: what was trained, on what, how it went, and what to use (design §5).
+
+One way through: the folder's files are read once (folder.RunFolder), each section turns them
+into plain data (its own module), and the templates draw the page (report.page, templates/run/).
+"""
+
+from pathlib import Path
+
+from gan_lab.errors import UserError
+from gan_lab.report import page
+from gan_lab.report.run import data, files, overview, samples, training
+from gan_lab.report.run.folder import RunFolder
+from gan_lab.runs import layout
+
+# id (the page's anchor), heading, what gathers its data, its template — in the page's order.
+SECTIONS = (
+    ("run", "The run", overview.overview, "run/overview.html.j2"),
+    ("networks", "Networks", overview.networks, "run/networks.html.j2"),
+    ("data", "Data", data.data, "run/data.html.j2"),
+    ("samples", "Samples over training", samples.samples, "run/samples.html.j2"),
+    ("training", "Losses and balance", training.training, "run/training.html.j2"),
+    ("scores", "Scores and the best checkpoint", training.scores, "run/scores.html.j2"),
+    ("classes", "Per class", samples.classes, "run/classes.html.j2"),
+    ("files", "Files", files.files, "run/files.html.j2"),
+)
+
+
+def write_run_report(run: str | Path) -> Path:
+    """Write <run>/report.html from the run folder's files; returns its path."""
+    run = Path(run).expanduser().resolve()
+    if not run.is_dir() or not layout.is_run(run):
+        raise UserError(
+            f"{run} is not a run folder (no {layout.METRICS_CSV}, {layout.CHECKPOINTS}/ or "
+            f"{layout.SAMPLES}/)."
+        )
+    folder = RunFolder.read(run)
+    sections = [
+        page.Section(sid, title, template, gather(folder))
+        for sid, title, gather, template in SECTIONS
+    ]
+    return page.write(run, f"Run {run.name}", f"{folder.status} · {run}", sections)

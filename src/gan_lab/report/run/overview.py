@@ -1,0 +1,88 @@
+"""The run's first two sections: what was run and how it went overall ("run"), and the networks
+and procedure it trained ("networks"). Templates: run/overview.html.j2, run/networks.html.j2."""
+
+import yaml
+
+from gan_lab.report.run.folder import RunFolder, fmt, number
+from gan_lab.runs import layout
+
+
+def overview(run: RunFolder) -> dict:
+    planned = run.cfg("trainer.max_epochs")
+    done = fmt(run.last.get("epoch")) or "0"
+    seconds = [number(x.get("epoch_seconds")) for x in run.epochs]
+    train_s = sum(s for s in seconds if s)
+    sessions = run.info.get("sessions") or []
+    devices = sorted(
+        {f"{s.get('device_name') or s.get('device')} ×{s.get('devices', 1)}" for s in sessions}
+    )
+    precisions = sorted({str(s.get("precision")) for s in sessions})
+    overrides = None
+    if run.overrides is not None:
+        overrides = [f"{k}={v}" if v != "" else k for k, v in run.overrides.items()]
+    rate = run.images_per_second()
+    facts = [
+        ("epochs", f"{done} of {fmt(planned)}" if planned else done),
+        ("steps", fmt(run.last.get("step")) or "0"),
+        (
+            "training time",
+            f"{train_s / 60:.1f} min (sum of the epochs' seconds in {layout.METRICS_CSV})",
+        ),
+        ("images / s", f"{rate:,.0f} (median over epochs)" if rate else "not recorded"),
+        ("device", ", ".join(devices) if devices else "not recorded"),
+        (
+            "precision",
+            ", ".join(precisions) if precisions else run.cfg("trainer.precision", "not recorded"),
+        ),
+        ("seed", run.cfg("seed", "")),
+    ]
+    for i, s in enumerate(sessions):
+        end = s.get("end_epoch") if s.get("end_epoch") is not None else "…"
+        span = f"epochs {s.get('start_epoch')}→{end}"
+        text = f"{s.get('started')} → {s.get('ended') or '…'}, {span}, {s.get('status')}"
+        facts.append((f"session {i + 1}", text))
+    return {"status": run.status, "folder": str(run.dir), "overrides": overrides, "facts": facts}
+
+
+def networks(run: RunFolder) -> dict:
+    nets = run.info.get("networks") or {}
+    rows = []
+    for name in ("generator", "discriminator"):
+        net, cfg = nets.get(name) or {}, run.cfg(name, {}) or {}
+        preset = cfg.get("_target_", "").rsplit(".", 1)[-1]
+        shape_in, shape_out = net.get("input"), net.get("output")
+        settings = ", ".join(
+            f"{k}={v}"
+            for k, v in cfg.items()
+            if not k.startswith("_") and not isinstance(v, dict | list)
+        )
+        rows.append(
+            [
+                name,
+                net.get("class") or preset or "?",
+                f"{net['parameters']:,}" if "parameters" in net else "not recorded",
+                f"{net['trainable']:,}" if "trainable" in net else "",
+                f"{shape_in} → {shape_out}" if shape_in else "",
+                settings,
+            ]
+        )
+    procedure = run.cfg("model", {}) or {}
+    layers = [
+        (name, [[n, t, "×".join(map(str, s)), f"{p:,}"] for n, t, s, p in net["layers"]])
+        for name in ("generator", "discriminator")
+        if (net := nets.get(name) or {}).get("layers")
+    ]
+    return {
+        "rows": rows,
+        "ema": bool(nets.get("generator", {}).get("ema")),
+        "procedure": (
+            ", ".join(f"{k}={v}" for k, v in procedure.items() if not isinstance(v, dict))
+            if procedure
+            else None
+        ),
+        "layers": layers,
+        "recorded": bool(nets),
+        "config": yaml.safe_dump(run.config, sort_keys=False, allow_unicode=True)
+        if run.config
+        else "",
+    }

@@ -1,0 +1,103 @@
+"""How training went: the losses and D's outputs with the warnings ("training"), and the scores
+with the checkpoint to use ("scores"). Templates: run/training.html.j2, run/scores.html.j2."""
+
+from gan_lab import keys
+from gan_lab.report import links, plots
+from gan_lab.report.run.best import best_choice, evaluations, score_columns
+from gan_lab.report.run.folder import RunFolder, fmt, number
+from gan_lab.runs import layout
+
+
+def current_plot(run: RunFolder) -> bytes | None:
+    """losses.png when it is as new as every file it is drawn from (EpochHistory draws it with
+    plots.training_curves at the end of training): the same picture, without drawing it twice."""
+    path = run.dir / layout.LOSSES_PNG
+    names = (layout.METRICS_CSV, layout.STEPS_CSV, layout.WARNINGS_CSV)
+    sources = [run.dir / n for n in names if (run.dir / n).exists()]
+    if not path.is_file() or any(s.stat().st_mtime_ns > path.stat().st_mtime_ns for s in sources):
+        return None
+    return path.read_bytes()
+
+
+def training(run: RunFolder) -> dict:
+    if not run.epochs:
+        return {"plot": None}
+    png = current_plot(run) or plots.training_curves(run.epochs, run.steps, run.warnings)
+    last = run.last
+    d, g = number(last.get(keys.D_LOSS)), number(last.get(keys.G_LOSS))
+    final = [
+        ["epoch", fmt(last.get("epoch"))],
+        ["d_loss", fmt(d)],
+        ["g_loss", fmt(g)],
+        ["balance (g_loss − d_loss)", fmt(None if d is None or g is None else round(g - d, 4))],
+        ["D(x)", fmt(last.get(keys.D_REAL))],
+        ["D(G(z))", fmt(last.get(keys.D_FAKE))],
+    ]
+    if number(last.get(keys.DIVERSITY)) is not None:
+        final.append(["sample diversity", fmt(last.get(keys.DIVERSITY))])
+    if number(last.get(keys.ADA_P)) is not None:
+        final.append(["augmentation probability p (ADA)", fmt(last.get(keys.ADA_P))])
+    return {
+        "plot": links.drawn(png, "losses and D's outputs", "plot"),
+        "steps_csv": links.link(run.dir, run.dir / layout.STEPS_CSV),
+        "metrics_csv": links.link(run.dir, run.dir / layout.METRICS_CSV),
+        "final": final,
+        "warnings_csv": links.link(run.dir, run.dir / layout.WARNINGS_CSV),
+        "warnings": [
+            [fmt(w.get("epoch")), w.get("kind", ""), w.get("message", "")] for w in run.warnings
+        ],
+    }
+
+
+def scores(run: RunFolder) -> dict:
+    best = best_choice(run)
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    rows = best.rows if best else evaluations(run.epochs)
+    for name in score_columns(rows):
+        points = [(number(x.get("epoch")), number(x.get(name))) for x in rows]
+        points = [(e, v) for e, v in points if e is not None and v is not None]
+        if points:
+            series[name] = ([e for e, _ in points], [v for _, v in points])
+    if run.ssim:
+        per_epoch = plots.step_epochs(run.ssim, run.epochs, offset=0).tolist()
+        series[keys.SSIM] = (per_epoch, [number(x.get("ssim")) for x in run.ssim])
+    plot = None
+    if series:
+        png = plots.score_curves(series, best.epoch if best else None, best.key if best else "")
+        plot = links.drawn(png, "scores over epochs", "plot")
+    out = {
+        "best": None,
+        "plot": plot,
+        "table": None,
+        "metric": run.cfg("metrics.best", "val/fid"),
+        "folder": str(run.dir),
+    }
+    if not best:
+        return out
+    ckpt = best.checkpoint
+    shown = str(ckpt.relative_to(run.dir)) if ckpt.is_relative_to(run.dir) else ckpt.name
+    out["best"] = {
+        "epoch": fmt(best.epoch),
+        "by": f"by {best.key}"
+        if best.key
+        else f"by gan-lab score ({layout.SCORES_MD} names the metric)",
+        "source": links.link(run.dir, run.dir / best.source),
+        "checkpoint": links.link(run.dir, ckpt, shown) if ckpt.exists() else None,
+        "use": best.use,
+    }
+    names = [c for c in (best.rows[0] if best.rows else {}) if c.startswith("val/")]
+    by_file = best.source == layout.SCORES_CSV  # scores.csv names each row's checkpoint
+    table = []
+    for x in best.rows:
+        row = [fmt(x.get("epoch")), *(fmt(x.get(n)) for n in names)]
+        if by_file:
+            row.append(
+                links.link(run.dir, run.dir / x.get("checkpoint", ""), x.get("checkpoint", ""))
+            )
+        table.append(row)
+    out["table"] = {
+        "header": ["epoch", *names] + (["checkpoint"] if by_file else []),
+        "rows": table,
+        "marks": ["best" if number(x.get("epoch")) == best.epoch else "" for x in best.rows],
+    }
+    return out
