@@ -25,7 +25,20 @@ def _set(tree: dict, key: str, value) -> None:
     tree[last] = value
 
 
-def recipe(args: list[str]) -> tuple[list[str], dict]:
+# Groups after `experiment` in conf/train.yaml's defaults: a preset cannot override them, so
+# their option's content (a _global_ preset) is written out instead.
+AFTER_EXPERIMENT = ("debug",)
+
+
+def _merge(tree: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(tree.get(key), dict):
+            _merge(tree[key], value)
+        else:
+            tree[key] = value
+
+
+def recipe(args: list[str]) -> tuple[list, dict]:
     """(defaults entries, values) of an experiment preset equal to the arguments ``args``."""
     defaults, values = [], {}
     for o in OverridesParser.create().parse_overrides(list(args)):
@@ -35,6 +48,10 @@ def recipe(args: list[str]) -> tuple[list[str], dict]:
         value = o.value()
         if key == "experiment":  # a shipped preset under this one: same group, relative name
             defaults.append(str(value))
+        elif key in AFTER_EXPERIMENT:
+            preset = yaml.safe_load((CONF_DIR / key / f"{value}.yaml").read_text()) or {}
+            defaults += [d for d in preset.pop("defaults", []) if d != "_self_"]
+            _merge(values, preset)
         elif "." not in key and key in GROUPS:
             defaults.append({f"override /{key}": value})
         else:

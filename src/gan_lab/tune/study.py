@@ -259,13 +259,13 @@ def run_worker(
     """One worker's share of the study, until less than a slice of the budget is left."""
     from gan_lab.train import train
 
-    if study.user_attrs.get("objective") != judge.name:
-        study.set_user_attr("objective", judge.name)  # the study page's name for the score
     for name in ("lightning.pytorch", "lightning.fabric"):  # "GPU available: ..." per trial
         logging.getLogger(name).setLevel(logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the trial lines say it once
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     study = open_study(study_dir, settings, args, params, centred)
+    if study.user_attrs.get("objective") != judge.name:
+        study.set_user_attr("objective", judge.name)  # the study page's name for the score
     refused = 0
     with (
         Heartbeat(study, settings.heartbeat) as heart,
@@ -324,16 +324,20 @@ def run_worker(
             trial.set_user_attr("keep", [*args, *epochs, slice_arg, *trial_args])
             value = reporter.value
             shown = f"{judge.name} {value:.4g}" if value is not None else ""
-            if note or value is None or not math.isfinite(value):
-                trial.set_user_attr("note", note or f"{judge.name} is not finite")
+            if note:
+                trial.set_user_attr("note", note)
                 study.tell(trial, state=TrialState.FAIL)
-                line = f"failed: {note or shown}"
+                line = f"failed: {note}"
             elif reporter.pruned or reporter.cut:
                 why = "the budget ended" if reporter.cut else "behind the others"
                 trial.set_user_attr("note", f"pruned at {reporter.step}/{settings.reports}: {why}")
                 study.tell(trial, state=TrialState.PRUNED)
                 line = f"pruned at {reporter.step}/{settings.reports} ({why}) {shown}"
                 refused = 0
+            elif value is None or not math.isfinite(value):
+                trial.set_user_attr("note", f"{judge.name} is not finite")
+                study.tell(trial, state=TrialState.FAIL)
+                line = f"failed: {judge.name} is not finite"
             else:
                 study.tell(trial, value)
                 line = shown
