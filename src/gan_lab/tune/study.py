@@ -294,7 +294,7 @@ def run_worker(
             with heart.lock:
                 heart.trial_id = trial._trial_id
             run_dir = layout.trial_dir(study_dir, trial.number)
-            slice_arg = f"+trainer.max_time={lightning_time(settings.slice)}"
+            slice_arg = f"++trainer.max_time={lightning_time(settings.slice)}"
             epochs = (
                 []
                 if any(a.startswith("trainer.max_epochs=") for a in args)
