@@ -54,7 +54,8 @@ def _known_keys_first(config_name: str) -> None:
     if any(a.startswith("-") for a in args):
         return
     try:
-        compose(config_name, [a for a in args if not a.startswith("hydra")])
+        keep = [a for a in args if not a.startswith("hydra") or a.startswith("hydra.searchpath")]
+        compose(config_name, keep)
     except UserError as err:
         if "is not a key of this config" in str(err):
             print(f"\ngan-lab: {err}\n", file=sys.stderr)
@@ -62,6 +63,9 @@ def _known_keys_first(config_name: str) -> None:
 
 
 def train_main() -> None:
+    from gan_lab.config import experiment_file
+
+    sys.argv = [sys.argv[0], *experiment_file(sys.argv[1:])]  # experiment=<a tuned recipe>
     _known_keys_first("train")
     train_app()
 
@@ -108,6 +112,10 @@ COMMANDS = {
         "train a feature extractor on your set, for FID in its space",
     ),
     "cost": ("gan_lab.cli.cost:main", "seconds and memory of FID/KID/IS on this machine"),
+    "tune": (
+        "gan_lab.cli.tune:main",
+        f"search the recipe for a set within a time budget → {layout.BEST_RECIPE}",
+    ),
 }
 
 

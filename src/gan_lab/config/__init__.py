@@ -110,6 +110,24 @@ def _quote(arg: str, parser: OverridesParser) -> str:
     return f"{key}='{value.replace(chr(92), chr(92) * 2).replace(chr(39), chr(92) + chr(39))}'"
 
 
+def experiment_file(args: Sequence[str]) -> list[str]:
+    """``experiment=<file or study folder>`` → ``experiment=<name>`` and the Hydra search path
+    that holds it: a recipe written by ``gan-lab tune`` (<study>/experiment/best.yaml) is an
+    experiment preset like the shipped ones, read by Hydra from its own folder."""
+    from gan_lab.runs import layout
+
+    out = []
+    for arg in args:
+        key, sep, value = str(arg).partition("=")
+        found = layout.experiment_search_path(value) if sep and key == "experiment" else None
+        if found is None:
+            out.append(arg)
+            continue
+        where, option = found
+        out += [f"experiment={option}", f"hydra.searchpath=[{where.as_uri()}]"]
+    return out
+
+
 def compose(
     config_name: str,
     overrides: Sequence[str] = (),
@@ -119,7 +137,7 @@ def compose(
     """conf/<config_name>.yaml with Hydra overrides, outside a Hydra run: the one place config is
     composed for commands, tests and benchmarks. A bad override is one UserError naming it."""
     parser = OverridesParser.create()
-    args = [_quote(str(a), parser) for a in overrides]
+    args = [_quote(str(a), parser) for a in experiment_file(overrides)]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

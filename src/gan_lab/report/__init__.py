@@ -27,6 +27,10 @@ def write_report(folder: str | Path) -> Path:
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder: pass a run, multirun or inversion folder.")
+    if layout.is_study(folder):  # gan-lab tune's folder (its page needs Optuna: imported here)
+        from gan_lab.report.study import write_study_report
+
+        return write_study_report(folder)
     if is_sweep(folder):
         return write_sweep_report(folder)
     if is_inversion(folder):

@@ -65,6 +65,19 @@ LOSS_CSV = "loss.csv"  # <prefix>loss.csv: one row per SGD step, one column per 
 
 BEST = "best@"  # best@<run>: the checkpoint scores.csv marks best (gan-lab score)
 
+# ---- a study's folder (gan-lab tune; gan_lab.tune, read by gan_lab.report.study) ------------
+#   <study>/study.journal          Optuna's journal: every trial, shared by every worker
+#   <study>/study.lock             taken while a worker changes the study's bookkeeping
+#   <study>/experiment/best.yaml   the best trial's recipe (gan-lab train experiment=<it>)
+#   <study>/trials/0003/           trial 3's run folder (a run like any other)
+#   <study>/curves.png report.html the study page
+STUDY_JOURNAL = "study.journal"
+STUDY_LOCK = "study.lock"
+EXPERIMENT_DIR = "experiment"  # Hydra's group name: the folder is a config search path
+BEST_RECIPE = "best.yaml"
+TRIALS = "trials"
+STUDY_CURVES = "curves.png"
+
 
 # ---- paths --------------------------------------------------------------------------------
 def checkpoints_dir(run: str | Path) -> Path:
@@ -200,6 +213,40 @@ SWEEP_RUN_MARK = f"{HYDRA}/{HYDRA_OVERRIDES}"
 def sweep_runs(sweep_dir: str | Path) -> list[Path]:
     """The run folders of a multirun folder (those with .hydra/overrides.yaml), unordered."""
     return [p.parent.parent for p in Path(sweep_dir).glob(f"*/{SWEEP_RUN_MARK}")]
+
+
+# ---- a study ------------------------------------------------------------------------------
+def study_journal(study: str | Path) -> Path:
+    return Path(study) / STUDY_JOURNAL
+
+
+def study_lock(study: str | Path) -> Path:
+    return Path(study) / STUDY_LOCK
+
+
+def best_recipe(study: str | Path) -> Path:
+    """<study>/experiment/best.yaml: the folder above it is a Hydra config search path in which
+    ``experiment=best`` names it."""
+    return Path(study) / EXPERIMENT_DIR / BEST_RECIPE
+
+
+def trial_dir(study: str | Path, number: int) -> Path:
+    return Path(study) / TRIALS / f"{number:04d}"
+
+
+def is_study(folder: str | Path) -> bool:
+    return study_journal(folder).is_file()
+
+
+def experiment_search_path(recipe: str | Path) -> tuple[Path, str] | None:
+    """(search path, option) that make ``experiment=<option>`` read ``recipe``: a file in a folder
+    named experiment/, or a study folder (its best recipe); None for anything else."""
+    path = Path(recipe).expanduser()
+    if path.is_dir() and best_recipe(path).is_file():
+        path = best_recipe(path)
+    if path.suffix != ".yaml" or not path.is_file() or path.parent.name != EXPERIMENT_DIR:
+        return None
+    return path.resolve().parent.parent, path.stem
 
 
 # ---- best@ --------------------------------------------------------------------------------

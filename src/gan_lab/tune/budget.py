@@ -1,0 +1,57 @@
+"""A study's budget is wall time, not a trial count: the time during which at least one worker
+was running, summed over every session (a killed study started again goes on spending the same
+budget; two workers at once spend it once)."""
+
+import re
+
+from gan_lab.errors import UserError
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+
+
+def parse_duration(value, key: str) -> float:
+    """``90m``, ``1h30m``, ``8h``, ``45s``, ``2d`` or a number of seconds → seconds (> 0)."""
+    text = str(value).strip().lower().replace(" ", "")
+    seconds = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif re.fullmatch(r"\d+(?:\.\d+)?", text):
+        seconds = float(text)
+    elif text and _PART.sub("", text) == "":
+        seconds = sum(float(n) * UNITS[u] for n, u in _PART.findall(text))
+    if seconds is None or not seconds > 0:
+        raise UserError(
+            f"{key}={value} is not a duration: give a positive time with units s, m, h or d "
+            "(45s, 10m, 1h30m, 8h) or a number of seconds."
+        )
+    return seconds
+
+
+def shown_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def lightning_time(seconds: float) -> str:
+    """Lightning's ``max_time`` string DD:HH:MM:SS (whole seconds, at least 1)."""
+    total = max(1, int(seconds))
+    d, rest = divmod(total, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return f"{d:02d}:{h:02d}:{m:02d}:{s:02d}"
+
+
+def spent(sessions: list[tuple[float, float]]) -> float:
+    """Seconds covered by the union of the sessions' [start, last sign of life] intervals."""
+    total, end = 0.0, None
+    for start, stop in sorted(sessions):
+        if end is None or start > end:
+            total += stop - start
+            end = stop
+        elif stop > end:
+            total += stop - end
+            end = stop
+    return total
