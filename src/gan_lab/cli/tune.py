@@ -29,8 +29,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from gan_lab.cli import compose, meta_args
-from gan_lab.config import CONF_DIR
+from gan_lab.cli import meta_args
+from gan_lab.config import CONF_DIR, compose
 from gan_lab.config.schema import TUNE
 from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError, friendly
