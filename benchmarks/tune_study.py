@@ -87,9 +87,8 @@ def main() -> None:
     best = layout.best_recipe(study)
     parse_duration(args.slice, "slice")
     judge = Judge(Channels(ext), "fid", 1000, 0)
-    from gan_lab.extractor import data_config
-
     from gan_lab.config import registry
+    from gan_lab.metrics.classifier import data_config
 
     dm = registry.build(
         "data", data_config("folder", data[1:] + ["data.channels=1"]), value_range=(0.0, 1.0)

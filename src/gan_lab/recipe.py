@@ -128,6 +128,18 @@ def resolve_before_data(cfg: DictConfig) -> dict:
     return choices.made
 
 
+def data_to_build(cfg: DictConfig) -> tuple[DictConfig, dict]:
+    """cfg.data ready to build the data module before the set is loaded: its augmentation chosen
+    (resolve_before_data), a batch still at auto stood in for by 1 (resolve sets it once the
+    set's size is known; nothing reads it before the first batch)."""
+    made = resolve_before_data(cfg)
+    data = cfg.data.copy()
+    if data.get("batch_size") == AUTO:
+        with open_dict(data):
+            data.batch_size = 1
+    return data, made
+
+
 def resolve(cfg: DictConfig, num_images: int, size: int) -> dict:
     """Fill every ``auto`` of the networks, the batch and the procedure from the loaded set;
     returns key → (value, why)."""

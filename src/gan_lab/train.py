@@ -236,16 +236,14 @@ def run_lock(run_dir: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
-    """The networks, noise and data, by name from gan-lab's registry: the same code path as a
-    checkpoint's tools (never Hydra's instantiate of a config node: design §9)."""
+def load_data(cfg: DictConfig) -> tuple[L.LightningDataModule, dict]:
+    """The data module, loaded, and every key recipe=auto chose for this set (gan_lab/recipe.py):
+    ``cfg`` holds the chosen values afterwards. Fails early, with a clear message, if the data
+    are missing."""
     value_range = output_range(cfg.generator.out_activation)
-    chosen = recipe.resolve_before_data(cfg)
-    data_cfg = cfg.data.copy()  # the batch may still be auto: chosen once the set is loaded
-    with open_dict(data_cfg):
-        data_cfg.batch_size = 1 if data_cfg.batch_size == recipe.AUTO else data_cfg.batch_size
+    data_cfg, chosen = recipe.data_to_build(cfg)
     datamodule = registry.build("data", data_cfg, value_range=value_range)
-    datamodule.load()  # fail early, with a clear message, if the data are missing
+    datamodule.load()
     with open_dict(cfg):  # data.channels=auto, resolved by the data (the networks follow it)
         cfg.data.channels = datamodule.channels
     chosen |= recipe.resolve(cfg, len(datamodule.images), int(cfg.data.image_size))
@@ -258,6 +256,13 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
         log.info(recipe.describe(chosen, cfg, len(datamodule.images)))
         check_config(cfg)  # the chosen values with the ones set: every rule, cross-key ones too
     datamodule.batch_size = int(cfg.data.batch_size)
+    return datamodule, chosen
+
+
+def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
+    """The networks, noise and data, by name from gan-lab's registry: the same code path as a
+    checkpoint's tools (never Hydra's instantiate of a config node: design §9)."""
+    datamodule, chosen = load_data(cfg)
     class_ids = None
     if cfg.model.get("conditional"):
         # The number of classes comes from the data (subfolders, digits, shapes), never typed twice.

@@ -15,6 +15,7 @@ import torch
 from omegaconf import open_dict
 from torchvision.utils import save_image
 
+from gan_lab import recipe
 from gan_lab.cli import meta_args
 from gan_lab.config import compose, registry
 from gan_lab.config.schema import PREVIEW
@@ -33,7 +34,8 @@ def preview(argv: list[str]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     with open_dict(cfg):
         cfg.paths.output_dir = str(out)  # the audit report of a folder set lands here too
-    dm = registry.build("data", cfg.data)
+    data, _ = recipe.data_to_build(cfg)  # the augmentation training would use (recipe=auto)
+    dm = registry.build("data", data)
     dm.load()
     g = torch.Generator().manual_seed(cfg.preview.seed)
     pick = torch.randperm(len(dm.images), generator=g)

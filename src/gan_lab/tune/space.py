@@ -34,12 +34,15 @@ class Param:
 
 
 def centre(cfg: DictConfig) -> dict[str, object]:
-    """The recipe the search is centred on: dotted key → value, and group → option.
+    """The recipe the search is centred on: dotted key → value, and group → option — what
+    recipe=auto chooses for this set on this machine (gan_lab/recipe.py, through train.load_data:
+    the set is loaded once), with the user's own arguments kept as they are."""
+    from gan_lab.train import load_data
 
-    Today: the composed train config as it is (the user's arguments included). The one place to
-    switch when the lab chooses a recipe from the set, machine and budget before training."""
     out: dict[str, object] = {}
     choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
+    cfg = OmegaConf.create({k: cfg._get_node(k) for k in cfg if k != "hydra"})  # no Hydra run here
+    load_data(cfg)
     out.update({g: choices[g] for g in SEARCHED if g in choices})
 
     def walk(node, prefix: str) -> None:
