@@ -109,3 +109,34 @@ def test_the_ema_half_life_ramps_up_with_the_images_seen():
     assert early == pytest.approx(0.5 ** (64 / (11 * 64 * 0.05)))
     assert late == pytest.approx(0.5 ** (64 / 20_000))  # then the full half-life
     assert early < late < 1
+
+
+def test_a_folder_run_says_what_auto_chose_and_resumes_with_it(tmp_path, caplog):
+    """The log line, run.json and the report name the choices; the checkpoint holds the values,
+    so a resume trains the same networks without choosing again."""
+    import json
+
+    from test_data import write_mixed_folder
+
+    from gan_lab.checkpoint import read_checkpoint
+    from gan_lab.train import train
+
+    write_mixed_folder(tmp_path / "pictures")
+    args = [
+        "data=folder",
+        f"data.root={tmp_path / 'pictures'}",
+        "data.audit.max_skipped_share=1",
+        "data.image_size=32",
+        "trainer.max_epochs=1",
+    ]
+    with caplog.at_level("INFO", logger="gan_lab.train"):
+        train(make_cfg(tmp_path / "run", ["debug=tiny", *args]))
+    said = [r.getMessage() for r in caplog.records if "recipe=auto for" in r.getMessage()]
+    # debug=tiny sets the batch (32): kept, not chosen
+    assert len(said) == 1 and "batch 32" in said[0] and "ADA on" in said[0]
+    chosen = json.loads((tmp_path / "run" / "run.json").read_text())["config"]["chosen"]
+    assert "data.batch_size" not in chosen and chosen["model.ada.enabled"]["value"] is True
+    assert chosen["model.ema"] == {"value": "half_life", "why": chosen["model.ema"]["why"]}
+    assert "recipe=auto chose" in (tmp_path / "run" / "report.html").read_text()
+    stored = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["gan_lab"]["config"]
+    assert not recipe.left_at_auto(stored) and stored["generator"]["channels"] == [128, 64]

@@ -193,26 +193,19 @@ def record(made: dict) -> dict:
 
 
 def describe(made: dict, cfg: DictConfig, num_images: int) -> str:
-    """The one log line: the set, the budget, and what was chosen."""
-    shown = {k: v for k, (v, _) in made.items()}
-    g, d = cfg.generator, cfg.discriminator
-    parts = [
-        f"G {g.project_channels}×{g.start_size}² → {list(g.channels)} ({g.upsample})",
-        f"D {list(d.channels)}",
-        f"batch {cfg.data.batch_size}",
-        f"betas {list(cfg.model.betas_g)}",
-    ]
-    ema = cfg.model.ema
-    if ema == HALF_LIFE:
-        parts.append(
-            f"EMA half-life {cfg.model.ema_images} images (ramp-up {cfg.model.ema_rampup})"
-        )
-    else:
-        parts.append(f"EMA {ema}")
-    parts.append("ADA on" if cfg.model.ada.enabled else "ADA off")
-    whys = sorted({why for _, why in made.values()})
+    """The one log line: the set, the budget, and what the run trains with."""
+    g, d, m, aug = cfg.generator, cfg.discriminator, cfg.model, cfg.data.augment
+    ema = (
+        f"EMA half-life {m.ema_images} images (ramp-up {m.ema_rampup})"
+        if m.ema == HALF_LIFE
+        else f"EMA decay {m.ema}"
+    )
+    augment = f"flip {aug.flip}, zoom {aug.zoom}, turns ±{aug.rotate}°"
     return (
-        f"recipe=auto for {num_images} images of {cfg.data.image_size} px, {budget(cfg)}: "
-        f"{', '.join(parts)} — chose {len(shown)} keys ({'; '.join(whys)}); "
-        "any key you set is kept"
+        f"recipe={cfg.get('recipe', AUTO)} for {num_images} images of {cfg.data.image_size} px, "
+        f"{budget(cfg)}: G {g.project_channels}×{g.start_size}² → {list(g.channels)} "
+        f"({g.upsample}), D {list(d.channels)}, batch {cfg.data.batch_size}, Adam β "
+        f"{list(m.betas_g)}, {ema}, ADA {'on' if m.ada.enabled else 'off'}, {augment} — "
+        f"{len(made)} keys were left at auto (run.json's config.chosen says why each); every "
+        "key you set is kept"
     )

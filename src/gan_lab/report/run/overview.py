@@ -36,12 +36,27 @@ def overview(run: RunFolder) -> dict:
         ),
         ("seed", run.cfg("seed", "")),
     ]
+    if chosen := recipe_choices(run):
+        facts.append(("recipe=auto chose", chosen))
     for i, s in enumerate(sessions):
         end = s.get("end_epoch") if s.get("end_epoch") is not None else "…"
         span = f"epochs {s.get('start_epoch')}→{end}"
         text = f"{s.get('started')} → {s.get('ended') or '…'}, {span}, {s.get('status')}"
         facts.append((f"session {i + 1}", text))
     return {"status": run.status, "folder": str(run.dir), "overrides": overrides, "facts": facts}
+
+
+def recipe_choices(run: RunFolder) -> str:
+    """What recipe=auto chose at the start (gan_lab/recipe.py), grouped by its reason; the
+    networks' keys counted rather than listed (the networks section shows them)."""
+    chosen = (run.config or {}).get("chosen") or {}
+    by_why: dict[str, list[str]] = {}
+    for key, made in chosen.items():
+        node = key.split(".")[0]
+        shown = node + ".*" if node in ("generator", "discriminator") else f"{key}={made['value']}"
+        if shown not in by_why.setdefault(made["why"], []):
+            by_why[made["why"]].append(shown)
+    return "; ".join(f"{', '.join(keys)} ({why})" for why, keys in by_why.items())
 
 
 def networks(run: RunFolder) -> dict:
