@@ -1,5 +1,6 @@
 """Shared fixtures: composed configs (Hydra state cleared each time) and one tiny trained run."""
 
+import copy
 import logging
 import os
 import sys
@@ -23,8 +24,19 @@ CONF = ROOT / "src" / "gan_lab" / "conf"
 TINY = ["debug=tiny"]
 
 
+# Composed configs by override list: Hydra's compose costs ~0.25 s, and many tests share TINY and
+# a few keys. Each caller gets its own deep copy; an override Hydra refuses is never cached.
+_COMPOSED: dict[tuple[str, ...], DictConfig] = {}
+
+
 def make_cfg(output_dir: Path, overrides: list[str] = ()) -> DictConfig:
-    return compose("train", overrides, output_dir=output_dir)
+    key = tuple(map(str, overrides))
+    if key not in _COMPOSED:
+        _COMPOSED[key] = compose("train", key)
+    cfg = copy.deepcopy(_COMPOSED[key])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+    return cfg
 
 
 def bare(cfg: DictConfig) -> DictConfig:
