@@ -16,7 +16,7 @@ test:  ## run the test suite: unit + integration tiers, offline; prints the 15 s
 test-unit:  ## only the unit tier: functions and modules, no training (about a minute)
 	$(PYTHON) -m pytest -m unit -q
 
-test-slow:  ## run the slow tier too (joblib sweep, two DDP ranks, torch.compile, 12 random kills)
+test-slow:  ## run the slow tier too (joblib sweep, two DDP ranks, torch.compile, 12 random kills, all 1,797 digits)
 	$(PYTHON) -m pytest -q
 
 train:  ## train on the built-in set with the default config

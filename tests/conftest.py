@@ -1,6 +1,9 @@
 """Shared fixtures: composed configs (Hydra state cleared each time) and one tiny trained run."""
 
+import copy
+import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,8 +24,19 @@ CONF = ROOT / "src" / "gan_lab" / "conf"
 TINY = ["debug=tiny"]
 
 
+# Composed configs by override list: Hydra's compose costs ~0.25 s, and many tests share TINY and
+# a few keys. Each caller gets its own deep copy; an override Hydra refuses is never cached.
+_COMPOSED: dict[tuple[str, ...], DictConfig] = {}
+
+
 def make_cfg(output_dir: Path, overrides: list[str] = ()) -> DictConfig:
-    return compose("train", overrides, output_dir=output_dir)
+    key = tuple(map(str, overrides))
+    if key not in _COMPOSED:
+        _COMPOSED[key] = compose("train", key)
+    cfg = copy.deepcopy(_COMPOSED[key])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+    return cfg
 
 
 def bare(cfg: DictConfig) -> DictConfig:
@@ -50,11 +64,59 @@ def trained_run(tmp_path_factory) -> Path:
     return out
 
 
+def gan_lab_in_process(*args: str) -> int | None:
+    """``gan-lab <command> ...`` in this process; returns the exit code.
+
+    The same path as the installed command (gan_lab.cli.main.main, Hydra's app, the friendly
+    wrapper) without a Python start-up and the torch/Lightning/Hydra imports (~5 s each on a busy
+    2-core machine). One test per guarantee still starts the real process (train.py and invert.py
+    exit 2, gan-lab sample, the slow tier's sweeps); this is for their siblings. What Hydra sets up
+    globally (sys.argv, its singleton, the root logger's handlers) is put back afterwards.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    from gan_lab.cli.main import main
+
+    root = logging.getLogger()
+    argv, handlers, level = sys.argv[:], root.handlers[:], root.level
+    try:
+        return main(list(args))
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@pytest.fixture
+def gan_lab_cli(capsys):
+    """gan_lab_in_process with what it printed: (exit code, stdout, stderr)."""
+
+    def call(*args: str) -> tuple[int | None, str, str]:
+        capsys.readouterr()
+        code = gan_lab_in_process(*args)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
+
+
 # The tiers (make test-unit, make test, make test-slow): a test that trains, starts a process or
 # reads a trained run is an integration test; every other one is a unit test of functions and
 # modules. Decided here from what the test touches, so no test can be filed in the wrong tier.
-_INTEGRATION_FIXTURES = {"trained_run", "cfg_factory"}
-_INTEGRATION_CALLS = ("train(", "subprocess", "Popen", "sample_main(", "_main(", "multirun")
+_INTEGRATION_FIXTURES = {"trained_run", "cfg_factory", "gan_lab_cli"}
+_INTEGRATION_CALLS = (
+    "train(",
+    "subprocess",
+    "Popen",
+    "sample_main(",
+    "_main(",
+    "multirun",
+    "gan_lab_in_process(",
+)
 
 
 def _sources(item) -> list[str]:

@@ -1,10 +1,6 @@
 """Hygiene: a messy crawled folder is audited file by file, and training uses only the good files."""
 
-import subprocess
-import sys
-
 import numpy as np
-from conftest import ROOT
 from PIL import Image
 
 from gan_lab.cli.audit import audit
@@ -68,26 +64,17 @@ def test_messy_folder_every_problem_named(tmp_path):
     assert (root / "truncated.jpg").exists()  # nothing moved without audit.quarantine=true
 
 
-def test_quarantine_moves_only_skipped_files(tmp_path):
+def test_quarantine_moves_only_skipped_files(tmp_path, gan_lab_cli):
     root = tmp_path / "cakes"
     make_messy_folder(root)
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gan_lab",
-            "audit",
-            f"data.root={root}",
-            "audit.quarantine=true",
-            f"audit.report={tmp_path / 'r.csv'}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    code, stdout, stderr = gan_lab_cli(  # `gan-lab audit`, in-process
+        "audit",
+        f"data.root={root}",
+        "audit.quarantine=true",
+        f"audit.report={tmp_path / 'r.csv'}",
     )
-    assert res.returncode == 0, res.stderr
-    assert "truncated.jpg" in res.stdout and "duplicate" in res.stdout
+    assert code == 0, stderr
+    assert "truncated.jpg" in stdout and "duplicate" in stdout
     q = tmp_path / "cakes_quarantine"
     assert (q / "truncated.jpg").exists() and (q / "nested" / "copy_of_good1.jpg").exists()
     assert (root / "cmyk.jpg").exists() and (root / "good1.jpg").exists()

@@ -18,17 +18,18 @@ def run(*args, timeout=120):
     )
 
 
-def test_missing_data_folder_is_one_paragraph_not_a_traceback(tmp_path):
-    res = run(
-        "train.py",
+def test_missing_data_folder_is_one_paragraph_not_a_traceback(tmp_path, gan_lab_cli):
+    """In-process `gan-lab train` (test_schema starts train.py itself for the same exit path)."""
+    code, _, stderr = gan_lab_cli(
+        "train",
         "generator=upsample",
         "data=monet",
         f"data.root={tmp_path / 'missing'}",
         f"hydra.run.dir={tmp_path / 'out'}",
     )
-    assert res.returncode == 2
-    assert "Traceback" not in res.stderr
-    msg = res.stderr.strip().splitlines()[-1]
+    assert code == 2
+    assert "Traceback" not in stderr
+    msg = stderr.strip().splitlines()[-1]
     assert "data=monet" in msg and "monet_jpg" in msg and str(tmp_path / "missing") in msg
 
 

@@ -3,14 +3,11 @@ on small sets, checkpoints free of feature networks, and the best-checkpoint tab
 
 import csv
 import logging
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from conftest import ROOT
 from torch import nn
 
 from gan_lab.errors import UserError
@@ -158,22 +155,16 @@ def test_without_weights_training_goes_on_with_one_message(
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
 
 
-def test_required_inception_stops_at_once(tmp_path):
-    res = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            "metrics.required=true",
-            f"metrics.inception_weights={tmp_path / 'nowhere.pth'}",
-            f"hydra.run.dir={tmp_path / 'out'}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
+def test_required_inception_stops_at_once(tmp_path, gan_lab_cli):
+    """`gan-lab train` in-process (test_schema starts train.py itself for the same exit path)."""
+    code, _, stderr = gan_lab_cli(
+        "train",
+        "metrics.required=true",
+        f"metrics.inception_weights={tmp_path / 'nowhere.pth'}",
+        f"hydra.run.dir={tmp_path / 'out'}",
     )
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "Inception metrics" in res.stderr and str(tmp_path / "nowhere.pth") in res.stderr
+    assert code == 2 and "Traceback" not in stderr
+    assert "Inception metrics" in stderr and str(tmp_path / "nowhere.pth") in stderr
     assert not (tmp_path / "out" / "checkpoints").exists()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import CONF, ROOT, TINY
+from conftest import CONF, ROOT, TINY, gan_lab_in_process
 from hydra.core.utils import JobReturn, JobStatus
 from lightning.pytorch.callbacks import Callback
 from omegaconf import OmegaConf
@@ -46,11 +46,19 @@ def read_rows(sweep_dir: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory) -> Path:
-    """A 2×2 study on the built-in set with the default (sequential) launcher."""
+    """A 2×2 study on the built-in set with the default (sequential) launcher: `gan-lab train -m`
+    in this process (the slow tier's sweeps start train.py -m itself)."""
     out = tmp_path_factory.mktemp("sweep") / "multirun"
-    multirun(
-        out, "generator.kernel_size=4,6", "noise=normal,uniform", "trainer.limit_train_batches=2"
+    code = gan_lab_in_process(
+        "train",
+        "-m",
+        "generator.kernel_size=4,6",
+        "noise=normal,uniform",
+        "trainer.limit_train_batches=2",
+        *SWEEP_TINY,
+        f"hydra.sweep.dir={out}",
     )
+    assert code == 0
     return out
 
 
