@@ -109,8 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     from gan_lab.tune.study import run_worker
 
     base = compose("train", train_args, output_dir="unused", return_hydra_config=True)
-    params = parse_space(entries, centre(base))
     check_config(base)
+    if not entries:  # before the set is loaded for the centre: a refusal costs nothing
+        parse_space(entries, {})
+    centred = centre(base)  # what recipe=auto chooses for the set: loads it once
+    params = parse_space(entries, centred)
     study_dir = Path(cfg.tune.dir or Path("outputs") / "tune" / str(base.data.name)).absolute()
     extractor = load_judge_extractor(cfg.tune.extractor, base.metrics.get("inception_weights"))
     judge = Judge(extractor, settings.metric, settings.n_samples, settings.seed)
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             settings,
             train_args,
             params,
-            centre(base),
+            centred,
             judge,
             lambda args, out: compose("train", args, output_dir=out),
         )
