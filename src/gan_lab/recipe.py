@@ -37,6 +37,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.ema import HALF_LIFE
+from gan_lab.runs import layout
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,6 @@ def describe(made: dict, cfg: DictConfig, num_images: int) -> str:
         f"{budget(cfg)}: G {g.project_channels}×{g.start_size}² → {list(g.channels)} "
         f"({g.upsample}), D {list(d.channels)}, batch {cfg.data.batch_size}, Adam β "
         f"{list(m.betas_g)}, {ema}, ADA {'on' if m.ada.enabled else 'off'}, {augment} — "
-        f"{len(made)} keys were left at auto (run.json's config.chosen says why each); every "
-        "key you set is kept"
+        f"{len(made)} keys were left at auto ({layout.RUN_INFO}'s config.chosen says why each); "
+        "every key you set is kept"
     )
