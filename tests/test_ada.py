@@ -55,6 +55,25 @@ def test_ops_apply_with_probability_p_and_stay_differentiable():
     assert auto_speed(300) == 30_000 and auto_speed(10) == 20_000 and auto_speed(10**6) == 500_000
 
 
+def test_p_stays_0_and_no_op_runs_until_the_warm_up_is_over():
+    """start_images=auto: 100 passes over the set before p may move (a short run on thousands of
+    images keeps D's view untouched and pays nothing for the ops)."""
+    aug = AdaptiveAugment(["translation"], 0.6, 1000, 4, start_images="auto")
+    aug.resolve(num_images=10)  # 1,000 images of warm-up
+    x = torch.rand(4, 3, 8, 8)
+    for _ in range(9):  # D far ahead on the reals, but only 900 images seen
+        aug.observe(torch.full((8,), 5.0))
+        aug.adjust(100)
+    assert aug.p.item() == 0.0 and int(aug.seen) == 900 and aug(x) is x
+    aug.adjust(100)  # 1,000: warmed up; from now on p follows r_t
+    aug.observe(torch.full((8,), 5.0))
+    aug.adjust(100)
+    assert aug.p.item() == pytest.approx(0.1)
+    again = AdaptiveAugment(["translation"], 0.6, 1000, 4, start_images=1000)
+    again.load_state_dict(aug.state_dict())  # a resume knows the warm-up is over
+    assert again.warmed_up() and again.p.item() == pytest.approx(0.1)
+
+
 class ConstantD(nn.Module):
     """D's parameters and structure, but a fixed score for every image."""
 
@@ -72,6 +91,7 @@ def test_p_rises_while_d_is_sure_of_the_reals_and_stays_0_otherwise(cfg_factory,
         cfg_factory(
             *ADA,
             "model.ada.speed_images=1000",
+            "model.ada.start_images=0",
             "model.ada.interval=1",
             "trainer.max_epochs=1",
             "trainer.limit_train_batches=3",
@@ -98,6 +118,7 @@ def test_p_is_logged_saved_and_resumed_bit_exactly(cfg_factory, tmp_path, monkey
         *ADA,
         *QUIET,
         "model.ada.speed_images=1000",
+        "model.ada.start_images=0",
         "model.ada.interval=3",  # the window spans the epochs' end: the sums must resume too
         "data.batch_size=8",
         "trainer.limit_train_batches=2",

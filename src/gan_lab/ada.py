@@ -22,6 +22,12 @@ P_MAX = 0.99
 # 500k images (ada_kimg) are 7 passes over FFHQ's 70k and 1,700 over 300 images: D overfits by
 # passes, not images, so a small set needs a controller that can react within a short run.
 AUTO_EPOCHS, AUTO_MIN, AUTO_MAX = 100, 20_000, 500_000
+# start_images=auto: p stays 0, and no op runs, for the first 100 passes over the set. Early on,
+# D's sign on the reals is high because D is ahead, not because it has memorised the set, and on
+# the 1,797 digits p then rose to ~0.1 within a 3-minute run and cost FD (29.2/28.3 against
+# 25.6/25.4 without ADA, two seeds: benchmarks/README.md, "Digits study"). A set is only
+# memorised after many passes; 100 passes are 1 minute on 300 digits and 3–4 on 1,797 here.
+AUTO_START_EPOCHS = 100
 
 
 def auto_speed(num_images: int) -> int:
@@ -35,20 +41,42 @@ class AdaptiveAugment(nn.Module):
         target: float,
         speed_images: int | str,
         interval: int,
+        start_images: int | str = 0,
     ):
         super().__init__()
         self.ops = parse_policy(ops)
         self.target, self.interval = float(target), int(interval)
-        self.speed_images = speed_images  # "auto" until resolve_speed knows the set's size
+        self.speed_images = speed_images  # "auto" until resolve knows the set's size
+        self.start_images = start_images  # the same
         self.register_buffer("p", torch.zeros(()))
         # sum of sign(D(x_real)) and the number of outputs since the last adjustment
         self.register_buffer("signs", torch.zeros(2))
+        # real images seen at the adjustments so far (all ranks); the host's copy decides whether
+        # the warm-up is over without waiting for the device (read once per session)
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+        self._seen: int | None = None
 
-    def resolve_speed(self, num_images: int) -> None:
+    def resolve(self, num_images: int) -> None:
+        """speed_images / start_images = auto, now that the set's size is known."""
         if self.speed_images == "auto":
             self.speed_images = auto_speed(num_images)
+        if self.start_images == "auto":
+            self.start_images = AUTO_START_EPOCHS * num_images
+
+    def warmed_up(self) -> bool:
+        if self._seen is None:
+            self._seen = int(self.seen)
+        return self._seen >= int(self.start_images)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A checkpoint from before the warm-up existed: its run adjusted p from the start.
+        state_dict.setdefault(prefix + "seen", torch.tensor(2**62, dtype=torch.long))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._seen = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.warmed_up():  # p is 0: every draw would keep the image as it is
+            return x
         # Each op runs on the whole batch and is kept where the draw says: selecting the images
         # first would need their count on the host, a device sync per op.
         n = x.shape[0]
@@ -62,7 +90,14 @@ class AdaptiveAugment(nn.Module):
         self.signs += torch.stack([s.sum(), torch.tensor(float(s.numel()), device=s.device)])
 
     def adjust(self, images: int, reduce=lambda t: t) -> None:
-        """One ADA step after ``images`` real images (all ranks); ``reduce`` sums over DDP ranks."""
+        """One ADA step after ``images`` real images (all ranks); ``reduce`` sums over DDP ranks.
+        During the warm-up (start_images) only the images are counted and p stays 0."""
+        warm = self.warmed_up()
+        self.seen += images
+        self._seen += images
+        if not warm:
+            self.signs.zero_()
+            return
         total = reduce(self.signs.clone())
         r_t = total[0] / total[1].clamp(min=1)
         step = torch.sign(r_t - self.target) * (images / float(self.speed_images))

@@ -159,8 +159,8 @@ class GAN(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None)
-        if self.ada is not None and dm is not None:  # speed_images=auto scales with the set
-            self.ada.resolve_speed(len(dm.images))
+        if self.ada is not None and dm is not None:  # speed/start_images=auto scale with the set
+            self.ada.resolve(len(dm.images))
         if isinstance(self.ema_rule, HalfLife) and dm is not None:
             self.ema_rule.images_per_update = dm.batch_size * self.trainer.world_size
         # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.

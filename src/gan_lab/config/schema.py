@@ -424,6 +424,11 @@ TRAIN = {
         whole("", low=1),
         choice("", ("auto",)),
     ),
+    "model.ada.start_images": either(
+        "real images before ADA adjusts p (auto = 100 passes over the set)",
+        whole("", low=0),
+        choice("", ("auto",)),
+    ),
     "model.ada.interval": whole("batches between adjustments of ADA's p", low=1),
     "model.compile": choice("torch.compile G and D", COMPILE),
     "model.channels_last": choice(
