@@ -64,6 +64,8 @@ class AdaptiveAugment(nn.Module):
             self.start_images = AUTO_START_EPOCHS * num_images
 
     def warmed_up(self) -> bool:
+        if self.start_images == "auto":  # before resolve (the fast path's probe): still warming
+            return False
         if self._seen is None:
             self._seen = int(self.seen)
         return self._seen >= int(self.start_images)
@@ -94,7 +96,7 @@ class AdaptiveAugment(nn.Module):
         During the warm-up (start_images) only the images are counted and p stays 0."""
         warm = self.warmed_up()
         self.seen += images
-        self._seen += images
+        self._seen = int(self.seen) if self._seen is None else self._seen + images
         if not warm:
             self.signs.zero_()
             return
