@@ -1,8 +1,8 @@
 """recipe=auto: the values a run leaves at ``auto``, chosen from the set, the machine and the budget.
 
-The default config (conf/recipe/auto.yaml, conf/generator/auto.yaml, conf/discriminator/auto.yaml)
-leaves the networks' shape, the batch, Adam's betas, the EMA, the augmentation and the class loss
-at ``auto``. ``resolve`` fills them in before anything is built; every key the user sets — on the
+The default config (conf/generator/auto.yaml, conf/discriminator/auto.yaml, conf/model/default.yaml,
+conf/data/folder.yaml) leaves the networks' shape, the batch, Adam's betas, the EMA, the
+augmentation and the class loss at ``auto``. ``resolve`` fills them in before anything is built; every key the user sets — on the
 command line, in an experiment preset, with another generator/discriminator preset — is a value,
 not ``auto``, and is kept. ``recipe=fixed`` brings back the static defaults (no key left at auto).
 
@@ -13,14 +13,14 @@ Two families, by the set:
   conf/model/default.yaml. Its size is what keeps the main job under 10 minutes on a 2-core AVX2
   laptop CPU (README, Train); auto changes nothing there.
 - **Any other set** (a folder, MNIST): the plain DCGAN recipe that beat every preset on the
-  digits in the same wall time (benchmarks/README.md, "Digits study"): a transposed-convolution G
+  digits in the same wall time (benchmarks/README.md, "recipe=auto against the strongest plain loop"): a transposed-convolution G
   with BatchNorm (conf/generator/dcgan.yaml, z = 64) and a spectral-norm D (conf/discriminator/
   fast.yaml), widths for the resolution (32 filters next to the image at ≥ 64 px, 64 below,
   doubling towards the 4×4 (or 7×7) map, at most 256); hinge loss; Adam β = (0, 0.99); an EMA of G
   with a half-life in images and a ramp-up (StyleGAN2-ADA's ema_kimg = 10k × batch/32 and
   ema_rampup = 0.05: at any time the half-life is at most 5 % of the images seen, so the average
   never lags behind a short run); ADA (gan_lab/ada.py) instead of fixed flips, zooms and turns:
-  p starts at 0 and rises only when D overfits, so a short run on thousands of images keeps
+  p starts at 0, waits 100 passes over the set, then rises only when D overfits, so a short run on thousands of images keeps
   almost none and a long run on a few hundred gets what it needs; the batch from the set's size
   (64, or 32 below 1,024 images and 16 below 256: an epoch keeps at least ~8 steps).
 
@@ -32,17 +32,17 @@ run actually sees. One log line says what was chosen and why; run.json and the r
 
 import logging
 import math
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from gan_lab.config import CONF_DIR
+from gan_lab.config.schema import RECIPE_KEYS
 from gan_lab.ema import HALF_LIFE
 from gan_lab.runs import layout
 
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
-CONF = Path(__file__).resolve().parent / "conf"
 # StyleGAN2-ADA (Karras et al. 2020, train.py): ema_kimg = 10 × batch / 32, ema_rampup = 0.05.
 EMA_IMAGES_PER_32, EMA_RAMPUP = 10_000, 0.05
 # Folder sets: the plain loop's procedure (benchmarks/raw_dcgan.py).
@@ -53,7 +53,7 @@ WIDEST = 256
 def preset(group: str, name: str) -> dict:
     """A preset of conf/<group>/ merged over the presets it builds on (its ``defaults`` list,
     ``_self_`` last unless placed), as data: the single source of the built-in job's values."""
-    node = OmegaConf.load(CONF / group / f"{name}.yaml")
+    node = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
     parents = list(node.pop("defaults", []))
     if "_self_" not in parents:
         parents.append("_self_")
@@ -176,8 +176,6 @@ def resolve(cfg: DictConfig, num_images: int, size: int) -> dict:
 
 def left_at_auto(node, prefix: str = "") -> list[str]:
     """The keys of a recipe's domain (gan_lab.config.schema.RECIPE_KEYS) still at auto."""
-    from gan_lab.config.schema import RECIPE_KEYS
-
     left = []
     for key, value in node.items() if isinstance(node, dict | DictConfig) else ():
         path = f"{prefix}{key}"
