@@ -1,8 +1,10 @@
 """Shared fixtures: composed configs (Hydra state cleared each time) and one tiny trained run."""
 
+import atexit
 import copy
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -15,8 +17,9 @@ from gan_lab.config import compose
 ROOT = Path(__file__).resolve().parents[1]
 
 # Decoded-folder caches of the tests (and of the runs they start) go to a temporary folder, never
-# to the user's ~/.cache/gan-lab.
+# to the user's ~/.cache/gan-lab; the folder goes when the session ends.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gan-lab-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 CONF = ROOT / "src" / "gan_lab" / "conf"
 
 # A run small enough for the test suite (conf/debug/tiny.yaml): 128 built-in images, 4 steps an

@@ -202,7 +202,7 @@ def probe_of(module, dm) -> fast_path.Probe:
     trainer = SimpleNamespace(
         datamodule=dm, strategy=SimpleNamespace(root_device=torch.device("cpu")), precision="32"
     )
-    return fast_path.probe_for(module, trainer)
+    return fast_path.probe_for(module, trainer, module.procedure)
 
 
 def test_the_probe_times_the_training_step_itself(cfg_factory, monkeypatch):
@@ -229,7 +229,9 @@ def test_the_probe_times_the_training_step_itself(cfg_factory, monkeypatch):
     assert all(t > 0 for t in times)
     assert len(ran) == fast_path.WARMUP_STEPS + fast_path.STEPS_PER_ROUND
     nets, proc = ran[0]
-    assert type(proc.loss) is type(module.loss) and proc.describe() == module.procedure.describe()
+    assert type(proc.loss) is type(module.loss) and fast_path.procedure_key(
+        proc
+    ) == fast_path.procedure_key(module.procedure)
     assert (proc.gp_weight, proc.r1_gamma, proc.diffaug_ops) == (10.0, 1.0, module.diffaug_ops)
     assert nets.ema is not None and nets.generator is not module.generator  # copies
     for key, value in module.state_dict().items():

@@ -8,6 +8,7 @@ in the run's ``scores.csv``, written by ``gan-lab score run_dir=<run_dir>``.
 """
 
 import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from gan_lab.ema import LIVE_PREFIX, shown_prefix
 from gan_lab.errors import UserError, load_torch_file
 from gan_lab.noise import Noise
 from gan_lab.runs import layout
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -176,3 +179,33 @@ def load_gan(path: str | Path, device: str | torch.device = "cpu", ema: bool = T
         epoch=int(ckpt.get("epoch", -1)) + 1,
         state_dict=state,
     )
+
+
+def epochs_done_in(ckpt: dict) -> int:
+    """The epochs a checkpoint has completed: where training from it starts."""
+    return int(ckpt.get("epoch", -1)) + 1
+
+
+def newest(ckpt_path: Path) -> tuple[Path, dict] | None:
+    """The checkpoint to resume from, read once; None when there is none yet.
+
+    last.ckpt means "the newest state": a kill between writing epoch_N.ckpt and last.ckpt leaves
+    last.ckpt one epoch behind (or not there yet), and then epoch_N.ckpt is where to go on from.
+    A last.ckpt in a run folder without any checkpoint is the first start of a command that is
+    repeated as it is (a preempted job requeued, a loop that restarts a killed run): None."""
+    history = layout.history_in(ckpt_path.parent)
+    if layout.is_last(ckpt_path) and not ckpt_path.exists():
+        if layout.in_checkpoints(ckpt_path) and not layout.all_checkpoints(ckpt_path.parent):
+            return None
+        if history:
+            return history[-1][1], read_checkpoint(history[-1][1])
+    ckpt = read_checkpoint(ckpt_path)
+    if not layout.is_last(ckpt_path) or not history:
+        return ckpt_path, ckpt
+    epoch = epochs_done_in(ckpt)
+    if history[-1][0] > epoch:
+        log.warning(
+            "%s is at epoch %d; resuming from the newer %s", ckpt_path, epoch, history[-1][1]
+        )
+        return history[-1][1], read_checkpoint(history[-1][1])
+    return ckpt_path, ckpt

@@ -38,6 +38,7 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ from gan_lab.errors import UserError
 from gan_lab.hardware import device_name
 from gan_lab.noise import Noise
 from gan_lab.safe_io import write_atomic
-from gan_lab.step import Networks, Procedure, plain_optimisation, step
+from gan_lab.step import Networks, Optimisation, Procedure, step
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,56 @@ def apply(path: FastPath, generators: list[nn.Module], discriminator: nn.Module)
         torch.set_num_threads(path.threads)
 
 
+def procedure_key(proc: Procedure) -> str:
+    """What changes the step's cost (the fast path's cache key)."""
+    parts = [type(proc.loss).__name__, f"d_steps {proc.d_steps}", f"G batch {proc.g_batch}"]
+    if proc.r1_gamma > 0:
+        parts.append("R1")
+    if proc.gp_weight > 0:
+        parts.append("gradient penalty")
+    if proc.class_loss > 0:
+        parts.append("class loss")
+    if proc.diffaug_ops:
+        parts.append("DiffAugment " + "/".join(op.__name__ for op in proc.diffaug_ops))
+    if proc.ada is not None:
+        parts.append("ADA " + "/".join(op.__name__ for op in proc.ada.ops))
+    return ", ".join(parts)
+
+
+def plain_optimisation(optimisers: dict[str, torch.optim.Optimizer]) -> Optimisation:
+    """The Optimisation of plain torch (the fast path's probe): each phase freezes the other
+    optimisers' weights as Lightning's toggled_optimizer does, and a NaN/Inf loss skips the
+    update after one host sync, as the module's guard does (its cost is part of the step)."""
+
+    @contextmanager
+    def phase(name: str):
+        others = [
+            p
+            for other, opt in optimisers.items()
+            if other != name
+            for group in opt.param_groups
+            for p in group["params"]
+        ]
+        was = [p.requires_grad for p in others]
+        for p in others:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, flag in zip(others, was, strict=True):
+                p.requires_grad_(flag)
+
+    def update(name: str, loss: torch.Tensor) -> bool:
+        optimisers[name].zero_grad(set_to_none=True)
+        if not torch.isfinite(loss.detach()).item():
+            return False
+        loss.backward()
+        optimisers[name].step()
+        return True
+
+    return Optimisation(phase=phase, keep=lambda: None, update=update)
+
+
 # --- timing -------------------------------------------------------------------------------------
 
 
@@ -190,7 +241,7 @@ class Probe:
             f"v{CACHE_VERSION} | {device_name(self.real.device)} | torch {torch.__version__} | "
             f"{torch.get_num_threads()} threads | {precision} | nets {nets} | batch {shape} | "
             f"{'conditional' if self.labels is not None else 'unconditional'} | "
-            f"{self.procedure.describe()}" + (" | EMA" if self.ema is not None else "")
+            f"{procedure_key(self.procedure)}" + (" | EMA" if self.ema is not None else "")
         )
 
     def time(self, path: FastPath) -> tuple[list[float], float]:
@@ -251,8 +302,9 @@ class Probe:
         return run
 
 
-def probe_for(module, trainer) -> Probe:
-    """A probe of the module's step on the first batch of the trainer's data."""
+def probe_for(module, trainer, procedure: Procedure) -> Probe:
+    """A probe of the module's step (its ``procedure``) on the first batch of the trainer's
+    data."""
     dm, device = trainer.datamodule, trainer.strategy.root_device
     b = min(dm.batch_size, len(dm.images))
     labels = dm.labels[:b].to(device) if module.conditional else None
@@ -260,7 +312,7 @@ def probe_for(module, trainer) -> Probe:
         generator=module.generator,
         discriminator=module.discriminator,
         ema=module.generator_ema,
-        procedure=module.procedure,
+        procedure=procedure,
         noise=module.noise,
         real=dm.to_model_range(dm.images[:b]).to(device),
         labels=labels,
@@ -288,8 +340,9 @@ def _read_cache(path: Path) -> dict:
         return {}  # no cache yet, or a damaged one: measure again
 
 
-def choose_for(module, trainer) -> tuple[FastPath, str]:
-    """The path a GAN module (gan_lab.module) runs on under ``trainer``, and why: the one stored
+def choose_for(module, trainer, procedure: Procedure) -> tuple[FastPath, str]:
+    """The path a GAN module (gan_lab.module) with its step's ``procedure`` runs on under
+    ``trainer``, and why: the one stored
     in the checkpoint it resumes from, the plain one (trainer.fast_path=off), or the fastest
     measured (``choose``)."""
     if module.stored_fast_path is not None:
@@ -307,7 +360,7 @@ def choose_for(module, trainer) -> tuple[FastPath, str]:
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
     # DDP ranks must agree on the layout: they read the cache but never time.
     return choose(
-        probe_for(module, trainer),
+        probe_for(module, trainer, procedure),
         options,
         planned,
         timing=trainer.world_size == 1,

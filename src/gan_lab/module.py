@@ -164,7 +164,7 @@ class GAN(L.LightningModule):
         if isinstance(self.ema_rule, HalfLife) and dm is not None:
             self.ema_rule.images_per_update = dm.batch_size * self.trainer.world_size
         # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.
-        path, why = fast_path.choose_for(self, self.trainer)
+        path, why = fast_path.choose_for(self, self.trainer, self.procedure)
         log.info("fast path: %s — %s", path.describe(), why)
         generators = [self.generator] + ([self.generator_ema.module] if self.generator_ema else [])
         fast_path.apply(path, generators, self.discriminator)

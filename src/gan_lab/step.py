@@ -2,9 +2,9 @@
 
 The LightningModule (module.py) runs it on the run's networks with Lightning's manual
 optimisation; the fast path (fast_path.py) times it on copies of them with plain torch
-optimisers. Both hand in the same three things: the networks as the step calls them
-(``Networks``), the procedure from conf/model/ (``Procedure``) and how a phase's loss becomes a
-weight update (``Optimisation``). So the step that is timed is the step that trains — its loss,
+optimisers (its plain_optimisation). Both hand in the same three things: the networks as the
+step calls them (``Networks``), the procedure from conf/model/ (``Procedure``) and how a phase's
+loss becomes a weight update (``Optimisation``). So the step that is timed is the step that trains — its loss,
 R1 or gradient penalty, augmentation, class loss and G batch — and cannot drift from it.
 
 The order of the random draws (noise, augmentation, label noise, the penalty's interpolation) is
@@ -12,7 +12,7 @@ part of the step: a run resumed from a checkpoint repeats it bit for bit.
 """
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
@@ -55,21 +55,6 @@ class Procedure:
             t = t + (torch.rand_like(t) * 2 - 1) * self.label_noise
         return t.clamp(0.0, 1.0)  # targets are probabilities
 
-    def describe(self) -> str:
-        """What changes the step's cost (the fast path's cache key)."""
-        parts = [type(self.loss).__name__, f"d_steps {self.d_steps}", f"G batch {self.g_batch}"]
-        if self.r1_gamma > 0:
-            parts.append("R1")
-        if self.gp_weight > 0:
-            parts.append("gradient penalty")
-        if self.class_loss > 0:
-            parts.append("class loss")
-        if self.diffaug_ops:
-            parts.append("DiffAugment " + "/".join(op.__name__ for op in self.diffaug_ops))
-        if self.ada is not None:
-            parts.append("ADA " + "/".join(op.__name__ for op in self.ada.ops))
-        return ", ".join(parts)
-
 
 @dataclass
 class Networks:
@@ -96,38 +81,13 @@ class Optimisation:
     update: Callable[[str, torch.Tensor], bool]
 
 
-def plain_optimisation(optimisers: dict[str, torch.optim.Optimizer]) -> Optimisation:
-    """The Optimisation of plain torch (the fast path's probe): each phase freezes the other
-    optimisers' weights as Lightning's toggled_optimizer does, and a NaN/Inf loss skips the
-    update after one host sync, as the module's guard does (its cost is part of the step)."""
-
-    @contextmanager
-    def phase(name: str):
-        others = [
-            p
-            for other, opt in optimisers.items()
-            if other != name
-            for group in opt.param_groups
-            for p in group["params"]
-        ]
-        was = [p.requires_grad for p in others]
-        for p in others:
-            p.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for p, flag in zip(others, was, strict=True):
-                p.requires_grad_(flag)
-
-    def update(name: str, loss: torch.Tensor) -> bool:
-        optimisers[name].zero_grad(set_to_none=True)
-        if not torch.isfinite(loss.detach()).item():
-            return False
-        loss.backward()
-        optimisers[name].step()
-        return True
-
-    return Optimisation(phase=phase, keep=lambda: None, update=update)
+def discriminate(
+    nets: Networks, proc: Procedure, x: torch.Tensor, y: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's logits on x through the augmentation, and its class logits when the class loss uses
+    them (else None)."""
+    x = proc.augment(x)
+    return nets.D(x, y, classes=True) if proc.class_loss > 0 else (nets.D(x, y), None)
 
 
 @dataclass
@@ -136,15 +96,6 @@ class Outcome:
     g_loss: torch.Tensor
     logits: torch.Tensor  # D's logits on real + fake in the last D phase
     g_applied: bool
-
-
-def discriminate(
-    nets: Networks, proc: Procedure, x: torch.Tensor, y: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """D's logits on x through the augmentation, and its class logits when the class loss uses
-    them (else None)."""
-    x = proc.augment(x)
-    return nets.D(x, y, classes=True) if proc.class_loss > 0 else (nets.D(x, y), None)
 
 
 def step(

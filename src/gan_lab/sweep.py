@@ -48,9 +48,13 @@ def find_runs(sweep_dir: Path) -> list[Path]:
     return sorted(runs, key=job_number)
 
 
-def parse_overrides(run: Path) -> dict[str, str]:
-    """``noise=uniform`` → {"noise": "uniform"}; ``+x=1`` / ``~x`` keep their prefix in the key."""
-    items = _yaml(layout.hydra_overrides(run)) or []
+def parse_overrides(run: Path) -> dict[str, str] | None:
+    """``noise=uniform`` → {"noise": "uniform"}; ``+x=1`` / ``~x`` keep their prefix in the key.
+    None for a run that Hydra did not start (train() called by a script): it has no overrides."""
+    path = layout.hydra_overrides(run)
+    if not path.is_file():
+        return None
+    items = _yaml(path) or []
     pairs = (str(item).split("=", 1) for item in items)
     return {p[0]: (p[1] if len(p) > 1 else "") for p in pairs}
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from gan_lab import recipe, rollback
-from gan_lab.checkpoint import STORED_KEYS, read_checkpoint, resolve_checkpoint
+from gan_lab.checkpoint import epochs_done_in, newest, resolve_checkpoint
 from gan_lab.config import registry, to_dict
-from gan_lab.config.validate import MISSING, check_config, lookup
+from gan_lab.config.resume import use_stored_config
+from gan_lab.config.validate import check_config
 from gan_lab.distributed import check_trainer
 from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
@@ -29,128 +30,12 @@ from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
 
 log = logging.getLogger(__name__)
 
-# Resuming continues the stored experiment: every key of the checkpoint's config is used again,
-# so the same command + ckpt_path= and ckpt_path= alone both go on exactly where the run stopped.
-# A key given again with its stored value is fine; with a new value it is refused, except these:
-# where the data are and how they are read, how long to train, and how the run is shown.
-CHANGEABLE_ON_RESUME = (
-    "data.root",
-    "data.audit",
-    "data.cache",
-    "data.cache_dir",
-    "data.memory_budget",
-    "trainer.max_epochs",
-    "trainer.max_time",
-    "trainer.accelerator",
-    "trainer.enable_progress_bar",
-    "trainer.enable_model_summary",
-    "metrics.inception_weights",
-    "metrics.required",
-)
-# Settings of this machine, not of the experiment: the stored value is never taken back (a path on
-# someone else's machine is no place to write to), the composed one is used.
-MACHINE_KEYS = ("data.cache", "data.cache_dir", "data.memory_budget", "metrics.inception_weights")
-# Not part of the experiment: where this session writes (paths, hydra), what it resumes from, and
-# what the run derived (the class names, taken from the data again).
-NOT_STORED = ("paths", "hydra", "ckpt_path", "classes", "chosen")
-# Keys that checkpoints of earlier versions hold and this one has not: dropped on a resume, so such
-# a checkpoint still resumes. The run folder's names are gan_lab.runs.layout's, never a setting,
-# and every callback is given the run folder itself.
-RETIRED = ("callbacks.checkpoint.filename", "callbacks.balance.rundir")
-
 # Lightning's advice for large, file-backed sets; ours are in memory.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*`training_step` returns.*")
 warnings.filterwarnings(
     "ignore", message=".*isinstance.treespec, LeafSpec.*"
 )  # Lightning vs. newer torch
-
-
-def _given(overrides: list[str]) -> dict[str, str]:
-    """key → the override that set it (key=value, +key=value, ~key), Hydra's own keys left out."""
-    given = {}
-    for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key and not key.startswith("hydra") and key != "ckpt_path":
-            given[key] = override
-    return given
-
-
-def _plain(value):
-    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-
-
-def _without_retired(stored: dict) -> dict:
-    stored = copy.deepcopy(stored)
-    for key in RETIRED:
-        parent, _, last = key.rpartition(".")
-        node = lookup(stored, parent)
-        if isinstance(node, dict):
-            node.pop(last, None)
-    return stored
-
-
-def _is_changeable(key: str) -> bool:
-    return any(key == k or key.startswith(k + ".") for k in CHANGEABLE_ON_RESUME)
-
-
-def _merge_stored(node: DictConfig, stored: dict, top: bool = True) -> None:
-    """Put the stored values into the composed ``node``. A composed interpolation stays: it is
-    derived here (the run folder's paths, settings shared between groups), never a stored value."""
-    for key, value in stored.items():
-        if key in node and OmegaConf.is_interpolation(node, key):
-            continue
-        current = node.get(key) if key in node else None
-        # A group's keys differ between presets: the stored node replaces the composed one.
-        if top and key in STORED_KEYS and isinstance(value, dict):
-            derived = {}
-            if isinstance(current, DictConfig):
-                derived = {
-                    k: current._get_node(k)._value()
-                    for k in current
-                    if OmegaConf.is_interpolation(current, k)
-                }
-            node[key] = OmegaConf.create({**value, **derived})
-        elif isinstance(value, dict) and isinstance(current, DictConfig):
-            _merge_stored(current, value, top=False)
-        else:
-            node[key] = value
-
-
-def use_stored_config(cfg: DictConfig, overrides: list[str] | None, stored: dict) -> DictConfig:
-    """Resume = continue the same experiment: every stored key is used again (the seed, the
-    networks, the data, the procedure, the trainer and callbacks); the command line may repeat a
-    stored key with its stored value, or change one of CHANGEABLE_ON_RESUME. Any other change is
-    refused naming the key, its stored value and the new one — never silently ignored.
-    ``stored`` is the config kept in the checkpoint. ``overrides`` None (a script that composed
-    its config and calls train() itself) means: the composed values of CHANGEABLE_ON_RESUME."""
-    stored = _without_retired(stored)
-    given = _given(overrides or [])
-    refused = []
-    for key in given:
-        old = lookup(stored, key)
-        if old is MISSING or key.split(".")[0] in NOT_STORED or _is_changeable(key):
-            continue
-        new = _plain(OmegaConf.select(cfg, key, default=None))
-        if new != old:
-            refused.append(f"{key}: {old!r} → {new!r}")
-    if refused:
-        raise UserError(
-            f"resuming from {cfg.ckpt_path} continues its experiment, so {'; '.join(refused)} "
-            f"cannot change now (the stored value is on the left). Repeat the stored value or "
-            f"leave the key out; only {', '.join(CHANGEABLE_ON_RESUME)} can change on a resume. "
-            "To change the experiment, start a new run."
-        )
-    asked = given if overrides is not None else CHANGEABLE_ON_RESUME
-    keep = {k for k in asked if _is_changeable(k)} | set(MACHINE_KEYS)
-    kept = {k: lookup(cfg, k) for k in keep}
-    with open_dict(cfg):
-        _merge_stored(cfg, {k: v for k, v in stored.items() if k not in NOT_STORED})
-        for key, value in kept.items():
-            if value is not MISSING:
-                OmegaConf.update(cfg, key, value, merge=False, force_add=True)
-    log.info("resuming from %s with its stored config (seed %s)", cfg.ckpt_path, cfg.get("seed"))
-    return cfg
 
 
 def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> None:
@@ -181,36 +66,6 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
         files.truncate_after(run_dir / name, epoch)
 
 
-def epochs_done_in(ckpt: dict) -> int:
-    """The epochs a checkpoint has completed: where training from it starts."""
-    return int(ckpt.get("epoch", -1)) + 1
-
-
-def newest(ckpt_path: Path) -> tuple[Path, dict] | None:
-    """The checkpoint to resume from, read once; None when there is none yet.
-
-    last.ckpt means "the newest state": a kill between writing epoch_N.ckpt and last.ckpt leaves
-    last.ckpt one epoch behind (or not there yet), and then epoch_N.ckpt is where to go on from.
-    A last.ckpt in a run folder without any checkpoint is the first start of a command that is
-    repeated as it is (a preempted job requeued, a loop that restarts a killed run): None."""
-    history = layout.history_in(ckpt_path.parent)
-    if layout.is_last(ckpt_path) and not ckpt_path.exists():
-        if layout.in_checkpoints(ckpt_path) and not layout.all_checkpoints(ckpt_path.parent):
-            return None
-        if history:
-            return history[-1][1], read_checkpoint(history[-1][1])
-    ckpt = read_checkpoint(ckpt_path)
-    if not layout.is_last(ckpt_path) or not history:
-        return ckpt_path, ckpt
-    epoch = epochs_done_in(ckpt)
-    if history[-1][0] > epoch:
-        log.warning(
-            "%s is at epoch %d; resuming from the newer %s", ckpt_path, epoch, history[-1][1]
-        )
-        return history[-1][1], read_checkpoint(history[-1][1])
-    return ckpt_path, ckpt
-
-
 @contextmanager
 def run_lock(run_dir: Path):
     """One process per run folder: a second one (a resume started twice) would interleave writes.
@@ -237,8 +92,8 @@ def run_lock(run_dir: Path):
 
 
 def load_data(cfg: DictConfig) -> tuple[L.LightningDataModule, dict]:
-    """The data module, loaded, and every key recipe=auto chose for this set (gan_lab/recipe.py):
-    ``cfg`` holds the chosen values afterwards. Fails early, with a clear message, if the data
+    """The data module, loaded, and every key recipe=auto chose for this set (gan_lab/recipe.py),
+    as run.json records it (key → value, why): ``cfg`` holds the chosen values afterwards. Fails early, with a clear message, if the data
     are missing."""
     value_range = output_range(cfg.generator.out_activation)
     data_cfg, chosen = recipe.data_to_build(cfg)
@@ -256,7 +111,7 @@ def load_data(cfg: DictConfig) -> tuple[L.LightningDataModule, dict]:
         log.info(recipe.describe(chosen, cfg, len(datamodule.images)))
         check_config(cfg)  # the chosen values with the ones set: every rule, cross-key ones too
     datamodule.batch_size = int(cfg.data.batch_size)
-    return datamodule, chosen
+    return datamodule, recipe.record(chosen)
 
 
 def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
@@ -273,11 +128,7 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
     generator = registry.build("generator", cfg.generator)
     discriminator = registry.build("discriminator", cfg.discriminator)
     noise = registry.build("noise", cfg.noise)
-    run_config = {
-        **to_dict(cfg),
-        "classes": list(datamodule.classes),
-        "chosen": recipe.record(chosen),
-    }
+    run_config = {**to_dict(cfg), "classes": list(datamodule.classes), "chosen": chosen}
     module = GAN(
         generator,
         discriminator,
@@ -285,7 +136,7 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
         class_ids=class_ids,
         run_config=run_config,
         fast_path_mode=str(cfg.trainer.get("fast_path", "auto")),
-        **to_dict(cfg.model),
+        **copy.deepcopy(run_config["model"]),
     )
     return module, datamodule
 

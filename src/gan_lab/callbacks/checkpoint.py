@@ -41,7 +41,10 @@ class HistoryCheckpoint(Callback):
                 "intact). Resume from "
                 "the newest with a lower learning rate, or set model.nonfinite=rollback."
             )
+        # Whole checkpoints (optimisers, loops, callbacks: what a resume needs); saying so keeps
+        # Lightning from logging "weights_only was not set" at every save.
         if due(trainer, self.every_n_epochs):
-            trainer.save_checkpoint(layout.checkpoint_path(self.dirpath, epochs_done(trainer)))
+            path = layout.checkpoint_path(self.dirpath, epochs_done(trainer))
+            trainer.save_checkpoint(path, weights_only=False)
         if self.save_last:
-            trainer.save_checkpoint(layout.last_checkpoint(self.dirpath))
+            trainer.save_checkpoint(layout.last_checkpoint(self.dirpath), weights_only=False)

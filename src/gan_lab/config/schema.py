@@ -60,7 +60,8 @@ def _is_whole(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v) -> bool:
+def is_number(v) -> bool:
+    """A finite int or float; never a bool (YAML's true is not 1)."""
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -88,7 +89,7 @@ def number(
     null: bool = False,
 ) -> Rule:
     def test(v) -> bool:
-        if not _is_number(v):
+        if not is_number(v):
             return False
         above = low is None or (v > low if low_open else v >= low)
         below = high is None or (v < high if high_open else v <= high)
@@ -166,7 +167,7 @@ BETAS = Rule(
 
 
 def _number_in_unit(v) -> bool:
-    return _is_number(v) and 0 <= v < 1
+    return is_number(v) and 0 <= v < 1
 
 
 # The mappings of the train config: a stored config must hold a mapping (or null) there, never a
@@ -634,57 +635,3 @@ TUNE = {
         "the search space",
     ),
 }
-
-
-def _builtin_needs_images(cfg) -> str | None:
-    if cfg("data.source") == "builtin" and cfg("data.num_images") == 0:
-        return "data.num_images=0 draws no images: the built-in set needs a whole number ≥ 1."
-    return None
-
-
-def _uniform_range(cfg) -> str | None:
-    low, high = cfg("noise.low"), cfg("noise.high")
-    if _is_number(low) and _is_number(high) and not low < high:
-        return f"noise.low={low} must be below noise.high={high} (U(low, high) is empty)."
-    return None
-
-
-def _class_batchnorm(cfg) -> str | None:
-    if (
-        cfg("model.conditional") is True
-        and cfg("generator.conditioning") == "batchnorm"
-        and cfg("generator.batch_norm") is False
-    ):
-        return "generator.conditioning=batchnorm needs generator.batch_norm=true."
-    return None
-
-
-def _wgan_gp_batchnorm(cfg) -> str | None:
-    if cfg("model.loss") == "wgan_gp" and cfg("discriminator.batch_norm") is True:
-        return (
-            "model.loss=wgan_gp penalises D's gradient image by image, but this discriminator has "
-            "BatchNorm, which makes each image's score depend on the rest of the batch (Gulrajani "
-            "et al. 2017 leave it out of the critic for that reason). Use a D without it: "
-            "discriminator.batch_norm=false, or discriminator=fast (spectral norm, no BatchNorm)."
-        )
-    return None
-
-
-def _ada_and_diffaug(cfg) -> str | None:
-    if cfg("model.ada.enabled") is True and cfg("model.diffaug"):
-        return (
-            "model.ada.enabled=true and model.diffaug both augment what D sees: model.diffaug "
-            "applies its ops always, ADA applies model.ada.ops with an adapted probability. "
-            "Choose one: model.diffaug=null, or model.ada.enabled=false."
-        )
-    return None
-
-
-# Rules between keys: each gets a lookup (key → value, or None) and returns a message or None.
-CROSS = (
-    _builtin_needs_images,
-    _uniform_range,
-    _class_batchnorm,
-    _wgan_gp_batchnorm,
-    _ada_and_diffaug,
-)

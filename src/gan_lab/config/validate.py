@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lab.config.schema import CROSS, GROUPS, TRAIN, Rule, shown
+from gan_lab.config.schema import GROUPS, TRAIN, Rule, is_number, shown
 from gan_lab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,60 @@ def _is_reference(cfg, key: str) -> bool:
     parent, _, last = key.rpartition(".")
     node = OmegaConf.select(cfg, parent) if parent else cfg
     return isinstance(node, DictConfig) and last in node and OmegaConf.is_interpolation(node, last)
+
+
+def _builtin_needs_images(cfg) -> str | None:
+    if cfg("data.source") == "builtin" and cfg("data.num_images") == 0:
+        return "data.num_images=0 draws no images: the built-in set needs a whole number ≥ 1."
+    return None
+
+
+def _uniform_range(cfg) -> str | None:
+    low, high = cfg("noise.low"), cfg("noise.high")
+    if is_number(low) and is_number(high) and not low < high:
+        return f"noise.low={low} must be below noise.high={high} (U(low, high) is empty)."
+    return None
+
+
+def _class_batchnorm(cfg) -> str | None:
+    if (
+        cfg("model.conditional") is True
+        and cfg("generator.conditioning") == "batchnorm"
+        and cfg("generator.batch_norm") is False
+    ):
+        return "generator.conditioning=batchnorm needs generator.batch_norm=true."
+    return None
+
+
+def _wgan_gp_batchnorm(cfg) -> str | None:
+    if cfg("model.loss") == "wgan_gp" and cfg("discriminator.batch_norm") is True:
+        return (
+            "model.loss=wgan_gp penalises D's gradient image by image, but this discriminator has "
+            "BatchNorm, which makes each image's score depend on the rest of the batch (Gulrajani "
+            "et al. 2017 leave it out of the critic for that reason). Use a D without it: "
+            "discriminator.batch_norm=false, or discriminator=fast (spectral norm, no BatchNorm)."
+        )
+    return None
+
+
+def _ada_and_diffaug(cfg) -> str | None:
+    if cfg("model.ada.enabled") is True and cfg("model.diffaug"):
+        return (
+            "model.ada.enabled=true and model.diffaug both augment what D sees: model.diffaug "
+            "applies its ops always, ADA applies model.ada.ops with an adapted probability. "
+            "Choose one: model.diffaug=null, or model.ada.enabled=false."
+        )
+    return None
+
+
+# Rules between keys: each gets a lookup (key → value, or None) and returns a message or None.
+CROSS = (
+    _builtin_needs_images,
+    _uniform_range,
+    _class_batchnorm,
+    _wgan_gp_batchnorm,
+    _ada_and_diffaug,
+)
 
 
 def check_config(

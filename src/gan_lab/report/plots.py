@@ -146,10 +146,18 @@ def training_curves(epochs: list[dict], steps: list[dict], warnings: list[dict])
 
 
 def score_curves(
-    series: dict[str, tuple[list[float], list[float]]], best_epoch: float | None, best_key: str
+    series: dict[str, tuple[list[float], list[float]]],
+    best_epoch: float | None,
+    best_key: str,
+    ssim: tuple[list[dict], list[dict]] = ([], []),
 ) -> bytes:
-    """One panel per score (FID, KID, IS, SSIM, ...) over the epochs; the best epoch (by
-    ``best_key``) as a dashed line in every panel and a star on its own curve."""
+    """One panel per score (FID, KID, IS, ...) over the epochs, and SSIM from ``ssim`` (ssim.csv's
+    rows, metrics.csv's rows: its steps put on the epoch axis); the best epoch (by ``best_key``)
+    as a dashed line in every panel and a star on its own curve."""
+    ssim_rows, epochs = ssim
+    if ssim_rows:
+        x = step_epochs(ssim_rows, epochs, offset=0).tolist()
+        series = {**series, keys.SSIM: (x, column(ssim_rows, "ssim").tolist())}
     names = list(series)
     ncols = min(len(names), 3)
     nrows = math.ceil(len(names) / ncols)

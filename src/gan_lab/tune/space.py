@@ -4,12 +4,11 @@ relative to a centre — the recipe the study starts from — so that one space 
 A trial's values become ``key=value`` overrides of the train config, exactly what a user would type.
 """
 
-import math
 from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lab.config.schema import shown
+from gan_lab.config.schema import is_number, shown
 from gan_lab.errors import UserError
 
 KINDS = ("log_factor", "scale", "choice", "float", "int")
@@ -63,12 +62,8 @@ def _bad(i: int, entry, why: str) -> UserError:
     )
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _numbers(v) -> bool:
-    return _is_number(v) or (isinstance(v, list) and len(v) > 0 and all(map(_is_number, v)))
+    return is_number(v) or (isinstance(v, list) and len(v) > 0 and all(map(is_number, v)))
 
 
 def parse_space(entries, centred: dict[str, object]) -> list[Param]:
@@ -99,7 +94,7 @@ def parse_space(entries, centred: dict[str, object]) -> list[Param]:
         low, high, values = entry.get("low"), entry.get("high"), entry.get("values")
         log = bool(entry.get("log", kind == "log_factor"))
         if kind in ("log_factor", "float", "int"):
-            if not (_is_number(low) and _is_number(high) and low < high):
+            if not (is_number(low) and is_number(high) and low < high):
                 raise _bad(i, entry, "needs numbers low < high")
             if log and low <= 0:
                 raise _bad(i, entry, "has a log scale, so low must be above 0")
@@ -108,7 +103,7 @@ def parse_space(entries, centred: dict[str, object]) -> list[Param]:
         else:
             if not isinstance(values, list) or not values:
                 raise _bad(i, entry, "needs a non-empty list of values")
-            if kind == "scale" and not all(_is_number(v) and v > 0 for v in values):
+            if kind == "scale" and not all(is_number(v) and v > 0 for v in values):
                 raise _bad(i, entry, "scales by its values, so they must be numbers above 0")
         if kind in ("log_factor", "scale"):
             off = [k for k in keys if not _numbers(centred[k])]
@@ -170,7 +165,7 @@ def centre_params(params: list[Param], centred: dict[str, object]) -> dict[str, 
             out[p.name] = 1
         elif p.kind == "choice" and shown(first) in _labels(p):
             out[p.name] = shown(first)
-        elif p.kind in ("float", "int") and _is_number(first) and p.low <= first <= p.high:
+        elif p.kind in ("float", "int") and is_number(first) and p.low <= first <= p.high:
             out[p.name] = int(first) if p.kind == "int" else float(first)
     return out
 

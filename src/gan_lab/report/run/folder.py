@@ -134,9 +134,9 @@ class RunFolder:
             info=info,
             config=run_config(run, info),
             status=status(run, info, epochs),
+            overrides=parse_overrides(run),
             grids=layout.grids(run),
             checkpoints=layout.history(run),
-            overrides=parse_overrides(run) if layout.hydra_overrides(run).is_file() else None,
         )
 
     def cfg(self, dotted: str, default=None):

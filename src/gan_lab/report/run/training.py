@@ -58,12 +58,10 @@ def scores(run: RunFolder) -> dict:
         points = [(e, v) for e, v in points if e is not None and v is not None]
         if points:
             series[name] = ([e for e, _ in points], [v for _, v in points])
-    if run.ssim:
-        per_epoch = plots.step_epochs(run.ssim, run.epochs, offset=0).tolist()
-        series[keys.SSIM] = (per_epoch, [number(x.get("ssim")) for x in run.ssim])
     plot = None
-    if series:
-        png = plots.score_curves(series, best.epoch if best else None, best.key if best else "")
+    if series or run.ssim:
+        best_at = (best.epoch, best.key) if best else (None, "")
+        png = plots.score_curves(series, *best_at, ssim=(run.ssim, run.epochs))
         plot = links.drawn(png, "scores over epochs", "plot")
     out = {
         "best": None,
