@@ -110,6 +110,11 @@ def test_label_noise_is_uniform_within_005(cfg_factory):
 def test_short_run_writes_checkpoints_grids_csv_and_events(trained_run):
     ckpts = sorted(p.name for p in (trained_run / "checkpoints").iterdir())
     assert ckpts == ["epoch_0001.ckpt", "epoch_0002.ckpt", "last.ckpt"]
+    # An epoch that writes both serialises once: last.ckpt is a copy of the epoch's file, its own
+    # file (not a hard link: copying another file over one must not change the other).
+    last, newest = trained_run / "checkpoints" / "last.ckpt", trained_run / "checkpoints" / ckpts[1]
+    assert last.read_bytes() == newest.read_bytes()
+    assert last.stat().st_ino != newest.stat().st_ino and last.stat().st_nlink == 1
     grids = sorted(p.name for p in (trained_run / "samples").iterdir())
     assert grids == [
         "epoch_0000.png",

@@ -8,6 +8,7 @@ never half of one. A write that fails stops the run with one paragraph naming th
 import contextlib
 import io
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -36,15 +37,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that a kill at any instant leaves the old or the new file."""
-    path = Path(path)
+def _replace_atomic(path: Path, fill) -> Path:
+    """``fill(tmp)`` writes the new file beside ``path``; it is fsynced and renamed over ``path``,
+    so a kill at any instant leaves the old or the new file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # matches TMP_GLOB
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
+        fill(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         if WRITE_DELAY:  # fault injection for the kill test: widen the window before the rename
             time.sleep(WRITE_DELAY)
@@ -60,6 +60,18 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
             "(or the newest checkpoint there)."
         ) from None
     return path
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that a kill at any instant leaves the old or the new file."""
+    return _replace_atomic(Path(path), lambda tmp: tmp.write_bytes(data))
+
+
+def copy_atomic(source: str | Path, path: str | Path) -> Path:
+    """``path`` becomes a copy of ``source`` (a file just written: the checkpoint of an epoch that
+    is also last.ckpt, serialised once), as safely as write_atomic. A copy, never a hard link: a
+    user who later copies another file over one of them must not change the other."""
+    return _replace_atomic(Path(path), lambda tmp: shutil.copyfile(source, tmp))
 
 
 def append_atomic(path: str | Path, text: str) -> None:

@@ -7,6 +7,7 @@ from lightning.pytorch.callbacks import Callback
 from gan_lab.errors import TrainingStopped
 from gan_lab.rollback import all_finite
 from gan_lab.runs import layout
+from gan_lab.safe_io import copy_atomic
 from gan_lab.schedule import due, epochs_done
 
 
@@ -42,9 +43,15 @@ class HistoryCheckpoint(Callback):
                 "the newest with a lower learning rate, or set model.nonfinite=rollback."
             )
         # Whole checkpoints (optimisers, loops, callbacks: what a resume needs); saying so keeps
-        # Lightning from logging "weights_only was not set" at every save.
+        # Lightning from logging "weights_only was not set" at every save. An epoch that writes
+        # both serialises once: last.ckpt is then a copy of epoch_NNNN.ckpt.
+        written = None
         if due(trainer, self.every_n_epochs):
-            path = layout.checkpoint_path(self.dirpath, epochs_done(trainer))
-            trainer.save_checkpoint(path, weights_only=False)
+            written = layout.checkpoint_path(self.dirpath, epochs_done(trainer))
+            trainer.save_checkpoint(written, weights_only=False)
         if self.save_last:
-            trainer.save_checkpoint(layout.last_checkpoint(self.dirpath), weights_only=False)
+            last = layout.last_checkpoint(self.dirpath)
+            if written is not None and trainer.is_global_zero:
+                copy_atomic(written, last)
+            elif written is None:
+                trainer.save_checkpoint(last, weights_only=False)
