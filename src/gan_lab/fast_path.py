@@ -290,7 +290,7 @@ class Probe:
             generator=g,
             discriminator=d,
             ema=ema,
-            sample_z=lambda n: self.noise.sample(n, g.latent_dim, dev),
+            noise=self.noise,
         )
         optimisation = plain_optimisation({"D": opt_d, "G": opt_g})
         autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16)

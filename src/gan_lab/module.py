@@ -198,9 +198,6 @@ class GAN(L.LightningModule):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g)
         return opt_d, opt_g
 
-    def sample_z(self, n: int) -> torch.Tensor:
-        return self.noise.sample(n, self.generator.latent_dim, self.device)
-
     def sample_y(self, n: int) -> torch.Tensor | None:
         """Random labels among the classes trained on (None for an unconditional model)."""
         if not self.conditional:
@@ -235,7 +232,7 @@ class GAN(L.LightningModule):
             generator=self.generator,
             discriminator=self.discriminator,
             ema=self.generator_ema,
-            sample_z=self.sample_z,
+            noise=self.noise,
         )
         # Lightning's manual optimisation: one optimiser per phase, inside toggled_optimizer.
         opts = dict(zip(("D", "G"), self.optimizers(), strict=True))

@@ -22,6 +22,7 @@ from torch import nn
 from gan_lab.ada import AdaptiveAugment
 from gan_lab.diffaug import diff_augment
 from gan_lab.losses import GANLoss, gradient_penalty
+from gan_lab.noise import Noise
 
 
 @dataclass
@@ -66,7 +67,10 @@ class Networks:
     generator: nn.Module  # eager: the EMA averages its weights
     discriminator: nn.Module  # eager: the gradient penalty's D
     ema: nn.Module | None  # an AveragedModel of the generator, or None
-    sample_z: Callable[[int], torch.Tensor]  # n latent vectors on the device
+    noise: Noise  # the latent distribution: the step draws its z on the real batch's device
+
+    def sample_z(self, n: int, device: torch.device) -> torch.Tensor:
+        return self.noise.sample(n, self.generator.latent_dim, device)
 
 
 @dataclass
@@ -117,7 +121,7 @@ def step(
     for _ in range(proc.d_steps):
         opt.keep()
         with torch.no_grad():
-            fake = nets.G(nets.sample_z(b), y)
+            fake = nets.G(nets.sample_z(b, real.device), y)
         with opt.phase("D"):
             batch_x = torch.cat([real, fake.to(real.dtype)]).requires_grad_(proc.r1_gamma > 0)
             logits, classes = discriminate(nets, proc, batch_x, y2)
@@ -143,7 +147,7 @@ def step(
     # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
     with opt.phase("G"):
         opt.keep()
-        fake = nets.G(nets.sample_z(b), y)
+        fake = nets.G(nets.sample_z(b, real.device), y)
         if proc.g_batch == "mixed":
             g_logits, classes = discriminate(nets, proc, torch.cat([real, fake.to(real.dtype)]), y2)
             g_logits, classes = g_logits[b:], None if classes is None else classes[b:]
