@@ -38,15 +38,18 @@ SIZE = 64
 
 
 def gan_lab(*args: str, core: int | None = None) -> subprocess.Popen:
-    """Starts one `gan-lab` command; on one core of its own when ``core`` is given."""
-    pin = None if core is None else (lambda: os.sched_setaffinity(0, {core}))
-    return subprocess.Popen([sys.executable, "-m", "gan_lab.cli.main", *args], preexec_fn=pin)
+    """Starts one `gan-lab` command; on one core of its own (taskset) when ``core`` is given."""
+    pin = [] if core is None else ["taskset", "-c", str(core)]
+    return subprocess.Popen([*pin, sys.executable, "-m", "gan_lab.cli.main", *args])
 
 
 def wait(*processes: subprocess.Popen) -> None:
+    """Waits for all; the first that fails stops the others and the script."""
     for process in processes:
         if process.wait():
-            raise SystemExit(f"{process.args[3:5]} failed with exit code {process.returncode}")
+            for other in processes:
+                other.terminate()
+            raise SystemExit(f"{process.args} failed with exit code {process.returncode}")
 
 
 def score(run: Path, judge: Judge, reals: torch.Tensor) -> float:

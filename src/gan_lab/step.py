@@ -4,8 +4,9 @@ The LightningModule (module.py) runs it on the run's networks with Lightning's m
 optimisation; the fast path (fast_path.py) times it on copies of them with plain torch
 optimisers (its plain_optimisation). Both hand in the same three things: the networks as the
 step calls them (``Networks``), the procedure from conf/model/ (``Procedure``) and how a phase's
-loss becomes a weight update (``Optimisation``). So the step that is timed is the step that trains — its loss,
-R1 or gradient penalty, augmentation, class loss and G batch — and cannot drift from it.
+loss becomes a weight update (``Optimisation``). So the step that is timed is the step that
+trains — its loss, R1 or gradient penalty, augmentation, class loss and G batch — and cannot
+drift from it.
 
 The order of the random draws (noise, augmentation, label noise, the penalty's interpolation) is
 part of the step: a run resumed from a checkpoint repeats it bit for bit.

@@ -93,8 +93,8 @@ def run_lock(run_dir: Path):
 
 def load_data(cfg: DictConfig) -> tuple[L.LightningDataModule, dict]:
     """The data module, loaded, and every key recipe=auto chose for this set (gan_lab/recipe.py),
-    as run.json records it (key → value, why): ``cfg`` holds the chosen values afterwards. Fails early, with a clear message, if the data
-    are missing."""
+    as run.json records it (key → value, why): ``cfg`` holds the chosen values afterwards. Fails
+    early, with a clear message, if the data are missing."""
     value_range = output_range(cfg.generator.out_activation)
     data_cfg, chosen = recipe.data_to_build(cfg)
     datamodule = registry.build("data", data_cfg, value_range=value_range)

@@ -22,7 +22,9 @@ class HistoryCheckpoint(Callback):
     setting: the report, scoring, resuming and the roll-back find them by the same names.
 
     Written with ``trainer.save_checkpoint`` (Lightning's public API: every rank calls it, rank 0
-    writes), so the files are ordinary Lightning checkpoints that ``ckpt_path=`` resumes from.
+    writes), so the files are ordinary Lightning checkpoints that ``ckpt_path=`` resumes from. An
+    epoch that writes both serialises once: global rank 0 then copies the epoch's file to
+    ``last.ckpt`` (safe_io.copy_atomic).
     """
 
     def __init__(
