@@ -342,9 +342,8 @@ def _read_cache(path: Path) -> dict:
 
 def choose_for(module, trainer, procedure: Procedure) -> tuple[FastPath, str]:
     """The path a GAN module (gan_lab.module) with its step's ``procedure`` runs on under
-    ``trainer``, and why: the one stored
-    in the checkpoint it resumes from, the plain one (trainer.fast_path=off), or the fastest
-    measured (``choose``)."""
+    ``trainer``, and why: the one stored in the checkpoint it resumes from, the plain one
+    (trainer.fast_path=off), or the fastest measured (``choose``)."""
     if module.stored_fast_path is not None:
         return module.stored_fast_path, "as stored in the checkpoint this run resumes"
     if module.fast_path_mode == "off":

@@ -1,10 +1,11 @@
 """recipe=auto: the values a run leaves at ``auto``, chosen from the set, the machine and the budget.
 
-The default config (conf/generator/auto.yaml, conf/discriminator/auto.yaml, conf/model/default.yaml,
-conf/data/folder.yaml) leaves the networks' shape, the batch, Adam's betas, the EMA, the
-augmentation and the class loss at ``auto``. ``resolve`` fills them in before anything is built; every key the user sets — on the
-command line, in an experiment preset, with another generator/discriminator preset — is a value,
-not ``auto``, and is kept. ``recipe=fixed`` brings back the static defaults (no key left at auto).
+The default config (conf/generator/auto.yaml, conf/discriminator/auto.yaml,
+conf/model/default.yaml, conf/data/folder.yaml) leaves the networks' shape, the batch, Adam's
+betas, the EMA, the augmentation and the class loss at ``auto``. ``resolve`` fills them in before
+anything is built; every key the user sets — on the command line, in an experiment preset, with
+another generator/discriminator preset — is a value, not ``auto``, and is kept. ``recipe=fixed``
+brings back the static defaults (no key left at auto).
 
 Two families, by the set:
 
@@ -13,16 +14,17 @@ Two families, by the set:
   conf/model/default.yaml. Its size is what keeps the main job under 10 minutes on a 2-core AVX2
   laptop CPU (README, Train); auto changes nothing there.
 - **Any other set** (a folder, MNIST): the plain DCGAN recipe that beat every preset on the
-  digits in the same wall time (benchmarks/README.md, "recipe=auto against the strongest plain loop"): a transposed-convolution G
-  with BatchNorm (conf/generator/dcgan.yaml, z = 64) and a spectral-norm D (conf/discriminator/
-  fast.yaml), widths for the resolution (32 filters next to the image at ≥ 64 px, 64 below,
-  doubling towards the 4×4 (or 7×7) map, at most 256); hinge loss; Adam β = (0, 0.99); an EMA of G
-  with a half-life in images and a ramp-up (StyleGAN2-ADA's ema_kimg = 10k × batch/32 and
-  ema_rampup = 0.05: at any time the half-life is at most 5 % of the images seen, so the average
-  never lags behind a short run); ADA (gan_lab/ada.py) instead of fixed flips, zooms and turns:
-  p starts at 0, waits 100 passes over the set, then rises only when D overfits, so a short run on thousands of images keeps
-  almost none and a long run on a few hundred gets what it needs; the batch from the set's size
-  (64, or 32 below 1,024 images and 16 below 256: an epoch keeps at least ~8 steps).
+  digits in the same wall time (benchmarks/README.md, "recipe=auto against the strongest plain
+  loop"): a transposed-convolution G with BatchNorm (conf/generator/dcgan.yaml, z = 64) and a
+  spectral-norm D (conf/discriminator/fast.yaml), widths for the resolution (32 filters next to
+  the image at ≥ 64 px, 64 below, doubling towards the 4×4 (or 7×7) map, at most 256); hinge
+  loss; Adam β = (0, 0.99); an EMA of G with a half-life in images and a ramp-up (StyleGAN2-ADA's
+  ema_kimg = 10k × batch/32 and ema_rampup = 0.05: at any time the half-life is at most 5 % of
+  the images seen, so the average never lags behind a short run); ADA (gan_lab/ada.py) instead of
+  fixed flips, zooms and turns: p starts at 0, waits 100 passes over the set, then rises only
+  when D overfits, so a short run on thousands of images keeps almost none and a long run on a
+  few hundred gets what it needs; the batch from the set's size (64, or 32 below 1,024 images and
+  16 below 256: an epoch keeps at least ~8 steps).
 
 The machine enters through ``trainer.precision=auto`` (bf16 where the CPU/GPU runs it natively)
 and ``trainer.fast_path=auto`` (the fastest measured layout); the budget (``trainer.max_time`` or

@@ -53,7 +53,7 @@ class HistoryCheckpoint(Callback):
             trainer.save_checkpoint(written, weights_only=False)
         if self.save_last:
             last = layout.last_checkpoint(self.dirpath)
-            if written is not None and trainer.is_global_zero:
-                copy_atomic(written, last)
-            elif written is None:
+            if written is None:
                 trainer.save_checkpoint(last, weights_only=False)
+            elif trainer.is_global_zero:  # the file rank 0 just wrote
+                copy_atomic(written, last)
