@@ -49,7 +49,9 @@ def test_a_folder_gets_the_plain_loops_networks_sized_for_its_resolution(
     assert list(cfg.discriminator.channels) == d_widths
     assert cfg.generator.upsample == "transposed" and cfg.discriminator.spectral_norm is True
     assert cfg.model.betas_d == [0.0, 0.99] and cfg.model.ema == recipe.HALF_LIFE
-    assert cfg.model.ada.enabled is True and cfg.model.ema_images == 20_000  # batch 64
+    # the default budget (30 epochs: 840 steps of batch 64) is short: batch 16, faster rates
+    assert cfg.data.batch_size == 16 and (cfg.model.lr_g, cfg.model.lr_d) == (4e-4, 5e-4)
+    assert cfg.model.ada.enabled is True and cfg.model.ema_images == 5_000  # batch 16
     assert cfg.data.augment.flip is False and cfg.data.augment.rotate == 0.0  # ADA instead
     assert not recipe.left_at_auto(cfg)
     check_config(cfg)
@@ -57,14 +59,79 @@ def test_a_folder_gets_the_plain_loops_networks_sized_for_its_resolution(
     images = g(torch.randn(3, g.latent_dim))
     assert images.shape == (3, 1, size, size)
     assert d(images).shape == (3,)
-    assert made["data.batch_size"][1] == "1797 images"  # each choice says why
+    why = made["data.batch_size"][1]  # each choice says why
+    assert "~840 steps at batch 64, fewer than 15,000: batch 16 makes ~3,360 updates" in why
 
 
 def test_the_batch_follows_the_size_of_the_set(tmp_path):
+    long = "trainer.max_epochs=100000"  # a budget long enough for batch 64 at every size
     sizes = {
-        n: resolved(tmp_path, "data=folder", images=n)[0].data.batch_size for n in (200, 300, 5000)
+        n: resolved(tmp_path, "data=folder", long, images=n)[0].data.batch_size
+        for n in (200, 300, 5000)
     }
     assert sizes == {200: 16, 300: 32, 5000: 64}
+    why = resolved(tmp_path, "data=folder", long, images=300)[1]["data.batch_size"][1]
+    assert why.endswith("300 images cap it at 32")
+
+
+def test_the_epochs_asked_for_choose_the_batch_and_the_rates(tmp_path):
+    """1,797 images: 28 steps of batch 64 an epoch. 535 epochs are 14,980 steps (short: batch
+    16 and the tune study's rates); 536 are 15,008 (batch 64, the plain loop's 2e-4)."""
+    short, made = resolved(tmp_path, "data=folder", "trainer.max_epochs=535")
+    assert short.data.batch_size == 16 and (short.model.lr_g, short.model.lr_d) == (4e-4, 5e-4)
+    assert "~59,920 updates" in made["data.batch_size"][1]  # 535 × 112 steps of batch 16
+    assert "short budget" in made["model.lr_g"][1]
+    long, _ = resolved(tmp_path, "data=folder", "trainer.max_epochs=536")
+    assert long.data.batch_size == 64 and (long.model.lr_g, long.model.lr_d) == (2e-4, 2e-4)
+
+
+def test_max_time_counts_steps_at_the_step_times_timed_here(tmp_path, monkeypatch):
+    """Ten minutes: at 300 ms a step of batch 64 that is 2,000 steps (short); at 10 ms, 60,000."""
+    timings = []
+
+    def timed(cfg, size, batches):
+        timings.append(batches)
+        return {64: per_step, 16: per_step / 3}
+
+    monkeypatch.setattr(recipe, "step_seconds", timed)
+    args = ["data=folder", "trainer.max_epochs=100000", "+trainer.max_time=00:00:10:00"]
+    per_step = 0.3
+    cfg, made = resolved(tmp_path, *args)
+    assert cfg.data.batch_size == 16 and cfg.model.lr_g == 4e-4
+    assert "max_time 600 s" in made["data.batch_size"][1]
+    assert "300 ms at batch 64" in made["data.batch_size"][1]
+    assert "~6,000 updates" in made["data.batch_size"][1]
+    per_step = 0.01
+    cfg, _ = resolved(tmp_path, *args)
+    assert cfg.data.batch_size == 64 and cfg.model.lr_g == 2e-4
+    assert timings == [(64, 16), (64, 16)]
+    # DDP ranks would time (and choose) apart: not timed, the epochs decide
+    cfg, made = resolved(tmp_path, *args, "trainer.devices=2")
+    assert len(timings) == 2 and cfg.data.batch_size == 64
+    assert "not timed under DDP" in made["data.batch_size"][1]
+
+
+def test_the_step_is_timed_on_the_chosen_networks_without_touching_the_runs_randomness(
+    tmp_path,
+):
+    cfg, _ = resolved(tmp_path, "data=folder", "data.image_size=32", "data.channels=1")
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    times = recipe.step_seconds(cfg, 32, (8, 2))
+    assert torch.equal(torch.rand(3), expected)  # the streams are as they were
+    assert set(times) == {8, 2} and all(0 < t < 30 for t in times.values())
+
+
+def test_a_batch_or_a_rate_the_user_sets_is_kept(tmp_path):
+    cfg, made = resolved(tmp_path, "data=folder", "data.batch_size=16")
+    assert (cfg.model.lr_g, cfg.model.lr_d) == (2e-4, 2e-4)  # the rates of a set batch: plain
+    assert "the batch is set" in made["model.lr_g"][1]
+    cfg, made = resolved(tmp_path, "data=folder", "model.lr_g=1e-3")
+    assert cfg.data.batch_size == 16 and (cfg.model.lr_g, cfg.model.lr_d) == (1e-3, 5e-4)
+    assert "model.lr_g" not in made
+    cfg, _ = resolved(tmp_path, "data=folder", "recipe=fixed")
+    assert (cfg.model.lr_g, cfg.model.lr_d) == (2e-4, 2e-4)
 
 
 def test_every_key_the_user_sets_is_kept(tmp_path):

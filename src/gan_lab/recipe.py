@@ -32,14 +32,21 @@ the epochs) through the EMA's ramp-up and ADA's controller, which both scale wit
 run actually sees. One log line says what was chosen and why; run.json and the report show it.
 """
 
+import datetime
 import logging
 import math
+import statistics
+import time
 
+import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.config import CONF_DIR
+from gan_lab import rng
+from gan_lab.config import CONF_DIR, registry
 from gan_lab.config.schema import RECIPE_KEYS
 from gan_lab.ema import HALF_LIFE
+from gan_lab.hardware import auto_precision, pick_device
 from gan_lab.runs import layout
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,14 @@ EMA_IMAGES_PER_32, EMA_RAMPUP = 10_000, 0.05
 # Folder sets: the plain loop's procedure (benchmarks/raw_dcgan.py).
 BETAS = [0.0, 0.99]
 WIDEST = 256
+# The budget: a run that batch 64 leaves fewer updates than this trains with SHORT_BATCH and the
+# learning rates the tune study found for it (benchmarks/README.md, "gan-lab tune"; "recipe=auto
+# against the strongest plain loop" has the runs that set the threshold).
+MIN_UPDATES = 15_000
+LONG_BATCH, SHORT_BATCH = 64, 16
+LONG_LR = {"lr_g": 2e-4, "lr_d": 2e-4}
+SHORT_LR = {"lr_g": 4e-4, "lr_d": 5e-4}
+WARMUP_STEPS, TIMED_STEPS = 2, 5  # per batch size: ~2 s for both at 64 px on a CPU core
 
 
 def preset(group: str, name: str) -> dict:
@@ -75,6 +90,7 @@ def widths(size: int) -> tuple[int, list[int]]:
 
 
 def batch_for(num_images: int) -> int:
+    """The set's cap on the batch: an epoch keeps at least ~8 steps."""
     return 64 if num_images >= 1024 else 32 if num_images >= 256 else 16
 
 
@@ -83,6 +99,95 @@ def budget(cfg: DictConfig) -> str:
     if max_time:
         return f"max_time {max_time}"
     return f"{cfg.trainer.get('max_epochs')} epochs"
+
+
+def max_seconds(cfg: DictConfig) -> float | None:
+    """trainer.max_time in seconds (Lightning's "DD:HH:MM:SS" or a dict of timedelta's
+    arguments), or None without one (or one Lightning will refuse with its own message)."""
+    value = cfg.trainer.get("max_time")
+    try:
+        if isinstance(value, str):
+            days, hours, minutes, seconds = map(int, value.split(":"))
+            value = {"days": days, "hours": hours, "minutes": minutes, "seconds": seconds}
+        if isinstance(value, dict | DictConfig):
+            return datetime.timedelta(**dict(value)).total_seconds()
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def one_process(cfg: DictConfig) -> bool:
+    """Whether the run trains in one process: DDP ranks would each time their own steps and could
+    choose different batches."""
+    devices, nodes = cfg.trainer.get("devices", 1), cfg.trainer.get("num_nodes", 1) or 1
+    single = devices in (1, "1") or (isinstance(devices, list | tuple) and len(devices) == 1)
+    return single and int(nodes) == 1
+
+
+def step_seconds(cfg: DictConfig, size: int, batches: tuple[int, ...]) -> dict[int, float]:
+    """Seconds per training step of the chosen networks at each batch size, timed here on the
+    run's device and precision: a hinge step of D then G with Adam, the median of TIMED_STEPS after
+    WARMUP_STEPS. The run's random streams are left as they were."""
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    device = pick_device("cuda" if accelerator == "gpu" else accelerator)
+    precision = str(cfg.trainer.get("precision", "auto"))
+    bf16 = (auto_precision(accelerator) if precision == "auto" else precision).startswith("bf16")
+    state = rng.capture()
+    try:
+        g = registry.build("generator", cfg.generator).to(device)
+        d = registry.build("discriminator", cfg.discriminator).to(device)
+        opt_g, opt_d = torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters())
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+        times = {}
+        for b in batches:
+            real = torch.randn(b, int(cfg.data.channels), size, size, device=device)
+            samples = []
+            for _ in range(WARMUP_STEPS + TIMED_STEPS):
+                t0 = time.perf_counter()
+                with autocast:
+                    fake = g(torch.randn(b, g.latent_dim, device=device))
+                    loss_d = F.relu(1 - d(real)).mean() + F.relu(1 + d(fake.detach())).mean()
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                with autocast:
+                    loss_g = -d(fake).mean()
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                samples.append(time.perf_counter() - t0)
+            times[b] = statistics.median(samples[WARMUP_STEPS:])
+    finally:
+        rng.restore(state)
+    return times
+
+
+def budget_batch(cfg: DictConfig, num_images: int, size: int) -> tuple[int, str]:
+    """LONG_BATCH or SHORT_BATCH for the run's budget, and why (with the steps each would get)."""
+    epochs = cfg.trainer.get("max_epochs") or 0
+    steps = {b: epochs * max(1, num_images // b) if epochs > 0 else math.inf for b in (64, 16)}
+    how = f"{epochs} epochs"
+    seconds = max_seconds(cfg)
+    if seconds is not None and one_process(cfg):
+        timed = step_seconds(cfg, size, (LONG_BATCH, SHORT_BATCH))
+        steps = {b: min(steps[b], seconds / timed[b]) for b in steps}
+        ms = ", ".join(f"{timed[b] * 1000:.0f} ms at batch {b}" for b in timed)
+        how = f"{how} or max_time {seconds:.0f} s at the steps timed here ({ms})"
+    elif seconds is not None:
+        how = f"{how} (max_time {seconds:.0f} s is not timed under DDP: the ranks must agree)"
+    counted = f"{how}: ~{_count(steps[LONG_BATCH])} steps at batch {LONG_BATCH}"
+    if steps[LONG_BATCH] >= MIN_UPDATES:
+        return LONG_BATCH, f"{counted} (≥ {MIN_UPDATES:,})"
+    return SHORT_BATCH, (
+        f"{counted}, fewer than {MIN_UPDATES:,}: batch {SHORT_BATCH} makes "
+        f"~{_count(steps[SHORT_BATCH])} updates"
+    )
+
+
+def _count(steps: float) -> str:
+    return "unlimited" if steps == math.inf else f"{round(steps):,}"
 
 
 class Choices:
@@ -106,7 +211,13 @@ class Choices:
 
 # recipe=fixed, and the built-in set under recipe=auto: the static values of earlier versions (the
 # fast pair comes from its presets, conf/generator/fast.yaml and conf/discriminator/fast.yaml).
-FIXED_MODEL = {"betas_g": [0.5, 0.999], "betas_d": [0.5, 0.999], "ema": 0.999, "class_loss": 0.0}
+FIXED_MODEL = {
+    "betas_g": [0.5, 0.999],
+    "betas_d": [0.5, 0.999],
+    "ema": 0.999,
+    "class_loss": 0.0,
+    **LONG_LR,
+}
 FIXED_DATA = {"batch_size": 8, "augment": {"flip": True, "zoom": 0.1, "rotate": 10.0}}  # 003 §5
 NO_AUGMENT = {"flip": False, "zoom": 0.0, "rotate": 0.0}
 
@@ -163,7 +274,21 @@ def resolve(cfg: DictConfig, num_images: int, size: int) -> dict:
         d = {**preset("discriminator", "fast"), "base_size": size, "channels": filters[::-1]}
         choices.fill_node("generator", g, why)
         choices.fill_node("discriminator", d, why)
-        choices.fill("data.batch_size", batch_for(num_images), f"{num_images} images")
+        if OmegaConf.select(cfg, "data.batch_size") == AUTO:
+            by_budget, why_budget = budget_batch(cfg, num_images, size)
+            cap = batch_for(num_images)
+            if cap < by_budget:
+                why_budget += f"; {num_images} images cap it at {cap}"
+            choices.fill("data.batch_size", min(by_budget, cap), why_budget)
+            lr = SHORT_LR if by_budget == SHORT_BATCH else LONG_LR
+            lr_why = (
+                f"the tune study's rates for batch {SHORT_BATCH} on a short budget"
+                if by_budget == SHORT_BATCH
+                else "the plain loop's rates"
+            )
+        else:
+            lr, lr_why = LONG_LR, "the plain loop's rates (the batch is set)"
+        choices.fill_node("model", lr, lr_why)
         for key in ("betas_g", "betas_d"):
             choices.fill(f"model.{key}", BETAS, "the plain loop's Adam (β1 = 0)")
         choices.fill("model.ema", HALF_LIFE, "a half-life in images with a ramp-up")
@@ -205,8 +330,8 @@ def describe(made: dict, cfg: DictConfig, num_images: int) -> str:
     return (
         f"recipe={cfg.get('recipe', AUTO)} for {num_images} images of {cfg.data.image_size} px, "
         f"{budget(cfg)}: G {g.project_channels}×{g.start_size}² → {list(g.channels)} "
-        f"({g.upsample}), D {list(d.channels)}, batch {cfg.data.batch_size}, Adam β "
-        f"{list(m.betas_g)}, {ema}, ADA {'on' if m.ada.enabled else 'off'}, {augment} — "
+        f"({g.upsample}), D {list(d.channels)}, batch {cfg.data.batch_size}, Adam lr "
+        f"{m.lr_g:g} / {m.lr_d:g} β {list(m.betas_g)}, {ema}, ADA {'on' if m.ada.enabled else 'off'}, {augment} — "
         f"{len(made)} keys were left at auto ({layout.RUN_INFO}'s config.chosen says why each); "
         "every key you set is kept"
     )

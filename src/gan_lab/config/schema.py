@@ -543,6 +543,7 @@ RECIPE_KEYS = (
     "data.batch_size",
     "data.augment.",
     "model.betas_",
+    "model.lr_",
     "model.ema",
     "model.class_loss",
     "model.ada.enabled",
