@@ -83,13 +83,18 @@ def test_the_epochs_asked_for_choose_the_batch_and_the_rates(tmp_path):
     assert "short budget" in made["model.lr_g"][1]
     long, _ = resolved(tmp_path, "data=folder", "trainer.max_epochs=536")
     assert long.data.batch_size == 64 and (long.model.lr_g, long.model.lr_d) == (2e-4, 2e-4)
+    # limit_train_batches caps the steps of an epoch: 5 × 536 steps of either batch
+    capped, made = resolved(
+        tmp_path, "data=folder", "trainer.max_epochs=536", "trainer.limit_train_batches=5"
+    )
+    assert capped.data.batch_size == 16 and "~2,680 updates" in made["data.batch_size"][1]
 
 
 def test_max_time_counts_steps_at_the_step_times_timed_here(tmp_path, monkeypatch):
     """Ten minutes: at 300 ms a step of batch 64 that is 2,000 steps (short); at 10 ms, 60,000."""
     timings = []
 
-    def timed(cfg, size, batches):
+    def timed(cfg, size, batches, device):
         timings.append(batches)
         return {64: per_step, 16: per_step / 3}
 
@@ -108,7 +113,7 @@ def test_max_time_counts_steps_at_the_step_times_timed_here(tmp_path, monkeypatc
     # DDP ranks would time (and choose) apart: not timed, the epochs decide
     cfg, made = resolved(tmp_path, *args, "trainer.devices=2")
     assert len(timings) == 2 and cfg.data.batch_size == 64
-    assert "not timed under DDP" in made["data.batch_size"][1]
+    assert "not timed: the DDP ranks must agree" in made["data.batch_size"][1]
 
 
 def test_the_step_is_timed_on_the_chosen_networks_without_touching_the_runs_randomness(
@@ -118,7 +123,7 @@ def test_the_step_is_timed_on_the_chosen_networks_without_touching_the_runs_rand
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    times = recipe.step_seconds(cfg, 32, (8, 2))
+    times = recipe.step_seconds(cfg, 32, (8, 2), torch.device("cpu"))
     assert torch.equal(torch.rand(3), expected)  # the streams are as they were
     assert set(times) == {8, 2} and all(0 < t < 30 for t in times.values())
 

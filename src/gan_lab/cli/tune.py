@@ -106,13 +106,15 @@ def main(argv: list[str] | None = None) -> None:
     entries = space_entries(cfg)
     from gan_lab.tune.objective import Judge, load_judge_extractor
     from gan_lab.tune.space import centre, parse_space
-    from gan_lab.tune.study import run_worker
+    from gan_lab.tune.study import budget_args, run_worker
 
     base = compose("train", train_args, output_dir="unused", return_hydra_config=True)
     check_config(base)
     if not entries:  # before the set is loaded for the centre: a refusal costs nothing
         parse_space(entries, {})
-    centred = centre(base)  # what recipe=auto chooses for the set: loads it once
+    # What recipe=auto chooses for the set at a trial's budget (the batch and rates follow it).
+    sliced = [*train_args, *budget_args(train_args, settings.slice)]
+    centred = centre(compose("train", sliced, output_dir="unused", return_hydra_config=True))
     params = parse_space(entries, centred)
     study_dir = Path(cfg.tune.dir or Path("outputs") / "tune" / str(base.data.name)).absolute()
     extractor = load_judge_extractor(cfg.tune.extractor, base.metrics.get("inception_weights"))

@@ -247,6 +247,19 @@ def best_line(study: optuna.Study, name: str) -> str:
     return f"(best {name} {best.value:.4g}, trial {best.number})"
 
 
+def budget_args(args: list[str], slice_seconds: float) -> list[str]:
+    """The budget of every trial (and of the centre recipe=auto chooses for): the slice as
+    trainer.max_time, and no epoch limit unless the study's arguments set one."""
+    epochs = (
+        []
+        if any(a.startswith("trainer.max_epochs=") for a in args)
+        else [
+            "trainer.max_epochs=1000000"  # the slice ends the trial, not an epoch count
+        ]
+    )
+    return [*epochs, f"++trainer.max_time={lightning_time(slice_seconds)}"]
+
+
 def run_worker(
     study_dir: Path,
     settings: Settings,
@@ -294,20 +307,13 @@ def run_worker(
             with heart.lock:
                 heart.trial_id = trial._trial_id
             run_dir = layout.trial_dir(study_dir, trial.number)
-            slice_arg = f"++trainer.max_time={lightning_time(settings.slice)}"
-            epochs = (
-                []
-                if any(a.startswith("trainer.max_epochs=") for a in args)
-                else [
-                    "trainer.max_epochs=1000000"  # the slice ends the trial, not an epoch count
-                ]
-            )
+            budget = budget_args(args, settings.slice)
             reporter = TrialReporter(
                 judge, trial, settings.slice, settings.reports, time.time() + left, tick
             )
             t0, note = time.monotonic(), ""
             try:
-                cfg = compose_trial([*args, *TRIAL_ARGS, *epochs, slice_arg, *trial_args], run_dir)
+                cfg = compose_trial([*args, *TRIAL_ARGS, *budget, *trial_args], run_dir)
                 train(cfg, callbacks=[reporter])
             except (UserError, torch.cuda.OutOfMemoryError) as err:
                 note = str(err).strip().splitlines()[0]
@@ -321,7 +327,7 @@ def run_worker(
             with heart.lock:
                 heart.trial_id = None
             trial.set_user_attr("seconds", seconds)
-            trial.set_user_attr("keep", [*args, *epochs, slice_arg, *trial_args])
+            trial.set_user_attr("keep", [*args, *budget, *trial_args])
             value = reporter.value
             shown = f"{judge.name} {value:.4g}" if value is not None else ""
             if note:
