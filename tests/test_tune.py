@@ -53,6 +53,17 @@ def test_durations():
     assert spent([(0, 10), (5, 20), (30, 40)]) == 30
 
 
+def test_the_centre_and_every_trial_get_the_slice_as_their_budget():
+    """recipe=auto chooses the batch and rates from the budget: the centre must see a trial's."""
+    from gan_lab.tune.study import budget_args
+
+    assert budget_args(["data=folder"], 600) == [
+        "trainer.max_epochs=1000000",
+        "++trainer.max_time=00:00:10:00",
+    ]
+    assert budget_args(["trainer.max_epochs=5"], 90) == ["++trainer.max_time=00:00:01:30"]
+
+
 def test_the_space_is_centred_on_the_train_config(tmp_path):
     base = compose("train", TINY, output_dir=tmp_path, return_hydra_config=True)
     centred = centre(base)
