@@ -5,7 +5,7 @@ import torch
 from conftest import make_cfg
 from omegaconf import OmegaConf
 
-from gan_lab import recipe
+from gan_lab import budget_rule, recipe
 from gan_lab.config.validate import check_config
 from gan_lab.ema import HalfLife
 from gan_lab.models import Discriminator, Generator
@@ -98,7 +98,7 @@ def test_max_time_counts_steps_at_the_step_times_timed_here(tmp_path, monkeypatc
         timings.append(batches)
         return {64: per_step, 16: per_step / 3}
 
-    monkeypatch.setattr(recipe, "step_seconds", timed)
+    monkeypatch.setattr(budget_rule, "step_seconds", timed)
     args = ["data=folder", "trainer.max_epochs=100000", "+trainer.max_time=00:00:10:00"]
     per_step = 0.3
     cfg, made = resolved(tmp_path, *args)
@@ -123,7 +123,7 @@ def test_the_step_is_timed_on_the_chosen_networks_without_touching_the_runs_rand
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    times = recipe.step_seconds(cfg, 32, (8, 2), torch.device("cpu"))
+    times = budget_rule.step_seconds(cfg, 32, (8, 2), torch.device("cpu"))
     assert torch.equal(torch.rand(3), expected)  # the streams are as they were
     assert set(times) == {8, 2} and all(0 < t < 30 for t in times.values())
 

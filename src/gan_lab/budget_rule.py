@@ -1,0 +1,166 @@
+"""recipe=auto's budget rule: batch 64 or 16 (and Adam's rates with it) from the steps the run gets.
+
+What a short GAN run lacks is updates, not images. ``budget_batch`` counts the run's steps at
+batch 64 and 16 — from the epochs asked for (with ``limit_train_batches`` and the DDP shard), and
+from ``trainer.max_time`` at the step times ``step_seconds`` measures here and now, on the run's
+device and precision (a few steps of the chosen networks, ~2 s for the 64-px pair on a CPU core).
+Under DDP, or on an accelerator other than CPU/CUDA, the epochs decide: ranks that timed apart
+could choose apart. A budget that leaves batch 64 fewer than ``MIN_UPDATES`` steps trains with
+batch 16 and ``SHORT_LR``; a longer one with batch 64 and the plain loop's ``LONG_LR``
+(benchmarks/README.md, "recipe=auto with the budget rule", has the runs on both sides).
+"""
+
+import datetime
+import math
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+
+from gan_lab.config import registry
+from gan_lab.fast_path import resolve_planned_steps
+from gan_lab.hardware import auto_precision
+
+# The budget: a run that batch 64 leaves fewer updates than this trains with SHORT_BATCH and the
+# learning rates the tune study found for it (benchmarks/README.md, "gan-lab tune"; "recipe=auto
+# against the strongest plain loop" has the runs that set the threshold).
+MIN_UPDATES = 15_000
+LONG_BATCH, SHORT_BATCH = 64, 16
+LONG_LR = {"lr_g": 2e-4, "lr_d": 2e-4}
+SHORT_LR = {"lr_g": 4e-4, "lr_d": 5e-4}
+WARMUP_STEPS, TIMED_STEPS = 2, 5  # per batch size: ~2 s for both at 64 px on a CPU core
+
+
+def max_seconds(cfg: DictConfig) -> float | None:
+    """trainer.max_time in seconds (Lightning's "DD:HH:MM:SS" or a dict of timedelta's
+    arguments), or None without one (or one Lightning will refuse with its own message)."""
+    value = cfg.trainer.get("max_time")
+    try:
+        if isinstance(value, str):
+            days, hours, minutes, seconds = map(int, value.split(":"))
+            value = {"days": days, "hours": hours, "minutes": minutes, "seconds": seconds}
+        if isinstance(value, dict | DictConfig):
+            return datetime.timedelta(**dict(value)).total_seconds()
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def processes(cfg: DictConfig) -> int | None:
+    """How many training processes the trainer starts (devices × nodes), or None when that is not
+    known here."""
+    devices, accelerator = cfg.trainer.get("devices", 1), cfg.trainer.get("accelerator", "auto")
+    try:
+        if OmegaConf.is_list(devices) or isinstance(devices, list | tuple):
+            count = len(devices)
+        elif devices == "auto":  # Lightning: every GPU there is, or one CPU process
+            gpus = torch.cuda.device_count() if accelerator in ("auto", "gpu", "cuda") else 0
+            count = max(1, gpus)
+        else:
+            count = int(devices)
+        return count * int(cfg.trainer.get("num_nodes", 1) or 1)
+    except (TypeError, ValueError):
+        return None
+
+
+def timing_device(cfg: DictConfig) -> torch.device | None:
+    """The device the run trains on, for a timing in this process; None for an accelerator the
+    timing does not know (the epochs decide then)."""
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        devices = cfg.trainer.get("devices", 1)
+        listed = OmegaConf.is_list(devices) or isinstance(devices, list | tuple)
+        return torch.device("cuda", int(devices[0]) if listed else 0)
+    return None
+
+
+def step_seconds(
+    cfg: DictConfig, size: int, batches: tuple[int, ...], device: torch.device
+) -> dict[int, float] | None:
+    """Seconds per training step of the chosen networks at each batch size, timed here on
+    ``device`` at the run's precision: model.d_steps hinge updates of D, then one of G, with Adam;
+    the median of TIMED_STEPS after WARMUP_STEPS. Not timed: R1 or the gradient penalty, ADA's ops,
+    the EMA and the data loading (a few % at the sizes measured). None when a batch does not fit
+    in the device's memory. The run's random streams are left as they were."""
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    precision = str(cfg.trainer.get("precision", "auto"))
+    bf16 = (auto_precision(accelerator) if precision == "auto" else precision).startswith("bf16")
+    d_steps = max(1, int(cfg.model.get("d_steps", 1)))
+    cuda = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda, device_type="cuda"):
+        g = registry.build("generator", cfg.generator).to(device)
+        d = registry.build("discriminator", cfg.discriminator).to(device)
+        opt_g, opt_d = torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters())
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+        times = {}
+        try:
+            for b in batches:
+                real = torch.randn(b, int(cfg.data.channels), size, size, device=device)
+                samples = []
+                for _ in range(WARMUP_STEPS + TIMED_STEPS):
+                    t0 = time.perf_counter()
+                    for _ in range(d_steps):
+                        with autocast:
+                            fake = g(torch.randn(b, g.latent_dim, device=device))
+                            loss_d = (
+                                F.relu(1 - d(real)).mean() + F.relu(1 + d(fake.detach())).mean()
+                            )
+                        opt_d.zero_grad(set_to_none=True)
+                        loss_d.backward()
+                        opt_d.step()
+                    with autocast:
+                        loss_g = -d(fake).mean()
+                    opt_g.zero_grad(set_to_none=True)
+                    loss_g.backward()
+                    opt_g.step()
+                    if cuda:
+                        torch.cuda.synchronize(device)
+                    samples.append(time.perf_counter() - t0)
+                times[b] = statistics.median(samples[WARMUP_STEPS:])
+        except torch.OutOfMemoryError:
+            return None
+    return times
+
+
+def budget_batch(cfg: DictConfig, num_images: int, size: int) -> tuple[int, str]:
+    """LONG_BATCH or SHORT_BATCH for the run's budget, and why (with the steps each would get)."""
+    epochs = cfg.trainer.get("max_epochs")
+    epochs = math.inf if epochs is None or epochs < 0 else epochs
+    ranks = processes(cfg)
+    per_rank = math.ceil(num_images / (ranks or 1))  # DDP: each rank trains on its shard
+    limit = cfg.trainer.get("limit_train_batches", 1.0)
+    steps = {  # per epoch (the DataModule drops the last partial batch), then the epochs
+        b: resolve_planned_steps(per_rank, b, 1, limit) * epochs for b in (LONG_BATCH, SHORT_BATCH)
+    }
+    how = f"{epochs} epochs" if epochs != math.inf else "no epoch limit"
+    seconds, device = max_seconds(cfg), timing_device(cfg)
+    timed = None
+    if seconds is not None and ranks == 1 and device is not None:
+        timed = step_seconds(cfg, size, (LONG_BATCH, SHORT_BATCH), device)
+    if timed:
+        steps = {b: min(steps[b], seconds / timed[b]) for b in steps}
+        ms = ", ".join(f"{timed[b] * 1000:.0f} ms at batch {b}" for b in timed)
+        how = f"{how} or max_time {seconds:.0f} s at the steps timed here ({ms})"
+    elif seconds is not None:
+        if ranks != 1:
+            why = "the DDP ranks must agree"
+        elif device is None:
+            why = f"trainer.accelerator={cfg.trainer.get('accelerator')} is not timed"
+        else:
+            why = f"batch {LONG_BATCH} did not fit in the device's memory"
+        how = f"{how} (max_time {seconds:.0f} s not timed: {why})"
+    counted = f"{how}: ~{_count(steps[LONG_BATCH])} steps at batch {LONG_BATCH}"
+    if steps[LONG_BATCH] >= MIN_UPDATES:
+        return LONG_BATCH, f"{counted} (≥ {MIN_UPDATES:,})"
+    return SHORT_BATCH, (
+        f"{counted}, fewer than {MIN_UPDATES:,}: batch {SHORT_BATCH} makes "
+        f"~{_count(steps[SHORT_BATCH])} updates"
+    )
+
+
+def _count(steps: float) -> str:
+    return "unlimited" if steps == math.inf else f"{round(steps):,}"
