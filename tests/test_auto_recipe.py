@@ -60,7 +60,7 @@ def test_a_folder_gets_the_plain_loops_networks_sized_for_its_resolution(
     assert images.shape == (3, 1, size, size)
     assert d(images).shape == (3,)
     why = made["data.batch_size"][1]  # each choice says why
-    assert "~840 steps at batch 64, fewer than 15,000: batch 16 makes ~3,360 updates" in why
+    assert "~840 steps at batch 64, fewer than 50,000: batch 16 makes ~3,360 updates" in why
 
 
 def test_the_batch_follows_the_size_of_the_set(tmp_path):
@@ -75,19 +75,19 @@ def test_the_batch_follows_the_size_of_the_set(tmp_path):
 
 
 def test_the_epochs_asked_for_choose_the_batch_and_the_rates(tmp_path):
-    """1,797 images: 28 steps of batch 64 an epoch. 535 epochs are 14,980 steps (short: batch
-    16 and the tune study's rates); 536 are 15,008 (batch 64, the plain loop's 2e-4)."""
-    short, made = resolved(tmp_path, "data=folder", "trainer.max_epochs=535")
+    """1,797 images: 28 steps of batch 64 an epoch. 1,785 epochs are 49,980 steps (short: batch
+    16 and the tune study's rates); 1,786 are 50,008 (batch 64, the plain loop's 2e-4)."""
+    short, made = resolved(tmp_path, "data=folder", "trainer.max_epochs=1785")
     assert short.data.batch_size == 16 and (short.model.lr_g, short.model.lr_d) == (4e-4, 5e-4)
-    assert "~59,920 updates" in made["data.batch_size"][1]  # 535 × 112 steps of batch 16
+    assert "~199,920 updates" in made["data.batch_size"][1]  # 1,785 × 112 steps of batch 16
     assert "short budget" in made["model.lr_g"][1]
-    long, _ = resolved(tmp_path, "data=folder", "trainer.max_epochs=536")
+    long, _ = resolved(tmp_path, "data=folder", "trainer.max_epochs=1786")
     assert long.data.batch_size == 64 and (long.model.lr_g, long.model.lr_d) == (2e-4, 2e-4)
-    # limit_train_batches caps the steps of an epoch: 5 × 536 steps of either batch
+    # limit_train_batches caps the steps of an epoch: 5 × 1,786 steps of either batch
     capped, made = resolved(
-        tmp_path, "data=folder", "trainer.max_epochs=536", "trainer.limit_train_batches=5"
+        tmp_path, "data=folder", "trainer.max_epochs=1786", "trainer.limit_train_batches=5"
     )
-    assert capped.data.batch_size == 16 and "~2,680 updates" in made["data.batch_size"][1]
+    assert capped.data.batch_size == 16 and "~8,930 updates" in made["data.batch_size"][1]
 
 
 def test_max_time_counts_steps_at_the_step_times_timed_here(tmp_path, monkeypatch):
