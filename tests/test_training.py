@@ -97,6 +97,8 @@ def test_reference_experiment_uses_spec_values(cfg_factory):
     module, _ = build(cfg)
     opt_d, opt_g = module.configure_optimizers()
     assert isinstance(opt_d, torch.optim.Adam) and opt_d.defaults["lr"] == 1e-5
+    # one fused kernel per update on a CPU (gan_lab.step.adam), not torch's per-tensor loop
+    assert opt_d.defaults["fused"] and opt_g.defaults["fused"]
 
 
 def test_label_noise_is_uniform_within_005(cfg_factory):

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from gan_lab.config import registry
 from gan_lab.fast_path import resolve_planned_steps
 from gan_lab.hardware import auto_precision
+from gan_lab.step import adam
 
 # The budget: a run that batch 64 leaves fewer updates than this trains with SHORT_BATCH and the
 # learning rates the tune study found for it (benchmarks/README.md, "gan-lab tune"). Batch 16 won
@@ -97,7 +98,7 @@ def step_seconds(
     with torch.random.fork_rng(devices=cuda, device_type="cuda"):
         g = registry.build("generator", cfg.generator).to(device)
         d = registry.build("discriminator", cfg.discriminator).to(device)
-        opt_g, opt_d = torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters())
+        opt_g, opt_d = adam(g.parameters(), 1e-3), adam(d.parameters(), 1e-3)
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
         times = {}
         try:

@@ -52,7 +52,7 @@ from gan_lab.errors import UserError
 from gan_lab.hardware import device_name
 from gan_lab.noise import Noise
 from gan_lab.safe_io import write_atomic
-from gan_lab.step import Networks, Optimisation, Procedure, step
+from gan_lab.step import Networks, Optimisation, Procedure, adam, step
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +279,7 @@ class Probe:
     ) -> Callable[[], None]:
         """The training step (gan_lab.step.step) on copies, with plain Adam optimisers and
         under autocast as Lightning runs it with bf16."""
-        opt_d = torch.optim.Adam(d.parameters(), lr=1e-8)
-        opt_g = torch.optim.Adam(g.parameters(), lr=1e-8)
+        opt_d, opt_g = adam(d.parameters(), lr=1e-8), adam(g.parameters(), lr=1e-8)
         fmt = torch.channels_last if path.channels_last else torch.contiguous_format
         real = self.real.contiguous(memory_format=fmt)
         dev = real.device

@@ -36,7 +36,7 @@ from gan_lab.rng import capture, restore, seed_rank
 from gan_lab.rollback import any_rank
 from gan_lab.runs import layout
 from gan_lab.schedule import batches_done, epochs_done
-from gan_lab.step import Networks, Optimisation, Procedure, step
+from gan_lab.step import Networks, Optimisation, Procedure, adam, step
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
 
@@ -194,8 +194,8 @@ class GAN(L.LightningModule):
         object.__setattr__(self, "_d", torch.compile(d, mode=mode) if mode else d)
 
     def configure_optimizers(self):
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g)
+        opt_d = adam(self.discriminator.parameters(), self.lr_d, self.betas_d)
+        opt_g = adam(self.generator.parameters(), self.lr_g, self.betas_g)
         return opt_d, opt_g
 
     def sample_y(self, n: int) -> torch.Tensor | None:

@@ -12,7 +12,7 @@ The order of the random draws (noise, augmentation, label noise, the penalty's i
 part of the step: a run resumed from a checkpoint repeats it bit for bit.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -24,6 +24,22 @@ from gan_lab.ada import AdaptiveAugment
 from gan_lab.diffaug import diff_augment
 from gan_lab.losses import GANLoss, gradient_penalty
 from gan_lab.noise import Noise
+
+# Devices where Adam's update runs as one fused kernel (torch ≥ 2.4 has CPU and CUDA). Elsewhere
+# torch's default: on a CPU that default is a Python loop over the parameter tensors.
+FUSED_ADAM = ("cpu", "cuda")
+
+
+def adam(params: Iterable[torch.Tensor], lr: float, betas=(0.9, 0.999)) -> torch.optim.Adam:
+    """Adam as every gan-lab optimiser is built — the run's (module.configure_optimizers), the
+    fast path's and the budget rule's timings — fused where the parameters' device has it.
+    The same update as torch's default Adam up to rounding; a small network's step is
+    several % faster on a CPU (benchmarks/README.md, "The training step")."""
+    params = list(params)
+    fused = bool(params) and all(
+        p.device.type in FUSED_ADAM and p.is_floating_point() for p in params
+    )
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused or None)
 
 
 @dataclass

@@ -34,7 +34,6 @@ class SSIMTracker(Callback):
         self.n_real, self.n_fake = n_real, n_fake
         self._reals: torch.Tensor | None = None
         self._rows: list[dict] = []  # written at the epoch's end, before its checkpoint
-        self._rows: list[dict] = []  # written with the epoch, before its checkpoint
 
     @torch.no_grad()
     def measure(self, trainer, pl_module) -> float:
