@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from gan_lab import fast_path
 from gan_lab.config import compose
 from gan_lab.hardware import auto_precision, device_name
+from gan_lab.step import adam
 from gan_lab.train import build, make_trainer
 
 OUT = Path("/tmp/bench_run")
@@ -116,8 +117,10 @@ def raw_steps(overrides: list[str], steps: int, channels_last: bool) -> list[flo
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     G = module.generator.to(device, memory_format=fmt)
     D = module.discriminator.to(device, memory_format=fmt)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.model.lr_d, betas=tuple(cfg.model.betas_d))
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.model.lr_g, betas=tuple(cfg.model.betas_g))
+    # fused Adam, as the lab's (gan_lab.step.adam) since 2026-12-01: the tables below were
+    # measured with torch's default Adam in both
+    opt_d = adam(D.parameters(), cfg.model.lr_d, tuple(cfg.model.betas_d))
+    opt_g = adam(G.parameters(), cfg.model.lr_g, tuple(cfg.model.betas_g))
     b, z_dim = cfg.data.batch_size, G.latent_dim
     images = dm.to_model_range(dm.images).to(device).contiguous(memory_format=fmt)
     ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)

@@ -39,6 +39,7 @@ def adam(params: Iterable[torch.Tensor], lr: float, betas=(0.9, 0.999)) -> torch
     fused = bool(params) and all(
         p.device.type in FUSED_ADAM and p.is_floating_point() for p in params
     )
+    betas = tuple(float(b) for b in betas)  # torch refuses (0, 0.99): an int beside a float
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused or None)
 
 
