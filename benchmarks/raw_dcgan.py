@@ -43,6 +43,21 @@ def discriminator(size: int) -> nn.Module:
     return nn.Sequential(*layers, nn.Flatten(), spectral_norm(nn.Linear(c_in * side * side, 1)))
 
 
+def train_step(G, D, opt_g, opt_d, real: torch.Tensor, autocast) -> None:
+    """One hinge step: D on the reals and new fakes, then G through the updated D."""
+    with autocast:
+        fake = G(torch.randn(len(real), 64))
+        d_loss = F.relu(1 - D(real)).mean() + F.relu(1 + D(fake.detach())).mean()
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    with autocast:
+        g_loss = -D(fake).mean()
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
@@ -75,18 +90,7 @@ def main() -> None:
         for idx in torch.randperm(len(data)).split(b):
             if len(idx) < b or time.perf_counter() - t0 >= args.seconds:
                 break
-            real = data[idx]
-            with autocast:
-                fake = G(torch.randn(b, 64))
-                d_loss = F.relu(1 - D(real)).mean() + F.relu(1 + D(fake.detach())).mean()
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
-            with autocast:
-                g_loss = -D(fake).mean()
-            opt_g.zero_grad()
-            g_loss.backward()
-            opt_g.step()
+            train_step(G, D, opt_g, opt_d, data[idx], autocast)
             steps += 1
             if args.ema:  # a half-life in images, ramped up over the first 5 % of images seen
                 decay = 0.5 ** (b / max(min(args.ema, 0.05 * steps * b), 1e-8))
