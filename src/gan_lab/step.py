@@ -33,8 +33,9 @@ FUSED_ADAM = ("cpu", "cuda")
 def adam(params: Iterable[torch.Tensor], lr: float, betas=(0.9, 0.999)) -> torch.optim.Adam:
     """Adam as every gan-lab optimiser is built — the run's (module.configure_optimizers), the
     fast path's and the budget rule's timings — fused where the parameters' device has it.
-    The same update as torch's default Adam up to rounding; a small network's step is
-    several % faster on a CPU (benchmarks/README.md, "The training step")."""
+    The same update as torch's default Adam up to rounding; the digits loop's 64-px step is ~10 %
+    faster with it on one core of an AVX-512 BF16 EPYC, its 28-px step about the same
+    (benchmarks/README.md, "Adam: fused against torch's default")."""
     params = list(params)
     fused = bool(params) and all(
         p.device.type in FUSED_ADAM and p.is_floating_point() for p in params
