@@ -23,6 +23,20 @@ from gan_lab.models.init import SCHEMES
 from gan_lab.models.layers import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from gan_lab.runs import layout
 
+# Upper bounds of sizes and counts (design §9): generous for real use (StyleGAN's widest layer has
+# 512 filters, its latent 512 values, FID's usual sample 50,000 images), small enough that a value
+# typed by mistake or stored in someone else's checkpoint cannot ask for absurd memory (one
+# generator.channels=10**9 would be a 10**18-weight convolution). A key's rule states its bound.
+MAX_IMAGE_SIZE = 1024  # px
+MAX_WIDTH = 4096  # filters of one layer, latent and embedding sizes
+MAX_BLOCKS = 16  # entries of a channel/stride list: 2**10 px from 1 px takes 10
+MAX_KERNEL = 15
+MAX_CLASSES = 10_000
+MAX_BATCH = 8192  # images per step or forward pass
+MAX_IMAGES = 1_000_000  # images drawn, generated or scored at once
+MAX_GRID = 4096  # images in a grid, a preview or the fixed noise
+MAX_WEIGHTS = 500_000_000  # per network (2 GB of float32); StyleGAN2's 1024 px G has 30 million
+
 PRUNERS = ("hyperband", "halving", "median", "none")  # gan_lab.tune.study builds them by name
 SAMPLERS = ("tpe", "random")
 
@@ -129,6 +143,15 @@ def _size(v) -> bool:
         return False
 
 
+def _duration(v) -> bool:
+    from gan_lab.tune.budget import max_time_seconds
+
+    try:
+        return not isinstance(v, bool) and max_time_seconds(v) > 0
+    except UserError:
+        return False
+
+
 def size(meaning: str) -> Rule:
     return Rule(
         lambda v: not isinstance(v, bool) and _size(v),
@@ -138,12 +161,22 @@ def size(meaning: str) -> Rule:
     )
 
 
-def wholes(meaning: str, low: int = 1, null: bool = False, example: str = "[64,32,16]") -> Rule:
+def wholes(
+    meaning: str,
+    low: int = 1,
+    null: bool = False,
+    example: str = "[64,32,16]",
+    high: int | None = None,
+    longest: int = MAX_BLOCKS,
+) -> Rule:
+    top = "" if high is None else f" and ≤ {high}"
     return Rule(
         lambda v: (
-            isinstance(v, list | tuple) and len(v) > 0 and all(_is_whole(x) and x >= low for x in v)
+            isinstance(v, list | tuple)
+            and 0 < len(v) <= longest
+            and all(_is_whole(x) and x >= low and (high is None or x <= high) for x in v)
         ),
-        f"a list of one or more whole numbers ≥ {low}, e.g. {example}",
+        f"a list of 1 to {longest} whole numbers ≥ {low}{top}, e.g. {example}",
         meaning,
         null,
     )
@@ -228,15 +261,17 @@ _DIR = "the run folder (what this callback writes there is named by gan_lab.runs
 
 METRICS = {
     "metrics.every_n_epochs": whole("FID/KID/IS every N epochs and at the end; 0 = off"),
-    "metrics.n_samples": whole("generated images per evaluation", low=2),
+    "metrics.n_samples": whole("generated images per evaluation", low=2, high=MAX_IMAGES),
     "metrics.extractor": text("inception, or an extractor file (gan-lab extractor)"),
     "metrics.inception_weights": path("torch-fidelity's Inception weights; null = the hub cache"),
     "metrics.required": flag("stop at start-up when the extractor cannot be loaded"),
-    "metrics.batch_size": whole("images per extractor pass", low=1),
+    "metrics.batch_size": whole("images per extractor pass", low=1, high=MAX_BATCH),
     "metrics.seed": whole("noise and real subset: the same at every evaluation"),
     "metrics.ssim_every_n_steps": whole("SSIM every M batches; 0 = off"),
-    "metrics.ssim_n_real": whole("training images each sample is compared with", low=1),
-    "metrics.ssim_n_fake": whole("fixed-noise samples averaged", low=1),
+    "metrics.ssim_n_real": whole(
+        "training images each sample is compared with", low=1, high=MAX_GRID
+    ),
+    "metrics.ssim_n_fake": whole("fixed-noise samples averaged", low=1, high=MAX_GRID),
     "metrics.best": text("what gan-lab score ranks checkpoints by, e.g. val/fid"),
 }
 # The keys of callbacks.metrics (conf/callbacks/default.yaml), each ${metrics.<key>}.
@@ -263,15 +298,17 @@ TRAIN = {
     "data.source": choice("where images come from", DATA_SOURCES),
     "data.root": path("the data folder (data=folder: required)"),
     "data.hint": text("what to do when the data are missing (messages)"),
-    "data.image_size": whole(f"training image size {_SIZE}", low=16),
+    "data.image_size": whole(f"training image size {_SIZE}", low=16, high=MAX_IMAGE_SIZE),
     "data.channels": choice("1 (grey), 3 (RGB) or auto (grey when every image is)", (1, 3, "auto")),
-    "data.batch_size": whole("real images per step (per device)", low=1),
-    "data.num_images": whole("how many images to draw (built-in set; 0 = unused elsewhere)"),
+    "data.batch_size": whole("real images per step (per device)", low=1, high=MAX_BATCH),
+    "data.num_images": whole(
+        "how many images to draw (built-in set; 0 = unused elsewhere)", high=MAX_IMAGES
+    ),
     "data.seed": whole("the built-in set's drawing seed"),
     "data.classes": Rule(
         lambda v: (
             isinstance(v, list | tuple)
-            and len(v) > 0
+            and 0 < len(v) <= MAX_CLASSES
             and all(isinstance(c, int | str) and not isinstance(c, bool) for c in v)
         ),
         "a list of class names or indices, e.g. [circle,ring] or [0,3]",
@@ -298,30 +335,40 @@ TRAIN = {
     "data.audit_report": path("the audit's CSV of skipped or unusual files (in the run folder)"),
     # generator (the union of conf/generator/*.yaml)
     "generator._target_": target("gan_lab.models.Generator", "gan_lab.models.generator.Generator"),
-    "generator.latent_dim": whole("size of the latent vector z", low=1),
+    "generator.latent_dim": whole("size of the latent vector z", low=1, high=MAX_WIDTH),
     "generator.out_channels": choice("image channels (follows data.channels)", (1, 3, "auto")),
-    "generator.image_size": whole(f"output size {_SIZE} (follows data.image_size)", low=16),
-    "generator.base_size": whole("the image size the channel list is written for", low=8),
+    "generator.image_size": whole(
+        f"output size {_SIZE} (follows data.image_size)", low=16, high=MAX_IMAGE_SIZE
+    ),
+    "generator.base_size": whole(
+        "the image size the channel list is written for", low=8, high=MAX_IMAGE_SIZE
+    ),
     "generator.project": choice("z → first map: linear (003) or convt (DCGAN)", PROJECTIONS),
-    "generator.project_channels": whole("channels of the first map", low=1),
-    "generator.start_size": whole("side of the first map, px", low=1),
-    "generator.channels": wholes("filters of the upsampling blocks, first to last"),
-    "generator.kernel_size": whole(_CONV, low=1),
+    "generator.project_channels": whole("channels of the first map", low=1, high=MAX_WIDTH),
+    "generator.start_size": whole("side of the first map, px", low=1, high=MAX_IMAGE_SIZE // 2),
+    "generator.channels": wholes("filters of the upsampling blocks, first to last", high=MAX_WIDTH),
+    "generator.kernel_size": whole(_CONV, low=1, high=MAX_KERNEL),
     "generator.upsample": choice("transposed convolutions or nearest ×2 + conv", UPSAMPLINGS),
-    "generator.convs_per_block": whole("convolutions per block (upsample=nearest)", low=1),
+    "generator.convs_per_block": whole(
+        "convolutions per block (upsample=nearest)", low=1, high=MAX_BLOCKS
+    ),
     "generator.batch_norm": flag("BatchNorm after each block"),
     "generator.spectral_norm": flag("spectral normalisation of the weights"),
     "generator.activation_name": choice(_ACT, tuple(ACTIVATIONS)),
     "generator.bias": flag("biases in the convolutions"),
     "generator.out_kernel_size": whole(
-        "kernel of the last conv; 0 = the last ×2 layer outputs the image"
+        "kernel of the last conv; 0 = the last ×2 layer outputs the image", high=MAX_KERNEL
     ),
     "generator.out_activation": choice(
         "sigmoid → [0, 1], tanh → [-1, 1]; the data follow", tuple(OUTPUT_ACTIVATIONS)
     ),
     "generator.init": choice("weight initialisation", SCHEMES),
-    "generator.num_classes": whole("set from the data when model.conditional=true"),
-    "generator.class_embed_dim": whole("size of the label embedding (conditional only)", low=1),
+    "generator.num_classes": whole(
+        "set from the data when model.conditional=true", high=MAX_CLASSES
+    ),
+    "generator.class_embed_dim": whole(
+        "size of the label embedding (conditional only)", low=1, high=MAX_WIDTH
+    ),
     "generator.conditioning": choice(
         "concat, or batchnorm: a gain and shift per class too", G_CONDITIONINGS
     ),
@@ -330,15 +377,21 @@ TRAIN = {
         "gan_lab.models.Discriminator", "gan_lab.models.discriminator.Discriminator"
     ),
     "discriminator.in_channels": choice("image channels (follows data.channels)", (1, 3, "auto")),
-    "discriminator.image_size": whole(f"input size {_SIZE} (follows data.image_size)", low=16),
-    "discriminator.base_size": whole("the image size the channel list is written for", low=8),
-    "discriminator.channels": wholes("filters of the strided blocks, first to last"),
-    "discriminator.kernel_size": whole(_CONV, low=1),
+    "discriminator.image_size": whole(
+        f"input size {_SIZE} (follows data.image_size)", low=16, high=MAX_IMAGE_SIZE
+    ),
+    "discriminator.base_size": whole(
+        "the image size the channel list is written for", low=8, high=MAX_IMAGE_SIZE
+    ),
+    "discriminator.channels": wholes(
+        "filters of the strided blocks, first to last", high=MAX_WIDTH
+    ),
+    "discriminator.kernel_size": whole(_CONV, low=1, high=MAX_KERNEL),
     "discriminator.strides": wholes(
-        "one stride per block; null = 2 everywhere", null=True, example="[2,2,1,1]"
+        "one stride per block; null = 2 everywhere", null=True, example="[2,2,1,1]", high=MAX_KERNEL
     ),
     "discriminator.paddings": wholes(
-        "one padding per block; null = same", low=0, null=True, example="[1,1,0,0]"
+        "one padding per block; null = same", low=0, null=True, example="[1,1,0,0]", high=MAX_KERNEL
     ),
     "discriminator.batch_norm": flag("BatchNorm after the convolutions"),
     "discriminator.batch_norm_first": flag("... also after the first one"),
@@ -349,12 +402,14 @@ TRAIN = {
     "discriminator.head": choice("linear (flatten → Linear) or conv (DCGAN)", HEADS),
     "discriminator.out_features": choice("1 logit, or 2 real/fake classes (004)", (1, 2)),
     "discriminator.init": choice("weight initialisation", SCHEMES),
-    "discriminator.num_classes": whole("set from the data when model.conditional=true"),
+    "discriminator.num_classes": whole(
+        "set from the data when model.conditional=true", high=MAX_CLASSES
+    ),
     "discriminator.conditioning": choice(
         "projection or concat (conditional only)", D_CONDITIONINGS
     ),
     "discriminator.class_head": flag("the auxiliary classifier (set from model.class_loss)"),
-    "discriminator.class_embed_dim": whole("embedding size for concat", low=1),
+    "discriminator.class_embed_dim": whole("embedding size for concat", low=1, high=MAX_WIDTH),
     # noise (the union of conf/noise/*.yaml)
     "noise._target_": target(
         "gan_lab.noise.Normal", "gan_lab.noise.Uniform", "gan_lab.noise.Gamma"
@@ -435,7 +490,7 @@ TRAIN = {
     "model.channels_last": choice(
         "NHWC layout; auto = whichever times faster", (True, False, "auto")
     ),
-    "model.n_fixed": whole("fixed latent vectors for the grids", low=1),
+    "model.n_fixed": whole("fixed latent vectors for the grids", low=1, high=MAX_GRID),
     "model.nonfinite": choice("what a NaN/Inf loss does", NONFINITE),
     # trainer: Lightning's, plus fast_path
     "trainer._target_": target("lightning.pytorch.Trainer"),
@@ -452,6 +507,12 @@ TRAIN = {
     ),
     "trainer.precision": choice("numeric precision; auto = bf16-mixed where native", PRECISIONS),
     "trainer.max_epochs": whole("epochs to train", low=1),
+    "trainer.max_time": Rule(
+        _duration,
+        "a duration: 10m, 1h30m, 45s, a number of seconds or DD:HH:MM:SS",
+        "stop after this much training time (or max_epochs, whichever first); null = no limit",
+        null=True,
+    ),
     "trainer.log_every_n_steps": whole("steps between logged loss values", low=1),
     "trainer.limit_train_batches": either(
         "a fraction of each epoch's batches, or a number of batches",
@@ -475,7 +536,7 @@ TRAIN = {
     "callbacks.samples._target_": target("gan_lab.callbacks.SampleGrid"),
     "callbacks.samples.dirpath": path(_DIR, null=False),
     "callbacks.samples.every_n_epochs": whole("a grid every N epochs", low=1),
-    "callbacks.samples.nrow": whole("images per grid row", low=1),
+    "callbacks.samples.nrow": whole("images per grid row", low=1, high=MAX_GRID),
     "callbacks.samples.gif": flag(f"{layout.gif_path('<run>')} at the end"),
     "callbacks.balance._target_": target("gan_lab.callbacks.ImbalanceWarning"),
     "callbacks.balance.patience": whole(
@@ -496,8 +557,10 @@ TRAIN = {
     "callbacks.ssim._target_": target("gan_lab.callbacks.SSIMTracker"),
     "callbacks.ssim.dirpath": path(_DIR, null=False),
     "callbacks.ssim.every_n_steps": whole("SSIM every M batches; 0 = off"),
-    "callbacks.ssim.n_real": whole("training images each sample is compared with", low=1),
-    "callbacks.ssim.n_fake": whole("fixed-noise samples averaged", low=1),
+    "callbacks.ssim.n_real": whole(
+        "training images each sample is compared with", low=1, high=MAX_GRID
+    ),
+    "callbacks.ssim.n_fake": whole("fixed-noise samples averaged", low=1, high=MAX_GRID),
     "callbacks.ssim.seed": whole("which real images"),
     "callbacks.history._target_": target("gan_lab.callbacks.EpochHistory"),
     "callbacks.history.dirpath": path(_DIR, null=False),
@@ -517,9 +580,13 @@ TRAIN = {
     "callbacks.checkpoint.save_last": flag(f"{layout.LAST} after every epoch, for resume"),
     "callbacks.report._target_": target("gan_lab.callbacks.RunReport"),
     "callbacks.report.dirpath": path(_DIR, null=False),
-    "callbacks.report.preview_images": whole("training images in preview/batch.png", low=1),
-    "callbacks.report.augment_images": whole("rows of preview/augment.png", low=1),
-    "callbacks.report.augment_copies": whole("augmented copies beside each image", low=1),
+    "callbacks.report.preview_images": whole(
+        "training images in preview/batch.png", low=1, high=MAX_GRID
+    ),
+    "callbacks.report.augment_images": whole("rows of preview/augment.png", low=1, high=MAX_GRID),
+    "callbacks.report.augment_copies": whole(
+        "augmented copies beside each image", low=1, high=MAX_GRID
+    ),
     "callbacks.report.seed": whole("which images the previews show"),
     # metrics (also gan-lab score's defaults)
     **METRICS,
@@ -560,7 +627,7 @@ for _key, _rule in list(TRAIN.items()):
 # gan-lab sample (conf/sample.yaml)
 SAMPLE = {
     "ckpt": path(f"a checkpoint written by train.py, or {layout.BEST}<run_dir>", null=False),
-    "n": whole("images to write (per class, for a conditional generator)", low=1),
+    "n": whole("images to write (per class, for a conditional generator)", low=1, high=MAX_IMAGES),
     "out_dir": path("where the PNG files go", null=False),
     "class": Rule(
         lambda v: (isinstance(v, str) and v != "") or (_is_whole(v) and v >= 0),
@@ -568,16 +635,18 @@ SAMPLE = {
         "conditional generators: all classes, or one",
     ),
     "seed": whole("seeds the latent vectors", low=0),
-    "batch_size": whole("images per forward pass", low=1),
+    "batch_size": whole("images per forward pass", low=1, high=MAX_BATCH),
     "device": text("auto | cpu | cuda | cuda:1 ..."),
 }
 
 # gan-lab preview (conf/preview.yaml; its data.* keys are TRAIN's)
 PREVIEW = {
     "preview.out_dir": path("null = outputs/preview/<data.name>/"),
-    "preview.n": whole("images in the batch grid", low=1),
-    "preview.augment_images": whole("images shown through the augmentation pipeline", low=1),
-    "preview.augment_copies": whole("augmented versions of each", low=1),
+    "preview.n": whole("images in the batch grid", low=1, high=MAX_GRID),
+    "preview.augment_images": whole(
+        "images shown through the augmentation pipeline", low=1, high=MAX_GRID
+    ),
+    "preview.augment_copies": whole("augmented versions of each", low=1, high=MAX_GRID),
     "preview.seed": whole("which images and which augmentations"),
 }
 
@@ -585,7 +654,7 @@ PREVIEW = {
 EXTRACTOR = {
     "out": path("where the extractor file goes", null=False),
     "epochs": whole("passes over the training images", low=1),
-    "batch_size": whole("images per step", low=1),
+    "batch_size": whole("images per step", low=1, high=MAX_BATCH),
     "lr": number("Adam learning rate", 0, low_open=True),
     "seed": whole("split and initialisation"),
     "name": text("metric label (val/fid_<name>); empty = the file's stem"),
@@ -598,10 +667,12 @@ SCORE = {
     "run_dir": path("the output folder of a train.py run", null=False),
     "device": text("auto | cpu | cuda ..."),
     "extractor": text("inception | an extractor file", null=True),
-    "n_samples": whole("generated images per checkpoint", low=2, null=True),
+    "n_samples": whole("generated images per checkpoint", low=2, high=MAX_IMAGES, null=True),
     "inception_weights": path("the Inception weights file"),
     "best": text("the metric that names the best checkpoint", null=True),
-    "batch_size": whole("images per forward pass of the extractor", low=1, null=True),
+    "batch_size": whole(
+        "images per forward pass of the extractor", low=1, high=MAX_BATCH, null=True
+    ),
     "seed": whole("noise of the generated sets and the real subset", null=True),
 }
 
@@ -624,7 +695,7 @@ TUNE = {
     "tune.sampler": choice("how the next trial is chosen", SAMPLERS),
     "tune.metric": choice("the objective, lower is better", ("fid", "kid")),
     "tune.extractor": text("auto | inception | a file from gan-lab extractor"),
-    "tune.n_samples": whole("generated images per score", low=2),
+    "tune.n_samples": whole("generated images per score", low=2, high=MAX_IMAGES),
     "tune.seed": whole("noise of the scored images, the real subset, the sampler"),
     "tune.dir": path("the study's folder; null = outputs/tune/<data.name>"),
     "tune.workers": whole("worker processes on this machine", low=1),

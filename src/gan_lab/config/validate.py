@@ -9,12 +9,13 @@ names inside the run folder (or dropped with a warning).
 
 import copy
 import logging
+import math
 import os
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lab.config.schema import GROUPS, TRAIN, Rule, is_number, shown
+from gan_lab.config.schema import GROUPS, MAX_WEIGHTS, TRAIN, Rule, is_number, shown
 from gan_lab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,74 @@ def _ada_and_diffaug(cfg) -> str | None:
     return None
 
 
+def _whole_or(value, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _generator_weights(cfg) -> int:
+    """About how many weights generator.* builds (gan_lab.models.Generator, defaults included;
+    a key at auto counts as its default: the resolved config is checked again)."""
+
+    def get(key, default):
+        return _whole_or(cfg(f"generator.{key}"), default)
+
+    chans = cfg("generator.channels")
+    chans = [_whole_or(c, 1) for c in chans] if isinstance(chans, list) else [128, 256, 512]
+    size, base = get("image_size", 64), get("base_size", 64)
+    chans += chans[-1:] * max(0, round(math.log2(max(size, 1) / max(base, 1))))
+    classes, embed, k = get("num_classes", 0), get("class_embed_dim", 32), get("kernel_size", 4)
+    z_in = get("latent_dim", 128) + (embed if classes else 0)
+    c_in = get("project_channels", 128)
+    total = z_in * c_in * get("start_size", 8) ** 2 + classes * embed
+    convs = get("convs_per_block", 2) if cfg("generator.upsample") == "nearest" else 1
+    for c in chans:
+        total += max(c_in, c) * c * k * k * convs + classes * 2 * c  # class-conditional BatchNorm
+        c_in = c
+    return total + c_in * 3 * max(k, get("out_kernel_size", 5)) ** 2
+
+
+def _discriminator_weights(cfg) -> int:
+    """About how many weights discriminator.* builds (gan_lab.models.Discriminator)."""
+
+    def get(key, default):
+        return _whole_or(cfg(f"discriminator.{key}"), default)
+
+    chans = cfg("discriminator.channels")
+    chans = [_whole_or(c, 1) for c in chans] if isinstance(chans, list) else [64, 128, 128]
+    strides, pads = cfg("discriminator.strides"), cfg("discriminator.paddings")
+    strides = [_whole_or(s, 2) for s in strides] if isinstance(strides, list) else [2] * len(chans)
+    pads = [_whole_or(p, 0) for p in pads] if isinstance(pads, list) else [None] * len(chans)
+    size, base, k = get("image_size", 64), get("base_size", 64), get("kernel_size", 4)
+    extra = max(0, round(math.log2(max(size, 1) / max(base, 1))))
+    chans, strides, pads = chans[:1] * extra + chans, [2] * extra + strides, [None] * extra + pads
+    total, c_in = 0, 3
+    for c, s, p in zip(chans, strides, pads, strict=False):
+        total += c_in * c * k * k
+        p = (k - 1) // 2 if p is None else p
+        size, c_in = max(1, (size + 2 * p - k) // max(s, 1) + 1), c
+    flat = c_in * size * size
+    classes, embed = get("num_classes", 0), get("class_embed_dim", 32)
+    # The head, and per class a projection (or an embedding) and the auxiliary classifier's row.
+    return total + (flat + embed) * get("out_features", 1) + classes * (2 * flat + embed)
+
+
+def _network_size(cfg) -> str | None:
+    """Each key has its bound (gan_lab.config.schema), but their product can still ask for
+    absurd memory: 4096 filters × 4096 filters × a 15×15 kernel is 3.8·10⁹ weights in one layer.
+    Refused before anything is built, from the command line or a checkpoint's stored config."""
+    for name, weights in (
+        ("generator", _generator_weights(cfg)),
+        ("discriminator", _discriminator_weights(cfg)),
+    ):
+        if weights > MAX_WEIGHTS:
+            return (
+                f"this {name} would have about {weights:.2g} weights ({weights * 4 / 2**30:.0f} GiB "
+                f"in float32), over the {MAX_WEIGHTS:.0e} gan-lab builds: reduce {name}.channels, "
+                f"{name}.kernel_size, the image size or the number of classes."
+            )
+    return None
+
+
 # Rules between keys: each gets a lookup (key → value, or None) and returns a message or None.
 CROSS = (
     _builtin_needs_images,
@@ -112,6 +181,7 @@ CROSS = (
     _class_batchnorm,
     _wgan_gp_batchnorm,
     _ada_and_diffaug,
+    _network_size,
 )
 
 
