@@ -8,6 +8,7 @@ the abandoned path left in the run folder (its grids, CSV rows, later checkpoint
 history shows only the path it went on from.
 """
 
+import logging
 import os
 import shutil
 import time
@@ -18,7 +19,9 @@ import torch.distributed as dist
 
 from gan_lab.errors import load_torch_file
 from gan_lab.runs import files, layout
-from gan_lab.safe_io import write_atomic
+from gan_lab.safe_io import refuse_links, write_atomic
+
+log = logging.getLogger(__name__)
 
 
 def last_good(run_dir: str | Path, before_epoch: int | None = None) -> Path | None:
@@ -60,6 +63,29 @@ def _link(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def marked_destination(run_dir: Path) -> Path | None:
+    """The folder an interrupted move named (layout.MOVING_MARK), if the mark names one folder
+    directly under abandoned/ — the only thing gan-lab writes there. A mark is the folder's data,
+    which may come from someone else: one naming ``../victim`` or an absolute path would move the
+    run's files out of it, so any other mark is ignored with a warning (a fresh folder is used)."""
+    mark = run_dir / layout.MOVING_MARK
+    data = files.read_bytes(mark, 4096)
+    if data is None:
+        return None
+    text = data.decode("utf-8", errors="replace").strip()
+    parts = Path(text).parts
+    name = parts[-1] if len(parts) == 2 and parts[0] == layout.ABANDONED else ""
+    if name in ("", ".", "..") or "\0" in name or "\\" in name:
+        log.warning(
+            "%s names %r, which is not a folder directly under %s; ignored (a new folder is used)",
+            mark,
+            text[:200],
+            layout.abandoned_dir(run_dir),
+        )
+        return None
+    return layout.abandoned_dir(run_dir, name)
+
+
 def set_aside(
     run_dir: str | Path,
     epoch: int,
@@ -80,19 +106,20 @@ def set_aside(
     """
     run_dir = Path(run_dir)
     mark = run_dir / layout.MOVING_MARK
-    if mark.exists():  # a move that a kill interrupted: finish it into the same folder
-        dest = run_dir / mark.read_text().strip()
-    else:
+    dest = marked_destination(run_dir)  # a move that a kill interrupted: finish it there
+    if dest is None:
         dest = layout.abandoned_dir(run_dir, name)
         n = 1
         while dest.exists():  # two in one second keep two folders
             n += 1
             dest = layout.abandoned_dir(run_dir, f"{name}_{n}")
         write_atomic(mark, str(dest.relative_to(run_dir)).encode())
+    refuse_links(dest, run_dir)  # never a move into a folder elsewhere
     dest.mkdir(parents=True, exist_ok=True)
     for csv_name in layout.HISTORY:  # full copies first: rows are never only in a moved file
-        if (run_dir / csv_name).exists() and not (dest / csv_name).exists():
-            write_atomic(dest / csv_name, (run_dir / csv_name).read_bytes())
+        data = files.read_bytes(run_dir / csv_name, None)
+        if data is not None and not (dest / csv_name).exists():
+            write_atomic(dest / csv_name, data, run_dir)
     last = layout.last_checkpoint(run_dir)
     moved = [p for e, p in layout.history(run_dir) if e > epoch]
     moved += [p for e, p in layout.grids(run_dir) if e > epoch]
@@ -105,7 +132,7 @@ def set_aside(
         moved.append(last)
     for path in moved:
         if path.exists():
-            target = dest / path.relative_to(run_dir)
+            target = refuse_links(dest / path.relative_to(run_dir), run_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
     for csv_name in layout.HISTORY:

@@ -3,13 +3,21 @@
 Every file a run depends on is written beside its final name, flushed and fsynced, then renamed
 over it: a rename within one folder is atomic, so a reader sees the old file or the new one,
 never half of one. A write that fails stops the run with one paragraph naming the file.
+
+A run folder may come from someone else (design §9: it is data, like a checkpoint), so nothing
+here writes through a symbolic link: a ``metrics.csv`` or ``samples/`` that links to a file or
+folder elsewhere would make a resume, a score or a report change that file. Every writer refuses
+a link at the target and at each folder between the run folder (``root``) and it, with one
+paragraph; the temporary file is created exclusively, never opened through a planted name.
 """
 
 import contextlib
 import io
 import os
 import shutil
+import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -37,12 +45,52 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _replace_atomic(path: Path, fill) -> Path:
+def link_message(link: Path) -> str:
+    """The one paragraph for a symbolic link found in a run folder (here and in
+    gan_lab.runs.files.check_no_links)."""
+    try:
+        to = f" (to {os.readlink(link)!r:.200})"
+    except OSError:
+        to = ""
+    return (
+        f"{link} is a symbolic link{to}: gan-lab neither writes nor reads a run folder's files "
+        "through links, since a folder from someone else could point them at any file of yours "
+        "(a run folder is data, like a checkpoint); nothing was written through it. Copy the "
+        "folder with its links resolved (cp -rL <run> <copy>) and use the copy, or remove the link."
+    )
+
+
+def refuse_links(path: str | Path, root: str | Path | None = None) -> Path:
+    """``path``, after checking (lstat, never following) that neither it nor any folder between
+    ``root`` and it is a symbolic link; a UserError naming the first link otherwise. Without
+    ``root`` (or with a ``path`` outside it), only ``path`` itself is checked: the folders above
+    the run folder are the user's own (an outputs/ that links to a scratch disk is fine)."""
+    path = Path(path)
+    checked = [path]
+    if root is not None and path.is_relative_to(root):
+        parts = path.relative_to(root).parts
+        checked = [Path(root).joinpath(*parts[: i + 1]) for i in range(len(parts))]
+    for part in checked:
+        if part.is_symlink():
+            raise UserError(link_message(part))
+    return path
+
+
+def _create_exclusive(tmp: Path) -> None:
+    """``tmp`` as a new, empty regular file of ours: a name left there (a killed write's, or a
+    link planted under the name) is removed first — unlinking a link never touches its target."""
+    tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+
+
+def _replace_atomic(path: Path, fill, root: str | Path | None = None) -> Path:
     """``fill(tmp)`` writes the new file beside ``path``; it is fsynced and renamed over ``path``,
     so a kill at any instant leaves the old or the new file."""
+    refuse_links(path, root)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # matches TMP_GLOB
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_exclusive(tmp)
         fill(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -62,25 +110,53 @@ def _replace_atomic(path: Path, fill) -> Path:
     return path
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that a kill at any instant leaves the old or the new file."""
-    return _replace_atomic(Path(path), lambda tmp: tmp.write_bytes(data))
+def write_atomic(path: str | Path, data: bytes, root: str | Path | None = None) -> Path:
+    """Write ``data`` to ``path`` so that a kill at any instant leaves the old or the new file.
+    ``root``: the run folder, whose folders down to ``path`` must not be links (refuse_links)."""
+    return _replace_atomic(Path(path), lambda tmp: tmp.write_bytes(data), root)
 
 
-def copy_atomic(source: str | Path, path: str | Path) -> Path:
+def save_atomic(
+    path: str | Path, save: Callable[[io.BytesIO], object], root: str | Path | None = None
+) -> Path:
+    """``save(buffer)`` writes the file into memory (``torch.save``, torchvision's ``save_image``
+    or PIL's ``save`` with an explicit format), then it is written as write_atomic writes: the
+    grids, the GIF and the fixed noise get the same crash safety, link refusal and one-paragraph
+    full disk as a checkpoint (a writer given a path would open the final name itself)."""
+    buffer = io.BytesIO()
+    save(buffer)
+    return write_atomic(path, buffer.getvalue(), root)
+
+
+def write_png(path: str | Path, grid: torch.Tensor, root: str | Path | None = None) -> Path:
+    """An image tensor in [0, 1] (a grid of make_grid) as a PNG, as save_atomic writes."""
+    from torchvision.utils import save_image
+
+    return save_atomic(path, lambda buffer: save_image(grid, buffer, format="png"), root)
+
+
+def copy_atomic(source: str | Path, path: str | Path, root: str | Path | None = None) -> Path:
     """``path`` becomes a copy of ``source`` (a file just written: the checkpoint of an epoch that
     is also last.ckpt, serialised once), as safely as write_atomic. A copy, never a hard link: a
     user who later copies another file over one of them must not change the other."""
-    return _replace_atomic(Path(path), lambda tmp: shutil.copyfile(source, tmp))
+    return _replace_atomic(Path(path), lambda tmp: shutil.copyfile(source, tmp), root)
 
 
-def append_atomic(path: str | Path, text: str) -> None:
+def append_atomic(path: str | Path, text: str, root: str | Path | None = None) -> None:
     """Append whole lines in one write, flushed and fsynced (a kill leaves at most a partial
-    last line, which readers drop: see gan_lab.runs.files.read_rows)."""
-    path = Path(path)
+    last line, which readers drop: see gan_lab.runs.files.read_rows). Only to a regular file
+    (O_NOFOLLOW: never through a link; O_NONBLOCK: a FIFO planted under the name cannot block)."""
+    path = refuse_links(path, root)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8", newline="") as f:
+        fd = os.open(path, flags, 0o644)
+        with open(fd, "a", encoding="utf-8", newline="") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UserError(
+                    f"{path} is not a regular file (a FIFO, a device or a folder); the run stopped "
+                    "before writing to it. Remove it, then resume from the newest checkpoint."
+                )
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -97,9 +173,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     another file system, and never fsyncs."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        write_atomic(path, buffer.getvalue())
+        path = Path(path)
+        run = path.parent.parent if layout.in_checkpoints(path) else None  # <run>/checkpoints/x
+        save_atomic(path, lambda buffer: torch.save(checkpoint, buffer), run)
 
     def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
         # A checkpoint may come from anyone: tensors and plain values only, never pickled code

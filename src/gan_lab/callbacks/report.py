@@ -16,12 +16,13 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
 from gan_lab.data.augment import augment_grid
 from gan_lab.hardware import device_name
 from gan_lab.runs import layout
 from gan_lab.runs.files import read_info, write_info
+from gan_lab.safe_io import write_png
 
 log = logging.getLogger(__name__)
 
@@ -175,19 +176,17 @@ class RunReport(Callback):
         folder = layout.preview_dir(self.dirpath)
         if not fresh and (folder / layout.PREVIEW_BATCH).exists():
             return
-        folder.mkdir(parents=True, exist_ok=True)
         g = torch.Generator().manual_seed(self.seed)
         pick = torch.randperm(len(dm.images), generator=g)
         images = dm.images[pick[: self.preview_images]]
-        save_image(
-            make_grid(images.float() / 255.0, nrow=8, padding=2), folder / layout.PREVIEW_BATCH
-        )
+        batch = make_grid(images.float() / 255.0, nrow=8, padding=2)
+        write_png(folder / layout.PREVIEW_BATCH, batch, self.dirpath)
         if dm.augment.active:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 shown = dm.images[pick[: self.augment_images]].cpu()
                 grid = augment_grid(shown, dm.augment, self.augment_copies)
-            save_image(grid, folder / layout.PREVIEW_AUGMENT)
+            write_png(folder / layout.PREVIEW_AUGMENT, grid, self.dirpath)
 
     # ---- the end: close the session, write the page -------------------------------------
     def close(self, trainer, status: str) -> None:

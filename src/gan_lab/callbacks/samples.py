@@ -1,27 +1,58 @@
 """Sample grids from the fixed latent vectors: the untrained G at the start, then every N epochs,
 and the grids' evolution as an animated GIF at the end (004). A conditional model's grid
-has one row of 8 per class."""
+has one row of 8 per class.
 
+Every file goes through gan_lab.safe_io (written beside its name, renamed; never through a link
+in the run folder; a full disk is one paragraph), as a checkpoint does."""
+
+import io
+import logging
 from pathlib import Path
 
 import torch
 from lightning.pytorch.callbacks import Callback
 from PIL import Image
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
 from gan_lab.models import to_unit
-from gan_lab.runs import layout
+from gan_lab.runs import files, layout
+from gan_lab.safe_io import save_atomic, write_png
 from gan_lab.schedule import due, epochs_done, logged_step
 
+log = logging.getLogger(__name__)
 
-def make_gif(frames: list[Path], out: Path, ms_per_frame: int = 300) -> Path | None:
-    if not frames:
+
+def _frame(path: Path) -> Image.Image | None:
+    """A grid as a GIF frame: a regular file within the size cap that decodes (a resumed run's
+    earlier grids may come from someone else's folder); None, with a warning, otherwise."""
+    data = files.read_bytes(path)
+    try:
+        return None if data is None else Image.open(io.BytesIO(data)).convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        log.warning("%s is left out of the GIF: %s", path, err)
         return None
-    images = [Image.open(f).convert("RGB") for f in frames]
+
+
+def make_gif(
+    frames: list[Path], out: Path, ms_per_frame: int = 300, root: Path | None = None
+) -> Path | None:
+    images = [im for im in map(_frame, frames) if im is not None]
+    if not images:
+        return None
     # Hold the last frame longer so the end result can be seen.
     durations = [ms_per_frame] * (len(images) - 1) + [ms_per_frame * 5]
-    images[0].save(out, save_all=True, append_images=images[1:], duration=durations, loop=0)
-    return out
+    return save_atomic(
+        out,
+        lambda buffer: images[0].save(
+            buffer,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=durations,
+            loop=0,
+        ),
+        root,
+    )
 
 
 class SampleGrid(Callback):
@@ -41,8 +72,7 @@ class SampleGrid(Callback):
         grid = self.grid(pl_module)
         path = layout.grid_path(self.dirpath, epoch)
         if trainer.is_global_zero:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_image(grid, path)
+            write_png(path, grid, self.dirpath)
             for logger in trainer.loggers:
                 if hasattr(logger.experiment, "add_image"):
                     step = logged_step(trainer)  # the x-axis of the losses, not the epoch
@@ -51,9 +81,10 @@ class SampleGrid(Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:  # the fixed noise, stored with the run (and in every checkpoint)
-            path = layout.fixed_noise_path(self.dirpath)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(pl_module.fixed_z.cpu(), path)
+            z = pl_module.fixed_z.cpu()
+            save_atomic(
+                layout.fixed_noise_path(self.dirpath), lambda b: torch.save(z, b), self.dirpath
+            )
         if trainer.current_epoch == 0:  # the untrained generator, once (003 §3); not on resume
             self.write(trainer, pl_module, 0)
 
@@ -64,4 +95,4 @@ class SampleGrid(Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         if self.gif and trainer.is_global_zero:
             frames = [p for _, p in layout.grids(self.dirpath)]
-            make_gif(frames, layout.gif_path(self.dirpath))
+            make_gif(frames, layout.gif_path(self.dirpath), root=self.dirpath)

@@ -6,6 +6,7 @@ checkpoint.load_gan is used (``gan-lab sample``, ``invert.py``, a resume).
 """
 
 import csv
+import io
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -20,6 +21,8 @@ from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.runs import layout
+from gan_lab.runs.files import check_no_links
+from gan_lab.safe_io import write_atomic
 
 # The settings a run's metrics config decides unless given on the command line (conf/score.yaml).
 SETTINGS = ("extractor", "n_samples", "inception_weights", "best", "batch_size", "seed")
@@ -49,6 +52,7 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
     ``overrides``: any key of conf/score.yaml (extractor=, n_samples=, best=, ...).
     """
     run_dir = Path(run_dir).expanduser().resolve()
+    check_no_links(run_dir)  # before minutes of scoring: the tables are written into it
     files = checkpoints(run_dir)
     config = read_checkpoint(files[-1])["gan_lab"]["config"]  # read as data (design §9)
     args = [f"{k}={v}" for k, v in overrides.items()]
@@ -89,10 +93,13 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
 
 
 def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
-    with (run_dir / layout.SCORES_CSV).open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    """scores.csv and scores.md, each written atomically (a kill leaves the old table or the new
+    one: ``best@`` never points at half a file) and never through a link (gan_lab.safe_io)."""
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(run_dir / layout.SCORES_CSV, table.getvalue().encode(), run_dir)
     names = [k for k in rows[0] if k not in ("checkpoint", "best")]
     best = next(r for r in rows if r["best"])
     lines = [
@@ -116,4 +123,4 @@ def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
         f"Best: `{best['checkpoint']}` ({key} = {best[key]:.4g}); select it with `ckpt={layout.best_spec(run_dir)}`.",
         "",
     ]
-    (run_dir / layout.SCORES_MD).write_text("\n".join(lines))
+    write_atomic(run_dir / layout.SCORES_MD, "\n".join(lines).encode(), run_dir)
