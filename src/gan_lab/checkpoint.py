@@ -148,6 +148,10 @@ def read_checkpoint(path: str | Path) -> dict:
         )
     info = ckpt["gan_lab"] if isinstance(ckpt["gan_lab"], dict) else {}
     ckpt["gan_lab"] = {**info, "config": read_stored(info.get("config"), path, layout.run_of(path))}
+    if info.get("fast_path") is not None:  # what a resume hands to GAN.use_stored_fast_path
+        from gan_lab.fast_path import stored_path  # Lightning's import: only where one is stored
+
+        stored_path(info["fast_path"], path)
     return ckpt
 
 

@@ -90,6 +90,42 @@ class FastPath:
 
 
 PLAIN = FastPath()
+MAX_THREADS = 1024
+
+
+def stored_path(stored: object, source: str | Path = "the checkpoint") -> FastPath:
+    """The fast path a checkpoint recorded (``asdict`` of a FastPath), read as data (design §9):
+    only FastPath's own keys, each of its type and range, or one UserError naming ``source``. A
+    crafted file must not reach ``FastPath(**stored)`` with other keywords, nor hand
+    ``torch.compile`` a mode or ``torch.set_num_threads`` a count of its choosing."""
+    checks = {
+        "channels_last": (lambda v: isinstance(v, bool), "true or false"),
+        "fuse_upsampling": (lambda v: isinstance(v, bool), "true or false"),
+        "compile": (
+            lambda v: v is None or v in COMPILE_MODES,
+            f"null or {', '.join(COMPILE_MODES)}",
+        ),
+        "threads": (
+            lambda v: (
+                v is None
+                or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_THREADS)
+            ),
+            f"null or a whole number in [1, {MAX_THREADS}]",
+        ),
+    }
+    if not isinstance(stored, dict):
+        why = f"it is {type(stored).__name__}, not a group of {', '.join(checks)}"
+    elif unknown := [k for k in stored if k not in checks]:
+        why = f"{', '.join(repr(k)[:60] for k in unknown[:3])} is not one of {', '.join(checks)}"
+    else:
+        wrong = [(k, what) for k, (ok, what) in checks.items() if k in stored and not ok(stored[k])]
+        why = f"{wrong[0][0]}={stored[wrong[0][0]]!r:.60} must be {wrong[0][1]}" if wrong else ""
+    if why:
+        raise UserError(
+            f"{source}: its stored fast_path is not valid ({why}); the file was not loaded. Use a "
+            "checkpoint written by train.py."
+        )
+    return FastPath(**stored)
 
 
 def parse_compile(value) -> str | None | bool:

@@ -174,7 +174,7 @@ class GAN(L.LightningModule):
     def use_stored_fast_path(self, stored: dict) -> None:
         """A resumed run keeps the path it ran on (a cache entry may have changed since): layout,
         fusion and compilation change the rounding, so they are part of a bit-exact resume."""
-        self.stored_fast_path = fast_path.FastPath(**stored)
+        self.stored_fast_path = fast_path.stored_path(stored)
 
     def on_train_start(self) -> None:
         # Random streams (design §9): a resumed run continues the stored ones; DDP ranks each get

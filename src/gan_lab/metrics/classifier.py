@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from gan_lab.config import compose, registry
+from gan_lab.config.schema import MAX_CLASSES, MAX_IMAGE_SIZE, MAX_WIDTH
 from gan_lab.data.augment import BatchAugment
 from gan_lab.errors import UserError, load_torch_file
 from gan_lab.progress import progress
@@ -102,11 +103,64 @@ class ClassifierFeatures(nn.Module):
         blob = load_torch_file(path, "feature extractor file", hint)
         if not isinstance(blob, dict) or blob.get("kind") != KIND:
             raise UserError(f"{path} is not a gan-lab feature extractor file; {hint}.")
-        meta = dict(blob["meta"])
+        meta = checked_meta(blob.get("meta"), path)
+        if not isinstance(blob.get("state_dict"), dict):
+            raise UserError(f"{path} has no state_dict; it was not loaded; {hint}.")
         name, classes, accuracy = meta.pop("name"), meta.pop("classes"), meta.pop("accuracy")
         net = SmallCNN(**meta)
-        net.load_state_dict(blob["state_dict"])
+        try:
+            net.load_state_dict(blob["state_dict"])
+        except (RuntimeError, TypeError, ValueError) as err:
+            raise UserError(
+                f"{path} holds other weights than its meta describes ({err!s:.300}); {hint}."
+            ) from None
         return cls(net, name, classes, accuracy)
+
+
+def _whole_in(low: int, high: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+# What an extractor file's meta may hold (ClassifierFeatures.save), each key's test and bound: the
+# file is someone else's, and SmallCNN(**meta) allocates what its sizes say.
+META = {
+    "channels": (lambda v: v in (1, 3) and not isinstance(v, bool), "1 or 3"),
+    "image_size": (_whole_in(8, MAX_IMAGE_SIZE), f"a whole number in [8, {MAX_IMAGE_SIZE}]"),
+    "num_classes": (_whole_in(2, MAX_CLASSES), f"a whole number in [2, {MAX_CLASSES}]"),
+    "width": (_whole_in(1, MAX_WIDTH // 4), f"a whole number in [1, {MAX_WIDTH // 4}]"),
+    "feature_dim": (_whole_in(1, MAX_WIDTH), f"a whole number in [1, {MAX_WIDTH}]"),
+    "name": (lambda v: isinstance(v, str) and len(v) <= 100 and v == safe_name(v), "a label"),
+    "classes": (
+        lambda v: (
+            isinstance(v, list)
+            and len(v) <= MAX_CLASSES
+            and all(isinstance(c, str | int) and not isinstance(c, bool) for c in v)
+        ),
+        "a list of class names",
+    ),
+    "accuracy": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1,
+        "a number in [0, 1]",
+    ),
+}
+
+
+def checked_meta(meta: object, path: str | Path) -> dict:
+    """An extractor file's meta, read as data: exactly META's keys, each of its type and within its
+    bound, or one UserError naming the file and the key."""
+    if not isinstance(meta, dict) or set(meta) != set(META):
+        keys = sorted(map(str, meta)) if isinstance(meta, dict) else type(meta).__name__
+        raise UserError(
+            f"{path}: its meta must hold {', '.join(META)}, not {keys!s:.200}; the file was not "
+            "loaded. Write it again with gan-lab extractor."
+        )
+    for key, (ok, what) in META.items():
+        if not ok(meta[key]):
+            raise UserError(
+                f"{path}: its meta {key}={meta[key]!r:.80} must be {what}; the file was not "
+                "loaded. Write it again with gan-lab extractor."
+            )
+    return dict(meta)
 
 
 def safe_name(text: str) -> str:
