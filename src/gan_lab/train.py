@@ -1,13 +1,9 @@
 """train(cfg): build everything from the composed config and fit. ``train.py`` is its thin CLI."""
 
 import copy
-import fcntl
 import logging
-import os
-import socket
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -26,6 +22,7 @@ from gan_lab.hardware import auto_precision
 from gan_lab.models import output_range
 from gan_lab.module import GAN
 from gan_lab.runs import files, layout
+from gan_lab.runs.lock import run_lock
 from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
 
 log = logging.getLogger(__name__)
@@ -64,31 +61,6 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
         )
     for name in layout.HISTORY:
         files.truncate_after(run_dir / name, epoch)
-
-
-@contextmanager
-def run_lock(run_dir: Path):
-    """One process per run folder: a second one (a resume started twice) would interleave writes.
-    An OS lock, released by the kernel when the process dies, so a killed run never blocks."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.seek(0)
-            owner = f.read().strip() or "another process"
-            raise UserError(
-                f"the run folder {run_dir} is in use by {owner}; wait for it to finish (or stop "
-                "it) before resuming, or resume a copy of the folder."
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"process {os.getpid()} on {socket.gethostname()}")
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def load_data(cfg: DictConfig) -> tuple[L.LightningDataModule, dict]:

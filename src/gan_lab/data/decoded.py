@@ -10,15 +10,15 @@ starts in seconds. The data folder itself is never written to.
 A set whose decoded size exceeds the memory budget is read as a memory-mapped file: the OS pages
 rows in as batches ask for them, and the training sees the same rows in the same order.
 
-Runs share the cache (design §3.2): a writer holds an exclusive lock on ``.lock`` from reading the
-index to deleting the generations it replaced, readers a shared one while they open the files, so
+Runs share the cache (design §3.2): a writer holds the lock on ``.lock`` from reading the index to
+deleting the generations it replaced, a reader while it opens the files (gan_lab.runs.lock: one
+kind of lock, since Windows and filelock have no shared one; a reader holds it for moments), so
 two runs decoding one folder at once take turns (the second finds the first's work) instead of
 deleting each other's files. Every file is reserved on disk (posix_fallocate) before it is
 memory-mapped: a full disk is then one message before any decoding, not a SIGBUS in the middle.
 """
 
 import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -45,6 +45,7 @@ from gan_lab.data.folder import (
     scan_folder,
 )
 from gan_lab.errors import UserError
+from gan_lab.runs import lock
 from gan_lab.safe_io import write_atomic
 
 log = logging.getLogger(__name__)
@@ -139,20 +140,25 @@ def _cannot_write(root: Path, where: Path, err: OSError, need: int = 0) -> UserE
 
 @contextmanager
 def _locked(folder: Path, exclusive: bool):
-    """flock on the cache folder's lock file: exclusive for a writer, shared for a reader. An
-    flock belongs to its open file, so threads of one process exclude each other too."""
-    try:  # read-only is enough for flock: a cache shared read-only can still be read
-        fd = os.open(folder / LOCK, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    """The cache folder's lock, waited for: a writer (``exclusive``) and a reader take the same
+    one. It belongs to its open file, so threads of one process exclude each other too; the end
+    of a killed process releases it. A reader of a cache it cannot write (a read-only copy) goes
+    on without it: nobody can write there either."""
+    try:
+        release = lock.acquire(
+            folder / LOCK,
+            blocking=True,
+            advice="point data.cache_dir at a local disk, pass data.cache=false",
+        )
     except OSError:
         if exclusive:
             raise
-        yield  # nobody can write there either
-        return
+        release = None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
     finally:
-        os.close(fd)  # releases the lock; so does the end of a killed process
+        if release is not None:
+            release()
 
 
 def _allocate(path: Path, shape: tuple, root: Path, where: Path) -> np.memmap:
@@ -160,11 +166,12 @@ def _allocate(path: Path, shape: tuple, root: Path, where: Path) -> np.memmap:
     written into a sparse file when the disk is full kills the process with SIGBUS."""
     try:
         images = np.lib.format.open_memmap(path, "w+", np.uint8, shape)  # a sparse file
-        fd = os.open(path, os.O_RDWR)
-        try:
-            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
-        finally:
-            os.close(fd)
+        if hasattr(os, "posix_fallocate"):  # not on macOS or Windows: the file stays sparse there
+            fd = os.open(path, os.O_RDWR)
+            try:
+                os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+            finally:
+                os.close(fd)
         return images
     except OSError as err:
         path.unlink(missing_ok=True)
@@ -214,7 +221,7 @@ def decode_folder(
             return hit
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / LOCK).touch()
+        lock.create_lock_file(folder / LOCK)  # never through a link planted there
     except OSError as err:
         raise _cannot_write(root, folder, err) from None
     with _locked(folder, exclusive=True):

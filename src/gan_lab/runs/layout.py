@@ -55,6 +55,9 @@ PREVIEW_AUGMENT = "augment.png"
 HYDRA_CONFIG = "config.yaml"
 HYDRA_OVERRIDES = "overrides.yaml"
 HYDRA_SESSIONS = "sessions"  # .hydra/sessions/<time>/: each later session's record
+# Held while a process trains in the folder (gan_lab.runs.lock): the lock file, and beside it
+# .lock.owner ("process <pid> on <host>", named by the lock module) for a second process's message.
+RUN_LOCK = ".lock"
 # Names the abandoned/<time>/ folder that files are being moved into, until the move is done: a
 # kill mid-move and the next start finish the same move instead of starting a second folder.
 MOVING_MARK = f"{ABANDONED}/.moving"

@@ -13,7 +13,6 @@ over sessions (gan_lab.tune.budget); each worker records its session and, for it
 a heartbeat every ``heartbeat`` seconds.
 """
 
-import fcntl
 import logging
 import math
 import os
@@ -33,7 +32,7 @@ from optuna.trial import TrialState
 
 from gan_lab.errors import TrainingStopped, UserError
 from gan_lab.progress import progress
-from gan_lab.runs import layout
+from gan_lab.runs import layout, lock
 from gan_lab.tune.budget import lightning_time, shown_duration, spent
 from gan_lab.tune.objective import Judge, TrialReporter
 from gan_lab.tune.recipe import write_best
@@ -97,14 +96,11 @@ def sampler(settings: Settings) -> optuna.samplers.BaseSampler:
 
 @contextmanager
 def study_lock(study_dir: Path):
-    """One worker at a time changes the bookkeeping (creation, stale trials, best.yaml)."""
+    """One worker at a time changes the bookkeeping (creation, stale trials, best.yaml); the
+    others wait (gan_lab.runs.lock: flock, or msvcrt on Windows)."""
     study_dir.mkdir(parents=True, exist_ok=True)
-    with open(layout.study_lock(study_dir), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with lock.hold(layout.study_lock(study_dir), advice="or put tune.dir on a local disk"):
+        yield
 
 
 def open_study(
