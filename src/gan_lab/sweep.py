@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra.experimental.callback import Callback
 
 from gan_lab import keys
 from gan_lab.errors import UserError
 from gan_lab.runs import layout
-from gan_lab.runs.files import read_rows
+from gan_lab.runs.files import epoch_of_row, read_bytes, read_rows, read_yaml
 from gan_lab.runs.layout import FAILED, METRICS_CSV
 
 # The summary's columns of the final epoch's means (metrics.csv stores them under the bare key).
@@ -26,8 +25,9 @@ FINAL = {keys.short(k): k for k in keys.STAT_KEYS}
 
 
 def _yaml(path: Path) -> Any:
-    with path.open() as f:
-        return yaml.safe_load(f)
+    """A run's Hydra record as plain data (files.read_yaml: no aliases, capped, nothing evaluated;
+    None with a warning for anything else): a sweep folder may come from someone else."""
+    return read_yaml(path)
 
 
 def _float(value: Any) -> float | None:
@@ -55,7 +55,7 @@ def parse_overrides(run: Path) -> dict[str, str] | None:
     if not path.is_file():
         return None
     items = _yaml(path) or []
-    pairs = (str(item).split("=", 1) for item in items)
+    pairs = (str(item).split("=", 1) for item in (items if isinstance(items, list) else []))
     return {p[0]: (p[1] if len(p) > 1 else "") for p in pairs}
 
 
@@ -74,13 +74,15 @@ def last_grid(run: Path) -> Path | None:
 
 def run_status(run: Path, rows: list[dict]) -> str:
     if (run / FAILED).exists():
-        return "failed: " + (run / FAILED).read_text().strip().splitlines()[0][:200]
+        said = (read_bytes(run / FAILED, 2**16) or b"").decode("utf-8", "replace").strip()
+        return "failed: " + (said.splitlines() or ["(no reason recorded)"])[0][:200]
     if not rows:
         return "no metrics"
     hydra = layout.hydra_config(run)  # absent when train() was called without Hydra
     config = (_yaml(hydra) if hydra.is_file() else None) or {}
-    planned = (config.get("trainer") or {}).get("max_epochs")
-    done = int(float(rows[-1].get("epoch") or 0))
+    trainer = config.get("trainer") if isinstance(config, dict) else None
+    planned = trainer.get("max_epochs") if isinstance(trainer, dict) else None
+    done = epoch_of_row(rows[-1]) or 0
     if isinstance(planned, int) and planned > 0 and done < planned:
         return f"incomplete ({done}/{planned} epochs)"
     return "ok"

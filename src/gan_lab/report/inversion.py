@@ -8,12 +8,15 @@ turns them into plain data for its template (templates/inversion/).
 """
 
 import json
+import logging
 from pathlib import Path
 
 from gan_lab.errors import UserError
 from gan_lab.report import links, page, plots
-from gan_lab.runs.files import read_rows
+from gan_lab.runs.files import check_no_links, read_bytes, read_rows, too_deep
 from gan_lab.runs.layout import GIF, INVERSION_JSON, LOSS_CSV, REPORT
+
+log = logging.getLogger(__name__)
 
 PICTURES = ("target_vs_reconstruction.png", "edits.png", "interpolation.png", "compare.png")
 
@@ -195,13 +198,29 @@ def files(folder: Path) -> dict:
     return {"links": [links.link(folder, p) for p in own]}
 
 
+def read_json(path: Path) -> dict:
+    """inversion.json as plain data, or {} with a warning: a regular file within the size cap,
+    a JSON object at most files.MAX_DEPTH deep (the folder may come from someone else)."""
+    data = read_bytes(path)
+    try:
+        record = json.loads(data) if data is not None else {}
+    except (ValueError, RecursionError) as err:
+        log.warning("%s is not read: not JSON (%s)", path, str(err)[:200])
+        return {}
+    if not isinstance(record, dict) or too_deep(record):
+        log.warning("%s is not read: not a JSON object of a few levels", path)
+        return {}
+    return record
+
+
 def write_inversion_report(folder: str | Path) -> Path:
     """Write <inversion folder>/report.html; returns its path."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir() or not is_inversion(folder):
         raise UserError(f"{folder} is not an inversion folder (no {INVERSION_JSON} or {LOSS_CSV}).")
+    check_no_links(folder)  # the folder is data: the page is written into it
     path = folder / INVERSION_JSON
-    record = json.loads(path.read_text()) if path.is_file() else {}
+    record = read_json(path)
     found = inversions(folder, record)
     edits = optional(
         folder,

@@ -15,7 +15,7 @@ from gan_lab.errors import UserError
 from gan_lab.report import images, links, page, plots
 from gan_lab.report.run.best import evaluations
 from gan_lab.runs import layout
-from gan_lab.runs.files import read_rows
+from gan_lab.runs.files import check_no_links, read_rows
 from gan_lab.sweep import FINAL, columns, differing_keys, find_runs, parse_overrides, summarize_run
 
 GRID_PX = 256  # each run's final grid, downsized to this and embedded
@@ -54,7 +54,7 @@ def comparison(sweep_dir: Path, rows: list[dict], cols: list[str], thumbs: dict)
         report = run / layout.REPORT
         first = links.link(sweep_dir, report if report.exists() else run, str(row["run"]))
         thumb = ""
-        if row["samples"]:
+        if thumbs.get(row["folder"]):  # None: not a picture (images.open_image)
             to = links.href(sweep_dir, sweep_dir / row["samples"])
             thumb = links.drawn(thumbs[row["folder"]], row["folder"], "small pixel", to)
         body.append([first, thumb, *(row.get(c, "") for c in shown)])
@@ -69,7 +69,7 @@ def grids(sweep_dir: Path, rows: list[dict], varied: list[str], thumbs: dict) ->
     cells = []
     for row in rows:
         picture = None
-        if row["samples"]:
+        if thumbs.get(row["folder"]):  # None: not a picture (images.open_image)
             to = links.href(sweep_dir, sweep_dir / row["samples"])
             picture = links.drawn(thumbs[row["folder"]], label(row, varied), "grid pixel", to)
         cells.append(
@@ -128,6 +128,7 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
             f"no runs in {sweep_dir}: a multirun folder holds one sub-folder per run, each with "
             f"{layout.SWEEP_RUN_MARK} (python train.py -m ... writes them)."
         )
+    check_no_links(sweep_dir)  # the folder is data: the page is written into it
     runs = find_runs(sweep_dir)
     overrides = [parse_overrides(r) for r in runs]
     varied = differing_keys(overrides)

@@ -11,6 +11,7 @@ from gan_lab.report import page
 from gan_lab.report.run import data, files, overview, samples, training
 from gan_lab.report.run.folder import RunFolder
 from gan_lab.runs import layout
+from gan_lab.runs.files import check_no_links
 
 # id (the page's anchor), heading, what gathers its data, its template — in the page's order.
 SECTIONS = (
@@ -33,6 +34,7 @@ def write_run_report(run: str | Path) -> Path:
             f"{run} is not a run folder (no {layout.METRICS_CSV}, {layout.CHECKPOINTS}/ or "
             f"{layout.SAMPLES}/)."
         )
+    check_no_links(run)  # the folder is data: nothing is read or written through a link in it
     folder = RunFolder.read(run)
     sections = [
         page.Section(sid, title, template, gather(folder))

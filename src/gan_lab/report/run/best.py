@@ -32,9 +32,12 @@ def score_stds(rows: list[dict]) -> list[str]:
 def evaluations(rows: list[dict]) -> list[dict]:
     """The epochs at which the scores were computed. metrics.csv repeats the last scores on the
     epochs between evaluations (the logged values persist); a row whose every score equals the
-    row before's is such a repeat, not a new measurement of the same value to all digits."""
+    row before's is such a repeat, not a new measurement of the same value to all digits. A row
+    whose epoch is not a number is no evaluation of an epoch."""
     out, previous = [], None
     for row in rows:
+        if number(row.get("epoch")) is None:
+            continue
         values = tuple(row.get(k) or "" for k in score_columns([row]) + score_stds([row]))
         if any(values) and values != previous:
             out.append(row)

@@ -25,12 +25,18 @@ def audit(run: RunFolder) -> dict:
     skipped = [x for x in run.audit if x.get("action") == "skipped"]
     shown = []
     for x in skipped[:THUMBS]:
-        file = Path(x.get("path", ""))
-        png = images.audit_thumbnail(file) if file.is_file() else None
+        file = Path(x.get("path") or "")
+        # The CSV is the folder's data: a path it lists is decoded only when it lies inside the
+        # run folder (links.inside), never an absolute path to anywhere on this machine.
+        ours = file.is_absolute() and links.inside(run.dir, file)
+        png = images.audit_thumbnail(file) if ours and file.is_file() else None
+        why = "cannot be shown" if file.is_file() else "file no longer there"
+        if not ours:
+            why = "cannot be shown here: outside the run folder, whose files alone a report opens"
         shown.append(
             {
                 "thumb": links.drawn(png, file.name, "small") if png else None,
-                "why": "cannot be shown" if file.is_file() else "file no longer there",
+                "why": why,
                 "name": file.name,
                 "problem": x.get("problem"),
                 "detail": x.get("detail"),

@@ -9,13 +9,10 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from omegaconf import DictConfig, OmegaConf
-
 from gan_lab.checkpoint import read_checkpoint
 from gan_lab.errors import UserError
 from gan_lab.runs import layout
-from gan_lab.runs.files import read_info, read_rows
+from gan_lab.runs.files import read_bytes, read_info, read_rows, read_yaml
 from gan_lab.sweep import FAILED, parse_overrides, run_status
 
 
@@ -38,19 +35,35 @@ def fmt(value, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def resolved(node, root: DictConfig, path: str = ""):
-    """Hydra's record with every interpolation resolved that can be outside Hydra
-    (``${data.channels}`` can, ``${hydra:runtime.output_dir}`` cannot: it stays as written)."""
+# ``${data.channels}``: a plain reference to another key of the same record.
+REFERENCE = re.compile(r"\$\{([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)\}")
+
+
+def _lookup(root: dict, dotted: str):
+    node = root
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def resolved(node, root: dict):
+    """Hydra's record with each plain reference to another key (``${data.channels}``) replaced by
+    that key's value, looked up as data (a chain of them up to 8 long). Nothing is evaluated: a
+    resolver (``${oc.env:HOME}``, ``${hydra:runtime.output_dir}``) or text around a reference
+    stays as written — the record may come from someone else, and a resolver would put this
+    machine's values (an environment variable) on the page."""
     if isinstance(node, dict):
-        return {k: resolved(v, root, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+        return {k: resolved(v, root) for k, v in node.items()}
     if isinstance(node, list):
-        return [resolved(v, root, f"{path}[{i}]") for i, v in enumerate(node)]
-    if isinstance(node, str) and "${" in node:
-        try:
-            value = OmegaConf.select(root, path)
-        except Exception:  # noqa: BLE001 — an unresolvable value is shown as written
-            return node
-        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        return [resolved(v, root) for v in node]
+    for _ in range(8):
+        found = REFERENCE.fullmatch(node) if isinstance(node, str) else None
+        value = _lookup(root, found.group(1)) if found else None
+        if value is None or isinstance(value, dict | list):
+            break
+        node = value
     return node
 
 
@@ -60,12 +73,11 @@ def run_config(run: Path, info: dict) -> dict:
     stored in the newest checkpoint."""
     if info.get("config"):
         return info["config"]
-    hydra = layout.hydra_config(run)
-    if hydra.is_file():
-        raw = yaml.safe_load(hydra.read_text()) or {}
+    raw = read_yaml(layout.hydra_config(run))  # plain data: no alias, nothing evaluated
+    if isinstance(raw, dict):
         if isinstance(raw.get("paths"), dict):  # ${hydra:runtime.output_dir} is this folder
             raw["paths"]["output_dir"] = str(run)
-        return resolved(raw, OmegaConf.create(raw))
+        return resolved(raw, raw)
     for path in [layout.last_checkpoint(run), *reversed([p for _, p in layout.history(run)])]:
         if path.is_file():
             try:
@@ -91,10 +103,8 @@ def status(run: Path, info: dict, epochs: list[dict]) -> str:
 
 def scores_key(run: Path) -> str | None:
     """The metric gan_lab.score ranked by, as its scores.md states it."""
-    try:
-        found = re.search(r"best by `([^`]+)`", (run / layout.SCORES_MD).read_text())
-    except OSError:
-        return None
+    data = read_bytes(run / layout.SCORES_MD, 2**20)
+    found = re.search(r"best by `([^`]+)`", data.decode("utf-8", "replace")) if data else None
     return found.group(1) if found else None
 
 

@@ -19,17 +19,11 @@ def glance(run: RunFolder) -> list[tuple[int, links.Picture]]:
     if len(chosen) > GLANCE:
         idx = sorted({round(i * (len(chosen) - 1) / (GLANCE - 1)) for i in range(GLANCE)})
         chosen = [chosen[i] for i in idx]
+    shown = [(epoch, path, images.downsized(path, GLANCE_PX)) for epoch, path in chosen]
     return [
-        (
-            epoch,
-            links.drawn(
-                images.downsized(path, GLANCE_PX),
-                f"epoch {epoch}",
-                "pixel",
-                links.href(run.dir, path),
-            ),
-        )
-        for epoch, path in chosen
+        (epoch, links.drawn(png, f"epoch {epoch}", "pixel", links.href(run.dir, path)))
+        for epoch, path, png in shown
+        if png is not None  # not a picture (images.open_image): left out, with a warning
     ]
 
 

@@ -1,11 +1,14 @@
 """How training went: the losses and D's outputs with the warnings ("training"), and the scores
 with the checkpoint to use ("scores"). Templates: run/training.html.j2, run/scores.html.j2."""
 
+from pathlib import Path
+
 from gan_lab import keys
-from gan_lab.report import links, plots
+from gan_lab.report import images, links, plots
 from gan_lab.report.run.best import best_choice, evaluations, score_columns
 from gan_lab.report.run.folder import RunFolder, fmt, number
 from gan_lab.runs import layout
+from gan_lab.runs.files import read_bytes
 
 
 def current_plot(run: RunFolder) -> bytes | None:
@@ -16,7 +19,8 @@ def current_plot(run: RunFolder) -> bytes | None:
     sources = [run.dir / n for n in names if (run.dir / n).exists()]
     if not path.is_file() or any(s.stat().st_mtime_ns > path.stat().st_mtime_ns for s in sources):
         return None
-    return path.read_bytes()
+    data = read_bytes(path, images.MAX_BYTES)  # a regular file, not a link, that is a picture
+    return data if images.checked(data, path) is not None else None
 
 
 def training(run: RunFolder) -> dict:
@@ -88,10 +92,10 @@ def scores(run: RunFolder) -> dict:
     table = []
     for x in best.rows:
         row = [fmt(x.get("epoch")), *(fmt(x.get(n)) for n in names)]
-        if by_file:
-            row.append(
-                links.link(run.dir, run.dir / x.get("checkpoint", ""), x.get("checkpoint", ""))
-            )
+        if by_file:  # a link only to a file inside the run folder: the CSV is the folder's data
+            named = str(x.get("checkpoint") or "")
+            inside = links.inside(run.dir, run.dir / named) and not Path(named).is_absolute()
+            row.append(links.link(run.dir, run.dir / named, named) if inside else named)
         table.append(row)
     out["table"] = {
         "header": ["epoch", *names] + (["checkpoint"] if by_file else []),
