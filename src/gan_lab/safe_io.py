@@ -167,6 +167,42 @@ def append_atomic(path: str | Path, text: str, root: str | Path | None = None) -
         ) from None
 
 
+def _tensorboard_paragraph(method: Callable, folder: str) -> Callable:
+    def write(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except OSError as err:
+            raise UserError(
+                f"cannot write TensorBoard's events in {folder}: {err.strerror or err}. The run "
+                "stopped; the files written before are intact. Free disk space or make the folder "
+                "writable, then resume from the newest checkpoint (logger=none trains without "
+                "TensorBoard)."
+            ) from None
+
+    return write
+
+
+def guard_tensorboard(loggers) -> None:
+    """TensorBoard's event file on a full disk (or a folder gone read-only) as the one paragraph
+    every other write gives. Lightning's TensorBoardLogger writes through torch's SummaryWriter,
+    whose file writer works in a thread of its own and raises the thread's OSError at the next
+    call — anywhere in Lightning's loop; each call of the file writer (add_event, flush, close)
+    turns it into a UserError naming the folder. Rank 0 only (the others have no writer)."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    for logger in loggers:
+        if not isinstance(logger, TensorBoardLogger):
+            continue
+        get = getattr(logger.experiment, "_get_file_writer", None)
+        writer = get() if callable(get) else None
+        if writer is None or getattr(writer, "_gan_lab_guarded", False):
+            continue
+        folder = str(writer.get_logdir())
+        for name in ("add_event", "flush", "close"):
+            setattr(writer, name, _tensorboard_paragraph(getattr(writer, name), folder))
+        writer._gan_lab_guarded = True
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint writer, but crash-safe: Lightning's own serialises to a temporary
     file in $TMPDIR and moves it over the target, which is a copy (not a rename) when $TMPDIR is

@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from gan_lab import keys
 from gan_lab.runs.files import append_rows, read_rows
 from gan_lab.runs.layout import LOSSES_PNG, METRICS_CSV, STEPS_CSV, WARNINGS_CSV
-from gan_lab.safe_io import write_atomic
+from gan_lab.safe_io import guard_tensorboard, write_atomic
 from gan_lab.schedule import batches_done, epochs_done
 
 
@@ -25,6 +25,10 @@ class EpochHistory(Callback):
         self._steps: list[tuple[int, torch.Tensor]] = []
         self._t0 = time.perf_counter()
         self._rolled_back = False
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if trainer.is_global_zero:  # the same values go to TensorBoard: a full disk is a paragraph
+            guard_tensorboard(trainer.loggers)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._t0, self._rolled_back = time.perf_counter(), False

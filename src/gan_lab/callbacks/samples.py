@@ -16,7 +16,7 @@ from torchvision.utils import make_grid
 
 from gan_lab.models import to_unit
 from gan_lab.runs import files, layout
-from gan_lab.safe_io import save_atomic, write_png
+from gan_lab.safe_io import guard_tensorboard, save_atomic, write_png
 from gan_lab.schedule import due, epochs_done, logged_step
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,10 @@ class SampleGrid(Callback):
                     step = logged_step(trainer)  # the x-axis of the losses, not the epoch
                     logger.experiment.add_image("samples/fixed_noise", grid, global_step=step)
         return path
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if trainer.is_global_zero:  # the grids also go to TensorBoard: a full disk is a paragraph
+            guard_tensorboard(trainer.loggers)
 
     def on_train_start(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:  # the fixed noise, stored with the run (and in every checkpoint)
