@@ -10,7 +10,6 @@ batch 16 and ``SHORT_LR``; a longer one with batch 64 and the plain loop's ``LON
 (benchmarks/README.md, "recipe=auto with the budget rule", has the runs that set it).
 """
 
-import datetime
 import math
 import statistics
 import time
@@ -20,9 +19,11 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.config import registry
+from gan_lab.errors import UserError
 from gan_lab.fast_path import resolve_planned_steps
 from gan_lab.hardware import auto_precision
 from gan_lab.step import adam
+from gan_lab.tune.budget import max_time_seconds
 
 # The budget: a run that batch 64 leaves fewer updates than this trains with SHORT_BATCH and the
 # learning rates the tune study found for it (benchmarks/README.md, "gan-lab tune"). Batch 16 won
@@ -38,18 +39,12 @@ WARMUP_STEPS, TIMED_STEPS = 2, 5  # per batch size: ~2 s for both at 64 px on a 
 
 
 def max_seconds(cfg: DictConfig) -> float | None:
-    """trainer.max_time in seconds (Lightning's "DD:HH:MM:SS" or a dict of timedelta's
-    arguments), or None without one (or one Lightning will refuse with its own message)."""
-    value = cfg.trainer.get("max_time")
+    """trainer.max_time in seconds (gan_lab.tune.budget.max_time_seconds: 10m, 1h30m, seconds,
+    Lightning's "DD:HH:MM:SS" or a dict of timedelta's arguments), or None without one."""
     try:
-        if isinstance(value, str):
-            days, hours, minutes, seconds = map(int, value.split(":"))
-            value = {"days": days, "hours": hours, "minutes": minutes, "seconds": seconds}
-        if isinstance(value, dict | DictConfig):
-            return datetime.timedelta(**dict(value)).total_seconds()
-    except (TypeError, ValueError):
-        pass
-    return None
+        return max_time_seconds(cfg.trainer.get("max_time"))
+    except UserError:
+        return None
 
 
 def processes(cfg: DictConfig) -> int | None:

@@ -19,6 +19,38 @@ def pick_device(name: str) -> torch.device:
         raise UserError(f"device={name} is not a device ({err}); use auto, cpu or cuda.") from None
 
 
+def check_accelerator(name: str, key: str = "trainer.accelerator") -> None:
+    """An accelerator Lightning knows and this machine has, or one paragraph saying which are
+    here (Lightning's own error would come from deep inside the Trainer)."""
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+
+    name = str(name)
+    if name == "auto":
+        return
+    known = sorted({"gpu", *AcceleratorRegistry.available_accelerators()})
+    here = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        here += ["gpu", "cuda"]
+    if torch.backends.mps.is_available():
+        here += ["mps"]
+    if name not in known:
+        raise UserError(
+            f"{key}={name} is not an accelerator Lightning knows ({', '.join(known)}); on this "
+            f"machine use one of {', '.join(here)}."
+        )
+    if name in here:
+        return
+    try:
+        available = name != "gpu" and bool(AcceleratorRegistry.get(name).is_available())
+    except Exception:  # noqa: BLE001 — Lightning raises its own error for a missing package (tpu)
+        available = False
+    if not available:
+        raise UserError(
+            f"{key}={name} asks for a device this machine does not have (torch sees no {name}); "
+            f"use one of {', '.join(here)} (auto takes the GPU when there is one)."
+        )
+
+
 @functools.cache
 def cpu_has_native_bf16() -> bool:
     """AVX-512 BF16 or AMX (x86) — where bf16 matmuls are really faster than fp32."""

@@ -129,6 +129,7 @@ class GAN(L.LightningModule):
         self.register_buffer("fixed_y", fixed_y.long())
         # The resolved run config, stored in checkpoints so tools can rebuild the networks.
         self.run_config = run_config or {}
+        self.data_fingerprint: dict | None = None  # set by gan_lab.train.build from the data
         # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
         # model.ema: a decay per update, or half_life (ema_images, ema_rampup; gan_lab/ema.py).
         self.ema_rule = HalfLife(ema_images, ema_rampup) if ema == HALF_LIFE else ema
@@ -351,6 +352,7 @@ class GAN(L.LightningModule):
             "format": 2,
             "rng": capture(),
             "fast_path": dataclasses.asdict(self.fast_path),
+            "data": self.data_fingerprint,  # gan_lab.data.fingerprint: what a resume compares
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:

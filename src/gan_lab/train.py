@@ -13,17 +13,19 @@ from omegaconf import DictConfig, open_dict
 
 from gan_lab import recipe, rollback
 from gan_lab.checkpoint import epochs_done_in, newest, resolve_checkpoint
-from gan_lab.config import registry, to_dict
+from gan_lab.config import compose_again, registry, to_dict
 from gan_lab.config.resume import use_stored_config
 from gan_lab.config.validate import check_config
+from gan_lab.data import fingerprint
 from gan_lab.distributed import check_trainer
 from gan_lab.errors import UserError
-from gan_lab.hardware import auto_precision
+from gan_lab.hardware import auto_precision, check_accelerator
 from gan_lab.models import output_range
 from gan_lab.module import GAN
 from gan_lab.runs import files, layout
 from gan_lab.runs.lock import run_lock
 from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
+from gan_lab.tune.budget import lightning_time, max_time_seconds
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
     generator = registry.build("generator", cfg.generator)
     discriminator = registry.build("discriminator", cfg.discriminator)
     noise = registry.build("noise", cfg.noise)
+    # A resumed run keeps the first session's record of what recipe=auto chose (config.resume).
+    chosen = {**(to_dict(cfg).get("chosen") or {}), **chosen}
     run_config = {**to_dict(cfg), "classes": list(datamodule.classes), "chosen": chosen}
     module = GAN(
         generator,
@@ -110,6 +114,7 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
         fast_path_mode=str(cfg.trainer.get("fast_path", "auto")),
         **copy.deepcopy(run_config["model"]),
     )
+    module.data_fingerprint = datamodule.fingerprint()
     return module, datamodule
 
 
@@ -117,6 +122,9 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     trainer_cfg = to_dict(cfg.trainer)
     trainer_cfg.pop("fast_path", None)  # gan-lab's, not Lightning's: the module reads it (build)
     check_trainer(trainer_cfg)
+    check_accelerator(trainer_cfg.get("accelerator", "auto"))
+    if trainer_cfg.get("max_time") is not None:  # 10m, 1h30m, seconds → Lightning's DD:HH:MM:SS
+        trainer_cfg["max_time"] = lightning_time(max_time_seconds(trainer_cfg["max_time"]))
     if trainer_cfg.get("precision") == "auto":
         trainer_cfg["precision"] = auto_precision(str(trainer_cfg.get("accelerator", "auto")))
     # A node without _target_ is a preset's setting for a callback that callbacks=none removed.
@@ -140,7 +148,7 @@ def train(
     are the command line's key=value arguments (the Hydra app passes them; None when a script
     composed the config itself: see use_stored_config).
     """
-    ckpt_path, start, stored_path = None, 0, None
+    ckpt_path, start, stored_path, stored_data = None, 0, None, None
     found = newest(resolve_checkpoint(cfg.ckpt_path)) if cfg.get("ckpt_path") else None
     if cfg.get("ckpt_path") and found is None:
         log.warning("%s does not exist yet: this is the run's first start", cfg.ckpt_path)
@@ -150,9 +158,14 @@ def train(
         ckpt_path, ckpt = found  # best@<run> too
         with open_dict(cfg):
             cfg.ckpt_path = str(ckpt_path)
-        cfg = use_stored_config(cfg, overrides, ckpt["gan_lab"]["config"])
+        baseline = None
+        if overrides is not None:  # what ckpt_path= alone composes: the rest is what was typed
+            alone = [o for o in overrides if o.lstrip("+~").startswith(("ckpt_path=", "hydra."))]
+            baseline = compose_again("train", alone)
+        cfg = use_stored_config(cfg, overrides, ckpt["gan_lab"]["config"], baseline)
         start = epochs_done_in(ckpt)
         stored_path = ckpt["gan_lab"].get("fast_path")
+        stored_data = fingerprint.read(ckpt["gan_lab"].get("data"), ckpt_path)
         del ckpt  # Lightning reads the file again to restore it; no second copy during training
     check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
@@ -163,6 +176,14 @@ def train(
         if cfg.get("seed") is not None:
             L.seed_everything(cfg.seed, workers=True, verbose=False)
         module, datamodule = build(cfg)
+        if ckpt_path is not None:  # the same images with the same labels, or a clear refusal
+            fingerprint.check_same_data(
+                stored_data,
+                module.data_fingerprint,
+                bool(cfg.get("allow_data_change")),
+                ckpt_path,
+                bool(cfg.model.get("conditional")),
+            )
         if stored_path is not None:  # the same kernels as before the stop: the same rounding
             module.use_stored_fast_path(stored_path)
         trainer = make_trainer(cfg, callbacks=list(callbacks))

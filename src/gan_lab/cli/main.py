@@ -11,14 +11,16 @@ gan-lab is started in. README.md has a section on each command.
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 import gan_lab.config  # noqa: F401  (registers the resolvers the configs use)
 from gan_lab import __version__
+from gan_lab.cli.args import as_typed, refuse_flags
 from gan_lab.config import to_dict
-from gan_lab.errors import friendly
+from gan_lab.errors import UserError, friendly
 from gan_lab.runs import layout
 
 
@@ -28,11 +30,21 @@ from gan_lab.runs import layout
 @friendly
 def train_app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
+    from gan_lab.runs.unstarted import remove_unstarted
     from gan_lab.train import train
 
-    # The arguments as typed: a resume compares them with the checkpoint's config.
-    train(cfg, overrides=list(HydraConfig.get().overrides.task))
+    hydra_cfg = HydraConfig.get()
+    try:
+        # The arguments as typed: a resume compares them with the checkpoint's config.
+        train(cfg, overrides=list(hydra_cfg.overrides.task))
+    except BaseException:
+        # A start refused before training leaves no run folder behind (a sweep's job keeps its
+        # folder: the sweep's summary lists it as failed).
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            remove_unstarted(Path(hydra_cfg.runtime.output_dir))
+        raise
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="invert")
@@ -43,35 +55,84 @@ def invert_app(cfg: DictConfig) -> None:
     run(to_dict(cfg))
 
 
-def _known_keys_first(config_name: str) -> None:
-    """A key the config does not have is one paragraph and exit 2 (Hydra's own message would be
-    several lines and exit 1). Composed once more before Hydra does (a fraction of a second);
-    sweeps (-m) and Hydra's own flags are left to Hydra."""
-    from gan_lab.config import compose
-    from gan_lab.errors import UserError
+def _sweep_variants(args: list[str]) -> list[list[str]]:
+    """A sweep's (-m) command lines to check: each value of each swept key once, the other keys
+    at their first value (a bad option anywhere in the sweep is found before any job starts)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
 
-    args = sys.argv[1:]
-    if any(a.startswith("-") for a in args):
-        return
+    parser, axes = OverridesParser.create(), []
+    for i, arg in enumerate(args):
+        try:
+            override = parser.parse_override(arg)
+        except HydraException:
+            continue  # compose() names the unreadable argument
+        if override.is_sweep_override() and not override.is_hydra_override():
+            key = arg.split("=", 1)[0]
+            axes.append((i, [f"{key}={v}" for v in _sweep_values(override)]))
+    first = list(args)
+    for i, values in axes:
+        first[i] = values[0]
+    variants = [first]
+    for i, values in axes:
+        variants += [[*first[:i], v, *first[i + 1 :]] for v in values[1:]]
+    return variants
+
+
+def _sweep_values(override) -> list[str]:
+    from hydra.core.override_parser.types import ChoiceSweep
+
+    if isinstance(override.value(), ChoiceSweep):
+        return [override.get_value_element_as_str(v) for v in override.value().list]
+    return [str(v) for v in override.sweep_string_iterator()]
+
+
+def check_first(config_name: str) -> None:
+    """Every mistake the command line can hold, as one paragraph and exit 2, before Hydra starts
+    (Hydra would print several lines, exit 1 and leave a run folder): argparse-style flags, a
+    group option or key that does not exist, an unreadable value, a value the schema refuses, an
+    accelerator this machine lacks. Paths are expanded and quoted first (gan_lab.cli.args).
+    Composed once more per checked line (a fraction of a second); Hydra's own flags (--help,
+    --cfg, ...) are left to Hydra."""
+    from gan_lab.config import compose
+    from gan_lab.config.validate import check_config
+    from gan_lab.errors import UserError
+    from gan_lab.hardware import check_accelerator
+
+    command = config_name
     try:
-        keep = [a for a in args if not a.startswith("hydra") or a.startswith("hydra.searchpath")]
-        compose(config_name, keep)
+        refuse_flags(sys.argv[1:], command)
+        sys.argv = [sys.argv[0], *as_typed(sys.argv[1:])]
+        args = sys.argv[1:]
+        multirun = "-m" in args or "--multirun" in args
+        if any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
+            return
+        keep = [
+            a
+            for a in args
+            if not a.startswith("-")
+            and (not a.startswith("hydra") or a.startswith("hydra.searchpath"))
+        ]
+        for line in _sweep_variants(keep) if multirun else [keep]:
+            cfg = compose(config_name, line)
+            if config_name == "train":
+                check_config(cfg)
+                check_accelerator(cfg.trainer.get("accelerator", "auto"))
     except UserError as err:
-        if "is not a key of this config" in str(err):
-            print(f"\ngan-lab: {err}\n", file=sys.stderr)
-            sys.exit(2)
+        print(f"\ngan-lab: {err}\n", file=sys.stderr)
+        sys.exit(2)
 
 
 def train_main() -> None:
     from gan_lab.config import experiment_file
 
     sys.argv = [sys.argv[0], *experiment_file(sys.argv[1:])]  # experiment=<a tuned recipe>
-    _known_keys_first("train")
+    check_first("train")
     train_app()
 
 
 def invert_main() -> None:
-    _known_keys_first("invert")
+    check_first("invert")
     invert_app()
 
 
@@ -142,6 +203,12 @@ def main(argv: Sequence[str] | None = None) -> int | None:
             file=sys.stderr,
         )
         return 2
+    try:
+        refuse_flags(rest, name)
+    except UserError as err:
+        print(f"\ngan-lab: {err}\n", file=sys.stderr)
+        return 2
+    rest = as_typed(rest)  # ~ expanded, paths quoted for Hydra (gan_lab.cli.args)
     module, function = COMMANDS[name][0].split(":")
     run = getattr(importlib.import_module(module), function)
     # Hydra and the tools read sys.argv; the program name is what --help and errors show.

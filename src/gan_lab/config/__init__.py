@@ -150,7 +150,7 @@ def compose(
             key = unknown.group(1)
             others = [a for a in args if a.split("=", 1)[0].lstrip("+~") != key]
             raise UserError(_unknown_key(config_name, key, others)) from None
-        raise UserError(f"bad arguments {list(overrides)}: {err}") from None
+        raise UserError(_hydra_error(err, list(overrides))) from None
     finally:
         GlobalHydra.instance().clear()
     if output_dir is not None or "paths" in cfg:
@@ -158,6 +158,46 @@ def compose(
             cfg.setdefault("paths", {})
             cfg.paths.output_dir = str(output_dir or Path("outputs") / config_name)
     return cfg
+
+
+def compose_again(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """:func:`compose`, also from inside a running Hydra app (a resume composes the config of
+    ckpt_path= alone to see what the command line changed): there Hydra's own loader composes
+    it, and its global state, which the running app still needs, is left as it was."""
+    if not GlobalHydra.instance().is_initialized():
+        return compose(config_name, overrides)
+    parser = OverridesParser.create()
+    args = [_quote(str(a), parser) for a in overrides]
+    try:
+        return hydra_compose(config_name=config_name, overrides=args)
+    except HydraException as err:
+        raise UserError(_hydra_error(err, list(overrides))) from None
+
+
+def _hydra_error(err: Exception, overrides: list[str]) -> str:
+    """Hydra's several lines about a bad argument → one paragraph: a group option that does not
+    exist names the group's options (the nearest first); anything else Hydra's first line."""
+    import difflib
+
+    text = str(err)
+    missing = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
+    options = re.search(r"Available options in '[^']+':\n((?:\t.*\n?)+)", text)
+    if missing and options:
+        group, option = missing.groups()
+        choices = [line.strip() for line in options.group(1).splitlines() if line.strip()]
+        near = difflib.get_close_matches(option, choices, n=1)
+        hint = f" (did you mean {group}={near[0]}?)" if near else ""
+        return (
+            f"{group}={option} is not an option of the {group} group{hint}; the options are "
+            f"{', '.join(choices)} (gan-lab train --help lists every group)."
+        )
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "hydra.cc" not in ln]
+    said = " ".join(lines[:3]).rstrip(".")
+    return (
+        f"the arguments {overrides} cannot be read: {said}. Write each as key=value; quote a "
+        "value that holds spaces, brackets, commas or quotes (key='my value'). --help lists the "
+        "groups and keys."
+    )
 
 
 def _unknown_key(config_name: str, key: str, others: list[str]) -> str:

@@ -7,6 +7,7 @@ import logging
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.checkpoint import STORED_KEYS
+from gan_lab.config.schema import RECIPE_KEYS
 from gan_lab.config.validate import MISSING, lookup
 from gan_lab.errors import UserError
 
@@ -14,11 +15,12 @@ log = logging.getLogger(__name__)
 
 # Resuming continues the stored experiment: every key of the checkpoint's config is used again,
 # so the same command + ckpt_path= and ckpt_path= alone both go on exactly where the run stopped.
-# A key given again with its stored value is fine; with a new value it is refused, except these:
-# where the data are and how they are read, how long to train, and how the run is shown.
+# What the command line changes (a key, a group, an experiment preset) is compared with the stored
+# value; a different value is refused, except for these: where the data are and how they are
+# read, how long to train, on what, and how the run is shown and logged (none changes the
+# weights). The data themselves are compared by their fingerprint (gan_lab.data.fingerprint).
 CHANGEABLE_ON_RESUME = (
     "data.root",
-    "data.audit",
     "data.cache",
     "data.cache_dir",
     "data.memory_budget",
@@ -27,29 +29,32 @@ CHANGEABLE_ON_RESUME = (
     "trainer.accelerator",
     "trainer.enable_progress_bar",
     "trainer.enable_model_summary",
-    "metrics.inception_weights",
-    "metrics.required",
+    "trainer.log_every_n_steps",
+    "metrics",
+    "callbacks.metrics",
+    "callbacks.samples",
+    "callbacks.report",
+    "callbacks.hparams",
+    "logger",
 )
 # Settings of this machine, not of the experiment: the stored value is never taken back (a path on
 # someone else's machine is no place to write to), the composed one is used.
 MACHINE_KEYS = ("data.cache", "data.cache_dir", "data.memory_budget", "metrics.inception_weights")
 # Not part of the experiment: where this session writes (paths, hydra), what it resumes from, and
-# what the run derived (the class names, taken from the data again).
-NOT_STORED = ("paths", "hydra", "ckpt_path", "classes", "chosen")
+# what the run derived (the class names, taken from the data again), and this session's consent.
+NOT_STORED = ("paths", "hydra", "ckpt_path", "classes", "chosen", "allow_data_change")
+# Keys the run derives from the data when it starts (the channels of data.channels=auto, a
+# conditional run's class count): their stored value is the data's, checked by the fingerprint.
+DERIVED = (
+    "data.channels",
+    "generator.num_classes",
+    "discriminator.num_classes",
+    "discriminator.class_head",
+)
 # Keys that checkpoints of earlier versions hold and this one has not: dropped on a resume, so such
 # a checkpoint still resumes. The run folder's names are gan_lab.runs.layout's, never a setting,
 # and every callback is given the run folder itself.
 RETIRED = ("callbacks.checkpoint.filename", "callbacks.balance.rundir")
-
-
-def _given(overrides: list[str]) -> dict[str, str]:
-    """key → the override that set it (key=value, +key=value, ~key), Hydra's own keys left out."""
-    given = {}
-    for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key and not key.startswith("hydra") and key != "ckpt_path":
-            given[key] = override
-    return given
 
 
 def _plain(value):
@@ -93,23 +98,101 @@ def _merge_stored(node: DictConfig, stored: dict, top: bool = True) -> None:
             node[key] = value
 
 
-def use_stored_config(cfg: DictConfig, overrides: list[str] | None, stored: dict) -> DictConfig:
-    """Resume = continue the same experiment: every stored key is used again (the seed, the
-    networks, the data, the procedure, the trainer and callbacks); the command line may repeat a
-    stored key with its stored value, or change one of CHANGEABLE_ON_RESUME. Any other change is
-    refused naming the key, its stored value and the new one — never silently ignored.
-    ``stored`` is the config kept in the checkpoint. ``overrides`` None (a script that composed
-    its config and calls train() itself) means: the composed values of CHANGEABLE_ON_RESUME."""
-    stored = _without_retired(stored)
-    given = _given(overrides or [])
+ABSENT = object()  # a key the composed config does not have (logger=none removes logger.*)
+
+
+def _leaves(node, prefix: str = "") -> dict:
+    """dotted key → value (unresolved: interpolations as written) of every leaf; lists are leaves."""
+    out = {}
+    items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else node.items()
+    for key, value in items:
+        path = f"{prefix}{key}"
+        if isinstance(value, dict | DictConfig) and len(value):
+            out |= _leaves(value, path + ".")
+        else:
+            out[path] = _plain_raw(value)
+    return out
+
+
+def _plain_raw(value):
+    if OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=False)
+    return value
+
+
+def touched_keys(cfg: DictConfig, baseline: DictConfig) -> set[str]:
+    """The leaves the command line changed: where ``cfg`` (composed with every argument) differs
+    from ``baseline`` (composed with ckpt_path= alone). Groups, experiment presets and single keys
+    alike, since both were composed by Hydra."""
+    new, base = _leaves(cfg), _leaves(baseline)
+    return {
+        k
+        for k in set(new) | set(base)
+        if k.split(".")[0] not in NOT_STORED and new.get(k, ABSENT) != base.get(k, ABSENT)
+    }
+
+
+def _value(cfg: DictConfig, key: str):
+    try:
+        value = OmegaConf.select(cfg, key, default=ABSENT, throw_on_missing=False)
+    except Exception:  # noqa: BLE001 — an interpolation only Hydra's run resolves (hydra:...)
+        return ABSENT
+    return _plain(value)
+
+
+def _same(new, old) -> bool:
+    if isinstance(new, bool) or isinstance(old, bool):
+        return new is old or (type(new) is type(old) and new == old)
+    if isinstance(new, int | float) and isinstance(old, int | float):
+        return float(new) == float(old)
+    return new == old
+
+
+def changes(cfg: DictConfig, touched: set[str], stored: dict) -> list[str]:
+    """``key: stored → new`` for every touched key that would change the experiment. A key
+    recipe=auto chose matches ``auto`` as well as the value it chose."""
+    chosen = stored.get("chosen") if isinstance(stored.get("chosen"), dict) else {}
     refused = []
-    for key in given:
-        old = lookup(stored, key)
-        if old is MISSING or key.split(".")[0] in NOT_STORED or _is_changeable(key):
+    for key in sorted(touched):
+        if _is_changeable(key) or key in DERIVED:
             continue
-        new = _plain(OmegaConf.select(cfg, key, default=None))
-        if new != old:
-            refused.append(f"{key}: {old!r} → {new!r}")
+        new, old = _value(cfg, key), lookup(stored, key)
+        old = ABSENT if old is MISSING else old
+        if new is ABSENT and old in (ABSENT, None):
+            continue
+        if old is ABSENT and new is None:  # a key this version added, at its off value
+            continue
+        if new == "auto" and (key in chosen or key.startswith(RECIPE_KEYS)):
+            continue  # the command line leaves it to recipe=auto, which chose the stored value
+        if new is not ABSENT and old is not ABSENT and _same(new, old):
+            continue
+        shown_old = "(not set)" if old is ABSENT else repr(old)
+        shown_new = "(removed)" if new is ABSENT else repr(new)
+        refused.append(f"{key}: {shown_old} → {shown_new}")
+    return refused
+
+
+def _changeable_prefix(key: str) -> str:
+    return next(k for k in CHANGEABLE_ON_RESUME if key == k or key.startswith(k + "."))
+
+
+def use_stored_config(
+    cfg: DictConfig, overrides: list[str] | None, stored: dict, baseline: DictConfig | None = None
+) -> DictConfig:
+    """Resume = continue the same experiment: every stored key is used again (the seed, the
+    networks, the data, the procedure, the trainer and callbacks). What the command line changed
+    (``cfg`` against ``baseline``, the config of ckpt_path= alone) may repeat the stored value,
+    or change one of CHANGEABLE_ON_RESUME; any other change is refused naming the key, its stored
+    value and the new one — whether or not the stored config has the key, never silently
+    ignored. Resolved values are compared: a key recipe=auto chose matches ``auto`` as well
+    as the value it chose. ``overrides`` None (a script that composed its config and calls
+    train() itself) means: the composed values of CHANGEABLE_ON_RESUME."""
+    stored = _without_retired(stored)
+    if overrides is None:
+        touched = {k for k in CHANGEABLE_ON_RESUME if _value(cfg, k) is not ABSENT}
+    else:
+        touched = touched_keys(cfg, baseline) if baseline is not None else set()
+    refused = changes(cfg, touched, stored)
     if refused:
         raise UserError(
             f"resuming from {cfg.ckpt_path} continues its experiment, so {'; '.join(refused)} "
@@ -117,13 +200,19 @@ def use_stored_config(cfg: DictConfig, overrides: list[str] | None, stored: dict
             f"leave the key out; only {', '.join(CHANGEABLE_ON_RESUME)} can change on a resume. "
             "To change the experiment, start a new run."
         )
-    asked = given if overrides is not None else CHANGEABLE_ON_RESUME
-    keep = {k for k in asked if _is_changeable(k)} | set(MACHINE_KEYS)
-    kept = {k: lookup(cfg, k) for k in keep}
+    if isinstance(stored.get("chosen"), dict):  # what recipe=auto chose stays on record
+        with open_dict(cfg):
+            cfg.chosen = stored["chosen"]
+    keep = {_changeable_prefix(k) for k in touched if _is_changeable(k)} | set(MACHINE_KEYS)
+    kept = {k: _value(cfg, k) for k in keep}
     with open_dict(cfg):
         _merge_stored(cfg, {k: v for k, v in stored.items() if k not in NOT_STORED})
         for key, value in kept.items():
-            if value is not MISSING:
+            if value is not ABSENT:
                 OmegaConf.update(cfg, key, value, merge=False, force_add=True)
-    log.info("resuming from %s with its stored config (seed %s)", cfg.ckpt_path, cfg.get("seed"))
+            elif OmegaConf.select(cfg, key, default=None) is not None:
+                parent, _, last = key.rpartition(".")
+                node = OmegaConf.select(cfg, parent) if parent else cfg
+                node.pop(last, None)
+    log.info("resuming from %s with its stored config (seed %r)", cfg.ckpt_path, cfg.get("seed"))
     return cfg

@@ -292,6 +292,9 @@ TRAIN = {
     "ckpt_path": path(
         f"resume from this checkpoint (or {layout.BEST}<run>) into its own run folder"
     ),
+    "allow_data_change": flag(
+        "resume on a training set that changed since the checkpoint (added, removed, relabelled)"
+    ),
     # data
     "data._target_": target("gan_lab.data.GANDataModule", "gan_lab.data.datamodule.GANDataModule"),
     "data.name": text("the set's name (messages, reports)"),

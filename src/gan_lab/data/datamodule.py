@@ -23,11 +23,19 @@ from gan_lab.data.audit import (
 from gan_lab.data.augment import BatchAugment
 from gan_lab.data.builtin import CLASSES, make_shapes
 from gan_lab.data.decoded import cache_dir_for, decode_folder, parse_size
+from gan_lab.data.fingerprint import fingerprint
 from gan_lab.data.mnist import load_mnist
 from gan_lab.data.sampler import EpochShuffle
 from gan_lab.errors import UserError
 
 log = logging.getLogger(__name__)
+
+
+def _inside(path: Path, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
 
 
 def decode_channels(channels: int | str) -> int:
@@ -75,6 +83,7 @@ class GANDataModule(L.LightningDataModule):
         self.images: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         self.classes: list[str] = []
+        self.names: list[str] = []  # each image's name: its path in data.root, or #<index>
         # Drawn from the run's seeded stream: the same shuffles for the same seed, resumed or not.
         self.shuffle_seed = int(torch.randint(2**31 - 1, (1,)))
 
@@ -94,6 +103,7 @@ class GANDataModule(L.LightningDataModule):
             self.channels = 3 if self.channels == "auto" else self.channels
             images, labels = make_shapes(self.num_images, self.image_size, self.channels, self.seed)
             classes = list(CLASSES)
+            self.names = [f"#{i}" for i in range(len(images))]
         elif self.source == "mnist":
             if self.root is None:
                 raise self._missing("data.root is not set")
@@ -109,6 +119,7 @@ class GANDataModule(L.LightningDataModule):
                 )
                 images = images.round().clamp(0, 255).to(torch.uint8)
             classes = [str(d) for d in range(10)]
+            self.names = [f"#{i}" for i in range(len(images))]
             self.channels = 1 if self.channels == "auto" else self.channels
         elif self.source == "folder":
             if self.root is None:
@@ -180,6 +191,7 @@ class GANDataModule(L.LightningDataModule):
                 rows.filename,
             )
         labels = torch.tensor([scan.labels[i] for i in keep], dtype=torch.long)
+        self.names = [_inside(records[i].path, self.root) for i in keep]
         self.original_sizes = [records[i].size for i in keep]
         if self.channels == "auto":
             images = self._grey_or_colour(images)
@@ -219,10 +231,17 @@ class GANDataModule(L.LightningDataModule):
                     f"data.classes: '{c}' is not a class of data={self.name} (classes: {classes})."
                 )
         keep = torch.isin(labels, torch.tensor(wanted))
+        self.names = [n for n, k in zip(self.names, keep.tolist(), strict=True) if k]
         self.original_sizes = [
             s for s, k in zip(self.original_sizes, keep.tolist(), strict=True) if k
         ]
         return images[keep], labels[keep]
+
+    def fingerprint(self) -> dict:
+        """The set as it trains: class names, and each image's name, label and pixel digest
+        (gan_lab.data.fingerprint); a resume compares it with the checkpoint's."""
+        self.load()
+        return fingerprint(self.images, self.labels, self.names, self.classes)
 
     # ---- Lightning hooks ------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

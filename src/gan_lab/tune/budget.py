@@ -2,6 +2,7 @@
 was running, summed over every session (a killed study started again goes on spending the same
 budget; two workers at once spend it once)."""
 
+import datetime
 import re
 
 from gan_lab.errors import UserError
@@ -26,6 +27,26 @@ def parse_duration(value, key: str) -> float:
             "(45s, 10m, 1h30m, 8h) or a number of seconds."
         )
     return seconds
+
+
+def max_time_seconds(value, key: str = "trainer.max_time") -> float | None:
+    """trainer.max_time in seconds: Lightning's ``DD:HH:MM:SS`` (or a dict of timedelta's
+    arguments), a human duration (``10m``, ``1h30m``) or a number of seconds; None for null."""
+    if value is None:
+        return None
+    if isinstance(value, dict) or hasattr(value, "items"):
+        try:
+            return datetime.timedelta(**{k: float(v) for k, v in dict(value).items()}).total_seconds()
+        except (TypeError, ValueError):
+            raise UserError(f"{key}={dict(value)} is not a duration.") from None
+    text = str(value).strip()
+    if re.fullmatch(r"\d+(:\d+){1,3}", text):
+        parts = [int(p) for p in text.split(":")]
+        parts = [0] * (4 - len(parts)) + parts  # HH:MM:SS and MM:SS as well as DD:HH:MM:SS
+        seconds = float(parts[0] * 86400 + parts[1] * 3600 + parts[2] * 60 + parts[3])
+        if seconds > 0:
+            return seconds
+    return parse_duration(value, key)
 
 
 def shown_duration(seconds: float) -> str:

@@ -1,0 +1,132 @@
+"""The command line as people type it → arguments Hydra's grammar reads as they were meant.
+
+A shell leaves ``~`` after ``=`` alone (``data.root=~/pics``), and a folder called
+``my pics (2)`` or ``Gemälde, 1890=1899`` has characters that Hydra's override grammar reads as
+syntax (spaces, brackets, commas, ``=``, quotes). Every command passes its arguments through
+:func:`as_typed` once, before Hydra or :func:`gan_lab.config.compose` sees them: the value of a
+key that names a file or folder (the schema's ``path`` rules, and invert's inputs) gets ``~`` and
+``~user`` expanded and is put in one layer of Hydra quotes. Other values are left as typed; a
+value already quoted, a list (``[a,b]``) and an interpolation are left alone. In a sweep (``-m``),
+a comma in a path value that names no existing file separates the sweep's values, each quoted.
+
+``--data folder`` (argparse style) is refused with the key=value form to type instead
+(:func:`refuse_flags`), since Hydra would print its own usage and exit 1.
+"""
+
+import os
+import re
+from collections.abc import Sequence
+from functools import cache
+
+from gan_lab.errors import UserError
+
+# Hydra's own flags (hydra/_internal/utils.py get_args_parser) and the dispatcher's.
+HYDRA_FLAGS = frozenset(
+    {
+        "-h",
+        "--help",
+        "--hydra-help",
+        "--version",
+        "-c",
+        "--cfg",
+        "--resolve",
+        "-p",
+        "--package",
+        "-i",
+        "--info",
+        "-m",
+        "--multirun",
+        "-cp",
+        "--config-path",
+        "-cn",
+        "--config-name",
+        "-cd",
+        "--config-dir",
+        "-sc",
+        "--shell-completion",
+        "--experimental-rerun",
+    }
+)
+# Keys that name a file or folder but have no rule of their own in the schema (invert's inputs;
+# experiment= takes a study folder or a tuned recipe's file).
+OTHER_PATH_KEYS = ("ckpt_b", "target", "target_b", "z", "z_b", "dir", "audit.report", "experiment")
+
+
+@cache
+def path_keys() -> frozenset[str]:
+    """Every key whose value is a file or folder: the schema's ``path`` rules, in every table."""
+    from gan_lab.config import schema
+
+    keys = set(OTHER_PATH_KEYS)
+    for table in vars(schema).values():
+        if isinstance(table, dict):
+            keys |= {
+                k
+                for k, rule in table.items()
+                if isinstance(rule, schema.Rule) and rule.what == schema.path("").what
+            }
+    return frozenset(keys)
+
+
+def quote(value: str) -> str:
+    """``value`` as one Hydra quoted string: a quote is escaped, and so is a backslash run that
+    ends the value or stands before a quote (the only places Hydra reads a backslash as one)."""
+    value = re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value)
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def _expanded(value: str) -> str:
+    return os.path.expanduser(value) if value.startswith("~") else value
+
+
+def _path_value(value: str, multirun: bool) -> str:
+    if value.startswith(("'", '"')) or (value.startswith("[") and value.endswith("]")):
+        return value  # quoted already, or a list (invert's compare takes several targets)
+    if value in ("null", "None", ""):
+        return value
+    if multirun and "," in value and not os.path.exists(_expanded(value)):
+        return ",".join(quote(_expanded(v)) for v in value.split(","))
+    return quote(_expanded(value))
+
+
+def as_typed(args: Sequence[str]) -> list[str]:
+    """The arguments with every path value expanded and quoted for Hydra (module docstring);
+    ``+key=`` of a key the config already has becomes ``key=`` (Hydra would refuse to add it
+    twice: ``+trainer.max_time=1h`` of earlier README versions)."""
+    args = [str(a) for a in args]
+    multirun = "-m" in args or "--multirun" in args
+    keys, out = path_keys(), []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        bare = key.lstrip("+~")
+        if not sep and arg.startswith("~"):  # a bare folder (gan-lab report ~/runs/x)
+            out.append(os.path.expanduser(arg))
+            continue
+        if not sep or arg.startswith("-") or bare.startswith("hydra"):
+            out.append(arg)
+            continue
+        if key.startswith("+") and not key.startswith("++") and _known(bare):
+            key = bare
+        out.append(f"{key}={_path_value(value, multirun) if bare in keys else value}")
+    return out
+
+
+def _known(key: str) -> bool:
+    from gan_lab.config.schema import TRAIN
+
+    return key in TRAIN
+
+
+def refuse_flags(args: Sequence[str], command: str) -> None:
+    """``--data folder`` / ``--data=folder``: one paragraph with the key=value form instead."""
+    for i, arg in enumerate(args):
+        flag, _, given = str(arg).partition("=")
+        if not flag.startswith("-") or flag in HYDRA_FLAGS:
+            continue
+        value = given or (args[i + 1] if i + 1 < len(args) else "...")
+        key = flag.lstrip("-").replace("-", "_")
+        raise UserError(
+            f"gan-lab {command} takes key=value arguments, not {flag}: write {key}={value} "
+            f"(e.g. gan-lab {command} data=folder data.root=~/pics). gan-lab {command} --help "
+            "lists the groups and keys."
+        )
