@@ -40,6 +40,17 @@ CONFINED = (
     "callbacks.report.dirpath",
     "logger.tensorboard.save_dir",
 )
+# The groups whose keys become a constructor's arguments (Lightning's Trainer, the logger, the
+# callbacks): a stored key the schema does not know is dropped, never passed on — a stored
+# trainer.default_root_dir or logger.tensorboard.sub_dir would put files anywhere.
+CONSTRUCTED = ("trainer", "logger", "callbacks")
+# ... except these, which a run may hold without a rule of the schema (++trainer.max_time=1h).
+STORED_EXTRA = ("trainer.max_time",)
+# Stored names that become folder names: one plain name each, never a path.
+PLAIN_NAMES = ("logger.tensorboard.name", "logger.tensorboard.version")
+# How deep a stored config may nest (a real one is ~4 deep): checked without recursion, so that a
+# 5,000-deep config is one paragraph, not a RecursionError.
+MAX_STORED_DEPTH = 32
 
 
 def lookup(cfg, key: str):
@@ -214,6 +225,11 @@ def read_stored(config: object, source: str | Path, run_dir: Path) -> dict:
     where = f"{source}: its stored "
     if not isinstance(config, dict):
         raise UserError(f"{source} has no stored run config; use a checkpoint written by train.py.")
+    if _too_deep(config):
+        raise UserError(
+            f"{source}: its stored config nests deeper than {MAX_STORED_DEPTH} levels, which no "
+            "config of gan-lab does; the file was not loaded. Use a checkpoint written by train.py."
+        )
     _plain(config, "", source)
     for key in GROUPS:
         value = lookup(config, key)
@@ -233,7 +249,54 @@ def read_stored(config: object, source: str | Path, run_dir: Path) -> dict:
             f"{where}classes must be plain names (they become folder names), not {classes!r:.200}; "
             "the file was not loaded. Use a checkpoint written by train.py."
         )
-    return _confine(config, run_dir, source)
+    return _known_only(_confine(config, run_dir, source), source)
+
+
+def _too_deep(config: dict) -> bool:
+    stack = [(config, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_STORED_DEPTH:
+            return True
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        stack += [(child, depth + 1) for child in children]
+    return False
+
+
+def _known_only(config: dict, source) -> dict:
+    """``config`` (a copy of the stored one) without the keys of CONSTRUCTED groups that the
+    schema does not know, and without a PLAIN_NAMES value that is a path; each dropped with a
+    warning (the composed value, the default, is used instead)."""
+    dropped = []
+
+    def walk(node: dict, prefix: str) -> None:
+        for key in list(node):
+            path = f"{prefix}.{key}"
+            if isinstance(node[key], dict):
+                walk(node[key], path)
+            elif path not in TRAIN and path not in STORED_EXTRA:
+                dropped.append(path)
+                del node[key]
+
+    for group in CONSTRUCTED:
+        if isinstance(config.get(group), dict):
+            walk(config[group], group)
+    for key in PLAIN_NAMES:
+        value = lookup(config, key)
+        if value not in (MISSING, None, "") and not _plain_name(value):
+            dropped.append(key)
+            *parents, last = key.split(".")
+            lookup(config, ".".join(parents)).pop(last)
+    for key in dropped:
+        log.warning(
+            "%s: its stored %r is not one gan-lab passes on (an unknown setting, or a path where a "
+            "plain name belongs); dropped, the default is used instead",
+            source,
+            key,
+        )
+    return config
 
 
 def _shown(value) -> str:
@@ -306,7 +369,7 @@ def _confine(config: dict, run_dir: Path, source) -> dict:
         kept = _moved(value, written_in, run_dir)
         if kept is None:
             log.warning(
-                "%s: its stored %s=%s is outside the run folder %s; dropped (the default is used "
+                "%s: its stored %s=%r is outside the run folder %s; dropped (the default is used "
                 "instead): a checkpoint's paths stay inside its run folder",
                 source,
                 key,

@@ -134,7 +134,7 @@ class GANDataModule(L.LightningDataModule):
         images, labels = self._filter_classes(images, labels, classes)
         self.images, self.labels, self.classes = images, labels, classes
         log.info(
-            "data=%s: %d images of %s, %d classes",
+            "data=%r: %d images of %s, %d classes",
             self.name,
             len(images),
             tuple(images.shape[1:]),
@@ -157,8 +157,8 @@ class GANDataModule(L.LightningDataModule):
         scan, records = dec.scan, dec.records
         n_files = len(records) + len(scan.others)
         log.info(
-            "data %s: %d files, %d decoded now, %d from the cache%s (%.1f s)",
-            self.root,
+            "data %r: %d files, %d decoded now, %d from the cache%s (%.1f s)",
+            str(self.root),
             len(records),
             dec.decoded,
             len(records) - dec.decoded,
@@ -172,7 +172,7 @@ class GANDataModule(L.LightningDataModule):
         if self.audit_report is not None and self.problems:
             write_report(self.problems, self.audit_report)
             summary += f"; each one listed in {self.audit_report}"
-        (log.warning if bad else log.info)("data audit of %s: %s", self.root, summary)
+        (log.warning if bad else log.info)("data audit of %r: %s", str(self.root), summary)
         check_share(self.problems, n_files, max_share, self.audit_report)
         if not keep:
             raise self._missing(f"no usable images in {self.root} ({summary})")
@@ -183,9 +183,9 @@ class GANDataModule(L.LightningDataModule):
             images = images.contiguous()
         else:
             log.warning(
-                "data %s: %d images of %s bytes are over data.memory_budget: streamed from the "
+                "data %r: %d images of %s bytes are over data.memory_budget: streamed from the "
                 "memory-mapped file %s",
-                self.root,
+                str(self.root),
                 len(keep),
                 rows[0].nbytes,
                 rows.filename,
@@ -210,9 +210,9 @@ class GANDataModule(L.LightningDataModule):
         if not grey:
             return images
         log.warning(
-            "data %s: every one of the %d images is grey (R = G = B), so the networks get 1 "
+            "data %r: every one of the %d images is grey (R = G = B), so the networks get 1 "
             "channel instead of 3 (data.channels=auto); pass data.channels=3 to train in RGB",
-            self.root,
+            str(self.root),
             len(images),
         )
         return images[:, :1].contiguous()
