@@ -12,6 +12,7 @@ paragraph; the temporary file is created exclusively, never opened through a pla
 """
 
 import contextlib
+import errno
 import io
 import os
 import shutil
@@ -148,15 +149,21 @@ def append_atomic(path: str | Path, text: str, root: str | Path | None = None) -
     (O_NOFOLLOW: never through a link; O_NONBLOCK: a FIFO planted under the name cannot block)."""
     path = refuse_links(path, root)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    special = UserError(
+        f"{path} is not a regular file (a FIFO, a device or a folder); the run stopped before "
+        "writing to it. Remove it, then resume from the newest checkpoint."
+    )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, flags, 0o644)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as err:
+            if err.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO without a reader; a folder
+                raise special from None
+            raise
         with open(fd, "a", encoding="utf-8", newline="") as f:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UserError(
-                    f"{path} is not a regular file (a FIFO, a device or a folder); the run stopped "
-                    "before writing to it. Remove it, then resume from the newest checkpoint."
-                )
+                raise special
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
