@@ -10,7 +10,8 @@ gan-lab is started in. README.md has a section on each command.
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import wraps
 from pathlib import Path
 
 import hydra
@@ -26,28 +27,43 @@ from gan_lab.runs import layout
 
 # The two Hydra apps: groups, -m sweeps, --cfg, --help (its text: conf/hydra/help/). Hydra finds
 # the configs inside the package, installed or not ("conf" next to gan_lab/cli/ → gan_lab.conf).
+def _no_folder_left(app: Callable) -> Callable:
+    """A start refused before any work leaves no run folder behind (Hydra made it, recorded the
+    config and opened the log first: gan_lab.runs.unstarted). A sweep's job keeps its folder:
+    the sweep's summary lists it as failed."""
+
+    @wraps(app)
+    def wrapper(cfg: DictConfig) -> None:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        from gan_lab.runs.unstarted import remove_unstarted
+
+        hydra_cfg = HydraConfig.get()
+        try:
+            app(cfg)
+        except BaseException:
+            if hydra_cfg.mode != RunMode.MULTIRUN:
+                remove_unstarted(Path(hydra_cfg.runtime.output_dir))
+            raise
+
+    return wrapper
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@_no_folder_left
 @friendly
 def train_app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
 
-    from gan_lab.runs.unstarted import remove_unstarted
     from gan_lab.train import train
 
-    hydra_cfg = HydraConfig.get()
-    try:
-        # The arguments as typed: a resume compares them with the checkpoint's config.
-        train(cfg, overrides=list(hydra_cfg.overrides.task))
-    except BaseException:
-        # A start refused before training leaves no run folder behind (a sweep's job keeps its
-        # folder: the sweep's summary lists it as failed).
-        if hydra_cfg.mode != RunMode.MULTIRUN:
-            remove_unstarted(Path(hydra_cfg.runtime.output_dir))
-        raise
+    # The arguments as typed: a resume compares them with the checkpoint's config.
+    train(cfg, overrides=list(HydraConfig.get().overrides.task))
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="invert")
+@_no_folder_left
 @friendly
 def invert_app(cfg: DictConfig) -> None:
     from gan_lab.latent.run import run
@@ -69,7 +85,9 @@ def _sweep_variants(args: list[str]) -> list[list[str]]:
             continue  # compose() names the unreadable argument
         if override.is_sweep_override() and not override.is_hydra_override():
             key = arg.split("=", 1)[0]
-            axes.append((i, [f"{key}={v}" for v in _sweep_values(override)]))
+            values = [f"{key}={v}" for v in _sweep_values(override)]
+            if values:
+                axes.append((i, values))
     first = list(args)
     for i, values in axes:
         first[i] = values[0]
@@ -80,11 +98,10 @@ def _sweep_variants(args: list[str]) -> list[list[str]]:
 
 
 def _sweep_values(override) -> list[str]:
-    from hydra.core.override_parser.types import ChoiceSweep
-
-    if isinstance(override.value(), ChoiceSweep):
-        return [override.get_value_element_as_str(v) for v in override.value().list]
-    return [str(v) for v in override.sweep_string_iterator()]
+    try:
+        return [str(v) for v in override.sweep_string_iterator()]
+    except Exception:  # noqa: BLE001 — an interval (a tuner's search space) has no list of values
+        return []
 
 
 def check_first(config_name: str) -> None:
