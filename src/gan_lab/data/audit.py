@@ -5,6 +5,7 @@ the data folder is never modified here. The rule is 003's: keep what is good, sk
 """
 
 import csv
+import io
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from gan_lab.data.decoded import DecodedFolder
 from gan_lab.data.dedup import same_pictures
 from gan_lab.data.folder import FileRecord
 from gan_lab.errors import UserError
+from gan_lab.safe_io import write_atomic
 
 USUAL_MODES = {"RGB", "L"}
 ACTIONS = ("skip", "keep")
@@ -172,13 +174,14 @@ def check_share(
 
 
 def write_report(problems: list[Problem], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "problem", "detail", "action"])
-        for p in problems:
-            writer.writerow([p.path, p.kind, p.detail, "skipped" if p.skipped else "kept"])
-    return path
+    """The audit's table, written as every file of a run folder is (gan_lab.safe_io: atomically,
+    never through a link, a full disk as one paragraph)."""
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["path", "problem", "detail", "action"])
+    for p in problems:
+        writer.writerow([p.path, p.kind, p.detail, "skipped" if p.skipped else "kept"])
+    return write_atomic(path, table.getvalue().encode())
 
 
 def quarantine(problems: list[Problem], root: Path, dest: Path) -> list[Path]:
