@@ -241,7 +241,10 @@ class GANDataModule(L.LightningDataModule):
         """The set as it trains: class names, and each image's name, label and pixel digest
         (gan_lab.data.fingerprint); a resume compares it with the checkpoint's."""
         self.load()
-        return fingerprint(self.images, self.labels, self.names, self.classes)
+        classes = self.classes
+        if self.source == "folder" and not any("/" in n for n in self.names):
+            classes = ["."] * len(classes)  # a flat folder's one class is its own name: it may move
+        return fingerprint(self.images, self.labels, self.names, classes)
 
     # ---- Lightning hooks ------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
