@@ -194,20 +194,23 @@ def guard_tensorboard(loggers) -> None:
     every other write gives. Lightning's TensorBoardLogger writes through torch's SummaryWriter,
     whose file writer works in a thread of its own and raises the thread's OSError at the next
     call — anywhere in Lightning's loop; each call of the file writer (add_event, flush, close)
-    turns it into a UserError naming the folder. Rank 0 only (the others have no writer)."""
+    turns it into a UserError naming the folder, and so does each of the logger's own writes
+    (hparams.yaml: log_hyperparams, save, finalize). Rank 0 only (the others have no writer)."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
     for logger in loggers:
-        if not isinstance(logger, TensorBoardLogger):
+        if not isinstance(logger, TensorBoardLogger) or getattr(logger, "_gan_lab_guarded", False):
             continue
+        folder = str(logger.log_dir)
+        for name in ("log_hyperparams", "save", "finalize"):
+            setattr(logger, name, _tensorboard_paragraph(getattr(logger, name), folder))
+        logger._gan_lab_guarded = True
         get = getattr(logger.experiment, "_get_file_writer", None)
         writer = get() if callable(get) else None
-        if writer is None or getattr(writer, "_gan_lab_guarded", False):
+        if writer is None:
             continue
-        folder = str(writer.get_logdir())
         for name in ("add_event", "flush", "close"):
             setattr(writer, name, _tensorboard_paragraph(getattr(writer, name), folder))
-        writer._gan_lab_guarded = True
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
