@@ -69,11 +69,13 @@ def user_error(err: BaseException) -> UserError | None:
     return None
 
 
-def load_torch_file(path: str | Path, what: str, hint: str = "") -> object:
+def load_torch_file(path: str | Path, what: str, hint: str = "", legacy_ok: bool = False) -> object:
     """``torch.load`` (CPU, weights only) of a file the user named, or one UserError.
 
     ``what`` names the file in the message ("checkpoint", "latent vector file");
-    ``hint``, when given, tells the user which file to pass instead.
+    ``hint``, when given, tells the user which file to pass instead. ``legacy_ok``: a file in
+    torch's format from before 1.6 (not a zip) is loaded too — the published Inception weights
+    are such a file, downloaded by the user from a known address, not handed over by anyone.
     """
     path = Path(path).expanduser()
     tail = f"; {hint}" if hint else ""
@@ -86,6 +88,8 @@ def load_torch_file(path: str | Path, what: str, hint: str = "") -> object:
     try:
         with open(path, "rb") as f:  # one open file for the check and the load: the same bytes
             why = archive_problem(f, os.fstat(f.fileno()).st_size)
+            if why and legacy_ok and not zipfile.is_zipfile(f):
+                why = None
             if why:
                 raise refuse(why)
             f.seek(0)

@@ -45,7 +45,7 @@ class InceptionFeatures(nn.Module):
         # torch-fidelity reads a weights file with torch.load(weights_only=False), which runs any
         # code pickled into it (design §9). Read it here with weights_only=True and hand the
         # tensors over through the hook it uses for downloads.
-        state = load_torch_file(weights, "Inception weights file")
+        state = load_torch_file(weights, "Inception weights file", legacy_ok=True)
         download = fe.load_state_dict_from_url
         fe.load_state_dict_from_url = lambda *args, **kwargs: state
         try:
