@@ -59,8 +59,13 @@ def inversions(folder: Path, record: dict) -> list[dict]:
         if not rows:
             continue
         restarts = [k for k in rows[0] if k.startswith("restart_")]
-        final = {k: float(rows[-1][k]) for k in restarts}
-        best = min(final, key=final.get)
+        try:  # the folder's data: a table of anything but numbers is left out, not a traceback
+            final = {k: float(rows[-1][k]) for k in restarts}
+            best = min(final, key=final.get)
+            curve = [float(r[best]) for r in rows]
+        except (TypeError, ValueError) as err:
+            log.warning("%s is left out of the page: %s", path, str(err)[:200])
+            continue
         found.append(
             {
                 "prefix": prefix,
@@ -70,7 +75,7 @@ def inversions(folder: Path, record: dict) -> list[dict]:
                 "restarts": len(restarts),
                 "best": best,
                 "mse": final[best],
-                "curve": [float(r[best]) for r in rows],
+                "curve": curve,
             }
         )
     return found
