@@ -104,6 +104,22 @@ def _sweep_values(override) -> list[str]:
         return []
 
 
+def _no_links_where_hydra_writes(ckpt) -> None:
+    """Hydra writes into a resumed run's folder (train.log, .hydra/sessions/) and into the folder
+    of the run an inversion reads (inversions/) before gan-lab runs: a link there is refused
+    first (gan_lab.runs.files.check_no_links), so that nothing is written through it."""
+    from gan_lab.runs import layout
+    from gan_lab.runs.files import check_no_links
+
+    if ckpt in (None, "", "None", "null"):
+        return
+    best = layout.parse_best(str(ckpt))
+    if best is not None:
+        check_no_links(best.expanduser())
+    elif layout.in_checkpoints(Path(str(ckpt)).expanduser()):
+        check_no_links(layout.run_of(ckpt))  # a loose checkpoint's run starts a folder of its own
+
+
 def check_first(config_name: str) -> None:
     """Every mistake the command line can hold, as one paragraph and exit 2, before Hydra starts
     (Hydra would print several lines, exit 1 and leave a run folder): argparse-style flags, a
@@ -135,6 +151,7 @@ def check_first(config_name: str) -> None:
             if config_name == "train":
                 check_config(cfg)
                 check_accelerator(cfg.trainer.get("accelerator", "auto"))
+            _no_links_where_hydra_writes(cfg.get("ckpt_path") or cfg.get("ckpt"))
     except UserError as err:
         print(f"\ngan-lab: {err}\n", file=sys.stderr)
         sys.exit(2)
