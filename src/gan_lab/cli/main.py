@@ -132,7 +132,7 @@ def check_first(config_name: str) -> None:
     from gan_lab.errors import UserError
     from gan_lab.hardware import check_accelerator
 
-    command = config_name
+    command, multirun = config_name, False
     try:
         refuse_flags(sys.argv[1:], command)
         sys.argv = [sys.argv[0], *as_typed(sys.argv[1:])]
@@ -153,7 +153,9 @@ def check_first(config_name: str) -> None:
                 check_accelerator(cfg.trainer.get("accelerator", "auto"))
             _no_links_where_hydra_writes(cfg.get("ckpt_path") or cfg.get("ckpt"))
     except UserError as err:
-        print(f"\ngan-lab: {err}\n", file=sys.stderr)
+        swept = not multirun and any("," in a.partition("=")[2] for a in sys.argv[1:] if "=" in a)
+        hint = " (To sweep over comma-separated values, add -m.)" if swept else ""
+        print(f"\ngan-lab: {err}{hint}\n", file=sys.stderr)
         sys.exit(2)
 
 

@@ -222,9 +222,14 @@ def _unknown_key(config_name: str, key: str, others: list[str]) -> str:
         and "name" in cfg[where[0]]
     ):
         hint = f" ({where[0]}={cfg[where[0]].name})"
+    import difflib
+
+    near = difflib.get_close_matches(parts[-1], [str(k) for k in keys], n=1)
+    nearest = f" Did you mean {'.'.join([*where, near[0]])}?" if near else ""
     return (
-        f"{key} is not a key of this config: {inside}{hint} has {', '.join(map(str, keys))}. "
-        "Check the spelling, or choose the group option that has it (--help lists them)."
+        f"{key} is not a key of this config: {inside}{hint} has {', '.join(map(str, keys))}."
+        f"{nearest} Check the spelling, or choose the group option that has it (--help lists "
+        "them)."
     )
 
 
