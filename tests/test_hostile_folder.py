@@ -329,6 +329,18 @@ def test_malformed_tables_and_run_json_are_warnings_not_tracebacks(
     assert (run / "metrics.csv").read_text() == text
 
 
+def test_run_json_of_another_shape_leaves_out_a_section_not_the_page(trained_run, tmp_path, caplog):
+    run = copy_run(trained_run, tmp_path)
+    info = json.loads((run / "run.json").read_text())
+    info["data"]["per_class"], info["grid"] = 5, {"rows": 7}
+    (run / "run.json").write_text(json.dumps(info))
+    page = write_run_report(run).read_text()
+    assert page.count("Not shown: the folder&#39;s files are not what gan-lab writes") == 2
+    assert 'id="samples"' in page and 'class="grid pixel" src="data:image/png' in page
+    left_out = [r.getMessage() for r in caplog.records if "section is left out" in r.getMessage()]
+    assert len(left_out) == 2 and "'data'" in left_out[0] and "'classes'" in left_out[1]
+
+
 def test_rows_whose_epoch_is_not_a_number_are_dropped_on_a_resume(tmp_path, caplog):
     path = tmp_path / "metrics.csv"
     path.write_text("epoch,a\n1,1\nnan,2\n/etc/passwd,3\n2,4\n3,5\n")

@@ -4,6 +4,7 @@ One way through: the folder's files are read once (folder.RunFolder), each secti
 into plain data (its own module), and the templates draw the page (report.page, templates/run/).
 """
 
+import logging
 from pathlib import Path
 
 from gan_lab.errors import UserError
@@ -12,6 +13,8 @@ from gan_lab.report.run import data, files, overview, samples, training
 from gan_lab.report.run.folder import RunFolder
 from gan_lab.runs import layout
 from gan_lab.runs.files import check_no_links
+
+log = logging.getLogger(__name__)
 
 # id (the page's anchor), heading, what gathers its data, its template — in the page's order.
 SECTIONS = (
@@ -26,6 +29,20 @@ SECTIONS = (
 )
 
 
+def section(folder: RunFolder, sid: str, title: str, gather, template: str) -> page.Section:
+    """One section; a note in its place when the folder's files hold values of another shape than
+    gan-lab writes (a run.json or a CSV from someone else: the folder is data), with a warning —
+    the rest of the page is still written."""
+    try:
+        return page.Section(sid, title, template, gather(folder))
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as err:
+        log.warning(
+            "%s: the %r section is left out: %s: %s", folder.dir, sid, type(err).__name__, err
+        )
+        why = f"Not shown: the folder's files are not what gan-lab writes ({type(err).__name__})."
+        return page.Section(sid, title, "run/unreadable.html.j2", {"why": why})
+
+
 def write_run_report(run: str | Path) -> Path:
     """Write <run>/report.html from the run folder's files; returns its path."""
     run = Path(run).expanduser().resolve()
@@ -36,8 +53,5 @@ def write_run_report(run: str | Path) -> Path:
         )
     check_no_links(run)  # the folder is data: nothing is read or written through a link in it
     folder = RunFolder.read(run)
-    sections = [
-        page.Section(sid, title, template, gather(folder))
-        for sid, title, gather, template in SECTIONS
-    ]
+    sections = [section(folder, *parts) for parts in SECTIONS]
     return page.write(run, f"Run {run.name}", f"{folder.status} · {run}", sections)
