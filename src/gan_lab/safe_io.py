@@ -102,11 +102,14 @@ def _replace_atomic(path: Path, fill, root: str | Path | None = None) -> Path:
     except OSError as err:
         with contextlib.suppress(OSError):  # the folder itself may be what failed
             tmp.unlink(missing_ok=True)
+        run = Path(root) if root is not None else path.parent
+        if root is None and layout.in_checkpoints(path):
+            run = path.parent.parent
         raise UserError(
-            f"cannot write {path}: {err.strerror or err}. The run stopped here so that no work "
-            "goes unsaved; the files written before are intact. Free disk space or make the "
-            f"folder writable, then resume with ckpt_path={path.parent / layout.LAST} "
-            "(or the newest checkpoint there)."
+            f"cannot write {path}: {err.strerror or err}. It stopped here so that nothing is "
+            "left half-written; the files written before are intact. Free disk space or make "
+            "the folder writable, then run the command again (a training run: resume with "
+            f"ckpt_path={layout.last_checkpoint(run)}, or the newest checkpoint there)."
         ) from None
     return path
 
