@@ -146,6 +146,25 @@ def test_a_resume_refuses_a_folder_with_a_link(trained_run, tmp_path, gan_lab_cl
     assert not (run / "checkpoints" / "epoch_0003.ckpt").exists()  # refused before training
 
 
+def test_a_linked_checkpoints_folder_cannot_move_the_resumed_run(
+    trained_run, tmp_path, gan_lab_cli
+):
+    """<run>/checkpoints → ~/mine/checkpoints: resolved, the checkpoint's run folder would be
+    ~/mine, another run of the user's, and the resume would train into it."""
+    run, mine = copy_run(trained_run, tmp_path), tmp_path / "mine"
+    mine.mkdir()
+    shutil.move(run / "checkpoints", mine / "checkpoints")
+    (run / "checkpoints").symlink_to(mine / "checkpoints", target_is_directory=True)
+    before = sorted(p.name for p in (mine / "checkpoints").iterdir())
+    code, _, stderr = gan_lab_cli(
+        "train", "trainer.max_epochs=3", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+    )
+    said = one_paragraph(stderr)
+    assert code == 2 and f"{run / 'checkpoints'} is a symbolic link" in said
+    assert sorted(p.name for p in (mine / "checkpoints").iterdir()) == before
+    assert not (mine / "metrics.csv").exists() and not (mine / "samples").exists()
+
+
 def test_a_grid_written_into_a_linked_folder_is_refused(tmp_path):
     run = tmp_path / "run"
     (tmp_path / "elsewhere").mkdir()

@@ -169,7 +169,7 @@ def train(
         del ckpt  # Lightning reads the file again to restore it; no second copy during training
     check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
-    files.check_no_links(run_dir)  # a run folder is data: nothing is written through a link in it
+    files.check_no_links(run_dir, cfg.get("ckpt_path"))  # a run folder is data: no links in it
     with run_lock(run_dir):
         # Everything that can refuse the run (values, data, networks) comes before the run folder
         # is touched: a refused resume leaves the earlier branch where it was.

@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from gan_lab.errors import UserError
-from gan_lab.runs.layout import RUN_INFO
+from gan_lab.runs.layout import CHECKPOINTS, RUN_INFO
 from gan_lab.safe_io import append_atomic, link_message, write_atomic
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,20 @@ MAX_FIELD = 2**20  # one CSV field (Python's csv stops at 128 KiB with an error)
 SCAN_ENTRIES, SCAN_DEPTH = 200_000, 32
 
 
-def check_no_links(run_dir: str | Path) -> None:
+def check_no_links(run_dir: str | Path, checkpoint: str | Path | None = None) -> None:
     """A UserError naming the first symbolic link (or FIFO, device, socket) inside ``run_dir``, so
     that a command never writes through one: a run folder from someone else is data, and a link
     in it (``metrics.csv`` → ``~/.bashrc``, ``samples/`` → ``~``) would make a resume, a score or
     a report change files outside it. lstat only, never following; bounded in entries and depth.
-    A folder that does not exist yet holds nothing."""
+    A folder that does not exist yet holds nothing.
+
+    ``checkpoint`` (a resume's): the run folder it lies in *as spelled* is checked first. Its
+    resolved folder can be another one — ``<run>/checkpoints`` linking to ``~/mine/checkpoints``
+    makes the resumed run (``run_dir``) ``~/mine`` — so only the spelled one shows the link."""
+    if checkpoint is not None:
+        spelled = Path(checkpoint).expanduser().absolute()
+        if spelled.parent.name == CHECKPOINTS:  # a loose file's folder is nobody's run
+            check_no_links(spelled.parent.parent)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         return
