@@ -177,17 +177,20 @@ def append_atomic(path: str | Path, text: str, root: str | Path | None = None) -
         ) from None
 
 
+def _tensorboard_error(err: OSError, folder: str) -> UserError:
+    return UserError(
+        f"cannot write TensorBoard's events in {folder}: {err.strerror or err}. The run stopped; "
+        "the files written before are intact. Free disk space or make the folder writable, then "
+        "resume from the newest checkpoint (logger=none trains without TensorBoard)."
+    )
+
+
 def _tensorboard_paragraph(method: Callable, folder: str) -> Callable:
     def write(*args, **kwargs):
         try:
             return method(*args, **kwargs)
         except OSError as err:
-            raise UserError(
-                f"cannot write TensorBoard's events in {folder}: {err.strerror or err}. The run "
-                "stopped; the files written before are intact. Free disk space or make the folder "
-                "writable, then resume from the newest checkpoint (logger=none trains without "
-                "TensorBoard)."
-            ) from None
+            raise _tensorboard_error(err, folder) from None
 
     return write
 
@@ -208,8 +211,11 @@ def guard_tensorboard(loggers) -> None:
         for name in ("log_hyperparams", "save", "finalize"):
             setattr(logger, name, _tensorboard_paragraph(getattr(logger, name), folder))
         logger._gan_lab_guarded = True
-        get = getattr(logger.experiment, "_get_file_writer", None)
-        writer = get() if callable(get) else None
+        try:  # the first access opens the event file: a full disk fails here already
+            get = getattr(logger.experiment, "_get_file_writer", None)
+            writer = get() if callable(get) else None
+        except OSError as err:
+            raise _tensorboard_error(err, folder) from None
         if writer is None:
             continue
         for name in ("add_event", "flush", "close"):
