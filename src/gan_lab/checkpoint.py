@@ -7,7 +7,6 @@ Wherever a checkpoint is asked for, ``best@<run_dir>`` (or ``<run_dir>/best``) n
 in the run's ``scores.csv``, written by ``gan-lab score run_dir=<run_dir>``.
 """
 
-import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from gan_lab.config.validate import read_stored
 from gan_lab.ema import LIVE_PREFIX, shown_prefix
 from gan_lab.errors import UserError, load_torch_file
 from gan_lab.noise import Noise
-from gan_lab.runs import layout
+from gan_lab.runs import files, layout
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +118,8 @@ def resolve_checkpoint(spec: str | Path) -> Path:
             f"'{text}' asks for the best checkpoint of {run_dir}, but {table} does not exist; "
             f"score the run first: gan-lab score run_dir={run_dir}"
         )
-    with table.open(newline="") as f:
-        best = [row for row in csv.DictReader(f) if row.get("best") == "yes"]
+    # Read as data: a regular file inside the run folder, capped (gan_lab.runs.files).
+    best = [row for row in files.read_rows(table) if row.get("best") == "yes"]
     if not best:
         raise UserError(f"{table} marks no checkpoint as best; run gan-lab score again.")
     named = Path(best[0]["checkpoint"])

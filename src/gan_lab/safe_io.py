@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 
-from gan_lab.errors import UserError
+from gan_lab.errors import UserError, load_torch_file
 from gan_lab.runs import layout
 
 # Seconds to wait between writing a file and renaming it: only tests/test_kill.py sets it, to make
@@ -235,4 +235,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
         # A checkpoint may come from anyone: tensors and plain values only, never pickled code
         # (gan_lab.checkpoint.read_checkpoint has read the same file this way before a resume).
-        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+        # Bounded like every other load (gan_lab.errors.load_torch_file): a file swapped in after
+        # that check is checked again here.
+        # Loaded on the CPU, as Lightning's default map_location does; Lightning moves it on.
+        return load_torch_file(path, "checkpoint")

@@ -117,7 +117,8 @@ def _no_links_where_hydra_writes(ckpt) -> None:
     if best is not None:
         check_no_links(best.expanduser())
     elif layout.in_checkpoints(Path(str(ckpt)).expanduser()):
-        check_no_links(layout.run_of(ckpt))  # a loose checkpoint's run starts a folder of its own
+        # As spelled first: a linked checkpoints/ must not move the run into another folder.
+        check_no_links(layout.run_of(ckpt), ckpt)  # (a loose checkpoint starts a folder of its own)
 
 
 def check_first(config_name: str) -> None:
