@@ -194,7 +194,10 @@ def test_the_audit_of_a_folder_set_shows_the_skipped_files(trained_run, tmp_path
     ]
     with (run / "data_audit.csv").open("w", newline="") as f:
         csv.writer(f).writerows(rows)
-    page = Page(write_run_report(run))
+    # Without the live run's data folder, a path the CSV names outside the run is not opened.
+    assert "outside the run" in Page(write_run_report(run)).rows("skipped")[0][0]
+    page = Page(write_run_report(run, data_root=folder))  # the live run's report
+    assert "outside the run" not in page.rows("skipped")[0][0]
     counts = {(r[0], r[1]): r[2] for r in page.rows("audit")}
     assert counts == {
         ("too_small", "skipped"): "1",

@@ -200,7 +200,8 @@ class RunReport(Callback):
         write_info(self.dirpath, info)
         from gan_lab.report import write_run_report  # matplotlib is loaded only when it is used
 
-        path = write_run_report(self.dirpath)
+        root = getattr(trainer.datamodule, "root", None) if trainer.datamodule else None
+        path = write_run_report(self.dirpath, data_root=root)
         log.info("report of the run: %s", path)
 
     def _close_safely(self, trainer, status: str) -> None:

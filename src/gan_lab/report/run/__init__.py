@@ -43,8 +43,9 @@ def section(folder: RunFolder, sid: str, title: str, gather, template: str) -> p
         return page.Section(sid, title, "run/unreadable.html.j2", {"why": why})
 
 
-def write_run_report(run: str | Path) -> Path:
-    """Write <run>/report.html from the run folder's files; returns its path."""
+def write_run_report(run: str | Path, data_root: str | Path | None = None) -> Path:
+    """Write <run>/report.html from the run folder's files; returns its path. ``data_root``: the
+    data folder the calling process trained on (the live run's report shows its skipped files)."""
     run = Path(run).expanduser().resolve()
     if not run.is_dir() or not layout.is_run(run):
         raise UserError(
@@ -53,5 +54,6 @@ def write_run_report(run: str | Path) -> Path:
         )
     check_no_links(run)  # the folder is data: nothing is read or written through a link in it
     folder = RunFolder.read(run)
+    folder.data_root = Path(data_root).resolve() if data_root else None
     sections = [section(folder, *parts) for parts in SECTIONS]
     return page.write(run, f"Run {run.name}", f"{folder.status} · {run}", sections)

@@ -27,12 +27,16 @@ def audit(run: RunFolder) -> dict:
     for x in skipped[:THUMBS]:
         file = Path(x.get("path") or "")
         # The CSV is the folder's data: a path it lists is decoded only when it lies inside the
-        # run folder (links.inside), never an absolute path to anywhere on this machine.
-        ours = file.is_absolute() and links.inside(run.dir, file)
+        # run folder (links.inside) or the data folder the live run trained on, never an
+        # absolute path to anywhere on this machine.
+        ours = file.is_absolute() and (
+            links.inside(run.dir, file)
+            or (run.data_root is not None and links.inside(run.data_root, file))
+        )
         png = images.audit_thumbnail(file) if ours and file.is_file() else None
         why = "cannot be shown" if file.is_file() else "file no longer there"
         if not ours:
-            why = "cannot be shown here: outside the run folder, whose files alone a report opens"
+            why = "cannot be shown here: outside the run's folders, whose files alone a report opens"
         shown.append(
             {
                 "thumb": links.drawn(png, file.name, "small") if png else None,

@@ -126,6 +126,9 @@ class RunFolder:
     grids: list[tuple[int, Path]]
     checkpoints: list[tuple[int, Path]]  # the history checkpoints (epoch_NNNN)
     overrides: dict | None  # the command line's overrides; None when not started by train.py
+    # The data folder this process trained on (the live run's report): its files may be shown.
+    # Never read from the folder itself, whose paths are someone else's data.
+    data_root: Path | None = None
 
     @classmethod
     def read(cls, run: Path) -> "RunFolder":
