@@ -5,7 +5,7 @@
 One step of benchmarks/raw_dcgan.py (the digits study's loop: its networks, hinge loss, bf16
 autocast where the CPU runs it natively) at batch 16, 28 and 64 px, with
 ``torch.optim.Adam(..., fused=None)`` (on a CPU: a Python loop over the tensors) and
-``fused=True`` (gan_lab.step.adam's choice), interleaved round by round. Prints the median
+``fused=True`` (gan_lab.core.step.adam's choice), interleaved round by round. Prints the median
 ms per step of each; name the CPU beside any figure from here.
 """
 

@@ -33,11 +33,11 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from gan_lab import fast_path
 from gan_lab.config import compose
+from gan_lab.core.step import adam
 from gan_lab.hardware import auto_precision, device_name
-from gan_lab.step import adam
-from gan_lab.train import build, make_trainer
+from gan_lab.training import fast_path
+from gan_lab.training.train import build, make_trainer
 
 OUT = Path("/tmp/bench_run")
 # The raw loop's procedure everywhere (BCE with label noise, no EMA, D without augmentation):
@@ -117,7 +117,7 @@ def raw_steps(overrides: list[str], steps: int, channels_last: bool) -> list[flo
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     G = module.generator.to(device, memory_format=fmt)
     D = module.discriminator.to(device, memory_format=fmt)
-    # fused Adam, as the lab's (gan_lab.step.adam) since 2026-12-01: the tables below were
+    # fused Adam, as the lab's (gan_lab.core.step.adam) since 2026-12-01: the tables below were
     # measured with torch's default Adam in both
     opt_d = adam(D.parameters(), cfg.model.lr_d, tuple(cfg.model.betas_d))
     opt_g = adam(G.parameters(), cfg.model.lr_g, tuple(cfg.model.betas_g))
@@ -192,7 +192,7 @@ def runners(case: list[str], args) -> dict:
 
 def _without_stats(overrides: list[str], steps: int) -> tuple[list[float], str]:
     """The default path without the per-step statistics (the epoch means and logged values)."""
-    from gan_lab.module import GAN
+    from gan_lab.training.module import GAN
 
     record = GAN._record
     GAN._record = lambda self, stats, b: None

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gan_lab.checkpoint import load_gan
 from gan_lab.hardware import device_name
 from gan_lab.metrics.classifier import ClassifierFeatures
 from gan_lab.metrics.images import generate_unit, seeded_inputs
 from gan_lab.metrics.scorer import frechet_distance
+from gan_lab.training.checkpoint import load_gan
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {

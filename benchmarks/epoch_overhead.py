@@ -15,7 +15,7 @@ from pathlib import Path
 import lightning as L
 
 from gan_lab.config import compose
-from gan_lab.train import train
+from gan_lab.training.train import train
 
 
 class Timing(L.Callback):

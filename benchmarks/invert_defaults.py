@@ -12,10 +12,10 @@ import time
 
 import torch
 
-from gan_lab.checkpoint import load_gan
 from gan_lab.config import compose
 from gan_lab.latent.inversion import invert
 from gan_lab.latent.run import procedure
+from gan_lab.training.checkpoint import load_gan
 
 # Overrides of conf/invert.yaml (the defaults of invert.py).
 SETTINGS = {

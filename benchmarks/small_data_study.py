@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 
-from gan_lab.checkpoint import load_gan
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
+from gan_lab.training.checkpoint import load_gan
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -60,7 +60,7 @@ def cfg_factory(tmp_path):
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
     """A 2-epoch run on the built-in set; tests read its files but never write into it."""
-    from gan_lab.train import train
+    from gan_lab.training.train import train
 
     out = tmp_path_factory.mktemp("trained") / "run"
     train(make_cfg(out, TINY + ["trainer.max_epochs=2"]))

@@ -1,4 +1,4 @@
-"""Adaptive augmentation (gan_lab/ada.py, design §4.2): p follows the sign of
+"""Adaptive augmentation (gan_lab/core/ada.py, design §4.2): p follows the sign of
 D's outputs on the reals, the ops apply with probability p, and p is logged, saved and resumed."""
 
 import io
@@ -9,15 +9,15 @@ from conftest import bare
 from test_trust import QUIET, assert_same_run
 from torch import nn
 
-from gan_lab import ada as ada_mod
-from gan_lab.ada import P_MAX, AdaptiveAugment, auto_speed
 from gan_lab.config.validate import check_config
+from gan_lab.core import ada as ada_mod
+from gan_lab.core.ada import P_MAX, AdaptiveAugment, auto_speed
 from gan_lab.errors import UserError
-from gan_lab.keys import ADA_P
 from gan_lab.report.plots import training_curves
 from gan_lab.runs.files import read_rows
+from gan_lab.runs.keys import ADA_P
 from gan_lab.runs.layout import METRICS_CSV, REPORT
-from gan_lab.train import build, make_trainer, train
+from gan_lab.training.train import build, make_trainer, train
 
 ADA = ["model.ada.enabled=true", "trainer.fast_path=off"]
 

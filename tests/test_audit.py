@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from gan_lab.cli.audit import audit
-from gan_lab.train import train
+from gan_lab.training.train import train
 
 
 def noise(seed, h=64, w=64, c=3):

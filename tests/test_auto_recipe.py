@@ -1,14 +1,14 @@
-"""recipe=auto (gan_lab/recipe.py): what it chooses for a set, and that a key the user sets wins."""
+"""recipe=auto (gan_lab/training/recipe.py): what it chooses for a set, and that a key the user sets wins."""
 
 import pytest
 import torch
 from conftest import make_cfg
 from omegaconf import OmegaConf
 
-from gan_lab import budget_rule, recipe
 from gan_lab.config.validate import check_config
-from gan_lab.ema import HalfLife
+from gan_lab.core.ema import HalfLife
 from gan_lab.models import Discriminator, Generator
+from gan_lab.training import budget_rule, recipe
 
 
 def resolved(tmp_path, *overrides, images=1797, size=None):
@@ -190,8 +190,8 @@ def test_a_folder_run_says_what_auto_chose_and_resumes_with_it(tmp_path, caplog)
 
     from test_data import write_mixed_folder
 
-    from gan_lab.checkpoint import read_checkpoint
-    from gan_lab.train import train
+    from gan_lab.training.checkpoint import read_checkpoint
+    from gan_lab.training.train import train
 
     write_mixed_folder(tmp_path / "pictures")
     args = [
@@ -201,7 +201,7 @@ def test_a_folder_run_says_what_auto_chose_and_resumes_with_it(tmp_path, caplog)
         "data.image_size=32",
         "trainer.max_epochs=1",
     ]
-    with caplog.at_level("INFO", logger="gan_lab.train"):
+    with caplog.at_level("INFO", logger="gan_lab.training.train"):
         train(make_cfg(tmp_path / "run", ["debug=tiny", *args]))
     said = [r.getMessage() for r in caplog.records if "recipe=auto for" in r.getMessage()]
     # debug=tiny sets the batch (32): kept, not chosen

@@ -4,7 +4,7 @@ import lightning as L
 import torch
 
 from gan_lab.callbacks.balance import ImbalanceWarning
-from gan_lab.train import train
+from gan_lab.training.train import train
 
 
 def run(cfg_factory, tmp_path, *overrides):

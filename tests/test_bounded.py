@@ -21,10 +21,10 @@ from conftest import ROOT
 from gan_lab import errors
 from gan_lab.data import decoded
 from gan_lab.errors import UserError, load_torch_file
-from gan_lab.fast_path import stored_path
 from gan_lab.metrics.classifier import ClassifierFeatures, SmallCNN
 from gan_lab.runs import lock
 from gan_lab.runs.lock import run_lock
+from gan_lab.training.fast_path import stored_path
 from gan_lab.tune.study import study_lock
 
 BOMB_BYTES = 50 * 2**20
@@ -184,7 +184,7 @@ def test_a_stored_fast_path_is_read_as_data(stored, said):
 
 
 def test_a_checkpoint_with_a_crafted_fast_path_is_refused_on_resume(trained_run, tmp_path):
-    from gan_lab.checkpoint import read_checkpoint
+    from gan_lab.training.checkpoint import read_checkpoint
 
     def change(ckpt):
         ckpt["gan_lab"]["fast_path"] = {"channels_last": False, "threads": -1}

@@ -9,7 +9,7 @@ from conftest import ROOT
 from PIL import Image
 
 from gan_lab.cli.sample import main as sample_main
-from gan_lab.sampling import sample
+from gan_lab.training.sampling import sample
 
 
 def run(*args, timeout=120):
@@ -71,7 +71,7 @@ def test_sample_rejects_foreign_checkpoint(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("loader", "what"),
     [
-        ("gan_lab.checkpoint:read_checkpoint", "checkpoint"),
+        ("gan_lab.training.checkpoint:read_checkpoint", "checkpoint"),
         ("gan_lab.metrics.classifier:ClassifierFeatures.load", "feature extractor file"),
         ("gan_lab.latent.images:load_z", "latent vector file"),
     ],

@@ -5,12 +5,12 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_lab.checkpoint import load_gan
 from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.models.layers import ClassBatchNorm2d
-from gan_lab.sampling import sample
-from gan_lab.train import build, train
+from gan_lab.training.checkpoint import load_gan
+from gan_lab.training.sampling import sample
+from gan_lab.training.train import build, train
 
 
 class Labels(L.Callback):
@@ -118,7 +118,7 @@ def test_invert_and_interpolate_take_a_class(conditional_run, tmp_path):
 
     from gan_lab.errors import UserError
     from gan_lab.latent.run import run
-    from gan_lab.sampling import sample
+    from gan_lab.training.sampling import sample
 
     ckpt = conditional_run / "checkpoints" / "last.ckpt"
     target = sample(ckpt=str(ckpt), n=1, out_dir=tmp_path / "t", class_="ring")[0]

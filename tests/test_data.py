@@ -70,7 +70,7 @@ def test_grayscale_folder_for_one_channel_models(cfg_factory, tmp_path):
 def test_a_folder_of_grey_images_trains_a_one_channel_model(cfg_factory, tmp_path, caplog):
     """data.channels=auto (folders): grey RGB files (scanned digits) → 1 channel, said loudly;
     one coloured file keeps RGB; data.channels=3 forces RGB."""
-    from gan_lab.train import build
+    from gan_lab.training.train import build
 
     root = tmp_path / "grey"
     root.mkdir()
@@ -157,7 +157,7 @@ def test_builtin_set_is_labelled_balanced_and_deterministic():
 
 
 def test_scaling_follows_generator_output_activation(cfg_factory):
-    from gan_lab.train import build
+    from gan_lab.training.train import build
 
     for generator, lo in (("transposed", 0.0), ("dcgan", -1.0)):
         _, dm = build(cfg_factory(f"generator={generator}"))

@@ -138,7 +138,7 @@ def test_every_command_lives_on_the_commands_floor():
 
 def test_callbacks_read_the_module_through_its_public_attributes_only():
     for path in (SRC / "callbacks").glob("*.py"):
-        assert not {n for n in imports(path) if n.startswith("gan_lab.module")}, path.name
+        assert not {n for n in imports(path) if n.startswith("gan_lab.training.module")}, path.name
         private = re.findall(r"pl_module\._\w+", path.read_text())
         assert not private, f"{path.name} reads {private}"
 

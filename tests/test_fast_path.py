@@ -1,4 +1,4 @@
-"""The fast path (gan_lab/fast_path.py): every candidate computes the same step; the fastest
+"""The fast path (gan_lab/training/fast_path.py): every candidate computes the same step; the fastest
 measured one is chosen, timed once per machine and network, never at the cost of a short run."""
 
 import copy
@@ -9,10 +9,10 @@ import lightning as L
 import pytest
 import torch
 
-from gan_lab import fast_path
-from gan_lab.fast_path import FastPath
 from gan_lab.models.generator import Generator
-from gan_lab.train import train
+from gan_lab.training import fast_path
+from gan_lab.training.fast_path import FastPath
+from gan_lab.training.train import train
 
 
 def small_generator(kernel_size: int, upsample: str = "nearest") -> Generator:
@@ -165,7 +165,7 @@ def test_timing_changes_nothing_but_speed(cfg_factory, tmp_path, monkeypatch, ca
     """A timed start, off and the cache: the same losses (timing leaves the random streams and the
     weights alone), the layout chosen is applied, and the choice is logged in one line."""
     monkeypatch.setattr(fast_path, "TIMING_SHARE", 0)  # time even this tiny run
-    caplog.set_level(logging.INFO, logger="gan_lab.module")
+    caplog.set_level(logging.INFO, logger="gan_lab.training.module")
     runs = {}
     for name, mode in [("timed", "auto"), ("cached", "auto"), ("off", "off")]:
         watch = Watch()
@@ -206,12 +206,12 @@ def probe_of(module, dm) -> fast_path.Probe:
 
 
 def test_the_probe_times_the_training_step_itself(cfg_factory, monkeypatch):
-    """The probe runs gan_lab.step.step — the function GAN.training_step runs — with the run's
+    """The probe runs gan_lab.core.step.step — the function GAN.training_step runs — with the run's
     procedure (loss, R1, gradient penalty, augmentation, EMA): what is timed cannot drift from
     what trains. Its copies leave the run's weights and ADA state as they were."""
-    from gan_lab import module as module_py
-    from gan_lab import step as step_py
-    from gan_lab.train import build
+    from gan_lab.core import step as step_py
+    from gan_lab.training import module as module_py
+    from gan_lab.training.train import build
 
     assert fast_path.step is step_py.step and module_py.step is step_py.step
     ran = []
@@ -246,7 +246,7 @@ def test_the_probe_times_the_training_step_itself(cfg_factory, monkeypatch):
 def test_a_change_of_procedure_is_a_change_of_cache_key(cfg_factory):
     """Timings are cached per procedure: the gradient penalty's double backward, R1 or
     augmentation make a different step than the plain one."""
-    from gan_lab.train import build
+    from gan_lab.training.train import build
 
     keys = []
     for overrides in ([], ["model.loss=wgan_gp"], ["model.r1_gamma=1"], ["model.diffaug=[color]"]):

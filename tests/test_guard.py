@@ -15,7 +15,7 @@ import torch
 from conftest import ROOT, TINY, make_cfg
 
 from gan_lab.runs.files import read_rows
-from gan_lab.train import train
+from gan_lab.training.train import train
 
 QUIET = ["logger=none", "callbacks.samples.gif=false"]
 

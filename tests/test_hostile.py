@@ -135,7 +135,7 @@ def test_a_hostile_folder_is_listed_and_never_read(hostile, tmp_path):
 def test_a_hostile_folder_trains_on_its_good_images(hostile, cfg_factory):
     """The acceptance run in small: the run trains on the 40 good images and data_audit.csv names
     each hostile entry (entries that are no files are not counted against the skipped share)."""
-    from gan_lab.train import train
+    from gan_lab.training.train import train
 
     class Seen(L.Callback):
         def on_fit_start(self, trainer, module):

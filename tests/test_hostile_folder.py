@@ -20,16 +20,15 @@ import torch
 from conftest import TINY, make_cfg
 from PIL import Image
 
-from gan_lab import rollback
-from gan_lab.checkpoint import read_checkpoint
 from gan_lab.config.resume import use_stored_config
 from gan_lab.config.validate import read_stored
 from gan_lab.errors import UserError, user_error
 from gan_lab.metrics.scores import write_tables
 from gan_lab.report import images, links, write_run_report
-from gan_lab.runs import files
-from gan_lab.safe_io import append_atomic, guard_tensorboard, write_png
-from gan_lab.train import make_trainer
+from gan_lab.runs import files, rollback
+from gan_lab.runs.safe_io import append_atomic, guard_tensorboard, write_png
+from gan_lab.training.checkpoint import read_checkpoint
+from gan_lab.training.train import make_trainer
 
 VICTIM = b"the user's own file\n"
 # A YAML "billion laughs": 9 lists of 10 aliases of the one before, ~350 bytes that a walk

@@ -13,9 +13,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torchvision.utils import save_image
 
-from gan_lab.checkpoint import load_gan
 from gan_lab.config import compose
-from gan_lab.ema import EMA_PREFIX
+from gan_lab.core.ema import EMA_PREFIX
 from gan_lab.errors import UserError, friendly
 from gan_lab.latent.figures import to_uint8
 from gan_lab.latent.images import load_target
@@ -23,6 +22,7 @@ from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import invert
 from gan_lab.latent.run import procedure, run
 from gan_lab.models import to_unit
+from gan_lab.training.checkpoint import load_gan
 
 
 def invert_cfg(out, *overrides: str) -> dict:

@@ -15,7 +15,7 @@ from conftest import ROOT, make_cfg
 
 from gan_lab.runs.files import read_rows
 from gan_lab.runs.layout import HISTORY
-from gan_lab.train import train
+from gan_lab.training.train import train
 
 
 def run_args(epochs: int) -> list[str]:

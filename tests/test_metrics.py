@@ -15,7 +15,7 @@ from gan_lab.metrics.extractors import INCEPTION_FILE, load_extractor
 from gan_lab.metrics.images import generate_unit
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.metrics.similarity import best_ssim, pairwise_ssim
-from gan_lab.train import train
+from gan_lab.training.train import train
 
 FAST = ["trainer.max_epochs=1", "metrics.ssim_every_n_steps=0", "callbacks.samples=null"]
 
@@ -69,7 +69,7 @@ def test_generated_images_are_scaled_to_unit_range_whatever_the_activation():
         def forward(self, z):
             return z[:, :1, None, None].sign().expand(-1, 3, 8, 8) * 2  # beyond tanh's range
 
-    from gan_lab.noise import Normal
+    from gan_lab.core.noise import Normal
 
     images = generate_unit(Const(), Normal(), 64, seed=0, batch_size=16)
     assert images.min() == 0 and images.max() == 1 and images.shape == (64, 3, 8, 8)

@@ -5,7 +5,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from gan_lab import recipe
+from gan_lab.training import recipe
 
 GENERATORS = ["transposed", "upsample", "dcgan", "mnist", "small32"]
 DISCRIMINATORS = ["reference", "dcgan", "mnist", "small32"]

@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 from gan_lab import progress
+from gan_lab.core.noise import Normal
 from gan_lab.latent.inversion import invert
 from gan_lab.metrics.classifier import data_config, train_extractor
 from gan_lab.metrics.scorer import Scorer
-from gan_lab.noise import Normal
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from PIL import Image, ImageEnhance
 from gan_lab.data.audit import audit_decoded, summarize
 from gan_lab.data.decoded import decode_folder
 from gan_lab.errors import UserError
-from gan_lab.train import train
+from gan_lab.training.train import train
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 

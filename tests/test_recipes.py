@@ -6,14 +6,14 @@ import torch
 from conftest import bare
 from torch import nn
 
-from gan_lab import recipe
 from gan_lab.config.validate import check_config
-from gan_lab.diffaug import color, cutout, diff_augment, parse_policy, translation
-from gan_lab.ema import ema_decay, make_ema
+from gan_lab.core.diffaug import color, cutout, diff_augment, parse_policy, translation
+from gan_lab.core.ema import ema_decay, make_ema
+from gan_lab.core.losses import build_loss, gradient_penalty
 from gan_lab.errors import UserError
-from gan_lab.losses import build_loss, gradient_penalty
 from gan_lab.models.layers import ClassBatchNorm2d
-from gan_lab.train import build, make_trainer
+from gan_lab.training import recipe
+from gan_lab.training.train import build, make_trainer
 
 
 def test_ema_equals_the_analytic_average_on_a_toy():
@@ -148,7 +148,7 @@ def test_diffaugment_is_differentiable_and_changes_images(cfg_factory):
 
 def test_diffaugment_sees_real_and_fake_alike(cfg_factory, monkeypatch):
     """Every image D sees — real and fake, in both phases — goes through the augmentation."""
-    import gan_lab.step as step_mod
+    import gan_lab.core.step as step_mod
 
     calls = []
 
@@ -195,8 +195,8 @@ def test_r1_penalty_is_added_to_d_loss(cfg_factory):
 
 
 def test_ema_run_uses_averaged_generator_for_grids_and_tools(cfg_factory, tmp_path):
-    from gan_lab.checkpoint import load_gan
-    from gan_lab.train import train
+    from gan_lab.training.checkpoint import load_gan
+    from gan_lab.training.train import train
 
     cfg = cfg_factory("model.ema=0.99", "trainer.max_epochs=1", out=tmp_path / "run")
     train(cfg)
@@ -212,8 +212,8 @@ def test_ema_run_uses_averaged_generator_for_grids_and_tools(cfg_factory, tmp_pa
 @pytest.mark.slow
 def test_compiled_training_keeps_plain_checkpoints(cfg_factory, tmp_path):
     """model.compile=true trains (torch.compile needs a C++ compiler on CPU: ~1 min here)."""
-    from gan_lab.checkpoint import load_gan
-    from gan_lab.train import train
+    from gan_lab.training.checkpoint import load_gan
+    from gan_lab.training.train import train
 
     metrics = train(cfg_factory("model.compile=true", "trainer.max_epochs=1", out=tmp_path / "run"))
     assert abs(metrics["train/g_loss_epoch"]) < 100

@@ -19,17 +19,18 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import OmegaConf
 from PIL import Image
 
-from gan_lab.checkpoint import best_row, load_gan, resolve_checkpoint
 from gan_lab.cli.report import main as report_main
 from gan_lab.config import compose
 from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.latent.run import run as invert_run
+from gan_lab.metrics.best import best_row
 from gan_lab.metrics.scores import write_tables
 from gan_lab.report import write_inversion_report, write_run_report, write_sweep_report
 from gan_lab.runs.files import read_rows
-from gan_lab.sweep import FINAL
-from gan_lab.train import train
+from gan_lab.runs.sweep import FINAL
+from gan_lab.training.checkpoint import load_gan, resolve_checkpoint
+from gan_lab.training.train import train
 
 RUN_SECTIONS = ["run", "networks", "data", "samples", "training", "scores", "classes", "files"]
 SWEEP_SECTIONS = ["sweep", "table", "grids", "curves", "files"]

@@ -126,7 +126,7 @@ def test_a_machine_without_a_gpu_says_so(gan_lab_cli, tmp_path, monkeypatch):
 
 
 def test_max_time_is_a_key_in_human_and_lightning_forms():
-    from gan_lab.budget_rule import max_seconds
+    from gan_lab.training.budget_rule import max_seconds
 
     for typed, seconds in (("10m", 600), ("1h30m", 5400), ("00:00:10:00", 600), ("45", 45)):
         for key in ("trainer.max_time", "+trainer.max_time"):
@@ -183,7 +183,7 @@ def folder_run(tmp_path_factory) -> tuple[Path, Path]:
     """A 1-epoch conditional run on a digits folder: (data folder, run folder)."""
     from conftest import make_cfg
 
-    from gan_lab.train import train
+    from gan_lab.training.train import train
 
     base = tmp_path_factory.mktemp("restart")
     data = _digits(base / "data", per_class=10)
@@ -211,7 +211,7 @@ def _resume(folder_run, tmp_path, *extra: str, data: Path | None = None):
 
     from conftest import make_cfg
 
-    from gan_lab.train import train
+    from gan_lab.training.train import train
 
     data = data or folder_run[0]
     run = tmp_path / "run"

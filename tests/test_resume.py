@@ -12,13 +12,12 @@ import pytest
 import torch
 from test_trust import QUIET, assert_same_run
 
-from gan_lab import rollback
 from gan_lab.config import hydra_subdir
 from gan_lab.errors import UserError
-from gan_lab.runs import layout
+from gan_lab.runs import layout, rollback
 from gan_lab.runs.files import append_rows, read_rows
 from gan_lab.runs.layout import HISTORY
-from gan_lab.train import prepare_run_folder, train
+from gan_lab.training.train import prepare_run_folder, train
 
 # A seed other than the default: ckpt_path= alone must take it from the checkpoint.
 ARGS = ["trainer.deterministic=true", "seed=3", "data.augment.flip=true", *QUIET]

@@ -97,7 +97,7 @@ def test_every_key_of_every_preset_is_in_the_schema(tmp_path):
 
 def test_the_schema_choices_are_what_the_code_acts_on():
     from gan_lab.config.schema import NONFINITE as SCHEMA_NONFINITE
-    from gan_lab.module import NONFINITE
+    from gan_lab.training.module import NONFINITE
 
     assert SCHEMA_NONFINITE == NONFINITE
 

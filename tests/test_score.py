@@ -7,7 +7,6 @@ import pytest
 import torch
 from conftest import TINY, make_cfg
 
-from gan_lab.checkpoint import resolve_checkpoint
 from gan_lab.cli.score import main as score_main
 from gan_lab.errors import UserError
 from gan_lab.metrics.classifier import data_config, train_extractor
@@ -15,8 +14,9 @@ from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import real_subset
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.metrics.scores import score_run
-from gan_lab.sampling import sample
-from gan_lab.train import train
+from gan_lab.training.checkpoint import resolve_checkpoint
+from gan_lab.training.sampling import sample
+from gan_lab.training.train import train
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,8 @@ def test_extractor_learns_the_builtin_classes_and_separates_real_from_fake(
     scorer = Scorer(extractor, batch_size=100)
     scorer.add_real(reals[:200])
     real_vs_real = scorer.score(reals[200:])["val/fid_shapes"]
-    from gan_lab.checkpoint import load_gan
     from gan_lab.metrics.images import generate_unit
+    from gan_lab.training.checkpoint import load_gan
 
     gan = load_gan(trained_run / "checkpoints" / "last.ckpt")
     fakes = generate_unit(gan.generator, gan.noise, 200, seed=0, batch_size=100)

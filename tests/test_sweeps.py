@@ -19,8 +19,8 @@ from PIL import Image
 
 from gan_lab.cli.summarize import main as summarize_main
 from gan_lab.config import compose, run_name
-from gan_lab.distributed import ddp_start_method
-from gan_lab.sweep import SweepSummary
+from gan_lab.runs.sweep import SweepSummary
+from gan_lab.training.distributed import ddp_start_method
 
 # TINY, without an epoch's worth of extras a sweep test does not look at.
 SWEEP_TINY = [*TINY, "trainer.max_epochs=1", "logger=none", "callbacks.samples.gif=false"]
@@ -272,7 +272,7 @@ def test_ddp_two_cpu_processes_under_multirun(tmp_path):
 
 def test_sync_batchnorm_on_cpu_is_a_user_error(cfg_factory):
     from gan_lab.errors import UserError
-    from gan_lab.train import make_trainer
+    from gan_lab.training.train import make_trainer
 
     cfg = cfg_factory("trainer=ddp", "trainer.accelerator=cpu", "trainer.sync_batchnorm=true")
     with pytest.raises(UserError, match="sync_batchnorm"):

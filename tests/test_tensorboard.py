@@ -13,11 +13,11 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from gan_lab import progress
 from gan_lab.callbacks import HParams
-from gan_lab.checkpoint import load_gan
 from gan_lab.errors import UserError
-from gan_lab.module import GAN
-from gan_lab.sampling import sample
-from gan_lab.train import train
+from gan_lab.training.checkpoint import load_gan
+from gan_lab.training.module import GAN
+from gan_lab.training.sampling import sample
+from gan_lab.training.train import train
 
 # 2 epochs of 2 batches; fp32 and the plain path, the quickest on any CPU for so few steps.
 SHORT = [

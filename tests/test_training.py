@@ -9,7 +9,7 @@ import torch
 from conftest import bare
 from omegaconf import open_dict
 
-from gan_lab.train import build, make_trainer, train
+from gan_lab.training.train import build, make_trainer, train
 
 
 def params(module):
@@ -97,7 +97,7 @@ def test_reference_experiment_uses_spec_values(cfg_factory):
     module, _ = build(cfg)
     opt_d, opt_g = module.configure_optimizers()
     assert isinstance(opt_d, torch.optim.Adam) and opt_d.defaults["lr"] == 1e-5
-    # one fused kernel per update on a CPU (gan_lab.step.adam), not torch's per-tensor loop
+    # one fused kernel per update on a CPU (gan_lab.core.step.adam), not torch's per-tensor loop
     assert opt_d.defaults["fused"] and opt_g.defaults["fused"]
 
 
@@ -245,9 +245,9 @@ def test_epoch_grid_is_the_ema_generators_output_on_the_fixed_noise(cfg_factory,
     from PIL import Image
     from torchvision.utils import make_grid
 
-    from gan_lab.checkpoint import load_gan
     from gan_lab.latent.figures import to_uint8
     from gan_lab.models import to_unit
+    from gan_lab.training.checkpoint import load_gan
 
     out = tmp_path / "ema"
     # channels_last off: the loaded G runs in the default layout, so the pixels match exactly.

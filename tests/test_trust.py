@@ -13,7 +13,7 @@ import torch
 
 from gan_lab.errors import TrainingStopped, UserError, user_error
 from gan_lab.runs.files import append_rows, read_rows, truncate_after
-from gan_lab.train import train
+from gan_lab.training.train import train
 
 QUIET = ["logger=none", "callbacks.samples.gif=false"]
 
@@ -371,7 +371,7 @@ def test_stored_paths_outside_the_run_folder_are_dropped_with_a_warning(
 ):
     import shutil
 
-    from gan_lab.checkpoint import read_checkpoint
+    from gan_lab.training.checkpoint import read_checkpoint
 
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
@@ -395,7 +395,7 @@ def test_stored_paths_outside_the_run_folder_are_dropped_with_a_warning(
 def test_crafted_class_names_and_score_rows_cannot_leave_their_folders(trained_run, tmp_path):
     import shutil
 
-    from gan_lab.checkpoint import read_checkpoint, resolve_checkpoint
+    from gan_lab.training.checkpoint import read_checkpoint, resolve_checkpoint
 
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
@@ -465,7 +465,7 @@ def test_resume_from_best_and_a_busy_run_folder(trained_run, tmp_path, cfg_facto
 
 def test_ddp_ranks_draw_different_noise_and_augmentation():
     """Checked for real with two CPU ranks in tests/test_sweeps.py (slow tier); here the seeding rule."""
-    from gan_lab.rng import seed_rank
+    from gan_lab.core.rng import seed_rank
 
     seed_rank(0, 0)
     a = torch.rand(4)

@@ -11,13 +11,12 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from gan_lab import keys
 from gan_lab.errors import TrainingStopped
 from gan_lab.metrics.similarity import diversity
-from gan_lab.rollback import any_rank, last_good, roll_back
-from gan_lab.runs import layout
+from gan_lab.runs import keys, layout
 from gan_lab.runs.files import append_rows
-from gan_lab.schedule import epochs_done, logged_step
+from gan_lab.runs.rollback import any_rank, last_good, roll_back
+from gan_lab.training.schedule import epochs_done, logged_step
 
 log = logging.getLogger(__name__)
 

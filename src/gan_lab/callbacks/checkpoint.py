@@ -5,10 +5,10 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab.errors import TrainingStopped
-from gan_lab.rollback import all_finite
 from gan_lab.runs import layout
-from gan_lab.safe_io import copy_atomic
-from gan_lab.schedule import due, epochs_done
+from gan_lab.runs.rollback import all_finite
+from gan_lab.runs.safe_io import copy_atomic
+from gan_lab.training.schedule import due, epochs_done
 
 
 class HistoryCheckpoint(Callback):

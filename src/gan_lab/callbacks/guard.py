@@ -14,8 +14,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from gan_lab.errors import TrainingStopped
-from gan_lab.rollback import all_finite, any_rank, last_good, roll_back
-from gan_lab.schedule import epochs_done
+from gan_lab.runs.rollback import all_finite, any_rank, last_good, roll_back
+from gan_lab.training.schedule import epochs_done
 
 log = logging.getLogger(__name__)
 

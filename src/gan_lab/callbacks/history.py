@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from gan_lab import keys
+from gan_lab.runs import keys
 from gan_lab.runs.files import append_rows, read_rows
 from gan_lab.runs.layout import LOSSES_PNG, METRICS_CSV, STEPS_CSV, WARNINGS_CSV
-from gan_lab.safe_io import guard_tensorboard, write_atomic
-from gan_lab.schedule import batches_done, epochs_done
+from gan_lab.runs.safe_io import guard_tensorboard, write_atomic
+from gan_lab.training.schedule import batches_done, epochs_done
 
 
 class EpochHistory(Callback):

@@ -11,9 +11,9 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from gan_lab import keys
-from gan_lab.checkpoint import higher_is_better
-from gan_lab.schedule import logged_step
+from gan_lab.metrics.best import higher_is_better
+from gan_lab.runs import keys
+from gan_lab.training.schedule import logged_step
 
 # The parts of the run config that define the experiment; paths, callbacks and loggers do not.
 GROUPS = ("data", "generator", "discriminator", "noise", "model", "trainer", "metrics")

@@ -14,7 +14,7 @@ from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import try_load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
-from gan_lab.schedule import due
+from gan_lab.training.schedule import due
 
 log = logging.getLogger(__name__)
 

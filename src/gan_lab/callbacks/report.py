@@ -22,7 +22,7 @@ from gan_lab.data.augment import augment_grid
 from gan_lab.hardware import device_name
 from gan_lab.runs import layout
 from gan_lab.runs.files import read_info, write_info
-from gan_lab.safe_io import write_png
+from gan_lab.runs.safe_io import write_png
 
 log = logging.getLogger(__name__)
 

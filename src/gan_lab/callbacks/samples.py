@@ -2,7 +2,7 @@
 and the grids' evolution as an animated GIF at the end (004). A conditional model's grid
 has one row of 8 per class.
 
-Every file goes through gan_lab.safe_io (written beside its name, renamed; never through a link
+Every file goes through gan_lab.runs.safe_io (written beside its name, renamed; never through a link
 in the run folder; a full disk is one paragraph), as a checkpoint does."""
 
 import io
@@ -16,8 +16,8 @@ from torchvision.utils import make_grid
 
 from gan_lab.models import to_unit
 from gan_lab.runs import files, layout
-from gan_lab.safe_io import guard_tensorboard, save_atomic, write_png
-from gan_lab.schedule import due, epochs_done, logged_step
+from gan_lab.runs.safe_io import guard_tensorboard, save_atomic, write_png
+from gan_lab.training.schedule import due, epochs_done, logged_step
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from gan_lab import keys
 from gan_lab.metrics.images import real_subset
 from gan_lab.metrics.similarity import best_ssim
 from gan_lab.models import to_unit
+from gan_lab.runs import keys
 from gan_lab.runs.files import append_rows
 from gan_lab.runs.layout import SSIM_CSV
-from gan_lab.schedule import batches_done, epochs_done
+from gan_lab.training.schedule import batches_done, epochs_done
 
 
 class SSIMTracker(Callback):

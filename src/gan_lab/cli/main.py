@@ -56,7 +56,7 @@ def _no_folder_left(app: Callable) -> Callable:
 def train_app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from gan_lab.train import train
+    from gan_lab.training.train import train
 
     # The arguments as typed: a resume compares them with the checkpoint's config.
     train(cfg, overrides=list(HydraConfig.get().overrides.task))

@@ -15,7 +15,6 @@ import torch
 from omegaconf import open_dict
 from torchvision.utils import save_image
 
-from gan_lab import recipe
 from gan_lab.cli import meta_args
 from gan_lab.config import compose, registry
 from gan_lab.config.schema import PREVIEW
@@ -24,6 +23,7 @@ from gan_lab.data.augment import augment_grid
 from gan_lab.data.statistics import pixel_statistics, plot_sizes, plot_statistics
 from gan_lab.errors import friendly
 from gan_lab.runs import layout
+from gan_lab.training import recipe
 
 
 def preview(argv: list[str]) -> Path:

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from gan_lab.cli import command
 from gan_lab.config.schema import SAMPLE
 from gan_lab.config.validate import check_config
-from gan_lab.sampling import sample
+from gan_lab.training.sampling import sample
 
 USAGE = __doc__.strip().splitlines()[-1].strip()
 

@@ -2,7 +2,7 @@
 
 Writes summary.csv, summary.md (one row per run) and summary.png (every run's last sample grid
 side by side, captioned with its overrides) into the multirun folder. It also runs by itself at
-the end of every ``python train.py -m ...`` (``gan_lab.sweep.SweepSummary``, a Hydra
+the end of every ``python train.py -m ...`` (``gan_lab.runs.sweep.SweepSummary``, a Hydra
 callback in conf/hydra/default.yaml).
 
 Columns: the overrides that differ between runs; ``status`` (ok, incomplete, failed, no metrics);
@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from gan_lab.cli import command, meta_args
 from gan_lab.errors import UserError, friendly
-from gan_lab.sweep import summarize
+from gan_lab.runs.sweep import summarize
 
 USAGE = "gan-lab summarize <multirun folder>   (or dir=<multirun folder>)"
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 
 from omegaconf import OmegaConf
 
+from gan_lab.core.noise import Gamma, Normal, Uniform
 from gan_lab.data import GANDataModule
 from gan_lab.errors import UserError
 from gan_lab.models import Discriminator, Generator
-from gan_lab.noise import Gamma, Normal, Uniform
 
 # group → {the names conf/ and older checkpoints use: the class}
 CLASSES = {
@@ -27,7 +27,10 @@ CLASSES = {
         "gan_lab.models.discriminator.Discriminator": Discriminator,
     },
     "noise": {
-        "gan_lab.noise.Normal": Normal,
+        "gan_lab.core.noise.Normal": Normal,
+        "gan_lab.core.noise.Uniform": Uniform,
+        "gan_lab.core.noise.Gamma": Gamma,
+        "gan_lab.noise.Normal": Normal,  # the names of checkpoints before gan_lab/core/
         "gan_lab.noise.Uniform": Uniform,
         "gan_lab.noise.Gamma": Gamma,
     },

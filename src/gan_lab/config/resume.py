@@ -6,9 +6,8 @@ import logging
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.checkpoint import STORED_KEYS
 from gan_lab.config.schema import RECIPE_KEYS
-from gan_lab.config.validate import MISSING, lookup
+from gan_lab.config.validate import MISSING, STORED_KEYS, lookup
 from gan_lab.errors import UserError
 
 log = logging.getLogger(__name__)

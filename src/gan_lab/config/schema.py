@@ -11,10 +11,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gan_lab.core.diffaug import OPS
+from gan_lab.core.losses import LOSSES
 from gan_lab.data.decoded import parse_size
-from gan_lab.diffaug import OPS
 from gan_lab.errors import UserError
-from gan_lab.losses import LOSSES
 from gan_lab.models.discriminator import CONDITIONINGS as D_CONDITIONINGS
 from gan_lab.models.discriminator import HEADS
 from gan_lab.models.generator import CONDITIONINGS as G_CONDITIONINGS
@@ -144,7 +144,7 @@ def _size(v) -> bool:
 
 
 def _duration(v) -> bool:
-    from gan_lab.tune.budget import max_time_seconds
+    from gan_lab.config.durations import max_time_seconds
 
     try:
         return not isinstance(v, bool) and max_time_seconds(v) > 0
@@ -415,7 +415,7 @@ TRAIN = {
     "discriminator.class_embed_dim": whole("embedding size for concat", low=1, high=MAX_WIDTH),
     # noise (the union of conf/noise/*.yaml)
     "noise._target_": target(
-        "gan_lab.noise.Normal", "gan_lab.noise.Uniform", "gan_lab.noise.Gamma"
+        *(f"gan_lab.{m}noise.{c}" for m in ("core.", "") for c in ("Normal", "Uniform", "Gamma"))
     ),
     "noise.mean": number("N(mean, std): the mean"),
     "noise.std": number("N(mean, std): the standard deviation", 0, low_open=True),
@@ -605,7 +605,7 @@ TRAIN = {
     "paths.output_dir": path("this run's folder", null=False),
 }
 
-# recipe=auto (gan_lab/recipe.py) leaves these at auto until the run knows its set, machine and
+# recipe=auto (gan_lab/training/recipe.py) leaves these at auto until the run knows its set, machine and
 # budget; every other key must hold a value. A resolved config (a checkpoint's) has no auto left.
 RECIPE_KEYS = (
     "generator.",

@@ -24,6 +24,8 @@ MISSING = object()
 
 # The groups a checkpoint must hold: what the networks, the noise and the data are built from.
 REQUIRED_GROUPS = ("data", "generator", "discriminator", "noise", "model")
+# The parts of a checkpoint's config that tools and resumed runs build objects from.
+STORED_KEYS = REQUIRED_GROUPS
 # Keys that only Hydra's instantiate reads; gan-lab builds by name (gan_lab.config.registry), so a stored
 # config has no use for them.
 HYDRA_KEYS = ("_args_", "_partial_", "_recursive_", "_convert_")

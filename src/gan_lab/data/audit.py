@@ -17,7 +17,7 @@ from gan_lab.data.decoded import DecodedFolder
 from gan_lab.data.dedup import same_pictures
 from gan_lab.data.folder import FileRecord
 from gan_lab.errors import UserError
-from gan_lab.safe_io import write_atomic
+from gan_lab.runs.safe_io import write_atomic
 
 USUAL_MODES = {"RGB", "L"}
 ACTIONS = ("skip", "keep")
@@ -174,7 +174,7 @@ def check_share(
 
 
 def write_report(problems: list[Problem], path: Path) -> Path:
-    """The audit's table, written as every file of a run folder is (gan_lab.safe_io: atomically,
+    """The audit's table, written as every file of a run folder is (gan_lab.runs.safe_io: atomically,
     never through a link, a full disk as one paragraph)."""
     table = io.StringIO()
     writer = csv.writer(table)

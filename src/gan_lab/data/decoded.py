@@ -46,7 +46,7 @@ from gan_lab.data.folder import (
 )
 from gan_lab.errors import UserError
 from gan_lab.runs import lock
-from gan_lab.safe_io import write_atomic
+from gan_lab.runs.safe_io import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from gan_lab.checkpoint import LoadedGAN
 from gan_lab.data.folder import load_image
 from gan_lab.errors import UserError, load_torch_file
+from gan_lab.training.checkpoint import LoadedGAN
 
 
 def load_target(path: str | Path, gan: LoadedGAN) -> torch.Tensor:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gan_lab.core.noise import Noise
 from gan_lab.errors import UserError
-from gan_lab.noise import Noise
 from gan_lab.progress import progress
 
 

@@ -1,6 +1,6 @@
 """The four modes of invert.py: invert, edit, interpolate, compare (design §7, 003 §13–17).
 
-Everything comes from the checkpoint alone (gan_lab.checkpoint.load_gan): the
+Everything comes from the checkpoint alone (gan_lab.training.checkpoint.load_gan): the
 generator, its noise distribution, its data preprocessing.
 """
 
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 
-from gan_lab.checkpoint import LoadedGAN, load_gan
 from gan_lab.errors import UserError
 from gan_lab.hardware import pick_device
 from gan_lab.latent import figures
@@ -23,7 +22,8 @@ from gan_lab.latent.inversion import Inversion, invert
 from gan_lab.models import to_unit
 from gan_lab.runs import layout
 from gan_lab.runs.layout import INVERSION_JSON, LOSS_CSV
-from gan_lab.safe_io import write_atomic
+from gan_lab.runs.safe_io import write_atomic
+from gan_lab.training.checkpoint import LoadedGAN, load_gan
 
 MODES = ("invert", "edit", "interpolate", "compare")
 # The keys of conf/invert.yaml an inversion's report shows.

@@ -11,18 +11,19 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lab.checkpoint import best_row, load_gan, metric_key, read_checkpoint
 from gan_lab.config import compose, registry
 from gan_lab.config.schema import SCORE
 from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.hardware import pick_device
+from gan_lab.metrics.best import best_row, metric_key
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.runs import layout
 from gan_lab.runs.files import check_no_links
-from gan_lab.safe_io import write_atomic
+from gan_lab.runs.safe_io import write_atomic
+from gan_lab.training.checkpoint import load_gan, read_checkpoint
 
 # The settings a run's metrics config decides unless given on the command line (conf/score.yaml).
 SETTINGS = ("extractor", "n_samples", "inception_weights", "best", "batch_size", "seed")
@@ -94,7 +95,7 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
 
 def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
     """scores.csv and scores.md, each written atomically (a kill leaves the old table or the new
-    one: ``best@`` never points at half a file) and never through a link (gan_lab.safe_io)."""
+    one: ``best@`` never points at half a file) and never through a link (gan_lab.runs.safe_io)."""
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=list(rows[0]))
     writer.writeheader()

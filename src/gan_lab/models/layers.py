@@ -89,7 +89,7 @@ class UpsampledConv2d(nn.Conv2d):
     upsampled one: each of the four output phases (even/odd row × even/odd column) sees only
     ⌊k/2⌋+1 distinct input pixels per axis, so a k×k kernel folds into four small kernels
     (sums of its taps) — for k=3, 16 instead of 36 multiply-adds per input pixel and channel
-    pair. Same weights, same result up to float rounding; the fast path (gan_lab.fast_path)
+    pair. Same weights, same result up to float rounding; the fast path (gan_lab.training.fast_path)
     switches it on where it times faster.
     """
 

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from gan_lab.report.links import Link, Picture
 from gan_lab.runs import layout
-from gan_lab.safe_io import write_atomic
+from gan_lab.runs.safe_io import write_atomic
 
 ENV = Environment(
     loader=PackageLoader("gan_lab.report", "templates"),

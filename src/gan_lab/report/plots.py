@@ -11,7 +11,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from gan_lab import keys
+from gan_lab.runs import keys
 
 MAX_POINTS = 3000  # more per-step points than this are drawn as a min–max band per bin
 D_COLOR, G_COLOR = "tab:blue", "tab:orange"

@@ -17,7 +17,7 @@ import optuna
 from optuna.trial import TrialState
 
 from gan_lab.runs import layout
-from gan_lab.safe_io import write_atomic
+from gan_lab.runs.safe_io import write_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
 BEST_GRIDS = 3  # the best finished trials whose last grid the page shows

@@ -1,6 +1,6 @@
 """A sweep's report.html (design §6): the comparison table 001 and 002 built by hand.
 
-The rows are the sweep summary's own (gan_lab.sweep.summarize_run: the overrides that differ,
+The rows are the sweep summary's own (gan_lab.runs.sweep.summarize_run: the overrides that differ,
 status, final losses, balance, D's outputs, the last of every score, minutes), sortable by any
 column; then every run's final grid and every run's curves on shared axes. Each section below
 turns the rows into plain data for its template (templates/sweep/).
@@ -10,13 +10,19 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from gan_lab import keys
 from gan_lab.errors import UserError
 from gan_lab.report import images, links, page, plots
 from gan_lab.report.run.best import evaluations
-from gan_lab.runs import layout
+from gan_lab.runs import keys, layout
 from gan_lab.runs.files import check_no_links, read_rows
-from gan_lab.sweep import FINAL, columns, differing_keys, find_runs, parse_overrides, summarize_run
+from gan_lab.runs.sweep import (
+    FINAL,
+    columns,
+    differing_keys,
+    find_runs,
+    parse_overrides,
+    summarize_run,
+)
 
 GRID_PX = 256  # each run's final grid, downsized to this and embedded
 OWN_FILES = ("summary.md", "summary.csv", "summary.png", "multirun.yaml")  # gan_lab.summarize's

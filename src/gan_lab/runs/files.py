@@ -27,7 +27,7 @@ import yaml
 
 from gan_lab.errors import UserError
 from gan_lab.runs.layout import CHECKPOINTS, RUN_INFO
-from gan_lab.safe_io import append_atomic, link_message, write_atomic
+from gan_lab.runs.safe_io import append_atomic, link_message, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from gan_lab.config import CONF_DIR
 from gan_lab.runs import layout
-from gan_lab.safe_io import write_atomic
+from gan_lab.runs.safe_io import write_atomic
 
 GROUPS = {p.name for p in CONF_DIR.iterdir() if p.is_dir() and not p.name.startswith("_")}
 SKIPPED = ("hydra", "paths", "ckpt_path")  # where a session writes or resumes: not the recipe

@@ -34,9 +34,9 @@ class Param:
 
 def centre(cfg: DictConfig) -> dict[str, object]:
     """The recipe the search is centred on: dotted key → value, and group → option — what
-    recipe=auto chooses for this set on this machine (gan_lab/recipe.py, through train.load_data:
+    recipe=auto chooses for this set on this machine (gan_lab/training/recipe.py, through train.load_data:
     the set is loaded once), with the user's own arguments kept as they are."""
-    from gan_lab.train import load_data
+    from gan_lab.training.train import load_data
 
     out: dict[str, object] = {}
     choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}

@@ -266,7 +266,7 @@ def run_worker(
     compose_trial: Callable[[list[str], Path], DictConfig],
 ) -> optuna.Study:
     """One worker's share of the study, until less than a slice of the budget is left."""
-    from gan_lab.train import train
+    from gan_lab.training.train import train
 
     for name in ("lightning.pytorch", "lightning.fabric"):  # "GPU available: ..." per trial
         logging.getLogger(name).setLevel(logging.WARNING)

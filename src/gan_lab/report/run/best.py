@@ -1,14 +1,15 @@
 """Which checkpoint to use. scores.csv (gan-lab score) decides when it exists — the
 same file and row as ``ckpt=best@<run>``; otherwise the training's own evaluations in metrics.csv,
-ranked by the run's metrics.best with the same rule (checkpoint.best_row)."""
+ranked by the run's metrics.best with the same rule (gan_lab.metrics.best.best_row)."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_lab.checkpoint import best_row, resolve_checkpoint
 from gan_lab.errors import UserError
+from gan_lab.metrics.best import best_row
 from gan_lab.report.run.folder import RunFolder, number
 from gan_lab.runs import layout
+from gan_lab.training.checkpoint import resolve_checkpoint
 
 
 @dataclass(frozen=True)

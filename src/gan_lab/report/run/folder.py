@@ -9,11 +9,11 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_lab.checkpoint import read_checkpoint
 from gan_lab.errors import UserError
 from gan_lab.runs import layout
 from gan_lab.runs.files import read_bytes, read_info, read_rows, read_yaml
-from gan_lab.sweep import FAILED, parse_overrides, run_status
+from gan_lab.runs.sweep import FAILED, parse_overrides, run_status
+from gan_lab.training.checkpoint import read_checkpoint
 
 
 def number(value) -> float | None:

@@ -47,7 +47,7 @@ def overview(run: RunFolder) -> dict:
 
 
 def recipe_choices(run: RunFolder) -> str:
-    """What recipe=auto chose at the start (gan_lab/recipe.py), grouped by its reason; the
+    """What recipe=auto chose at the start (gan_lab/training/recipe.py), grouped by its reason; the
     networks' keys counted rather than listed (the networks section shows them)."""
     chosen = (run.config or {}).get("chosen") or {}
     by_why: dict[str, list[str]] = {}

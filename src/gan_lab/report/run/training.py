@@ -3,11 +3,10 @@ with the checkpoint to use ("scores"). Templates: run/training.html.j2, run/scor
 
 from pathlib import Path
 
-from gan_lab import keys
 from gan_lab.report import images, links, plots
 from gan_lab.report.run.best import best_choice, evaluations, score_columns
 from gan_lab.report.run.folder import RunFolder, fmt, number
-from gan_lab.runs import layout
+from gan_lab.runs import keys, layout
 from gan_lab.runs.files import read_bytes
 
 

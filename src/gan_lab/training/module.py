@@ -1,4 +1,4 @@
-"""The training system around the step of design §4 (gan_lab/step.py: one D phase and one G
+"""The training system around the step of design §4 (gan_lab/core/step.py: one D phase and one G
 phase per batch, the same function the fast path times).
 
 This module hands the step the run's networks (compiled when the fast path says so) and
@@ -22,21 +22,21 @@ import lightning as L
 import torch
 from torch import nn
 
-from gan_lab import fast_path
-from gan_lab.ada import AdaptiveAugment
 from gan_lab.config import registry
 from gan_lab.config.validate import read_stored
-from gan_lab.diffaug import parse_policy
-from gan_lab.ema import HALF_LIFE, HalfLife, make_ema, shown_generator
+from gan_lab.core.ada import AdaptiveAugment
+from gan_lab.core.diffaug import parse_policy
+from gan_lab.core.ema import HALF_LIFE, HalfLife, make_ema, shown_generator
+from gan_lab.core.losses import build_loss
+from gan_lab.core.noise import Noise
+from gan_lab.core.rng import capture, restore, seed_rank
+from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step
 from gan_lab.errors import UserError
-from gan_lab.keys import ADA_P, STAT_KEYS, epoch_key, step_key
-from gan_lab.losses import build_loss
-from gan_lab.noise import Noise
-from gan_lab.rng import capture, restore, seed_rank
-from gan_lab.rollback import any_rank
 from gan_lab.runs import layout
-from gan_lab.schedule import batches_done, epochs_done
-from gan_lab.step import Networks, Optimisation, Procedure, adam, step
+from gan_lab.runs.keys import ADA_P, STAT_KEYS, epoch_key, step_key
+from gan_lab.runs.rollback import any_rank
+from gan_lab.training import fast_path
+from gan_lab.training.schedule import batches_done, epochs_done
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
 
@@ -105,7 +105,7 @@ class GAN(L.LightningModule):
         self.g_batch = g_batch
         self.real_label, self.fake_label = real_label, fake_label
         # Layout, fusion, compilation and threads: what model.channels_last / model.compile fix,
-        # and the fastest measured path for the rest (trainer.fast_path, gan_lab/fast_path.py).
+        # and the fastest measured path for the rest (trainer.fast_path, gan_lab/training/fast_path.py).
         self.channels_last = fast_path.parse_layout(channels_last)
         self.compile = fast_path.parse_compile(compile)
         if fast_path_mode not in fast_path.MODES:
@@ -129,16 +129,18 @@ class GAN(L.LightningModule):
         self.register_buffer("fixed_y", fixed_y.long())
         # The resolved run config, stored in checkpoints so tools can rebuild the networks.
         self.run_config = run_config or {}
-        self.data_fingerprint: dict | None = None  # set by gan_lab.train.build from the data
+        self.data_fingerprint: dict | None = (
+            None  # set by gan_lab.training.train.build from the data
+        )
         # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
-        # model.ema: a decay per update, or half_life (ema_images, ema_rampup; gan_lab/ema.py).
+        # model.ema: a decay per update, or half_life (ema_images, ema_rampup; gan_lab/core/ema.py).
         self.ema_rule = HalfLife(ema_images, ema_rampup) if ema == HALF_LIFE else ema
         self.generator_ema = (
             make_ema(generator, self.ema_rule) if ema == HALF_LIFE or ema > 0 else None
         )
         self.diffaug_ops, self.r1_gamma = parse_policy(diffaug), r1_gamma
         self.gp_weight = gp_weight if self.loss.penalty else 0.0  # model.loss=wgan_gp only
-        # Adaptive augmentation (gan_lab/ada.py): a child module only when on, so its buffers
+        # Adaptive augmentation (gan_lab/core/ada.py): a child module only when on, so its buffers
         # (p, the sign sums) are in the checkpoints of ADA runs and nowhere else.
         ada = dict(ada or {})
         self.ada = AdaptiveAugment(**ada) if ada.pop("enabled", False) else None
@@ -208,7 +210,7 @@ class GAN(L.LightningModule):
 
     @property
     def procedure(self) -> Procedure:
-        """This run's design §4 procedure, as the step (gan_lab/step.py) reads it."""
+        """This run's design §4 procedure, as the step (gan_lab/core/step.py) reads it."""
         return Procedure(
             loss=self.loss,
             d_steps=self.d_steps,

@@ -11,21 +11,21 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from gan_lab import recipe, rollback
-from gan_lab.checkpoint import epochs_done_in, newest, resolve_checkpoint
 from gan_lab.config import compose_again, registry, to_dict
+from gan_lab.config.durations import lightning_time, max_time_seconds
 from gan_lab.config.resume import use_stored_config
 from gan_lab.config.validate import check_config
 from gan_lab.data import fingerprint
-from gan_lab.distributed import check_trainer
 from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision, check_accelerator
 from gan_lab.models import output_range
-from gan_lab.module import GAN
-from gan_lab.runs import files, layout
+from gan_lab.runs import files, layout, rollback
 from gan_lab.runs.lock import run_lock
-from gan_lab.safe_io import TMP_GLOB, AtomicCheckpointIO
-from gan_lab.tune.budget import lightning_time, max_time_seconds
+from gan_lab.runs.safe_io import TMP_GLOB, AtomicCheckpointIO
+from gan_lab.training import recipe
+from gan_lab.training.checkpoint import epochs_done_in, newest, resolve_checkpoint
+from gan_lab.training.distributed import check_trainer
+from gan_lab.training.module import GAN
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
 
 
 def load_data(cfg: DictConfig) -> tuple[L.LightningDataModule, dict]:
-    """The data module, loaded, and every key recipe=auto chose for this set (gan_lab/recipe.py),
+    """The data module, loaded, and every key recipe=auto chose for this set (gan_lab/training/recipe.py),
     as run.json records it (key → value, why): ``cfg`` holds the chosen values afterwards. Fails
     early, with a clear message, if the data are missing."""
     value_range = output_range(cfg.generator.out_activation)

@@ -19,7 +19,7 @@ import torch.distributed as dist
 
 from gan_lab.errors import load_torch_file
 from gan_lab.runs import files, layout
-from gan_lab.safe_io import refuse_links, write_atomic
+from gan_lab.runs.safe_io import refuse_links, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_lab.ada import AdaptiveAugment
-from gan_lab.diffaug import diff_augment
-from gan_lab.losses import GANLoss, gradient_penalty
-from gan_lab.noise import Noise
+from gan_lab.core.ada import AdaptiveAugment
+from gan_lab.core.diffaug import diff_augment
+from gan_lab.core.losses import GANLoss, gradient_penalty
+from gan_lab.core.noise import Noise
 
 # Devices where Adam's update runs as one fused kernel (torch ≥ 2.4 has CPU and CUDA). Elsewhere
 # torch's default: on a CPU that default is a Python loop over the parameter tensors.

@@ -6,7 +6,7 @@ networks there, the fused upsampling helps in one layout and not the other, and 
 ``torch.compile`` pays depends on the CPU or GPU and on how long the run is
 (benchmarks/README.md, "The training step"). So, with
 ``trainer.fast_path=auto`` (the default), a run times a few steps of each candidate before
-training — the training step itself (gan_lab.step.step, the function GAN.training_step runs),
+training — the training step itself (gan_lab.core.step.step, the function GAN.training_step runs),
 on copies of its networks, on its batch shape and device, with its precision — and takes the
 fastest. The measurements are cached per machine, torch version, precision, network structure,
 procedure and batch shape (``$XDG_CACHE_HOME/gan-lab/fast_path.json``), so a machine pays for
@@ -46,13 +46,13 @@ import torch
 from lightning.pytorch.callbacks import Timer
 from torch import nn
 
-from gan_lab import rng
+from gan_lab.core import rng
+from gan_lab.core.noise import Noise
+from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step
 from gan_lab.data.decoded import cache_dir_for
 from gan_lab.errors import UserError
 from gan_lab.hardware import device_name
-from gan_lab.noise import Noise
-from gan_lab.safe_io import write_atomic
-from gan_lab.step import Networks, Optimisation, Procedure, adam, step
+from gan_lab.runs.safe_io import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ def plain_optimisation(optimisers: dict[str, torch.optim.Optimizer]) -> Optimisa
 class Probe:
     """What a timed step needs: the run's networks and procedure (copied per candidate), a real
     batch and its classes (conditional runs; else None) on the device, the latent distribution
-    and the precision. The step timed is gan_lab.step.step, the one that trains: its loss, R1 or
+    and the precision. The step timed is gan_lab.core.step.step, the one that trains: its loss, R1 or
     gradient penalty, augmentation, class loss, G batch and the EMA of G."""
 
     generator: nn.Module
@@ -313,7 +313,7 @@ class Probe:
         proc: Procedure,
         path: FastPath,
     ) -> Callable[[], None]:
-        """The training step (gan_lab.step.step) on copies, with plain Adam optimisers and
+        """The training step (gan_lab.core.step.step) on copies, with plain Adam optimisers and
         under autocast as Lightning runs it with bf16."""
         opt_d, opt_g = adam(d.parameters(), lr=1e-8), adam(g.parameters(), lr=1e-8)
         fmt = torch.channels_last if path.channels_last else torch.contiguous_format
@@ -376,7 +376,7 @@ def _read_cache(path: Path) -> dict:
 
 
 def choose_for(module, trainer, procedure: Procedure) -> tuple[FastPath, str]:
-    """The path a GAN module (gan_lab.module) with its step's ``procedure`` runs on under
+    """The path a GAN module (gan_lab.training.module) with its step's ``procedure`` runs on under
     ``trainer``, and why: the one stored in the checkpoint it resumes from, the plain one
     (trainer.fast_path=off), or the fastest measured (``choose``)."""
     if module.stored_fast_path is not None:

@@ -5,10 +5,10 @@ from pathlib import Path
 import torch
 from torchvision.utils import save_image
 
-from gan_lab.checkpoint import load_gan
 from gan_lab.hardware import pick_device
 from gan_lab.models import to_unit
 from gan_lab.progress import progress
+from gan_lab.training.checkpoint import load_gan
 
 
 def sample(

@@ -20,11 +20,11 @@ Two families, by the set:
   the image at ≥ 64 px, 64 below, doubling towards the 4×4 (or 7×7) map, at most 256); hinge
   loss; Adam β = (0, 0.99); an EMA of G with a half-life in images and a ramp-up (StyleGAN2-ADA's
   ema_kimg = 10k × batch/32 and ema_rampup = 0.05: at any time the half-life is at most 5 % of
-  the images seen, so the average never lags behind a short run); ADA (gan_lab/ada.py) instead of
+  the images seen, so the average never lags behind a short run); ADA (gan_lab/core/ada.py) instead of
   fixed flips, zooms and turns: p starts at 0, waits 100 passes over the set, then rises only
   when D overfits, so a short run on thousands of images keeps almost none and a long run on a
   few hundred gets what it needs.
-- **The batch and the learning rates from the budget and the machine** (gan_lab/budget_rule.py):
+- **The batch and the learning rates from the budget and the machine** (gan_lab/training/budget_rule.py):
   what a short GAN run lacks is updates, not images. A budget that leaves batch 64 fewer than
   ``budget_rule.MIN_UPDATES`` steps — counted from the epochs, or from ``trainer.max_time`` at step
   times measured when the run starts — trains with batch 16 and Adam lr 4e-4 (G) / 5e-4 (D), the
@@ -44,11 +44,11 @@ import math
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.budget_rule import LONG_LR, SHORT_BATCH, SHORT_LR, budget_batch
 from gan_lab.config import CONF_DIR
 from gan_lab.config.schema import RECIPE_KEYS
-from gan_lab.ema import HALF_LIFE
+from gan_lab.core.ema import HALF_LIFE
 from gan_lab.runs import layout
+from gan_lab.training.budget_rule import LONG_LR, SHORT_BATCH, SHORT_LR, budget_batch
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 Networks with Limited Data", ADA; design §4.2).
 
 Every image D sees — real or fake, in both phases — goes through each op of ``model.ada.ops``
-(gan_lab.diffaug's differentiable ops) with probability p, drawn per image and per op. p starts
+(gan_lab.core.diffaug's differentiable ops) with probability p, drawn per image and per op. p starts
 at 0 and follows D's overfitting: the training step reports the sign of D's outputs on the reals
 (``observe``), and every ``interval`` batches ``adjust`` moves p by ±(images since the last
 adjustment) / ``speed_images`` towards keeping r_t = E[sign(D(x_real))] at ``target``. p lives in
@@ -13,7 +13,7 @@ device (p, the sums and the comparison all stay tensors).
 import torch
 from torch import nn
 
-from gan_lab.diffaug import parse_policy
+from gan_lab.core.diffaug import parse_policy
 
 # p stays below 1: at p = 1 D would never see an image as it is, and the closer p gets to 1 the
 # likelier G is to reproduce the augmentations ("leaking", ADA paper §2.2–2.3).

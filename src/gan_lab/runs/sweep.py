@@ -14,9 +14,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from gan_lab import keys
 from gan_lab.errors import UserError
-from gan_lab.runs import layout
+from gan_lab.runs import keys, layout
 from gan_lab.runs.files import epoch_of_row, read_bytes, read_rows, read_yaml
 from gan_lab.runs.layout import FAILED, METRICS_CSV
 

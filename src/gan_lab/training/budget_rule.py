@@ -19,11 +19,11 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
 from gan_lab.config import registry
+from gan_lab.config.durations import max_time_seconds
+from gan_lab.core.step import adam
 from gan_lab.errors import UserError
-from gan_lab.fast_path import resolve_planned_steps
 from gan_lab.hardware import auto_precision
-from gan_lab.step import adam
-from gan_lab.tune.budget import max_time_seconds
+from gan_lab.training.fast_path import resolve_planned_steps
 
 # The budget: a run that batch 64 leaves fewer updates than this trains with SHORT_BATCH and the
 # learning rates the tune study found for it (benchmarks/README.md, "gan-lab tune"). Batch 16 won

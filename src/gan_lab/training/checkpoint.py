@@ -16,9 +16,9 @@ from torch import nn
 
 from gan_lab.config import registry
 from gan_lab.config.validate import read_stored
-from gan_lab.ema import LIVE_PREFIX, shown_prefix
+from gan_lab.core.ema import LIVE_PREFIX, shown_prefix
+from gan_lab.core.noise import Noise
 from gan_lab.errors import UserError, load_torch_file
-from gan_lab.noise import Noise
 from gan_lab.runs import files, layout
 
 log = logging.getLogger(__name__)
@@ -70,42 +70,6 @@ class LoadedGAN:
         return _rebuild("discriminator", self.config, self.state_dict, "discriminator.", self.path)
 
 
-# The parts of a checkpoint's config that tools and resumed runs build objects from.
-STORED_KEYS = ("data", "generator", "discriminator", "noise", "model")
-
-
-def metric_key(best: str, suffix: str) -> str:
-    """val/fid → val/fid_<name> for a custom extractor (its metrics carry its name)."""
-    if not suffix or suffix in best:
-        return best
-    if best.endswith("_std"):
-        return best[: -len("_std")] + suffix + "_std"
-    return best + suffix
-
-
-def higher_is_better(key: str) -> bool:
-    """The Inception Score (``val/is``, ``val/is_<name>``) grows with quality; FID/KID shrink."""
-    return key.split("/")[-1].startswith("is")
-
-
-def best_row(rows: list[dict], key: str) -> dict:
-    """The row with the best ``key``: the one rule behind scores.csv's best mark (``best@``) and
-    the report's best epoch. Rows without a value for ``key`` are not candidates."""
-    scored = [r for r in rows if _number(r.get(key)) is not None]
-    if not scored:
-        raise ValueError(f"no row has a value for {key}")
-    pick = max if higher_is_better(key) else min
-    return pick(scored, key=lambda r: _number(r[key]))
-
-
-def _number(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number  # NaN is no score
-
-
 def resolve_checkpoint(spec: str | Path) -> Path:
     """A checkpoint file, or ``best@<run_dir>`` / ``<run_dir>/best`` → the best one scored there."""
     text = str(spec)
@@ -148,7 +112,9 @@ def read_checkpoint(path: str | Path) -> dict:
     info = ckpt["gan_lab"] if isinstance(ckpt["gan_lab"], dict) else {}
     ckpt["gan_lab"] = {**info, "config": read_stored(info.get("config"), path, layout.run_of(path))}
     if info.get("fast_path") is not None:  # what a resume hands to GAN.use_stored_fast_path
-        from gan_lab.fast_path import stored_path  # Lightning's import: only where one is stored
+        from gan_lab.training.fast_path import (
+            stored_path,  # Lightning's import: only where one is stored
+        )
 
         stored_path(info["fast_path"], path)
     return ckpt

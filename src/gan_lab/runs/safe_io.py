@@ -234,7 +234,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
         # A checkpoint may come from anyone: tensors and plain values only, never pickled code
-        # (gan_lab.checkpoint.read_checkpoint has read the same file this way before a resume).
+        # (gan_lab.training.checkpoint.read_checkpoint has read the same file this way before a resume).
         # Bounded like every other load (gan_lab.errors.load_torch_file): a file swapped in after
         # that check is checked again here.
         # Loaded on the CPU, as Lightning's default map_location does; Lightning moves it on.

@@ -1,0 +1,34 @@
+"""Which score is best: the one rule behind scores.csv's best mark (``best@<run>``), the report's
+best epoch, the sweep table and the tuner (a lower FID/KID, a higher Inception Score)."""
+
+
+def metric_key(best: str, suffix: str) -> str:
+    """val/fid → val/fid_<name> for a custom extractor (its metrics carry its name)."""
+    if not suffix or suffix in best:
+        return best
+    if best.endswith("_std"):
+        return best[: -len("_std")] + suffix + "_std"
+    return best + suffix
+
+
+def higher_is_better(key: str) -> bool:
+    """The Inception Score (``val/is``, ``val/is_<name>``) grows with quality; FID/KID shrink."""
+    return key.split("/")[-1].startswith("is")
+
+
+def best_row(rows: list[dict], key: str) -> dict:
+    """The row with the best ``key``: the one rule behind scores.csv's best mark (``best@``) and
+    the report's best epoch. Rows without a value for ``key`` are not candidates."""
+    scored = [r for r in rows if _number(r.get(key)) is not None]
+    if not scored:
+        raise ValueError(f"no row has a value for {key}")
+    pick = max if higher_is_better(key) else min
+    return pick(scored, key=lambda r: _number(r[key]))
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number  # NaN is no score
