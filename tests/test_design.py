@@ -156,7 +156,7 @@ RUN_FOLDERS = {"checkpoints", "samples", "abandoned", "inversions", "preview", "
 NOT_RUN_FOLDERS = {
     ("metrics/extractors.py", "checkpoints"),  # torch.hub's own checkpoints/
     (
-        "config/schema.py",
+        "config/schema/commands.py",
         "preview",
     ),  # outputs/preview/<name>/: the preview tool's folder, not a run's
 }

@@ -1,8 +1,8 @@
 """Configuration: composition (:func:`compose`, the one place a conf/ config is composed outside a
 Hydra run: commands, library functions, tests, benchmarks) and the OmegaConf resolvers conf/ uses
-(registered on import) here; the schema of every user-facing key (schema.py), the checks against it for the
-command line and for a checkpoint's stored config (validate.py), and the classes a config may build
-by name (registry.py)."""
+(registered on import) here; the schema of every user-facing key (schema/, one module per group),
+the checks against it for the command line and for a checkpoint's stored config (validate.py),
+and the classes a config may build by name (registry.py)."""
 
 import re
 from collections.abc import Sequence

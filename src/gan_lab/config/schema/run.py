@@ -1,0 +1,59 @@
+"""The run's own keys (seed, resume), where it writes (logger, paths), and the groups of the train
+config: the keys that are neither data, networks, procedure, trainer, callbacks nor metrics."""
+
+from gan_lab.config.schema.rules import flag, path, target, text, whole
+from gan_lab.runs import layout
+
+# The mappings of the train config: a stored config must hold a mapping (or null) there, never a
+# string (OmegaConf would parse a string as YAML: design §9).
+GROUPS = (
+    "data",
+    "data.augment",
+    "data.audit",
+    "generator",
+    "discriminator",
+    "noise",
+    "model",
+    "model.ada",
+    "trainer",
+    "trainer.strategy",
+    "callbacks",
+    "callbacks.samples",
+    "callbacks.balance",
+    "callbacks.metrics",
+    "callbacks.ssim",
+    "callbacks.history",
+    "callbacks.hparams",
+    "callbacks.guard",
+    "callbacks.checkpoint",
+    "callbacks.report",
+    "metrics",
+    "logger",
+    "logger.tensorboard",
+    "paths",
+)
+
+RUN = {
+    "seed": whole(
+        "seeds torch, numpy and python; the fixed noise follows it; null = random", null=True
+    ),
+    "ckpt_path": path(
+        f"resume from this checkpoint (or {layout.BEST}<run>) into its own run folder"
+    ),
+    "allow_data_change": flag(
+        "resume on a training set that changed since the checkpoint (added, removed, relabelled)"
+    ),
+}
+
+OUTPUT = {
+    # logger
+    "logger.tensorboard._target_": target("lightning.pytorch.loggers.TensorBoardLogger"),
+    "logger.tensorboard.save_dir": path("TensorBoard's folder (the run folder)", null=False),
+    "logger.tensorboard.name": text("its subfolder"),
+    "logger.tensorboard.version": text("one folder per run"),
+    "logger.tensorboard.default_hp_metric": flag("Lightning's hp_metric"),
+    # paths
+    "paths.root_dir": path("the gan-lab checkout", null=False),
+    "paths.data_dir": path("where the named sets live", null=False),
+    "paths.output_dir": path("this run's folder", null=False),
+}
