@@ -1,5 +1,6 @@
-"""The fast path (gan_lab/training/fast_path.py): every candidate computes the same step; the fastest
-measured one is chosen, timed once per machine and network, never at the cost of a short run."""
+"""The fast path (gan_lab/training/fast_path.py, its probe fast_path_probe.py): every candidate
+computes the same step; the fastest measured one is chosen, timed once per machine and network,
+never at the cost of a short run."""
 
 import copy
 import logging
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from gan_lab.models.generator import Generator
-from gan_lab.training import fast_path
+from gan_lab.training import fast_path, fast_path_probe
 from gan_lab.training.fast_path import FastPath
 from gan_lab.training.train import train
 
@@ -213,14 +214,14 @@ def test_the_probe_times_the_training_step_itself(cfg_factory, monkeypatch):
     from gan_lab.training import module as module_py
     from gan_lab.training.train import build
 
-    assert fast_path.step is step_py.step and module_py.step is step_py.step
+    assert fast_path_probe.step is step_py.step and module_py.step is step_py.step
     ran = []
 
     def spy(nets, proc, real, y, opt):
         ran.append((nets, proc))
         return step_py.step(nets, proc, real, y, opt)
 
-    monkeypatch.setattr(fast_path, "step", spy)
+    monkeypatch.setattr(fast_path_probe, "step", spy)
     module, dm = build(
         cfg_factory("model.loss=wgan_gp", "model.r1_gamma=1", "model.diffaug=[color]")
     )

@@ -7,20 +7,20 @@ networks there, the fused upsampling helps in one layout and not the other, and 
 (benchmarks/README.md, "The training step"). So, with
 ``trainer.fast_path=auto`` (the default), a run times a few steps of each candidate before
 training — the training step itself (gan_lab.core.step.step, the function GAN.training_step runs),
-on copies of its networks, on its batch shape and device, with its precision — and takes the
-fastest. The measurements are cached per machine, torch version, precision, network structure,
-procedure and batch shape (``$XDG_CACHE_HOME/gan-lab/fast_path.json``), so a machine pays for
-them once, and a resume picks what the run picked (``choose_for``). One log line says what was
-chosen and why.
+on copies of its networks, on its batch shape and device, with its precision (the probe:
+gan_lab.training.fast_path_probe) — and takes the fastest. The measurements are cached per
+machine, torch version, precision, network structure, procedure and batch shape
+(``$XDG_CACHE_HOME/gan-lab/fast_path.json``), so a machine pays for them once, and a resume picks
+what the run picked (``choose_for``). One log line says what was chosen and why.
 
 Every candidate computes the same thing (same weights, same procedure; results equal up to float
 rounding): the memory layout (``model.channels_last``), the fused nearest-upsampling convolution
 (``UpsampledConv2d``), compilation (``model.compile``: mode ``default`` on a CPU, where autotuning
 takes many minutes; also ``max-autotune-no-cudagraphs`` and ``reduce-overhead`` — CUDA graphs — on
-a GPU) and, on CPUs with 4+ cores, the number of threads. Precision is not a candidate: ``trainer.precision=auto`` picks bf16 by detection
-(gan_lab.hardware), since it changes the numbers. A key set to true/false is kept as given and
-not timed; ``trainer.fast_path=off`` times nothing and runs the plain path (contiguous, eager,
-unfused) except for what is set explicitly.
+a GPU) and, on CPUs with 4+ cores, the number of threads. Precision is not a candidate:
+``trainer.precision=auto`` picks bf16 by detection (gan_lab.hardware), since it changes the
+numbers. A key set to true/false is kept as given and not timed; ``trainer.fast_path=off`` times
+nothing and runs the plain path (contiguous, eager, unfused) except for what is set explicitly.
 
 Compile time counts: compiled candidates are timed only for runs whose eager training would take
 at least ``COMPILE_MIN_RUN_S`` (the planned epochs, or ``trainer.max_time`` when that is shorter),
@@ -28,31 +28,36 @@ and chosen only when the time they save over the run exceeds their compile time 
 every run). The timing itself is skipped for runs under ``TIMING_SHARE`` times its cost.
 """
 
-import copy
-import hashlib
 import itertools
 import json
 import logging
 import os
 import shutil
-import statistics
 import time
-from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from lightning.pytorch.callbacks import Timer
-from torch import nn
 
-from gan_lab.core import rng
-from gan_lab.core.noise import Noise
-from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step
+from gan_lab.core.step import Procedure
 from gan_lab.data.decoded import cache_dir_for
 from gan_lab.errors import UserError
-from gan_lab.hardware import device_name
 from gan_lab.runs.safe_io import write_atomic
+
+# The probe (timing) is gan_lab.training.fast_path_probe; its names stay importable from here.
+from gan_lab.training.fast_path_probe import CACHE_VERSION as CACHE_VERSION
+from gan_lab.training.fast_path_probe import (
+    ROUNDS,
+    STEPS_PER_ROUND,
+    WARMUP_STEPS,
+    Probe,
+    probe_for,
+    time_all,
+)
+from gan_lab.training.fast_path_probe import apply as apply
+from gan_lab.training.fast_path_probe import plain_optimisation as plain_optimisation
+from gan_lab.training.fast_path_probe import procedure_key as procedure_key
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +65,6 @@ MODES = ("auto", "off")
 COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
 # Shorter runs never time compiled paths (compiling takes minutes on a CPU).
 COMPILE_MIN_RUN_S = 60 * 60
-# Bump when what is timed changes (3: the training step itself): old timings are then unused.
-CACHE_VERSION = 3
-WARMUP_STEPS, ROUNDS, STEPS_PER_ROUND = 1, 3, 2  # ~18 s for the default run on an AVX2 laptop
 # Timing costs ~(WARMUP + STEPS) × ROUNDS steps per candidate: runs shorter than this many times
 # that cost (≤ 5 %) take the cache, or the guess below, rather than spend it.
 TIMING_SHARE = 20
@@ -186,181 +188,6 @@ def compiler_available(device: torch.device) -> bool:
     return device.type == "cuda" or any(shutil.which(c) for c in ("c++", "g++", "clang++"))
 
 
-def apply(path: FastPath, generators: list[nn.Module], discriminator: nn.Module) -> None:
-    """Layout, fusion and threads on the networks themselves (compilation is the caller's)."""
-    fmt = torch.channels_last if path.channels_last else torch.contiguous_format
-    for g in generators:
-        g.to(memory_format=fmt)
-        if hasattr(g, "fuse_upsampling"):
-            g.fuse_upsampling(path.fuse_upsampling)
-    discriminator.to(memory_format=fmt)
-    if path.threads:
-        torch.set_num_threads(path.threads)
-
-
-def procedure_key(proc: Procedure) -> str:
-    """What changes the step's cost (the fast path's cache key)."""
-    parts = [type(proc.loss).__name__, f"d_steps {proc.d_steps}", f"G batch {proc.g_batch}"]
-    if proc.r1_gamma > 0:
-        parts.append("R1")
-    if proc.gp_weight > 0:
-        parts.append("gradient penalty")
-    if proc.class_loss > 0:
-        parts.append("class loss")
-    if proc.diffaug_ops:
-        parts.append("DiffAugment " + "/".join(op.__name__ for op in proc.diffaug_ops))
-    if proc.ada is not None:
-        parts.append("ADA " + "/".join(op.__name__ for op in proc.ada.ops))
-    return ", ".join(parts)
-
-
-def plain_optimisation(optimisers: dict[str, torch.optim.Optimizer]) -> Optimisation:
-    """The Optimisation of plain torch (the fast path's probe): each phase freezes the other
-    optimisers' weights as Lightning's toggled_optimizer does, and a NaN/Inf loss skips the
-    update after one host sync, as the module's guard does (its cost is part of the step)."""
-
-    @contextmanager
-    def phase(name: str):
-        others = [
-            p
-            for other, opt in optimisers.items()
-            if other != name
-            for group in opt.param_groups
-            for p in group["params"]
-        ]
-        was = [p.requires_grad for p in others]
-        for p in others:
-            p.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for p, flag in zip(others, was, strict=True):
-                p.requires_grad_(flag)
-
-    def update(name: str, loss: torch.Tensor) -> bool:
-        optimisers[name].zero_grad(set_to_none=True)
-        if not torch.isfinite(loss.detach()).item():
-            return False
-        loss.backward()
-        optimisers[name].step()
-        return True
-
-    return Optimisation(phase=phase, keep=lambda: None, update=update)
-
-
-# --- timing -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Probe:
-    """What a timed step needs: the run's networks and procedure (copied per candidate), a real
-    batch and its classes (conditional runs; else None) on the device, the latent distribution
-    and the precision. The step timed is gan_lab.core.step.step, the one that trains: its loss, R1 or
-    gradient penalty, augmentation, class loss, G batch and the EMA of G."""
-
-    generator: nn.Module
-    discriminator: nn.Module
-    ema: nn.Module | None
-    procedure: Procedure
-    noise: Noise
-    real: torch.Tensor
-    labels: torch.Tensor | None
-    bf16: bool
-
-    def key(self) -> str:
-        """Same machine, torch, precision, networks, procedure and batch shape → same
-        measurements."""
-        nets = hashlib.sha1(f"{self.generator}\n{self.discriminator}".encode()).hexdigest()[:12]
-        shape = "x".join(map(str, self.real.shape))
-        precision = "bf16" if self.bf16 else "fp32"
-        return (
-            f"v{CACHE_VERSION} | {device_name(self.real.device)} | torch {torch.__version__} | "
-            f"{torch.get_num_threads()} threads | {precision} | nets {nets} | batch {shape} | "
-            f"{'conditional' if self.labels is not None else 'unconditional'} | "
-            f"{procedure_key(self.procedure)}" + (" | EMA" if self.ema is not None else "")
-        )
-
-    def time(self, path: FastPath) -> tuple[list[float], float]:
-        """Median-ready step times (s) of one candidate, and its first step's extra cost (s):
-        for a compiled candidate, the compile time."""
-        # One deepcopy: the procedure's ADA (its p and sums) is copied too, so timing leaves the
-        # run's own state as it was.
-        g, d, ema, proc = copy.deepcopy(
-            (self.generator, self.discriminator, self.ema, self.procedure)
-        )
-        threads = torch.get_num_threads()
-        apply(path, [g] + ([ema.module] if ema is not None else []), d)
-        step = self._step_fn(g, d, ema, proc, path)
-        try:
-            t0 = _now(self.real.device)
-            for _ in range(WARMUP_STEPS):
-                step()
-            first = _now(self.real.device) - t0
-            times = []
-            for _ in range(STEPS_PER_ROUND):
-                t = _now(self.real.device)
-                step()
-                times.append(_now(self.real.device) - t)
-        finally:
-            torch.set_num_threads(threads)
-        return times, max(0.0, first - WARMUP_STEPS * statistics.median(times))
-
-    def _step_fn(
-        self,
-        g: nn.Module,
-        d: nn.Module,
-        ema: nn.Module | None,
-        proc: Procedure,
-        path: FastPath,
-    ) -> Callable[[], None]:
-        """The training step (gan_lab.core.step.step) on copies, with plain Adam optimisers and
-        under autocast as Lightning runs it with bf16."""
-        opt_d, opt_g = adam(d.parameters(), lr=1e-8), adam(g.parameters(), lr=1e-8)
-        fmt = torch.channels_last if path.channels_last else torch.contiguous_format
-        real = self.real.contiguous(memory_format=fmt)
-        dev = real.device
-        nets = Networks(
-            G=torch.compile(g, mode=path.compile) if path.compile else g,
-            D=torch.compile(d, mode=path.compile) if path.compile else d,
-            generator=g,
-            discriminator=d,
-            ema=ema,
-            noise=self.noise,
-        )
-        optimisation = plain_optimisation({"D": opt_d, "G": opt_g})
-        autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.bf16)
-
-        def run() -> None:
-            with autocast:
-                step(nets, proc, real, self.labels, optimisation)
-
-        return run
-
-
-def probe_for(module, trainer, procedure: Procedure) -> Probe:
-    """A probe of the module's step (its ``procedure``) on the first batch of the trainer's
-    data."""
-    dm, device = trainer.datamodule, trainer.strategy.root_device
-    b = min(dm.batch_size, len(dm.images))
-    labels = dm.labels[:b].to(device) if module.conditional else None
-    return Probe(
-        generator=module.generator,
-        discriminator=module.discriminator,
-        ema=module.generator_ema,
-        procedure=procedure,
-        noise=module.noise,
-        real=dm.to_model_range(dm.images[:b]).to(device),
-        labels=labels,
-        bf16=str(trainer.precision).startswith("bf16"),
-    )
-
-
-def _now(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
-
-
 # --- choosing -----------------------------------------------------------------------------------
 
 
@@ -435,7 +262,7 @@ def choose(
         todo = [p for p in paths if p.describe() not in known]
         if todo and timing:
             t0 = time.perf_counter()
-            known.update(_time_all(probe, todo))
+            known.update(time_all(probe, todo))
             spent += time.perf_counter() - t0
             _write_cache(file, key, known)
 
@@ -466,30 +293,6 @@ def choose(
     table = "; ".join(f"{p.describe()} {known[p.describe()]['ms']:.0f} ms" for p in measured)
     how = f"timed in {spent:.1f} s" if spent else "measured earlier"
     return best, f"{how}, cached in {file}: {table} per step"
-
-
-def _time_all(probe: Probe, paths: list[FastPath]) -> dict[str, dict]:
-    """Each path's median step time, in interleaved rounds (a drifting machine speed hits all
-    alike); the run's random streams are left as they were."""
-    state = rng.capture()
-    samples: dict[FastPath, list[float]] = {p: [] for p in paths}
-    first: dict[FastPath, float] = {}
-    try:
-        for r in range(ROUNDS):
-            for path in paths[r % len(paths) :] + paths[: r % len(paths)]:
-                times, extra = probe.time(path)
-                samples[path] += times
-                first[path] = max(first.get(path, 0.0), extra)
-    finally:
-        rng.restore(state)
-    return {
-        p.describe(): {
-            "ms": round(statistics.median(samples[p]) * 1000, 2),
-            "compile_s": round(first[p], 1) if p.compile else 0.0,
-            **asdict(p),
-        }
-        for p in paths
-    }
 
 
 def _write_cache(file: Path, key: str, entries: dict) -> None:
