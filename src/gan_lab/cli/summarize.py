@@ -2,8 +2,8 @@
 
 Writes summary.csv, summary.md (one row per run) and summary.png (every run's last sample grid
 side by side, captioned with its overrides) into the multirun folder. It also runs by itself at
-the end of every ``python train.py -m ...`` (``gan_lab.runs.sweep.SweepSummary``, a Hydra
-callback in conf/hydra/default.yaml).
+the end of every ``python train.py -m ...`` (``gan_lab.report.sweep_summary.SweepSummary``, a
+Hydra callback in conf/hydra/default.yaml).
 
 Columns: the overrides that differ between runs; ``status`` (ok, incomplete, failed, no metrics);
 ``epochs``; the final epoch's mean ``d_loss`` and ``g_loss``; ``balance`` = g_loss − d_loss
@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from gan_lab.cli import command, meta_args
 from gan_lab.errors import UserError, friendly
-from gan_lab.runs.sweep import summarize
+from gan_lab.report.sweep_summary import summarize
 
 USAGE = "gan-lab summarize <multirun folder>   (or dir=<multirun folder>)"
 

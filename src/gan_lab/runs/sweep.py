@@ -1,18 +1,17 @@
 """The folders of a sweep: which runs it holds, what differs between them, each run's final row;
-and the sweep's summary (summary.csv, summary.md, summary.png) written from them.
+and the summary's two tables (summary.csv, summary.md) written from those rows.
 
-The summary (:func:`summarize`: ``gan-lab summarize``, and :class:`SweepSummary`, the Hydra
-callback that writes it when a ``train.py -m`` sweep ends) and the sweep report (``gan_lab.report``)
-both read a multirun folder through these functions, so the two always agree on the runs, their
-status and their final values.
+Reading only: the summary's picture is drawn by gan_lab.report.sweep_figure, and the summary as a
+whole (``gan-lab summarize``, and SweepSummary, the Hydra callback that writes it when a
+``train.py -m`` sweep ends) is gan_lab.report.sweep_summary's. The summary and the sweep report
+(gan_lab.report.sweep) both read a multirun folder through these functions, so the two always
+agree on the runs, their status and their final values.
 """
 
 import csv
 import sys
 from pathlib import Path
 from typing import Any
-
-from hydra.experimental.callback import Callback
 
 from gan_lab.errors import UserError
 from gan_lab.runs import keys, layout
@@ -134,46 +133,9 @@ def write_markdown(rows: list[dict], cols: list[str], path: Path) -> None:
     path.write_text("\n".join(lines) + f"\n\n{note}\n")
 
 
-def caption(row: dict, varied: list[str]) -> str:
-    text = "\n".join(f"{k}={row[k]}" for k in varied) or row["folder"]
-    return f"#{row['run']}\n{text}" + ("" if row["status"] == "ok" else f"\n[{row['status']}]")
-
-
-def write_image(rows: list[dict], varied: list[str], sweep_dir: Path, path: Path) -> None:
-    """Every run's last grid side by side (up to 4 a row), its overrides as the caption."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    ncols = min(len(rows), 4)
-    nrows = -(-len(rows) // ncols)
-    first = next((sweep_dir / r["samples"] for r in rows if r["samples"]), None)
-    aspect = 1.0
-    if first:
-        with Image.open(first) as im:
-            aspect = im.height / im.width
-    # Room for the grid at its own aspect ratio plus one caption line per override.
-    panel_h = 3.2 * aspect + 0.2 * (len(varied) + 2)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, panel_h * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, row in zip(axes.flat, rows, strict=False):
-        if row["samples"]:
-            with Image.open(sweep_dir / row["samples"]) as im:
-                ax.imshow(im.convert("RGB"))
-        else:
-            ax.text(0.5, 0.5, "no sample grid", ha="center", va="center")
-        ax.set_title(caption(row, varied), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def summarize(sweep_dir: str | Path) -> list[dict]:
-    """Write summary.csv, summary.md and summary.png into ``sweep_dir``; returns the rows."""
-    sweep_dir = Path(sweep_dir).expanduser().resolve()
+def summary_rows(sweep_dir: Path) -> tuple[list[dict], list[str]]:
+    """Each run's row (:func:`summarize_run`) and the overrides that differ between the runs; one
+    UserError for a folder that is not a multirun folder."""
     if not sweep_dir.is_dir():
         raise UserError(
             f"{sweep_dir} is not a folder: pass a multirun folder (outputs/multirun/…)."
@@ -187,32 +149,14 @@ def summarize(sweep_dir: str | Path) -> list[dict]:
     overrides = [parse_overrides(r) for r in runs]
     varied = differing_keys(overrides)
     rows = [summarize_run(r, sweep_dir, varied, o) for r, o in zip(runs, overrides, strict=True)]
+    return rows, varied
+
+
+def write_tables(rows: list[dict], varied: list[str], sweep_dir: Path) -> None:
+    """summary.csv (every column) and summary.md (linked, without the folder column)."""
     cols = columns(rows, varied)
     with (sweep_dir / "summary.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     write_markdown(rows, cols, sweep_dir / "summary.md")
-    write_image(rows, varied, sweep_dir, sweep_dir / "summary.png")
-    return rows
-
-
-class SweepSummary(Callback):
-    """Hydra callback: marks failed jobs, and writes the summary when a multirun ends."""
-
-    def on_job_end(self, config, job_return, **kwargs) -> None:
-        from hydra.core.utils import JobStatus
-
-        if job_return.status == JobStatus.FAILED:
-            out = Path(config.hydra.runtime.output_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            try:
-                _ = job_return.return_value  # re-raises the job's exception
-            except Exception as err:
-                (out / FAILED).write_text(f"{type(err).__name__}: {err}\n")
-
-    def on_multirun_end(self, config, **kwargs) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        if sweep_dir.is_dir() and find_runs(sweep_dir):
-            summarize(sweep_dir)
-            print(f"summary of the sweep: {sweep_dir / 'summary.md'}")
