@@ -1,8 +1,9 @@
 """A study's page (gan-lab tune): the trials sorted by score, each trial's score over its time,
 what mattered (Optuna's parameter importances) and the best trials' grids.
 
-Rendered with Jinja2 (autoescape on) from templates/study.html; the curves are drawn here and
-inlined, the grids are linked relatively, so the page works when the study folder moves.
+Rendered from templates/study.html by the report's one Jinja2 environment (gan_lab.report.page:
+every value escaped, a missing key an error); the curves are drawn here and inlined, the grids are
+linked relatively, so the page works when the study folder moves.
 """
 
 import base64
@@ -12,14 +13,16 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-import jinja2
 import optuna
 from optuna.trial import TrialState
 
+from gan_lab.report.page import ENV
 from gan_lab.runs import layout
 from gan_lab.runs.safe_io import write_atomic
 
-TEMPLATES = Path(__file__).parent / "templates"
+# What the page says of the study's settings: a journal written without some of them (by an older
+# gan-lab) shows them blank, as before the page used the report's StrictUndefined environment.
+SHOWN_SETTINGS = ("slice", "reports", "pruner", "sampler")
 BEST_GRIDS = 3  # the best finished trials whose last grid the page shows
 
 
@@ -123,12 +126,11 @@ def write_study_report(folder: str | Path) -> Path:
                 {"number": t.number, "value": f"{t.value:.4g}", "src": _href(folder, found[-1][1])}
             )
     best = layout.best_recipe(folder)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    page = env.get_template("study.html").render(
+    page = ENV.get_template("study.html").render(
         folder=str(folder),
         name=name,
         args=" ".join(attrs.get("args", [])) or "(none)",
-        settings=settings,
+        settings={**dict.fromkeys(SHOWN_SETTINGS, ""), **settings},
         counts={s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
         rows=[_row(t, folder) for t in ranked],
         curves="data:image/png;base64," + base64.b64encode(curves).decode("ascii"),
