@@ -16,14 +16,11 @@ are off in the source documents' presets, so the reference procedure stays exact
 import dataclasses
 import logging
 import math
-from pathlib import Path
 
 import lightning as L
 import torch
 from torch import nn
 
-from gan_lab.config import registry
-from gan_lab.config.validate import read_stored
 from gan_lab.core.ada import AdaptiveAugment
 from gan_lab.core.diffaug import parse_policy
 from gan_lab.core.ema import HALF_LIFE, HalfLife, make_ema, shown_generator
@@ -32,10 +29,10 @@ from gan_lab.core.noise import Noise
 from gan_lab.core.rng import capture, restore, seed_rank
 from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step
 from gan_lab.errors import UserError
-from gan_lab.runs import layout
 from gan_lab.runs.keys import ADA_P, STAT_KEYS, epoch_key, step_key
 from gan_lab.runs.rollback import any_rank
 from gan_lab.training import fast_path
+from gan_lab.training.module_parts import fixed_labels, g_batch_for, given_or_stored
 from gan_lab.training.schedule import batches_done, epochs_done
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
@@ -79,15 +76,10 @@ class GAN(L.LightningModule):
     ):
         super().__init__()
         # hparams: every argument but the networks, so Lightning's own GAN.load_from_checkpoint
-        # works: a network not given is built from the stored run config (stored_network).
+        # works: a network not given is built from the stored run config (module_parts).
         self.save_hyperparameters(ignore=["generator", "discriminator", "noise"])
-        generator, discriminator, noise = (
-            given if given is not None else stored_network(run_config or {}, name)
-            for name, given in (
-                ("generator", generator),
-                ("discriminator", discriminator),
-                ("noise", noise),
-            )
+        generator, discriminator, noise = given_or_stored(
+            generator, discriminator, noise, run_config
         )
         self.automatic_optimization = False
         self.generator, self.discriminator, self.noise = generator, discriminator, noise
@@ -95,14 +87,7 @@ class GAN(L.LightningModule):
         self.lr_g, self.lr_d = lr_g, lr_d
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
         self.d_steps, self.label_noise = d_steps, label_noise
-        if g_batch not in ("mixed", "fake", "auto"):
-            raise UserError(f"model.g_batch must be 'mixed', 'fake' or 'auto', not '{g_batch}'.")
-        if g_batch == "auto":  # real images in the G phase matter only to a batch-dependent D
-            has_bn = any(
-                isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()
-            )
-            g_batch = "mixed" if has_bn else "fake"
-        self.g_batch = g_batch
+        self.g_batch = g_batch_for(g_batch, discriminator)
         self.real_label, self.fake_label = real_label, fake_label
         # Layout, fusion, compilation and threads: what model.channels_last / model.compile fix,
         # and the fastest measured path for the rest (trainer.fast_path, gan_lab/training/fast_path.py).
@@ -114,19 +99,13 @@ class GAN(L.LightningModule):
         self.fast_path = fast_path.PLAIN
         self.stored_fast_path: fast_path.FastPath | None = None  # use_stored_fast_path (resume)
         self.memory_format = torch.contiguous_format
-        # Drawn once (after seeding) and saved in every checkpoint as buffers. A conditional
-        # model gets one grid row of 8 per class present in the data (fixed_y); else fixed_y is unused.
+        # Drawn once (after seeding) and saved in every checkpoint as buffers; fixed_y: one grid
+        # row of 8 per class for a conditional model (module_parts.fixed_labels), else unused.
         self.conditional = conditional
         self.class_ids = list(class_ids or [0])
-        if conditional:
-            n_fixed = 8 * len(self.class_ids)
-        fixed_y = (
-            torch.tensor(self.class_ids).repeat_interleave(8)[:n_fixed]
-            if conditional
-            else torch.zeros(n_fixed)
-        )
-        self.register_buffer("fixed_z", noise.sample(n_fixed, generator.latent_dim))
-        self.register_buffer("fixed_y", fixed_y.long())
+        fixed_y = fixed_labels(conditional, self.class_ids, n_fixed)
+        self.register_buffer("fixed_z", noise.sample(len(fixed_y), generator.latent_dim))
+        self.register_buffer("fixed_y", fixed_y)
         # The resolved run config, stored in checkpoints so tools can rebuild the networks.
         self.run_config = run_config or {}
         self.data_fingerprint: dict | None = (
@@ -397,16 +376,3 @@ class GAN(L.LightningModule):
     def on_roll_back(self) -> None:
         """rollback.roll_back: this epoch's sums so far belong to the abandoned path."""
         self._stat_sum, self._stat_n = None, 0
-
-
-def stored_network(run_config: dict, name: str) -> nn.Module | Noise:
-    """G, D or the noise from a run config as stored in checkpoints, built only from gan-lab's
-    own classes (design §9): a checkpoint is someone else's file."""
-    if name not in run_config:
-        raise UserError(
-            f"GAN needs a {name} or a run_config holding one; a checkpoint written by train.py "
-            f"has it: GAN.load_from_checkpoint({layout.last_checkpoint('<run>')})."
-        )
-    source = "the checkpoint's config"
-    config = read_stored(dict(run_config), source, Path.cwd())  # data, never code
-    return registry.build(name, config[name], source)
