@@ -2,7 +2,8 @@
 
 A run's page is written when training ends (the RunReport callback), a sweep's when the sweep
 ends (SweepReport, a Hydra callback), an inversion's at the end of invert.py; any of them again
-with ``gan-lab report <folder>`` — also for a run that was stopped or still runs.
+with ``gan-lab report <folder>`` — also for a run that was stopped or still runs. A sweep's
+summary (summary.csv/.md/.png) is sweep_summary.py's, written by its own Hydra callback.
 """
 
 from pathlib import Path
