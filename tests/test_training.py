@@ -267,3 +267,21 @@ def test_epoch_grid_is_the_ema_generators_output_on_the_fixed_noise(cfg_factory,
 
     assert torch.equal(saved, grid(ema=True))
     assert (saved.int() - grid(ema=False).int()).abs().max() > 8  # the live G draws otherwise
+
+
+def test_the_config_is_settled_in_one_pass_and_frozen_before_the_build(cfg_factory, monkeypatch):
+    """compose → stored config → auto resolved → one check → frozen: the build and the training
+    read a finished config that nothing can change (a write raises)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ReadonlyConfigError
+
+    from gan_lab.training import train as training
+
+    checks, real = [], training.check_config
+    monkeypatch.setattr(training, "check_config", lambda c, *a, **k: (checks.append(1), real(c)))
+    cfg = bare(cfg_factory("trainer.max_epochs=1"))
+    train(cfg)
+    assert checks == [1]
+    assert OmegaConf.is_readonly(cfg) and cfg.data.channels == 3  # auto, resolved before the check
+    with pytest.raises(ReadonlyConfigError):
+        cfg.model.lr_g = 1.0

@@ -108,9 +108,7 @@ class GAN(L.LightningModule):
         self.register_buffer("fixed_y", fixed_y)
         # The resolved run config, stored in checkpoints so tools can rebuild the networks.
         self.run_config = run_config or {}
-        self.data_fingerprint: dict | None = (
-            None  # set by gan_lab.training.train.build from the data
-        )
+        self.data_fingerprint: dict | None = None  # set by gan_lab.training.train.build_module
         # Averaged G (its weights are saved as generator_ema.module.*; tools prefer them).
         # model.ema: a decay per update, or half_life (ema_images, ema_rampup; gan_lab/core/ema.py).
         self.ema_rule = HalfLife(ema_images, ema_rampup) if ema == HALF_LIFE else ema
@@ -123,7 +121,7 @@ class GAN(L.LightningModule):
         # (p, the sign sums) are in the checkpoints of ADA runs and nowhere else.
         ada = dict(ada or {})
         self.ada = AdaptiveAugment(**ada) if ada.pop("enabled", False) else None
-        # Conditional runs only: an unconditional D has no class head (train.build), no loss.
+        # Conditional runs only: an unconditional D has no class head (train.load_data), no loss.
         self.class_loss = class_loss if getattr(discriminator, "classify", None) else 0.0
         # A phase whose loss is NaN/Inf: skipped (never applied to the weights) unless "warn";
         # the run guard (callbacks/guard.py) reports it, and rolls back or stops by config.

@@ -4,12 +4,13 @@ import copy
 import logging
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.config import compose_again, registry, to_dict
 from gan_lab.config.durations import lightning_time, max_time_seconds
@@ -65,10 +66,57 @@ def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> Non
         files.truncate_after(run_dir / name, epoch)
 
 
+@dataclass
+class Start:
+    """Where a run starts: from nothing, or from a checkpoint and what it stored."""
+
+    ckpt_path: Path | None = None
+    epoch: int = 0  # epochs completed: where training goes on from
+    fast_path: dict | None = None  # the kernels the run used before it stopped
+    data: dict | None = None  # the training set's fingerprint (gan_lab.data.fingerprint)
+
+
+def resume_point(cfg: DictConfig, overrides: list[str] | None) -> Start:
+    """Stage 1 of the config's one pass: the checkpoint to go on from (if any) and its stored
+    config applied (gan_lab.config.resume)."""
+    found = newest(resolve_checkpoint(cfg.ckpt_path)) if cfg.get("ckpt_path") else None
+    if cfg.get("ckpt_path") and found is None:
+        log.warning("%r does not exist yet: this is the run's first start", cfg.ckpt_path)
+        with open_dict(cfg):
+            cfg.ckpt_path = None
+    if found is None:
+        return Start()
+    ckpt_path, ckpt = found  # best@<run> too
+    with open_dict(cfg):
+        cfg.ckpt_path = str(ckpt_path)
+    baseline = None
+    if overrides is not None:  # what ckpt_path= alone composes: the rest is what was typed
+        alone = [o for o in overrides if o.lstrip("+~").startswith(("ckpt_path=", "hydra."))]
+        baseline = compose_again("train", alone)
+    use_stored_config(cfg, overrides, ckpt["gan_lab"]["config"], baseline)
+    return Start(
+        ckpt_path=ckpt_path,
+        epoch=epochs_done_in(ckpt),
+        fast_path=ckpt["gan_lab"].get("fast_path"),
+        data=fingerprint.read(ckpt["gan_lab"].get("data"), ckpt_path),
+    )  # the checkpoint itself is let go: Lightning reads the file again to restore it
+
+
+def _seed(cfg: DictConfig) -> None:
+    seed = cfg.get("seed")
+    if seed is None:
+        return
+    try:
+        L.seed_everything(seed, workers=True, verbose=False)
+    except (TypeError, ValueError) as err:  # before the one check: Lightning's own words
+        raise UserError(f"seed={seed} is not valid: {err} (null = a random seed).") from None
+
+
 def load_data(cfg: DictConfig) -> tuple[L.LightningDataModule, dict]:
-    """The data module, loaded, and every key recipe=auto chose for this set (gan_lab/training/recipe.py),
-    as run.json records it (key → value, why): ``cfg`` holds the chosen values afterwards. Fails
-    early, with a clear message, if the data are missing."""
+    """Stage 2 and 3 of the config's one pass: the data module, loaded, and every ``auto`` filled
+    in — data.channels by the data, the keys recipe=auto chooses (gan_lab/training/recipe.py;
+    returned as run.json records them: key → value, why), a conditional run's class counts.
+    Fails early, with a clear message, if the data are missing."""
     value_range = output_range(cfg.generator.out_activation)
     data_cfg, chosen = recipe.data_to_build(cfg)
     datamodule = registry.build("data", data_cfg, value_range=value_range)
@@ -83,28 +131,47 @@ def load_data(cfg: DictConfig) -> tuple[L.LightningDataModule, dict]:
         )
     if chosen:
         log.info(recipe.describe(chosen, cfg, len(datamodule.images)))
-        check_config(cfg)  # the chosen values with the ones set: every rule, cross-key ones too
+    with open_dict(cfg):
+        if cfg.model.get("conditional"):
+            # The number of classes comes from the data (subfolders, digits, shapes), never typed
+            # twice.
+            cfg.generator.num_classes = cfg.discriminator.num_classes = len(datamodule.classes)
+            cfg.discriminator.class_head = bool(cfg.model.get("class_loss", 0) > 0)
+        # A resumed run keeps the first session's record of what recipe=auto chose.
+        cfg.chosen = {**(to_dict(cfg).get("chosen") or {}), **recipe.record(chosen)}
     datamodule.batch_size = int(cfg.data.batch_size)
     return datamodule, recipe.record(chosen)
 
 
+def settle(
+    cfg: DictConfig, overrides: list[str] | None = None
+) -> tuple[DictConfig, Start, L.LightningDataModule]:
+    """The config's one pass: the stored config applied (a resume) → the seed → the data loaded
+    and every ``auto`` resolved → checked once against the schema (every rule, cross-key ones
+    too) → frozen. Nothing edits ``cfg`` after this; the build reads a finished config."""
+    start = resume_point(cfg, overrides)
+    _seed(cfg)
+    datamodule, _ = load_data(cfg)
+    check_config(cfg)
+    OmegaConf.set_readonly(cfg, True)
+    return cfg, start, datamodule
+
+
 def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
-    """The networks, noise and data, by name from gan-lab's registry: the same code path as a
-    checkpoint's tools (never Hydra's instantiate of a config node: design §9)."""
-    datamodule, chosen = load_data(cfg)
-    class_ids = None
-    if cfg.model.get("conditional"):
-        # The number of classes comes from the data (subfolders, digits, shapes), never typed twice.
-        class_ids = sorted(set(datamodule.labels.tolist()))
-        with open_dict(cfg):
-            cfg.generator.num_classes = cfg.discriminator.num_classes = len(datamodule.classes)
-            cfg.discriminator.class_head = bool(cfg.model.get("class_loss", 0) > 0)
+    """A new run's module and data from a composed config (settled, then built): for scripts,
+    benchmarks and tests that train by hand."""
+    cfg, _, datamodule = settle(cfg)
+    return build_module(cfg, datamodule), datamodule
+
+
+def build_module(cfg: DictConfig, datamodule: L.LightningDataModule) -> GAN:
+    """The networks and noise of a settled config, by name from gan-lab's registry: the same code
+    path as a checkpoint's tools (never Hydra's instantiate of a config node: design §9)."""
+    class_ids = sorted(set(datamodule.labels.tolist())) if cfg.model.get("conditional") else None
     generator = registry.build("generator", cfg.generator)
     discriminator = registry.build("discriminator", cfg.discriminator)
     noise = registry.build("noise", cfg.noise)
-    # A resumed run keeps the first session's record of what recipe=auto chose (config.resume).
-    chosen = {**(to_dict(cfg).get("chosen") or {}), **chosen}
-    run_config = {**to_dict(cfg), "classes": list(datamodule.classes), "chosen": chosen}
+    run_config = {**to_dict(cfg), "classes": list(datamodule.classes)}
     module = GAN(
         generator,
         discriminator,
@@ -115,7 +182,7 @@ def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
         **copy.deepcopy(run_config["model"]),
     )
     module.data_fingerprint = datamodule.fingerprint()
-    return module, datamodule
+    return module
 
 
 def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
@@ -148,51 +215,30 @@ def train(
     are the command line's key=value arguments (the Hydra app passes them; None when a script
     composed the config itself: see use_stored_config).
     """
-    ckpt_path, start, stored_path, stored_data = None, 0, None, None
-    found = newest(resolve_checkpoint(cfg.ckpt_path)) if cfg.get("ckpt_path") else None
-    if cfg.get("ckpt_path") and found is None:
-        log.warning("%s does not exist yet: this is the run's first start", cfg.ckpt_path)
-        with open_dict(cfg):
-            cfg.ckpt_path = None
-    if found is not None:
-        ckpt_path, ckpt = found  # best@<run> too
-        with open_dict(cfg):
-            cfg.ckpt_path = str(ckpt_path)
-        baseline = None
-        if overrides is not None:  # what ckpt_path= alone composes: the rest is what was typed
-            alone = [o for o in overrides if o.lstrip("+~").startswith(("ckpt_path=", "hydra."))]
-            baseline = compose_again("train", alone)
-        cfg = use_stored_config(cfg, overrides, ckpt["gan_lab"]["config"], baseline)
-        start = epochs_done_in(ckpt)
-        stored_path = ckpt["gan_lab"].get("fast_path")
-        stored_data = fingerprint.read(ckpt["gan_lab"].get("data"), ckpt_path)
-        del ckpt  # Lightning reads the file again to restore it; no second copy during training
-    check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     files.check_no_links(run_dir, cfg.get("ckpt_path"))  # a run folder is data: no links in it
     with run_lock(run_dir):
         # Everything that can refuse the run (values, data, networks) comes before the run folder
         # is touched: a refused resume leaves the earlier branch where it was.
-        if cfg.get("seed") is not None:
-            L.seed_everything(cfg.seed, workers=True, verbose=False)
-        module, datamodule = build(cfg)
-        if ckpt_path is not None:  # the same images with the same labels, or a clear refusal
+        cfg, start, datamodule = settle(cfg, overrides)
+        module = build_module(cfg, datamodule)
+        if start.ckpt_path is not None:  # the same images with the same labels, or a refusal
             fingerprint.check_same_data(
-                stored_data,
+                start.data,
                 module.data_fingerprint,
                 bool(cfg.get("allow_data_change")),
-                ckpt_path,
+                start.ckpt_path,
                 bool(cfg.model.get("conditional")),
             )
-        if stored_path is not None:  # the same kernels as before the stop: the same rounding
-            module.use_stored_fast_path(stored_path)
+        if start.fast_path is not None:  # the same kernels as before the stop: the same rounding
+            module.use_stored_fast_path(start.fast_path)
         trainer = make_trainer(cfg, callbacks=list(callbacks))
-        prepare_run_folder(run_dir, start, ckpt_path)
+        prepare_run_folder(run_dir, start.epoch, start.ckpt_path)
         log.info("precision %s, %d training images", trainer.precision, len(datamodule.images))
         try:
-            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=start.ckpt_path)
         except KeyError as err:
-            if ckpt_path is not None:
-                raise UserError(f"cannot resume from {ckpt_path}: it lacks {err}.") from None
+            if start.ckpt_path is not None:
+                raise UserError(f"cannot resume from {start.ckpt_path}: it lacks {err}.") from None
             raise
     return {k: float(v) for k, v in trainer.callback_metrics.items() if isinstance(v, torch.Tensor)}
