@@ -242,3 +242,120 @@ def test_the_configs_give_callbacks_the_run_folder_and_agree_with_the_layout():
     assert folder["audit_report"] == f"${{paths.output_dir}}/{layout.AUDIT_CSV}"
     logger = yaml.safe_load((conf / "logger" / "tensorboard.yaml").read_text())["tensorboard"]
     assert (logger["save_dir"], logger["name"]) == ("${paths.output_dir}", layout.TENSORBOARD)
+
+
+# The rooms of src/gan_lab from the ground floor up (docs/design.md, "Where things are"): a
+# module imports only from its own room or a room below it, so a newcomer can read bottom-up and
+# no change can tie two rooms in a knot. A new room is placed here on purpose.
+FLOORS = (
+    ("gan_lab.errors", "gan_lab.progress", "gan_lab.conf"),  # conf: the YAML files' package
+    ("gan_lab.hardware", "gan_lab.runs", "gan_lab.core", "gan_lab.models"),
+    ("gan_lab.data",),
+    ("gan_lab.config",),
+    ("gan_lab.training",),  # builds and runs the GAN of core/ from a config
+    ("gan_lab.metrics",),
+    ("gan_lab.tune",),
+    ("gan_lab.report",),
+    ("gan_lab.latent", "gan_lab.callbacks"),
+    ("gan_lab.cli",),
+    ("gan_lab.__main__",),
+)
+ROOT_MODULES = ("errors", "progress", "hardware")  # besides __init__ and __main__: at most 5
+
+
+def room(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def runtime_imports(path: Path, modules: set[str]) -> set[str]:
+    """The gan_lab modules a file makes Python import when it runs (in a function too): for
+    ``from a.b import c`` the module a.b.c where c is one, else a.b; imports under
+    ``if TYPE_CHECKING:`` are for the type checker only and are left out."""
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for n in ast.walk(block)
+    }
+    package = (
+        module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    )
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *filter(None, [node.module])])
+            for a in node.names:
+                found.add(f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base)
+    return {n for n in found if n in modules}
+
+
+def module_graph() -> dict[str, set[str]]:
+    """module → the gan_lab modules it imports (runtime_imports)."""
+    paths = {module_name(p): p for p in SRC.rglob("*.py")}
+    return {
+        name: runtime_imports(path, set(paths)) - {name, "gan_lab"} for name, path in paths.items()
+    }
+
+
+def test_every_import_points_down_a_floor_or_stays_in_its_room():
+    floor = {r: i for i, rooms in enumerate(FLOORS) for r in rooms}
+    graph = module_graph()
+    unplaced = sorted({room(m) for m in graph} - set(floor) - {"gan_lab"})
+    assert not unplaced, f"rooms missing from FLOORS: {unplaced}"
+    upward = [
+        f"{a} imports {b}"
+        for a, targets in graph.items()
+        for b in targets
+        if room(a) != "gan_lab" and room(a) != room(b) and floor[room(b)] >= floor[room(a)]
+    ]
+    assert not upward, upward
+    loose = sorted(p.stem for p in SRC.glob("*.py") if p.stem not in ("__init__", "__main__"))
+    assert loose == sorted(ROOT_MODULES) and len(loose) <= 5
+
+
+def test_no_module_imports_itself_through_others():
+    """No circle of imports between modules: Tarjan's strongly connected components."""
+    graph, index, low, stack, on, circles = module_graph(), {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not circles, circles
+
+
+def test_no_source_file_over_400_lines():
+    long = {
+        str(p.relative_to(SRC)): n
+        for p in SRC.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert not long, long

@@ -19,8 +19,8 @@ from PIL import Image
 
 from gan_lab.cli.summarize import main as summarize_main
 from gan_lab.config import compose, run_name
+from gan_lab.hardware import ddp_start_method
 from gan_lab.report.sweep_summary import SweepSummary
-from gan_lab.training.distributed import ddp_start_method
 
 # TINY, without an epoch's worth of extras a sweep test does not look at.
 SWEEP_TINY = [*TINY, "trainer.max_epochs=1", "logger=none", "callbacks.samples.gif=false"]

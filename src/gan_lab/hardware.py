@@ -96,3 +96,17 @@ def device_name(device: torch.device) -> str:
     )
     units = [u for u in ("amx_bf16", "avx512_bf16", "avx2") if f" {u}" in info]
     return f"{model} ({units[0]})" if units else model
+
+
+def ddp_start_method() -> str:
+    """How DDP starts its ranks here (the ``${ddp_start_method:}`` of conf/trainer/ddp.yaml):
+    ``popen`` inside a cluster job that started the ranks itself, else ``spawn``."""
+    # Imported here: config resolvers are registered by tools that never train.
+    from lightning.fabric.plugins.environments import (
+        LSFEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    external = (TorchElasticEnvironment, SLURMEnvironment, LSFEnvironment)
+    return "popen" if any(env.detect() for env in external) else "spawn"

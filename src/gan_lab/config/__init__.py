@@ -16,8 +16,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.errors import UserError
+from gan_lab.hardware import ddp_start_method
 from gan_lab.runs import layout
-from gan_lab.training.distributed import ddp_start_method
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # gan_lab/ (this is gan_lab/config/__init__.py)
 
