@@ -31,8 +31,8 @@ from digits_study import data_args, extractor, prepare  # noqa: E402
 from gan_lab.hardware import device_name  # noqa: E402
 from gan_lab.runs import layout  # noqa: E402
 from gan_lab.training.checkpoint import load_gan  # noqa: E402
-from gan_lab.tune.budget import lightning_time  # noqa: E402
 from gan_lab.tune.objective import Channels, Judge  # noqa: E402
+from gan_lab.tune.wall_time import lightning_time  # noqa: E402
 
 SIZE = 64
 

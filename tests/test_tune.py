@@ -17,8 +17,8 @@ from gan_lab.cli.main import main as gan_lab_main
 from gan_lab.config.schema import TUNE
 from gan_lab.errors import UserError
 from gan_lab.runs import layout
-from gan_lab.tune.budget import parse_duration, spent
 from gan_lab.tune.space import centre, centre_params, overrides, parse_space
+from gan_lab.tune.wall_time import parse_duration, spent
 
 CONF = ROOT / "src" / "gan_lab" / "conf"
 # A study of seconds: the tiny preset, the plain path (no timing of kernels per trial), few scores.

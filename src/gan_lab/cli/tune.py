@@ -46,8 +46,8 @@ def split(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def settings_of(tune) -> "Settings":  # noqa: F821
-    from gan_lab.tune.budget import parse_duration
     from gan_lab.tune.study import Settings
+    from gan_lab.tune.wall_time import parse_duration
 
     budget = parse_duration(tune.budget, "tune.budget")
     slice_s = parse_duration(tune.slice, "tune.slice")

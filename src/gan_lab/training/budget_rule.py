@@ -39,7 +39,7 @@ WARMUP_STEPS, TIMED_STEPS = 2, 5  # per batch size: ~2 s for both at 64 px on a 
 
 
 def max_seconds(cfg: DictConfig) -> float | None:
-    """trainer.max_time in seconds (gan_lab.tune.budget.max_time_seconds: 10m, 1h30m, seconds,
+    """trainer.max_time in seconds (gan_lab.tune.wall_time.max_time_seconds: 10m, 1h30m, seconds,
     Lightning's "DD:HH:MM:SS" or a dict of timedelta's arguments), or None without one."""
     try:
         return max_time_seconds(cfg.trainer.get("max_time"))

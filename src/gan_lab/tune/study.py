@@ -9,7 +9,7 @@ A lock left by a killed writer expires after 30 s (Optuna's grace period).
 Every worker runs the same loop: fail the trials whose worker is gone (and queue their parameters
 again), stop when less than one slice of the budget is left, ask Optuna for a trial, train it with
 its slice, tell Optuna its score (or that it was pruned or failed). The budget is wall time summed
-over sessions (gan_lab.tune.budget); each worker records its session and, for its running trial,
+over sessions (gan_lab.tune.wall_time); each worker records its session and, for its running trial,
 a heartbeat every ``heartbeat`` seconds.
 """
 
@@ -33,10 +33,10 @@ from optuna.trial import TrialState
 from gan_lab.errors import TrainingStopped, UserError
 from gan_lab.progress import progress
 from gan_lab.runs import layout, lock
-from gan_lab.tune.budget import lightning_time, shown_duration, spent
+from gan_lab.tune.best_recipe import write_best
 from gan_lab.tune.objective import Judge, TrialReporter
-from gan_lab.tune.recipe import write_best
 from gan_lab.tune.space import Param, centre_params, overrides, suggest
+from gan_lab.tune.wall_time import lightning_time, shown_duration, spent
 
 STUDY_NAME = "tune"
 SESSION = "session:"  # study attribute per worker session: [start, last sign of life] (epoch s)

@@ -7,7 +7,7 @@ PRUNERS = ("hyperband", "halving", "median", "none")  # gan_lab.tune.study build
 SAMPLERS = ("tpe", "random")
 
 
-# gan-lab tune (conf/tune.yaml and conf/tune_space/); a duration is checked by gan_lab.tune.budget,
+# gan-lab tune (conf/tune.yaml and conf/tune_space/); a duration is checked by gan_lab.tune.wall_time,
 # each entry of the space by gan_lab.tune.space (their messages name the entry).
 TUNE = {
     "tune.budget": Rule(
