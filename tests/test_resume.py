@@ -200,7 +200,8 @@ def test_a_loose_checkpoint_resumes_into_a_new_run_folder(tmp_path):
 
 def test_a_checkpoint_with_retired_keys_still_resumes(trained_run, tmp_path, cfg_factory):
     """Checkpoints of earlier versions hold callbacks.checkpoint.filename and
-    callbacks.balance.rundir; the layout names the files now, and such a checkpoint resumes."""
+    callbacks.balance.rundir, name the noise gan_lab.noise.Normal (before gan_lab/core/) and have
+    no data fingerprint; the layout names the files now, and such a checkpoint resumes."""
     import shutil
 
     run = tmp_path / "run"
@@ -210,6 +211,8 @@ def test_a_checkpoint_with_retired_keys_still_resumes(trained_run, tmp_path, cfg
     config = ckpt["gan_lab"]["config"]
     config["callbacks"]["checkpoint"]["filename"] = "epoch_{epoch:04d}"
     config["callbacks"]["balance"]["rundir"] = str(run)
+    config["noise"]["_target_"] = "gan_lab.noise.Normal"
+    del ckpt["gan_lab"]["data"]
     torch.save(ckpt, last)
     longer = [f"ckpt_path={last}", "trainer.max_epochs=3"]
     train(cfg_factory(*longer, *QUIET, out=run), overrides=longer)
