@@ -168,3 +168,32 @@ def test_an_installed_gan_lab_trains_and_samples_from_another_folder(tmp_path):
     res = gan_lab("sample", f"ckpt={last}", "n=3", "out_dir=drawn")
     assert res.returncode == 0, res.stderr[-2000:]
     assert len(list((where / "drawn").glob("*.png"))) == 3
+
+
+def test_a_run_says_each_thing_once_without_advertisements(tmp_path):
+    """The console of a real `gan-lab train`: no line twice (Hydra's handler and Lightning's own
+    both printing), no advertisement, and the start-up paragraph saying where and how to resume."""
+    import re
+
+    res = run(
+        "-m",
+        "gan_lab",
+        "train",
+        "debug=tiny",
+        "trainer.max_epochs=1",
+        "logger=none",
+        "callbacks.samples.gif=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert res.returncode == 0, res.stderr
+    said = [
+        re.sub(r"^(\[[^]]*\]){2}\[\w+\] - |^\w+: ", "", line).strip()
+        for line in (res.stdout + res.stderr).splitlines()
+        if line.strip()
+    ]
+    twice = sorted({line for line in said if said.count(line) > 1})
+    assert not twice, twice
+    text = "\n".join(said)
+    assert "litlogger" not in text and "Tip" not in text and "logging interval" not in text
+    assert f"Run folder: {tmp_path / 'run'}" in text
+    assert f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}" in text

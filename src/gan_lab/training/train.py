@@ -36,6 +36,29 @@ warnings.filterwarnings("ignore", message=".*`training_step` returns.*")
 warnings.filterwarnings(
     "ignore", message=".*isinstance.treespec, LeafSpec.*"
 )  # Lightning vs. newer torch
+# A tiny set has fewer batches than the loss curve's interval: the epoch means are logged anyway.
+warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+
+
+class _Said(logging.Filter):
+    """Lightning's start-up lines that the run's own paragraph says (precision, the device) or
+    that say nothing to a gan-lab user (an advertisement, the default of limit_train_batches)."""
+
+    DROP = (
+        "💡 Tip",
+        "litlogger",
+        "GPU available:",
+        "TPU available:",
+        "HPU available:",
+        "Automatic Mixed Precision",
+        "was configured so 100%",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(d in record.getMessage() for d in self.DROP)
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_Said())
 
 
 def prepare_run_folder(run_dir: Path, epoch: int, ckpt_path: Path | None) -> None:
@@ -185,6 +208,19 @@ def build_module(cfg: DictConfig, datamodule: L.LightningDataModule) -> GAN:
     return module
 
 
+def start_paragraph(run_dir: Path, trainer: L.Trainer, datamodule, start: Start) -> str:
+    """What the user needs once the run starts: what trains on what, where it writes, how to
+    watch it and how to go on after a stop."""
+    device = trainer.strategy.root_device
+    where = f"resumed at epoch {start.epoch} from {start.ckpt_path}" if start.ckpt_path else "new"
+    return (
+        f"training on {device.type} in {trainer.precision} precision, {len(datamodule.images)} "
+        f"images ({where}). Run folder: {run_dir}. Watch: tensorboard --logdir {run_dir} (the "
+        f"grids are in {layout.samples_dir(run_dir)}; {layout.REPORT} is written at the end). "
+        f"Stopped? The same command with ckpt_path={layout.last_checkpoint(run_dir)} goes on."
+    )
+
+
 def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     trainer_cfg = to_dict(cfg.trainer)
     trainer_cfg.pop("fast_path", None)  # gan-lab's, not Lightning's: the module reads it (build)
@@ -234,7 +270,7 @@ def train(
             module.use_stored_fast_path(start.fast_path)
         trainer = make_trainer(cfg, callbacks=list(callbacks))
         prepare_run_folder(run_dir, start.epoch, start.ckpt_path)
-        log.info("precision %s, %d training images", trainer.precision, len(datamodule.images))
+        log.info(start_paragraph(run_dir, trainer, datamodule, start))
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=start.ckpt_path)
         except KeyError as err:
