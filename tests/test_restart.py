@@ -68,13 +68,16 @@ def test_a_path_reaches_the_config_as_typed(name, tmp_path, monkeypatch):
         ["invert", "ckpt=~/{name}/x.ckpt", "target=~/{name}/t.png"],
         ["sample", "ckpt=~/{name}/x.ckpt", "out_dir=~/{name}/out"],
         ["score", "run_dir=~/{name}/x"],
+        ["score", "~/{name}/x"],  # every folder command takes the folder bare too
         ["audit", "data=folder", "data.root=~/{name}/x"],
         ["preview", "data=folder", "data.root=~/{name}/x"],
         ["extractor", "data=folder", "data.root=~/{name}/x", "out=~/{name}/e.pt"],
         ["report", "~/{name}/x"],
+        ["report", "dir=~/{name}/x"],
         ["summarize", "dir=~/{name}/x"],
+        ["summarize", "~/{name}/x"],
     ],
-    ids=lambda a: a[0],
+    ids=lambda a: "-".join(x.split("=")[0] for x in a[:2]),
 )
 def test_every_command_takes_a_path_as_typed(args, gan_lab_cli, tmp_path, monkeypatch):
     """Each command is given a missing path under ~ with a name Hydra would misread: it names
@@ -276,3 +279,11 @@ def test_a_changed_training_set_is_refused_saying_what_changed(folder_run, tmp_p
     shutil.copytree(data / "1", data / "00")
     with pytest.raises(UserError, match="built for 3 classes and the data now have 4"):
         _resume(folder_run, tmp_path / "classes", "allow_data_change=true", data=data)
+
+
+@pytest.mark.parametrize("command", ["train", "invert", "score", "report"])
+def test_every_command_says_gan_labs_version(command, gan_lab_cli):
+    from gan_lab import __version__
+
+    code, out, _ = gan_lab_cli(command, "--version")
+    assert code == 0 and out.strip() == f"gan-lab {__version__}"

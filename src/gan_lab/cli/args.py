@@ -89,6 +89,15 @@ def _path_value(value: str, multirun: bool) -> str:
     return quote(_expanded(value))
 
 
+_KEY = re.compile(r"[+~]{0,2}[A-Za-z_][\w.@/-]*")
+
+
+def is_key_value(arg: str) -> bool:
+    """``key=value`` (a config key before the first =), not a folder whose name holds an =."""
+    key, sep, _ = arg.partition("=")
+    return bool(sep) and _KEY.fullmatch(key) is not None and "/" not in key.lstrip("+~")
+
+
 def as_typed(args: Sequence[str]) -> list[str]:
     """The arguments with every path value expanded and quoted for Hydra (module docstring);
     ``+key=`` of a key the config already has becomes ``key=`` (Hydra would refuse to add it
@@ -99,10 +108,10 @@ def as_typed(args: Sequence[str]) -> list[str]:
     for arg in args:
         key, sep, value = arg.partition("=")
         bare = key.lstrip("+~")
-        if not sep and arg.startswith("~"):  # a bare folder (gan-lab report ~/runs/x)
+        if not is_key_value(arg) and arg.startswith("~"):  # a bare folder (gan-lab report ~/x)
             out.append(os.path.expanduser(arg))
             continue
-        if not sep or arg.startswith("-") or bare.startswith("hydra"):
+        if not is_key_value(arg) or arg.startswith("-") or bare.startswith("hydra"):
             out.append(arg)
             continue
         if key.startswith("+") and not key.startswith("++") and _known(bare):
@@ -130,3 +139,26 @@ def refuse_flags(args: Sequence[str], command: str) -> None:
             f"(e.g. gan-lab {command} data=folder data.root=~/pics). gan-lab {command} --help "
             "lists the groups and keys."
         )
+
+
+# The commands that read one folder, and the key that names it: each also takes the folder bare
+# (gan-lab score outputs/x is gan-lab score run_dir=outputs/x), one style for all of them.
+FOLDER_KEYS = {"score": "run_dir", "summarize": "dir", "report": "dir"}
+
+
+def bare_folder(command: str, args: Sequence[str]) -> list[str]:
+    """A bare folder argument of a folder command → its key=value form (FOLDER_KEYS)."""
+    key = FOLDER_KEYS.get(command)
+    if key is None:
+        return list(args)
+    return [a if is_key_value(a) or a.startswith("-") else f"{key}={a}" for a in map(str, args)]
+
+
+def unquoted(value: str) -> str:
+    """A value as Hydra reads it (the quotes of :func:`quote` taken off): for the commands that
+    read their arguments without composing a config (gan-lab report)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not value.startswith(("'", '"')):
+        return value
+    return str(OverridesParser.create().parse_override(f"x={value}").value())

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 import gan_lab.config  # noqa: F401  (registers the resolvers the configs use)
 from gan_lab import __version__
-from gan_lab.cli.args import as_typed, refuse_flags
+from gan_lab.cli.args import as_typed, bare_folder, refuse_flags
 from gan_lab.config import to_dict
 from gan_lab.errors import UserError, friendly
 from gan_lab.runs import layout
@@ -240,12 +240,15 @@ def main(argv: Sequence[str] | None = None) -> int | None:
             file=sys.stderr,
         )
         return 2
+    if "--version" in rest:  # gan-lab's version, not Hydra's (which train's app would print)
+        print(f"gan-lab {__version__}")
+        return 0
     try:
         refuse_flags(rest, name)
     except UserError as err:
         print(f"\ngan-lab: {err}\n", file=sys.stderr)
         return 2
-    rest = as_typed(rest)  # ~ expanded, paths quoted for Hydra (gan_lab.cli.args)
+    rest = as_typed(bare_folder(name, rest))  # ~ expanded, paths quoted (gan_lab.cli.args)
     module, function = COMMANDS[name][0].split(":")
     run = getattr(importlib.import_module(module), function)
     # Hydra and the tools read sys.argv; the program name is what --help and errors show.

@@ -6,6 +6,7 @@ Works at any time: after a run ended, was stopped or crashed, or while it still 
 import sys
 
 from gan_lab.cli import meta_args
+from gan_lab.cli.args import unquoted
 from gan_lab.errors import UserError, friendly
 from gan_lab.report import write_report
 
@@ -19,5 +20,5 @@ def main(argv: list[str] | None = None) -> None:
         return
     if len(argv) != 1 or argv[0].startswith("-"):
         raise UserError(f"pass exactly one folder. Usage: {USAGE}")
-    folder = argv[0].removeprefix("dir=")
+    folder = unquoted(argv[0].removeprefix("dir="))
     print(f"report: {write_report(folder)}")

@@ -35,6 +35,7 @@ from gan_lab.config.schema import TUNE
 from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError, friendly
 from gan_lab.runs import layout
+from gan_lab.tune import require_optuna
 
 OWN = ("tune.", "tune_space=", "+tune.", "tune_space.")
 
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     own, train_args = split(argv)
     if meta_args(own, "tune", __doc__):  # --cfg job: the study's own settings
         return
+    require_optuna()  # the tune extra: before anything is composed, loaded or started
     cfg = compose("tune", own)
     check_config(cfg, TUNE)
     settings = settings_of(cfg.tune)
