@@ -13,12 +13,16 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-import optuna
-from optuna.trial import TrialState
-
 from gan_lab.report.page import ENV
 from gan_lab.runs import layout
 from gan_lab.runs.safe_io import write_atomic
+from gan_lab.tune import require_optuna
+
+try:  # the tune extra: without it this module still imports, and write_study_report says why
+    import optuna
+    from optuna.trial import TrialState
+except ImportError:
+    optuna = TrialState = None
 
 # What the page says of the study's settings: a journal written without some of them (by an older
 # gan-lab) shows them blank, as before the page used the report's StrictUndefined environment.
@@ -69,7 +73,7 @@ def _curves(trials: list, name: str, slice_s: float, reports: int) -> bytes:
     return out.getvalue()
 
 
-def _importances(study: optuna.Study) -> list[tuple[str, float]]:
+def _importances(study: "optuna.Study") -> list[tuple[str, float]]:
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(done) < 3:
         return []
@@ -98,6 +102,7 @@ def _row(t, folder: Path) -> dict:
 
 def write_study_report(folder: str | Path) -> Path:
     """<study>/report.html (and curves.png) from the study's journal, at any time."""
+    require_optuna("a study's report (gan-lab report <study>)")
     from gan_lab.tune.study import STUDY_NAME, storage
 
     folder = Path(folder).resolve()
