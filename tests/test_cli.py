@@ -197,3 +197,29 @@ def test_a_run_says_each_thing_once_without_advertisements(tmp_path):
     assert "litlogger" not in text and "Tip" not in text and "logging interval" not in text
     assert f"Run folder: {tmp_path / 'run'}" in text
     assert f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}" in text
+
+
+def test_help_lists_each_commands_own_keys_with_the_schemas_words(gan_lab_cli):
+    from gan_lab.config.reference import markdown
+    from gan_lab.config.schema import SAMPLE, TRAIN
+
+    code, out, _ = gan_lab_cli("train", "--help")
+    assert code == 0 and "_target_" not in out
+    assert "data           builtin | cakes | cars | folder | mnist | monet" in out
+    for key, rule in TRAIN.items():
+        if not key.endswith("_target_"):
+            assert f"  {key}" in out and rule.meaning in out, key
+    code, out, _ = gan_lab_cli("invert", "--help")
+    assert code == 0 and "ckpt" in out and "Groups" not in out and "tune_space" not in out
+    code, out, _ = gan_lab_cli("sample", "--help")
+    assert code == 0 and all(f"  {k}" in out for k in SAMPLE)
+    reference = markdown()  # the docs' page: every key of every table
+    for table in ("TRAIN", "SAMPLE", "SCORE", "PREVIEW", "EXTRACTOR", "TUNE"):
+        from gan_lab.config import schema
+
+        missing = [
+            k
+            for k in getattr(schema, table)
+            if not k.endswith("_target_") and f"`{k}`" not in reference
+        ]
+        assert not missing, (table, missing)

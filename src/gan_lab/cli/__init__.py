@@ -16,7 +16,7 @@ from functools import wraps
 
 from omegaconf import DictConfig, OmegaConf
 
-from gan_lab.config import CONF_DIR, compose
+from gan_lab.config import compose
 from gan_lab.errors import UserError, friendly
 
 
@@ -28,14 +28,13 @@ def require(cfg: DictConfig, usage: str) -> None:
 
 
 def tool_help(config_name: str | None, doc: str | None) -> str:
-    """A command's --help: what it does and how to call it (its module's docstring), then every key
-    of conf/<config_name>.yaml with its comment."""
-    parts = [(doc or "").strip()]
-    yaml = CONF_DIR / f"{config_name}.yaml" if config_name else None
-    if yaml is not None and yaml.is_file():
-        parts.append(f"Options (key=value; conf/{config_name}.yaml):\n\n{yaml.read_text()}")
-        parts.append("--cfg job prints the composed config and exits.")
-    return "\n\n".join(p for p in parts if p)
+    """A command's --help: what it does and how to call it (its module's docstring), then its
+    groups and keys with the schema's meanings, defaults and ranges (gan_lab.config.reference)."""
+    if config_name is None:
+        return (doc or "").strip()
+    from gan_lab.config.reference import help_text
+
+    return help_text(config_name, doc)
 
 
 def meta_args(argv: Sequence[str], config_name: str | None, doc: str | None) -> bool:

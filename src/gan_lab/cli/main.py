@@ -121,6 +121,22 @@ def _no_links_where_hydra_writes(ckpt) -> None:
         check_no_links(layout.run_of(ckpt), ckpt)  # (a loose checkpoint starts a folder of its own)
 
 
+HELP_HEADERS = {
+    "train": """gan-lab train [group=option ...] [key=value ...]   (= python train.py)
+
+Train a GAN on the built-in shapes, MNIST, cakes, cars, Monet or any folder of images
+(data=folder data.root=~/pics). Every run writes a folder outputs/<date>/<time>/ with
+checkpoints, sample grids, CSVs, TensorBoard events and report.html. -m sweeps over
+comma-separated values (gan-lab train -m noise=normal,uniform); the same command plus
+ckpt_path=<run>/checkpoints/last.ckpt resumes. --hydra-help shows Hydra's own flags.""",
+    "invert": """gan-lab invert ckpt=<checkpoint> target=<image> [mode=invert|edit|interpolate|compare]
+(= python invert.py)
+
+Project an image into a trained generator's latent space, edit coordinates, interpolate between
+two images or compare two generators; the files go beside the run (<run>/inversions/<time>/).""",
+}
+
+
 def check_first(config_name: str) -> None:
     """Every mistake the command line can hold, as one paragraph and exit 2, before Hydra starts
     (Hydra would print several lines, exit 1 and leave a run folder): argparse-style flags, a
@@ -134,6 +150,12 @@ def check_first(config_name: str) -> None:
     from gan_lab.hardware import check_accelerator
 
     command, multirun = config_name, False
+    if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:  # the schema's words, not raw YAML
+        from gan_lab.cli import tool_help
+
+        doc = (train_app if config_name == "train" else invert_app).__doc__
+        print(tool_help(config_name, doc or HELP_HEADERS[config_name]))
+        sys.exit(0)
     try:
         refuse_flags(sys.argv[1:], command)
         sys.argv = [sys.argv[0], *as_typed(sys.argv[1:])]
