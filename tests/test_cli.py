@@ -223,3 +223,17 @@ def test_help_lists_each_commands_own_keys_with_the_schemas_words(gan_lab_cli):
             if not k.endswith("_target_") and f"`{k}`" not in reference
         ]
         assert not missing, (table, missing)
+
+
+def test_shell_completion_goes_through_gan_lab(gan_lab_cli, monkeypatch):
+    code, out, _ = gan_lab_cli("-sc", "install=bash")
+    assert code == 0 and out.rstrip().endswith("-F hydra_bash_completion gan-lab")
+    for line, expected in (
+        ("gan-lab tr", "train"),
+        ("gan-lab train data=fo", "data=folder"),
+        ("gan-lab train noise.", "noise.mean="),
+    ):
+        monkeypatch.setenv("COMP_LINE", line)
+        monkeypatch.setenv("COMP_POINT", str(len(line)))
+        code, out, _ = gan_lab_cli("-sc", "query=bash")
+        assert code == 0 and expected in out.split(), (line, out)

@@ -239,6 +239,34 @@ COMMANDS = {
 }
 
 
+def shell_completion(args: list[str]) -> int:
+    """Hydra's shell completion through the one ``gan-lab`` command (README, "Set up"):
+    ``eval "$(gan-lab -sc install=bash)"`` registers completion for ``gan-lab``; the shell then
+    asks ``gan-lab -sc query=bash`` with the line typed, whose command word (train, invert) picks
+    the app and is taken out of the line Hydra completes. The command names complete too."""
+    import os
+
+    line = os.environ.get("COMP_LINE", "")
+    words = line.split()
+    if any(a.startswith("query") for a in args):
+        if len(words) < 2 or (len(words) == 2 and not line.endswith(" ")):
+            typed = words[1] if len(words) == 2 else ""
+            print(" ".join(n for n in COMMANDS if n.startswith(typed)))
+            return 0
+        if words[1] not in ("train", "invert"):
+            return 0  # the tools read key=value without a config tree to complete from
+        os.environ["COMP_LINE"] = line.replace(f" {words[1]}", "", 1)
+        app = train_app if words[1] == "train" else invert_app
+    else:
+        app = train_app  # install=bash | uninstall=bash: the script names the program
+    sys.argv = ["gan-lab", "-sc", *args]
+    try:
+        app()
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 0
+    return 0
+
+
 def overview() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"  {name:<{width}}  {line}" for name, (_, line) in COMMANDS.items()]
@@ -254,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int | None:
     if argv[0] == "--version":
         print(f"gan-lab {__version__}")
         return 0
+    if argv[0] in ("-sc", "--shell-completion"):
+        return shell_completion(argv[1:])
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(
