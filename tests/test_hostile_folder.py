@@ -120,10 +120,13 @@ def test_scores_csv_is_replaced_whole_and_a_full_disk_is_one_paragraph(tmp_path,
     assert not list(run.glob(".*.tmp-*"))
 
 
-@pytest.mark.parametrize("planted", ["samples/epoch_0003.png", "metrics.csv", "samples", ".lock"])
+@pytest.mark.parametrize(
+    "planted", ["samples/epoch_0003.png", "metrics.csv", "samples", ".lock", "train.log"]
+)
 def test_a_resume_refuses_a_folder_with_a_link(trained_run, tmp_path, gan_lab_cli, planted):
     """The third epoch would write samples/epoch_0003.png, append to metrics.csv, write into
-    samples/ and take .lock: each is a link to a file (or folder) of the user's outside the run."""
+    samples/ and take .lock, and Hydra opens train.log before gan-lab runs: each is a link to a
+    file (or folder) of the user's outside the run."""
     run, target = copy_run(trained_run, tmp_path), victim(tmp_path)
     link = run / planted
     if link.is_dir():
@@ -162,6 +165,7 @@ def test_a_linked_checkpoints_folder_cannot_move_the_resumed_run(
     assert code == 2 and f"{run / 'checkpoints'} is a symbolic link" in said
     assert sorted(p.name for p in (mine / "checkpoints").iterdir()) == before
     assert not (mine / "metrics.csv").exists() and not (mine / "samples").exists()
+    assert not (mine / "train.log").exists() and not (mine / ".hydra").exists()  # nor Hydra
 
 
 def test_a_grid_written_into_a_linked_folder_is_refused(tmp_path):
