@@ -1,7 +1,7 @@
 # gan-lab — run `make help` for the list of targets.
 PYTHON ?= python
 
-.PHONY: help install test test-unit test-slow train format lint clean
+.PHONY: help install test test-unit test-slow train docs format lint clean
 
 help:  ## show this list
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,10 @@ test-slow:  ## run the slow tier too (joblib sweep, two DDP ranks, torch.compile
 train:  ## train on the built-in set with the default config
 	$(PYTHON) train.py
 
+docs:  ## the documentation site: docs/reference.md from the schema, then site/ (mkdocs, --strict)
+	$(PYTHON) -c 'from gan_lab.config.reference import write_markdown; write_markdown("docs/reference.md")'
+	$(PYTHON) -m mkdocs build --strict --site-dir site
+
 format:  ## format and fix the code with ruff
 	$(PYTHON) -m ruff format .
 	$(PYTHON) -m ruff check --fix .
@@ -31,4 +35,4 @@ lint:  ## check style without changing files
 	$(PYTHON) -m ruff format --check .
 
 clean:  ## remove caches (not outputs/)
-	rm -rf .pytest_cache .ruff_cache build src/*.egg-info
+	rm -rf .pytest_cache .ruff_cache build site src/*.egg-info
