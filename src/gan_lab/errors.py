@@ -79,6 +79,8 @@ def load_torch_file(path: str | Path, what: str, hint: str = "", legacy_ok: bool
     """
     path = Path(path).expanduser()
     tail = f"; {hint}" if hint else ""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a {what} file{tail or '; name a file in it'}.")
     if not path.is_file():
         raise UserError(f"{what} {path} does not exist{tail}.")
 

@@ -122,18 +122,18 @@ def _no_links_where_hydra_writes(ckpt) -> None:
 
 
 HELP_HEADERS = {
-    "train": """gan-lab train [group=option ...] [key=value ...]   (= python train.py)
+    "train": f"""gan-lab train [group=option ...] [key=value ...]   (= python train.py)
 
 Train a GAN on the built-in shapes, MNIST, cakes, cars, Monet or any folder of images
 (data=folder data.root=~/pics). Every run writes a folder outputs/<date>/<time>/ with
-checkpoints, sample grids, CSVs, TensorBoard events and report.html. -m sweeps over
+checkpoints, sample grids, CSVs, TensorBoard events and {layout.REPORT}. -m sweeps over
 comma-separated values (gan-lab train -m noise=normal,uniform); the same command plus
-ckpt_path=<run>/checkpoints/last.ckpt resumes. --hydra-help shows Hydra's own flags.""",
-    "invert": """gan-lab invert ckpt=<checkpoint> target=<image> [mode=invert|edit|interpolate|compare]
+ckpt_path={layout.last_checkpoint("<run>")} resumes. --hydra-help shows Hydra's own flags.""",
+    "invert": f"""gan-lab invert ckpt=<checkpoint> target=<image> [mode=invert|edit|interpolate|compare]
 (= python invert.py)
 
 Project an image into a trained generator's latent space, edit coordinates, interpolate between
-two images or compare two generators; the files go beside the run (<run>/inversions/<time>/).""",
+two images or compare two generators; the files go beside the run ({layout.inversions_dir("<run>")}/<time>/).""",
 }
 
 

@@ -180,11 +180,17 @@ def _hydra_error(err: Exception, overrides: list[str]) -> str:
     import difflib
 
     text = str(err)
-    missing = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
+    missing = re.search(r"Could not find '([^'/]+)/+([^']+)'", text)
     options = re.search(r"Available options in '[^']+':\n((?:\t.*\n?)+)", text)
     if missing and options:
         group, option = missing.groups()
         choices = [line.strip() for line in options.group(1).splitlines() if line.strip()]
+        if "/" in option or option.endswith(".yaml"):  # experiment=<a file that is not there>
+            return (
+                f"{group}={option}: there is no such file (or it is not in a folder named "
+                f"{group}/). {group}= takes a preset ({', '.join(choices)}), a recipe file that "
+                f"gan-lab tune wrote (<study>/{group}/best.yaml) or that study's folder."
+            )
         near = difflib.get_close_matches(option, choices, n=1)
         hint = f" (did you mean {group}={near[0]}?)" if near else ""
         return (
