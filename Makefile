@@ -24,7 +24,7 @@ train:  ## train on the built-in set with the default config
 
 docs:  ## the documentation site: docs/reference.md from the schema, then site/ (mkdocs, --strict)
 	$(PYTHON) -c 'from gan_lab.config.reference import write_markdown; write_markdown("docs/reference.md")'
-	$(PYTHON) -m mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --site-dir site
 
 format:  ## format and fix the code with ruff
 	$(PYTHON) -m ruff format .
