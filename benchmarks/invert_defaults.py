@@ -4,7 +4,7 @@
 
 For 4 known vectors z* per checkpoint, prints the final MSE (on the [0, 1] scale) and
 seconds of a few settings, among them 003's literal lr with one start and the defaults
-of conf/invert.yaml. The README's inversion numbers come from this script.
+of conf/invert.yaml. The inversion numbers of docs/latent.md come from this script.
 """
 
 import sys

@@ -1,4 +1,4 @@
-"""Measure what scoring costs on this machine (README "Scores").
+"""Measure what scoring costs on this machine (docs/scores.md).
 
 gan-lab cost extractor=<inception|file.pt> [n=200] [inception_weights=<file|random>] [image_size=32] [channels=3]
 

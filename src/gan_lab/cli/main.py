@@ -5,7 +5,7 @@
     gan-lab <command> --cfg job     the composed config, without running
 
 python -m gan_lab <command> ... is the same program. data/ and outputs/ are found in the folder
-gan-lab is started in. README.md has a section on each command.
+gan-lab is started in. docs/ has a page on each command (README.md links them).
 """
 
 import importlib

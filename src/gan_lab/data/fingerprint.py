@@ -133,5 +133,5 @@ def check_same_data(stored: dict | None, now: dict, allow: bool, source, conditi
     raise UserError(
         f"the training set changed since {source}: {what}. A resume continues the same "
         "experiment on the same images; restore the folder as it was, or start a new run. To go "
-        "on training on the changed set knowingly, add allow_data_change=true (README, Resume)."
+        "on training on the changed set knowingly, add allow_data_change=true (docs/training.md, Resume)."
     )

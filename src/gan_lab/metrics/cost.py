@@ -1,4 +1,4 @@
-"""What scoring costs on this machine (README "Scores"; ``gan-lab cost`` prints it).
+"""What scoring costs on this machine (docs/scores.md; ``gan-lab cost`` prints it).
 
 :func:`seconds_per_1000` times ``Scorer.add_real`` + ``Scorer.score`` on n real and n generated
 (random) images. :func:`random_inception_weights` writes a randomly initialised weights file of the

@@ -12,7 +12,7 @@ Two families, by the set:
 - **The built-in set** (the main job, ``python train.py``): the fixed, CPU-fast pair of
   conf/generator/fast.yaml and conf/discriminator/fast.yaml and the fixed procedure of
   conf/model/default.yaml. Its size is what keeps the main job under 10 minutes on a 2-core AVX2
-  laptop CPU (README, Train); auto changes nothing there.
+  laptop CPU (docs/getting-started.md); auto changes nothing there.
 - **Any other set** (a folder, MNIST): the plain DCGAN recipe that beat every preset on the
   digits in the same wall time (benchmarks/README.md, "recipe=auto against the strongest plain
   loop"): a transposed-convolution G with BatchNorm (conf/generator/dcgan.yaml, z = 64) and a

@@ -12,7 +12,7 @@ The command-line layer is gan_lab.cli.tune; nothing here imports it.
 from gan_lab.errors import UserError
 
 # The one place that says how to get Optuna: it is the `tune` extra, not a dependency, so that
-# `pip install gan-lab` stays small for those who never tune (README "Set up").
+# `pip install gan-lab` stays small for those who never tune (README "Set up", docs/index.md).
 INSTALL_TUNE = 'pip install "gan-lab[tune]"'
 
 
