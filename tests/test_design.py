@@ -154,6 +154,7 @@ RUN_FILE_NAMES = re.compile(
     r"|report\.html|inversion\.json|failed\.txt|\.hydra\b|overrides\.yaml"
 )
 RUN_FOLDERS = {"checkpoints", "samples", "abandoned", "inversions", "preview", "tensorboard"}
+RUN_FOLDERS |= {"csv", "mlruns", "wandb"}  # the other loggers' folders (conf/logger/*.yaml)
 # The same word meaning something else: not a run folder's name.
 NOT_RUN_FOLDERS = {
     ("metrics/extractors.py", "checkpoints"),  # torch.hub's own checkpoints/

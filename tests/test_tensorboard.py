@@ -117,11 +117,14 @@ def test_best_scores_skip_nan_and_survive_a_resume():
     }
 
 
-def test_without_a_tensorboard_logger_nothing_is_written():
+def test_without_a_tensorboard_logger_the_final_metrics_are_scalars(monkeypatch):
+    """A logger without an HParams tab (CSV, MLflow, wandb) got the settings at the start."""
     other = Mock(spec=CSVLogger)
     trainer = SimpleNamespace(loggers=[other], callback_metrics={"val/fid": torch.tensor(1.0)})
+    monkeypatch.setattr("gan_lab.callbacks.hparams.logged_step", lambda trainer: 7)
     HParams().on_train_end(trainer, SimpleNamespace(run_config={}))
     other.log_hyperparams.assert_not_called()
+    other.log_metrics.assert_called_once_with({"final/val/fid": 1.0}, step=7)
 
 
 def test_sampling_counts_its_batches(short_run, tmp_path, capsys, monkeypatch):

@@ -4,7 +4,10 @@ A sweep's runs then compare in one table (``tensorboard --logdir multirun/...``)
 a column per setting (learning rates, betas, batch, loss, widths, noise, seed, epochs, ...) and per
 metric. Written once, when training ends, through the TensorBoard logger's ``log_hyperparams``;
 the metrics (``final/...``, ``best/...``) go in at the last scalar step, the end of the curves they
-summarise. Without a TensorBoard logger (``logger=none``) this callback does nothing.
+summarise. The other loggers have no HParams tab (CSV, MLflow, wandb): they get the settings as
+their params (hparams.yaml, MLflow's params, wandb's config) when training starts, so a run still
+going or one that crashed shows them too, and the final and best metrics as scalars at its end.
+Without a logger (``logger=none``) this callback does nothing.
 """
 
 import torch
@@ -76,11 +79,20 @@ class HParams(Callback):
         }
         return {**final, **{f"best/{key}": value for key, value in self.best.items()}}
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        others = [lg for lg in trainer.loggers if not isinstance(lg, TensorBoardLogger)]
+        if others:
+            params = run_hparams(getattr(pl_module, "run_config", {}))
+            for logger in others:
+                logger.log_hyperparams(params)
+
     def on_train_end(self, trainer, pl_module) -> None:
-        loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         metrics = self.final_metrics(trainer)
-        if not loggers or not metrics:  # no logger, or a session that trained no batch
+        if not trainer.loggers or not metrics:  # no logger, or a session that trained no batch
             return
         params = run_hparams(getattr(pl_module, "run_config", {}))
-        for logger in loggers:
-            logger.log_hyperparams(params, metrics, step=logged_step(trainer))
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.log_hyperparams(params, metrics, step=logged_step(trainer))
+            else:  # their settings went in at the start
+                logger.log_metrics(metrics, step=logged_step(trainer))

@@ -17,6 +17,7 @@ from torchvision.utils import make_grid
 from gan_lab.models import to_unit
 from gan_lab.runs import files, layout
 from gan_lab.runs.safe_io import guard_tensorboard, save_atomic, write_png
+from gan_lab.training.loggers import image_writer
 from gan_lab.training.schedule import due, epochs_done, logged_step
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,11 @@ class SampleGrid(Callback):
         path = layout.grid_path(self.dirpath, epoch)
         if trainer.is_global_zero:
             write_png(path, grid, self.dirpath)
-            for logger in trainer.loggers:
-                if hasattr(logger.experiment, "add_image"):
+            for logger in trainer.loggers:  # TensorBoard, wandb, MLflow (its file); not CSV
+                writer = image_writer(logger, path)
+                if writer is not None:
                     step = logged_step(trainer)  # the x-axis of the losses, not the epoch
-                    logger.experiment.add_image("samples/fixed_noise", grid, global_step=step)
+                    writer.add_image("samples/fixed_noise", grid, global_step=step)
         return path
 
     def setup(self, trainer, pl_module, stage: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from gan_lab.config.logger_keys import LOGGER_DIRS, LOGGER_NAMES, keep_local
 from gan_lab.config.schema import GROUPS, MAX_WEIGHTS, TRAIN, Rule, is_number, shown
 from gan_lab.errors import UserError
 
@@ -40,7 +41,7 @@ CONFINED = (
     "callbacks.guard.dirpath",
     "callbacks.checkpoint.dirpath",
     "callbacks.report.dirpath",
-    "logger.tensorboard.save_dir",
+    *LOGGER_DIRS,  # every logger's folder (gan_lab.config.logger_keys)
 )
 # The groups whose keys become a constructor's arguments (Lightning's Trainer, the logger, the
 # callbacks): a stored key the schema does not know is dropped, never passed on — a stored
@@ -49,7 +50,7 @@ CONSTRUCTED = ("trainer", "logger", "callbacks")
 # ... except these, which a run may hold without a rule of the schema (++trainer.max_time=1h).
 STORED_EXTRA = ("trainer.max_time",)
 # Stored names that become folder names: one plain name each, never a path.
-PLAIN_NAMES = ("logger.tensorboard.name", "logger.tensorboard.version")
+PLAIN_NAMES = LOGGER_NAMES
 # How deep a stored config may nest (a real one is ~4 deep): checked without recursion, so that a
 # 5,000-deep config is one paragraph, not a RecursionError.
 MAX_STORED_DEPTH = 32
@@ -251,7 +252,7 @@ def read_stored(config: object, source: str | Path, run_dir: Path) -> dict:
             f"{where}classes must be plain names (they become folder names), not {classes!r:.200}; "
             "the file was not loaded. Use a checkpoint written by train.py."
         )
-    return _known_only(_confine(config, run_dir, source), source)
+    return _known_only(keep_local(_confine(config, run_dir, source), source), source)
 
 
 def _too_deep(config: dict) -> bool:

@@ -12,6 +12,7 @@ disagree (there is no ``callbacks.checkpoint.filename``: the layout names checkp
       samples/fixed_noise.pt        the fixed latent vectors
       metrics.csv steps.csv ssim.csv warnings.csv   the history's rows (gan_lab.runs.files)
       losses.png run.json report.html data_audit.csv preview/ tensorboard/
+      csv/ mlruns/ wandb/           the other loggers' files (logger=csv|mlflow|wandb)
       scores.csv scores.md          gan-lab score; ``best@<run>`` names the row marked best
       abandoned/<time>/             what a resume from an earlier checkpoint or a roll-back left
       inversions/<time>/            invert.py's folders (inversion.json, <prefix>loss.csv, ...)
@@ -27,6 +28,13 @@ ABANDONED = "abandoned"  # abandoned/<time>/: a branch set aside (rollback.set_a
 INVERSIONS = "inversions"  # inversions/<time>/: invert.py's output beside the run it inverts
 PREVIEW_DIR = "preview"  # batch.png and augment.png of the run's data (gan-lab preview's names)
 TENSORBOARD = "tensorboard"  # the TensorBoard logger's name (conf/logger/tensorboard.yaml)
+# The other loggers' folders (conf/logger/*.yaml; gan_lab.training.loggers): each keeps its files
+# inside the run folder unless told otherwise (logger.mlflow.tracking_uri, wandb online).
+CSV_LOGS = "csv"  # csv/version_<N>/: Lightning's CSVLogger, one version per session
+MLRUNS = "mlruns"  # mlruns/: the run's own MLflow store, MLFLOW_DB and MLFLOW_ARTIFACTS
+MLFLOW_DB = "mlflow.db"  # MLflow's SQLite tracking store (its file store is in maintenance mode)
+MLFLOW_ARTIFACTS = "artifacts"  # artifacts/<mlflow run id>/artifacts/samples/epoch_0010.png
+WANDB = "wandb"  # wandb/offline-run-<time>-<id>/: wandb.init(dir=<run>) names it; wandb sync it
 HYDRA = ".hydra"  # Hydra's record: config.yaml and overrides.yaml of the first session
 
 # ---- files --------------------------------------------------------------------------------
@@ -149,6 +157,13 @@ def preview_dir(run: str | Path) -> Path:
 
 def tensorboard_dir(run: str | Path) -> Path:
     return Path(run) / TENSORBOARD
+
+
+def mlflow_store(save_dir: str | Path) -> tuple[str, Path]:
+    """(tracking URI, artifact folder) of the MLflow store that lives in ``save_dir`` (the run's
+    mlruns/): a SQLite file MLflow's own client and ``mlflow ui --backend-store-uri`` read."""
+    folder = Path(save_dir).expanduser().absolute()
+    return f"sqlite:///{(folder / MLFLOW_DB).as_posix()}", folder / MLFLOW_ARTIFACTS
 
 
 # ---- reading names ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from gan_lab.runs.safe_io import TMP_GLOB, AtomicCheckpointIO
 from gan_lab.training import recipe
 from gan_lab.training.checkpoint import epochs_done_in, newest, resolve_checkpoint
 from gan_lab.training.distributed import check_trainer
+from gan_lab.training.loggers import build_loggers
 from gan_lab.training.module import GAN
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
         instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c
     ]
     callbacks += overrides.pop("callbacks", [])
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    loggers = build_loggers(cfg.get("logger"))  # a missing package (mlflow, wandb): a paragraph
     trainer_cfg.update(overrides)
     # Crash-safe checkpoint files (written beside their name, fsynced, renamed: design §9).
     plugins = [AtomicCheckpointIO()]

@@ -1,7 +1,7 @@
 """The run's own keys (seed, resume), where it writes (logger, paths), and the groups of the train
 config: the keys that are neither data, networks, procedure, trainer, callbacks nor metrics."""
 
-from gan_lab.config.schema.rules import flag, path, target, text, whole
+from gan_lab.config.schema.rules import either, flag, path, target, text, whole
 from gan_lab.runs import layout
 
 # The mappings of the train config: a stored config must hold a mapping (or null) there, never a
@@ -30,6 +30,9 @@ GROUPS = (
     "metrics",
     "logger",
     "logger.tensorboard",
+    "logger.csv",
+    "logger.mlflow",
+    "logger.wandb",
     "paths",
 )
 
@@ -52,6 +55,32 @@ OUTPUT = {
     "logger.tensorboard.name": text("its subfolder"),
     "logger.tensorboard.version": text("one folder per run"),
     "logger.tensorboard.default_hp_metric": flag("Lightning's hp_metric"),
+    "logger.csv._target_": target("lightning.pytorch.loggers.CSVLogger"),
+    "logger.csv.save_dir": path("the CSV logger's folder (the run folder)", null=False),
+    "logger.csv.name": text("its subfolder"),
+    "logger.csv.version": either(
+        "the session's subfolder; null: version_0, version_1, ... (a resume adds one)",
+        whole("", 0),
+        text(""),
+        null=True,
+    ),
+    "logger.mlflow._target_": target("lightning.pytorch.loggers.MLFlowLogger"),
+    "logger.mlflow.experiment_name": text("the MLflow experiment this run's sessions join"),
+    "logger.mlflow.run_name": text("the MLflow run's name; null: MLflow chooses", null=True),
+    "logger.mlflow.tracking_uri": text(
+        "where MLflow logs (a server, e.g. http://localhost:5000); null: the run's own store",
+        null=True,
+    ),
+    "logger.mlflow.save_dir": path(
+        f"the run's own MLflow store (<run>/{layout.MLRUNS}) when tracking_uri is null", null=False
+    ),
+    "logger.wandb._target_": target("lightning.pytorch.loggers.WandbLogger"),
+    "logger.wandb.save_dir": path(
+        f"where wandb writes its {layout.WANDB}/ folder (the run folder)", null=False
+    ),
+    "logger.wandb.offline": flag("write to the run folder only (wandb sync uploads it later)"),
+    "logger.wandb.project": text("the wandb project"),
+    "logger.wandb.name": text("the wandb run's name; null: wandb chooses", null=True),
     # paths
     "paths.root_dir": path("the gan-lab checkout", null=False),
     "paths.data_dir": path("where the named sets live", null=False),
