@@ -50,7 +50,7 @@ def load_judge_extractor(spec: str, inception_weights: str | None) -> nn.Module:
                 "tune.extractor=auto found no Inception weights, and the study needs a feature "
                 "space to score its trials in. Train one on your set (gan-lab extractor "
                 "data=<the same data arguments> out=<file.pt>) and pass tune.extractor=<file.pt>, "
-                f"or put Inception's weights at {hub_weights_path()} (docs/scores.md)."
+                f"or put Inception's weights at {hub_weights_path()} (the docs' Scores page)."
             )
     return Channels(load_extractor(spec, inception_weights))
 
