@@ -209,6 +209,23 @@ def build_module(cfg: DictConfig, datamodule: L.LightningDataModule) -> GAN:
     return module
 
 
+def _watch(trainer: L.Trainer, run_dir: Path) -> str:
+    """How to watch this run with the loggers it has (the grids and the report in any case)."""
+    ways = []
+    for logger in trainer.loggers:
+        kind = type(logger).__name__
+        if kind == "TensorBoardLogger":
+            ways.append(f"tensorboard --logdir {run_dir}")
+        elif kind == "CSVLogger":
+            ways.append(f"the CSV log in {logger.log_dir}")
+        elif kind == "MLFlowLogger":
+            ways.append(f"mlflow ui --backend-store-uri {logger._tracking_uri}")
+        elif kind == "WandbLogger":
+            ways.append(f"wandb (offline: wandb sync {logger.save_dir})")
+    grids = f"the grids in {layout.samples_dir(run_dir)}; {layout.REPORT} is written at the end"
+    return f"{', '.join(ways)} ({grids})" if ways else grids
+
+
 def start_paragraph(run_dir: Path, trainer: L.Trainer, datamodule, start: Start) -> str:
     """What the user needs once the run starts: what trains on what, where it writes, how to
     watch it and how to go on after a stop."""
@@ -216,8 +233,7 @@ def start_paragraph(run_dir: Path, trainer: L.Trainer, datamodule, start: Start)
     where = f"resumed at epoch {start.epoch} from {start.ckpt_path}" if start.ckpt_path else "new"
     return (
         f"training on {device.type} in {trainer.precision} precision, {len(datamodule.images)} "
-        f"images ({where}). Run folder: {run_dir}. Watch: tensorboard --logdir {run_dir} (the "
-        f"grids are in {layout.samples_dir(run_dir)}; {layout.REPORT} is written at the end). "
+        f"images ({where}). Run folder: {run_dir}. Watch: {_watch(trainer, run_dir)}. "
         f"Stopped? The same command with ckpt_path={layout.last_checkpoint(run_dir)} goes on."
     )
 
