@@ -1,5 +1,6 @@
 """gan-lab tune: the budget, the space, a real (tiny) study, its recipe, a kill and two workers."""
 
+import itertools
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from conftest import ROOT, TINY
 from omegaconf import OmegaConf
 
 from gan_lab.cli import compose
+from gan_lab.cli.args import as_typed
 from gan_lab.cli.main import main as gan_lab_main
 from gan_lab.config.schema import TUNE
 from gan_lab.errors import UserError
@@ -150,10 +152,12 @@ def test_a_study_spends_its_budget_and_writes_a_recipe_train_reads(tmp_path, ext
     assert recipe.is_file() and f"trial {best.number}" in recipe.read_text()
     # the recipe composes, by file and by study folder, to the best trial's config
     trial = compose("train", best.user_attrs["keep"], output_dir=tmp_path / "a")
-    for spec in (recipe, folder):
-        again = compose("train", [f"experiment={spec}"], output_dir=tmp_path / "a")
+    for spec, typed in itertools.product((recipe, folder), (False, True)):
+        # typed: as gan-lab train passes it on (the path quoted for Hydra by cli.args.as_typed)
+        arg = as_typed([f"experiment={spec}"])[0] if typed else f"experiment={spec}"
+        again = compose("train", [arg], output_dir=tmp_path / "a")
         for group in ("model", "data", "generator", "discriminator", "noise", "trainer"):
-            assert again[group] == trial[group], (spec, group)
+            assert again[group] == trial[group], (spec, typed, group)
     page = (folder / layout.REPORT).read_text()
     assert "Trials, best first" in page and f">{best.number}</a>" in page
     # the same command again: the budget is spent, nothing is repeated

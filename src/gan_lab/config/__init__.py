@@ -119,6 +119,9 @@ def experiment_file(args: Sequence[str]) -> list[str]:
     out = []
     for arg in args:
         key, sep, value = str(arg).partition("=")
+        if sep and key == "experiment" and value.startswith(("'", '"')):
+            # gan-lab train quotes a path value for Hydra before train_main gets here (cli.args)
+            value = str(OverridesParser.create().parse_override(f"x={value}").value())
         found = layout.experiment_search_path(value) if sep and key == "experiment" else None
         if found is None:
             out.append(arg)
