@@ -56,6 +56,20 @@ def test_every_section_citation_names_a_heading_of_the_design_document():
     )
 
 
+def test_the_user_pages_cite_no_sections():
+    """README.md and the site's pages are written for users: "design §4" or "003 §7" belong on the
+    design page, which the other pages link to."""
+    pages = [ROOT / "README.md", *(p for p in (ROOT / "docs").glob("*.md") if p != DESIGN)]
+    assert len(pages) > 10  # the site's pages are there to check
+    cited = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in pages
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if CITATION.search(line)
+    ]
+    assert not cited, cited
+
+
 def test_no_citation_of_documents_outside_the_repository():
     outside = [
         f"{p.relative_to(ROOT)}:{n}"

@@ -240,7 +240,7 @@ COMMANDS = {
 
 
 def shell_completion(args: list[str]) -> int:
-    """Hydra's shell completion through the one ``gan-lab`` command (README, "Set up"):
+    """Hydra's shell completion through the one ``gan-lab`` command (README, "Commands"):
     ``eval "$(gan-lab -sc install=bash)"`` registers completion for ``gan-lab``; the shell then
     asks ``gan-lab -sc query=bash`` with the line typed, whose command word (train, invert) picks
     the app and is taken out of the line Hydra completes. The command names complete too."""
