@@ -105,6 +105,11 @@ def test_every_command_takes_a_path_as_typed(args, gan_lab_cli, tmp_path, monkey
         (["trainer.accelerator=banana"], "not an accelerator Lightning knows"),
         (["data=folder", "data.root=/nonexistent folder"], "/nonexistent folder does not exist"),
         (["-m", "noise=normal,doesnotexist"], "noise=doesnotexist is not an option"),
+        (["trainer.max_time=1e400"], "trainer.max_time=inf is not valid"),
+        (["trainer.max_time=99999999999d"], "trainer.max_time=99999999999d is not valid"),
+        (["trainer.devices=4"], "add trainer=ddp"),  # Lightning's own DDP would hang for ever
+        (["+trainer.gradient_clp_val=1"], "did you mean trainer.gradient_clip_val?"),
+        (["+trainer.logger=false"], "gan-lab passes it itself"),
     ],
 )
 def test_every_bad_start_is_one_paragraph_and_leaves_no_run_folder(
@@ -116,6 +121,40 @@ def test_every_bad_start_is_one_paragraph_and_leaves_no_run_folder(
     assert says in _one_paragraph(err)
     left = list((tmp_path / "outputs").rglob("*")) if (tmp_path / "outputs").exists() else []
     assert not [p for p in left if p.is_file()], left
+
+
+def test_a_long_folder_name_gets_a_cache_folder_a_file_system_takes():
+    from gan_lab.data.decoded import cache_folder
+
+    for name in ("x" * 255, "ü" * 127):
+        folder = cache_folder(Path("/c"), Path("/d") / name, 64, 3)
+        assert len(folder.name.encode()) <= 255 and folder.name.startswith(name[:40])
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "says"),
+    [
+        ("invert", ["restarts=100000000"], "restarts must be a whole number ≥ 1 and ≤ 1,024"),
+        ("invert", ["zoom=100000"], "zoom must be"),
+        ("invert", ["lr=nan"], "lr must be a number > 0"),
+        ("invert", ["device=cuda:7"], "device=cuda:7 asks for a GPU"),
+        ("cost", ["channels=2"], "channels=2 is not valid"),
+        ("cost", ["n=4096", "image_size=1024"], "lower n or image_size"),
+        ("audit", ["data=folder", "data.root=.", "data.audit.min_size=-3"], "min_size=-3"),
+    ],
+)
+def test_a_tool_refuses_a_bad_value_in_one_paragraph(
+    command, args, says, gan_lab_cli, tmp_path, monkeypatch
+):
+    """Values that crashed with a Traceback (or asked for terabytes) before the work starts."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"not read: refused before")
+    ckpt = [f"ckpt={tmp_path}/run/checkpoints/last.ckpt", "target=t.png"]
+    ckpt = ckpt if command == "invert" else []
+    code, _, err = gan_lab_cli(command, *ckpt, *args)
+    assert code == 2, err
+    assert says in _one_paragraph(err)
 
 
 def test_a_machine_without_a_gpu_says_so(gan_lab_cli, tmp_path, monkeypatch):
@@ -248,6 +287,15 @@ def test_what_only_shows_or_logs_may_change(folder_run, tmp_path):
     )
     assert (run / "checkpoints" / "epoch_0002.ckpt").is_file()
     assert (run / "tensorboard").is_dir()
+
+
+def test_samples_into_a_file_are_one_paragraph(folder_run, gan_lab_cli, tmp_path):
+    _, run = folder_run
+    (tmp_path / "taken").write_text("a file where the samples' folder would go")
+    code, _, err = gan_lab_cli(
+        "sample", f"ckpt={run}/checkpoints/last.ckpt", f"out_dir={tmp_path}/taken", "n=2"
+    )
+    assert code == 2 and "cannot be the samples' folder" in _one_paragraph(err)
 
 
 def test_a_changed_training_set_is_refused_saying_what_changed(folder_run, tmp_path):

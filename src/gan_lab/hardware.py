@@ -14,9 +14,21 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as err:
         raise UserError(f"device={name} is not a device ({err}); use auto, cpu or cuda.") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise UserError(
+                f"device={name} asks for a GPU this machine does not have (torch sees {count} "
+                "CUDA device(s)); use auto (the GPU when there is one) or cpu."
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device={name}: torch sees no mps device here; use auto or cpu.")
+    elif device.type not in ("cpu", "mps"):
+        raise UserError(f"device={name} is not a device gan-lab runs on; use auto, cpu or cuda.")
+    return device
 
 
 def check_accelerator(name: str, key: str = "trainer.accelerator") -> None:

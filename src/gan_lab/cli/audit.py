@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gan_lab.cli import meta_args
 from gan_lab.config import compose
+from gan_lab.config.validate import check_config
 from gan_lab.data.audit import Problem, audit_decoded, quarantine, summarize, write_report
 from gan_lab.data.datamodule import decode_channels
 from gan_lab.data.decoded import cache_dir_for, decode_folder
@@ -16,6 +17,7 @@ from gan_lab.errors import UserError, friendly
 
 def audit(argv: list[str]) -> tuple[list[Problem], Path]:
     cfg = compose("audit", argv)
+    check_config(cfg)  # the data.* keys
     data = cfg.data
     if data.source != "folder":
         raise UserError(

@@ -14,6 +14,9 @@ import torch
 from omegaconf import DictConfig
 
 from gan_lab.cli import command
+from gan_lab.config.schema.commands import COST
+from gan_lab.config.validate import check_config
+from gan_lab.errors import MAX_ELEMENTS, UserError
 from gan_lab.metrics.cost import random_inception_weights, seconds_per_1000
 from gan_lab.metrics.extractors import load_extractor
 
@@ -22,6 +25,12 @@ USAGE = __doc__.strip().splitlines()[2]
 
 @command("cost", USAGE)
 def main(cfg: DictConfig) -> None:
+    check_config(cfg, COST)
+    if 2 * cfg.n * cfg.channels * cfg.image_size**2 > MAX_ELEMENTS:
+        raise UserError(
+            f"n={cfg.n} images of {cfg.channels}×{cfg.image_size}² (twice: real and generated) "
+            f"are over the {MAX_ELEMENTS:,} values gan-lab draws at once; lower n or image_size."
+        )
     with tempfile.TemporaryDirectory() as tmp:
         weights = cfg.inception_weights or None
         if weights == "random":

@@ -148,6 +148,7 @@ def check_first(config_name: str) -> None:
     from gan_lab.config.validate import check_config
     from gan_lab.errors import UserError
     from gan_lab.hardware import check_accelerator
+    from gan_lab.training.distributed import check_trainer
 
     command, multirun = config_name, False
     if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:  # the schema's words, not raw YAML
@@ -174,6 +175,7 @@ def check_first(config_name: str) -> None:
             if config_name == "train":
                 check_config(cfg)
                 check_accelerator(cfg.trainer.get("accelerator", "auto"))
+                check_trainer(to_dict(cfg.trainer))
             _no_links_where_hydra_writes(cfg.get("ckpt_path") or cfg.get("ckpt"))
     except UserError as err:
         swept = not multirun and any("," in a.partition("=")[2] for a in sys.argv[1:] if "=" in a)

@@ -8,6 +8,9 @@ from gan_lab.errors import UserError
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+# The longest duration taken (about 2,700 years): Lightning's DD:HH:MM:SS becomes a timedelta,
+# which overflows past 999,999,999 days; a float inf (max_time=1e400) is no duration either.
+MAX_SECONDS = 10**6 * 86400
 
 
 def parse_duration(value, key: str) -> float:
@@ -20,9 +23,10 @@ def parse_duration(value, key: str) -> float:
         seconds = float(text)
     elif text and _PART.sub("", text) == "":
         seconds = sum(float(n) * UNITS[u] for n, u in _PART.findall(text))
-    if seconds is None or not seconds > 0:
+    if seconds is None or not 0 < seconds <= MAX_SECONDS:
         raise UserError(
-            f"{key}={value} is not a duration: give a positive time with units s, m, h or d "
+            f"{key}={value} is not a duration: give a positive time (at most 1,000,000 days) "
+            "with units s, m, h or d "
             "(45s, 10m, 1h30m, 8h) or a number of seconds."
         )
     return seconds
@@ -35,17 +39,20 @@ def max_time_seconds(value, key: str = "trainer.max_time") -> float | None:
         return None
     if isinstance(value, dict) or hasattr(value, "items"):
         try:
-            return datetime.timedelta(
+            seconds = datetime.timedelta(
                 **{k: float(v) for k, v in dict(value).items()}
             ).total_seconds()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            seconds = None
+        if seconds is None or not 0 < seconds <= MAX_SECONDS:
             raise UserError(f"{key}={dict(value)} is not a duration.") from None
+        return seconds
     text = str(value).strip()
     if re.fullmatch(r"\d+(:\d+){1,3}", text):
-        parts = [int(p) for p in text.split(":")]
+        parts = [float(p) for p in text.split(":")]
         parts = [0] * (4 - len(parts)) + parts  # HH:MM:SS and MM:SS as well as DD:HH:MM:SS
         seconds = float(parts[0] * 86400 + parts[1] * 3600 + parts[2] * 60 + parts[3])
-        if seconds > 0:
+        if 0 < seconds <= MAX_SECONDS:
             return seconds
     return parse_duration(value, key)
 

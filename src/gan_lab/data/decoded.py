@@ -119,7 +119,10 @@ class DecodedFolder:
 def cache_folder(cache_dir: Path, root: Path, image_size: int, channels: int) -> Path:
     settings = json.dumps([str(root), image_size, channels, "centre-crop lanczos", CACHE_VERSION])
     key = hashlib.sha1(settings.encode()).hexdigest()[:12]
-    return Path(cache_dir) / f"{root.name}-{image_size}px-{channels}ch-{key}"
+    # The folder's name cut to 100 bytes: a name may be 255 bytes, and so may this one (the key
+    # tells apart two folders whose names start alike).
+    name = root.name.encode()[:100].decode(errors="ignore")
+    return Path(cache_dir) / f"{name}-{image_size}px-{channels}ch-{key}"
 
 
 def _cannot_write(root: Path, where: Path, err: OSError, need: int = 0) -> UserError:

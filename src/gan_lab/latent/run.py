@@ -7,6 +7,7 @@ generator, its noise distribution, its data preprocessing.
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,15 +213,31 @@ def run_compare(cfg: dict, out: Path) -> dict:
 def _check(cfg: dict) -> None:
     if cfg["mode"] not in MODES:
         raise UserError(f"mode={cfg['mode']} is not one of {', '.join(MODES)}.")
-    for key, low in (
-        ("steps", 0),
-        ("restarts", 1),
-        ("frames", 1),
-        ("zoom", 1),
-        ("interp_steps", 2),
+    # The highs bound what one batch or one picture holds (restarts=10**8 asked for 25 GB).
+    for key, low, high in (
+        ("steps", 0, None),
+        ("restarts", 1, 1024),
+        ("frames", 1, 1000),
+        ("zoom", 1, 32),
+        ("interp_steps", 2, 1000),
+        ("frame_ms", 1, 60_000),
     ):
-        if not isinstance(cfg[key], int) or cfg[key] < low:
-            raise UserError(f"{key} must be a whole number ≥ {low}, not {cfg[key]!r}.")
+        value = cfg[key]
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            upto = f" and ≤ {high:,}" if high is not None else ""
+            raise UserError(f"{key} must be a whole number ≥ {low}{upto}, not {value!r}.")
+    for key, ok, what in (
+        ("lr", lambda v: 0 < v < math.inf, "a number > 0"),
+        ("momentum", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    ):
+        value = cfg[key]
+        if not isinstance(value, int | float) or isinstance(value, bool) or not ok(value):
+            raise UserError(f"{key} must be {what}, not {value!r}.")
     single = ["target_b", "z", "z_b", "ckpt", "ckpt_b"] + (
         ["target"] if cfg["mode"] != "compare" else []
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import save_image
 
+from gan_lab.errors import UserError
 from gan_lab.hardware import pick_device
 from gan_lab.models import to_unit
 from gan_lab.progress import progress
@@ -35,7 +36,11 @@ def sample(
 
 
 def _write(gan, n: int, label: int | None, out: Path, batch_size: int) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file of that name, a folder not writable
+        why = "a file is there" if out.exists() else (err.strerror or str(err))
+        raise UserError(f"out_dir={out} cannot be the samples' folder: {why}.") from None
     written = []
     device = gan.fixed_z.device
     with torch.no_grad():

@@ -1,11 +1,13 @@
-"""The keys of the tools beside training: gan-lab sample, preview, extractor and score (their
+"""The keys of the tools beside training: gan-lab sample, preview, extractor, score and cost (their
 conf/<command>.yaml; preview's and extractor's data.* keys are the train config's)."""
 
 from gan_lab.config.schema.rules import (
     MAX_BATCH,
     MAX_GRID,
+    MAX_IMAGE_SIZE,
     MAX_IMAGES,
     Rule,
+    choice,
     flag,
     is_whole,
     number,
@@ -65,4 +67,13 @@ SCORE = {
         "images per forward pass of the extractor", low=1, high=MAX_BATCH, null=True
     ),
     "seed": whole("noise of the generated sets and the real subset", null=True),
+}
+
+# gan-lab cost (conf/cost.yaml): the timed images are drawn at once (2·n of them).
+COST = {
+    "extractor": text("inception | path of a file from gan-lab extractor"),
+    "n": whole("real and as many generated (random) images timed", low=1, high=MAX_GRID),
+    "inception_weights": path("the Inception weights file; random = a random file of its format"),
+    "image_size": whole("side of the timed images", low=16, high=MAX_IMAGE_SIZE),
+    "channels": choice("1 or 3", (1, 3)),
 }
