@@ -59,6 +59,11 @@ def test_a_path_reaches_the_config_as_typed(name, tmp_path, monkeypatch):
     assert swept[1] == f"data.root='{tmp_path}/a','{tmp_path}/b'"
     (tmp_path / "a,b=c").mkdir()
     assert as_typed(["-m", f"data.root={tmp_path}/a,b=c"])[1] == f"data.root='{tmp_path}/a,b=c'"
+    # A folder in the current one named like a list, or starting with a quote, is a folder.
+    monkeypatch.chdir(tmp_path)
+    for name in ("[1]", "'q'x", "'"):
+        (tmp_path / name).mkdir()
+        assert compose("train", as_typed(["data=folder", f"data.root={name}"])).data.root == name
 
 
 @pytest.mark.parametrize(
@@ -101,6 +106,7 @@ def test_every_command_takes_a_path_as_typed(args, gan_lab_cli, tmp_path, monkey
         (["trainer.max_time=ten"], "a duration"),
         (["--data", "folder"], "write data=folder"),
         (["noise.mean=[1"], "cannot be read"),
+        (["data.name=my set (2)"], "Quote a value"),  # compose() alone would quote it
         (["data.rot=x"], "data.rot is not a key"),
         (["trainer.accelerator=banana"], "not an accelerator Lightning knows"),
         (["data=folder", "data.root=/nonexistent folder"], "/nonexistent folder does not exist"),

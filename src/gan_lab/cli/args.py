@@ -6,7 +6,8 @@ syntax (spaces, brackets, commas, ``=``, quotes). Every command passes its argum
 :func:`as_typed` once, before Hydra or :func:`gan_lab.config.compose` sees them: the value of a
 key that names a file or folder (the schema's ``path`` rules, and invert's inputs) gets ``~`` and
 ``~user`` expanded and is put in one layer of Hydra quotes. Other values are left as typed; a
-value already quoted, a list (``[a,b]``) and an interpolation are left alone. In a sweep (``-m``),
+value already quoted (it starts and ends with the same quote), a list (``[a,b]``, unless a file
+or folder of that very name exists) and an interpolation are left alone. In a sweep (``-m``),
 a comma in a path value that names no existing file separates the sweep's values, each quoted.
 
 ``--data folder`` (argparse style) is refused with the key=value form to type instead
@@ -48,8 +49,12 @@ HYDRA_FLAGS = frozenset(
     }
 )
 # Keys that name a file or folder but have no rule of their own in the schema (invert's inputs;
-# experiment= takes a study folder or a tuned recipe's file).
-OTHER_PATH_KEYS = ("ckpt_b", "target", "target_b", "z", "z_b", "dir", "audit.report", "experiment")
+# experiment= takes a study folder or a tuned recipe's file; an extractor is inception, auto or a
+# file of gan-lab extractor).
+OTHER_PATH_KEYS = (
+    *("ckpt_b", "target", "target_b", "z", "z_b", "dir", "audit.report", "experiment"),
+    *("extractor", "metrics.extractor", "tune.extractor"),
+)
 
 
 @cache
@@ -80,7 +85,9 @@ def _expanded(value: str) -> str:
 
 
 def _path_value(value: str, multirun: bool) -> str:
-    if value.startswith(("'", '"')) or (value.startswith("[") and value.endswith("]")):
+    quoted = len(value) > 1 and value[0] in "'\"" and value[-1] == value[0]
+    listed = value.startswith("[") and value.endswith("]")
+    if quoted or (listed and not os.path.exists(_expanded(value))):
         return value  # quoted already, or a list (invert's compare takes several targets)
     if value in ("null", "None", ""):
         return value

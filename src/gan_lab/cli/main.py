@@ -104,6 +104,25 @@ def _sweep_values(override) -> list[str]:
         return []
 
 
+def _readable(args: list[str]) -> None:
+    """Each argument as Hydra's grammar reads it, or one paragraph: compose() would quote a
+    value Hydra cannot read (data.name=my set (2)), and Hydra itself would then refuse it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for arg in args:
+        try:
+            parser.parse_override(arg)
+        except HydraException as err:
+            said = " ".join(str(err).split()).split(" See https://hydra.cc")[0].rstrip(".")
+            key, _, value = arg.partition("=")
+            raise UserError(
+                f"{arg} cannot be read: {said}. Quote a value that holds spaces, brackets, "
+                f"commas or quotes ({key}='{value}'); --help lists the groups and keys."
+            ) from None
+
+
 def _no_links_where_hydra_writes(ckpt) -> None:
     """Hydra writes into a resumed run's folder (train.log, .hydra/sessions/) and into the folder
     of the run an inversion reads (inversions/) before gan-lab runs: a link there is refused
@@ -170,6 +189,7 @@ def check_first(config_name: str) -> None:
             if not a.startswith("-")
             and (not a.startswith("hydra") or a.startswith("hydra.searchpath"))
         ]
+        _readable(keep)
         for line in _sweep_variants(keep) if multirun else [keep]:
             cfg = compose(config_name, line)
             if config_name == "train":
