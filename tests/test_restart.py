@@ -277,6 +277,7 @@ def _resume(folder_run, tmp_path, *extra: str, data: Path | None = None):
         (["data.audit.min_size=8"], "data.audit.min_size: 32 → 8"),
         (["experiment=small_data"], "cannot change now"),
         (["model.lr_g=1"], "model.lr_g: 0.0002 → 1 cannot"),
+        (["data.channels=3"], "data.channels: 1 → 3"),  # grey digits: auto chose 1
     ],
 )
 def test_a_key_that_changes_results_is_refused_stored_or_not(folder_run, tmp_path, extra, refused):
@@ -289,7 +290,9 @@ def test_a_key_that_changes_results_is_refused_stored_or_not(folder_run, tmp_pat
 
 def test_what_only_shows_or_logs_may_change(folder_run, tmp_path):
     _, run = _resume(
-        folder_run, tmp_path, "logger=tensorboard", "metrics.every_n_epochs=0", "model.lr_g=auto"
+        folder_run,
+        tmp_path,
+        *("logger=tensorboard", "metrics.every_n_epochs=0", "model.lr_g=auto", "data.channels=1"),
     )
     assert (run / "checkpoints" / "epoch_0002.ckpt").is_file()
     assert (run / "tensorboard").is_dir()

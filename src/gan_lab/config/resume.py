@@ -131,6 +131,20 @@ def touched_keys(cfg: DictConfig, baseline: DictConfig) -> set[str]:
     }
 
 
+def typed_keys(cfg: DictConfig, overrides: list[str]) -> set[str]:
+    """The keys the command line names one by one (not a group's option): compared with the
+    stored value even where the typed value is the default's (data.channels=3 on a run whose
+    auto chose 1 composes as the built-in set's 3, and touched_keys would not see it)."""
+    keys = set()
+    for arg in overrides:
+        key, sep, _ = arg.partition("=")
+        key = key.lstrip("+~")
+        named = sep and key.split(".")[0] not in NOT_STORED and not {"@", "/"} & set(key)
+        if named and not isinstance(_value(cfg, key), dict):  # a group's option is not a key
+            keys.add(key)
+    return keys
+
+
 def _value(cfg: DictConfig, key: str):
     try:
         value = OmegaConf.select(cfg, key, default=ABSENT, throw_on_missing=False)
@@ -153,9 +167,12 @@ def changes(cfg: DictConfig, touched: set[str], stored: dict) -> list[str]:
     chosen = stored.get("chosen") if isinstance(stored.get("chosen"), dict) else {}
     refused = []
     for key in sorted(touched):
-        if _is_changeable(key) or key in DERIVED:
+        if _is_changeable(key):
             continue
         new, old = _value(cfg, key), lookup(stored, key)
+        # The data's own value (the fingerprint checks it); a data.channels typed is compared.
+        if key in DERIVED and (key != "data.channels" or new in ("auto", ABSENT)):
+            continue
         old = ABSENT if old is MISSING else old
         if new is ABSENT and old in (ABSENT, None):
             continue
@@ -191,6 +208,7 @@ def use_stored_config(
         touched = {k for k in CHANGEABLE_ON_RESUME if _value(cfg, k) is not ABSENT}
     else:
         touched = touched_keys(cfg, baseline) if baseline is not None else set()
+        touched |= typed_keys(cfg, overrides)
     refused = changes(cfg, touched, stored)
     if refused:
         raise UserError(
