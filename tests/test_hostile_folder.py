@@ -148,6 +148,20 @@ def test_a_resume_refuses_a_folder_with_a_link(trained_run, tmp_path, gan_lab_cl
     assert not (run / "checkpoints" / "epoch_0003.ckpt").exists()  # refused before training
 
 
+@pytest.mark.parametrize("planted", ["metrics.csv", "train.log"])
+def test_a_resume_refuses_a_hard_linked_table_or_log(trained_run, tmp_path, gan_lab_cli, planted):
+    """A hard link is no symbolic link, but an append goes to every name of the file: the third
+    epoch's row (or Hydra's log lines) would change the user's file outside the run."""
+    run, target = copy_run(trained_run, tmp_path), victim(tmp_path)
+    (run / planted).unlink(missing_ok=True)
+    os.link(target, run / planted)
+    code, _, stderr = gan_lab_cli(
+        "train", "trainer.max_epochs=3", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+    )
+    assert code == 2 and f"{run / planted} is one file with 2 names" in one_paragraph(stderr)
+    assert target.read_bytes() == VICTIM
+
+
 def test_a_linked_checkpoints_folder_cannot_move_the_resumed_run(
     trained_run, tmp_path, gan_lab_cli
 ):

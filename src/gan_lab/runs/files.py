@@ -39,6 +39,9 @@ MAX_DEPTH = 100  # nesting of run.json and a YAML record (a config is ~4 deep)
 MAX_FIELD = 2**20  # one CSV field (Python's csv stops at 128 KiB with an error)
 # check_no_links looks at this many entries, this deep, at most (a run has a few hundred files).
 SCAN_ENTRIES, SCAN_DEPTH = 200_000, 32
+# Files appended to in place (the tables, Hydra's log): one with hard links is refused. The rest
+# is replaced whole (written beside, renamed), which leaves a link's other names as they were.
+APPENDED = (".csv", ".log")
 
 
 def check_no_links(run_dir: str | Path, checkpoint: str | Path | None = None) -> None:
@@ -78,15 +81,22 @@ def check_no_links(run_dir: str | Path, checkpoint: str | Path | None = None) ->
             path = Path(entry.path)
             if entry.is_symlink():
                 raise UserError(link_message(path))
-            mode = entry.stat(follow_symlinks=False).st_mode
-            if stat.S_ISDIR(mode):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
                 if depth < SCAN_DEPTH:
                     stack.append((path, depth + 1))
-            elif not stat.S_ISREG(mode):
+            elif not stat.S_ISREG(info.st_mode):
                 raise UserError(
                     f"{path} is not a regular file (a FIFO, a device or a socket): a run folder "
                     "holds files and folders only, and gan-lab neither reads nor writes such an "
                     "entry; nothing was changed. Remove it (or use a copy of the folder without it)."
+                )
+            elif info.st_nlink > 1 and entry.name.endswith(APPENDED):
+                raise UserError(
+                    f"{path} is one file with {info.st_nlink} names (hard links): gan-lab appends "
+                    "to it (a table, a log), which would change it under its other names too, "
+                    "outside this folder perhaps; nothing was changed. Use a copy of the folder "
+                    "(cp -r <run> <copy>: a copy has files of its own)."
                 )
 
 
