@@ -194,6 +194,31 @@ def test_a_checkpoint_with_a_crafted_fast_path_is_refused_on_resume(trained_run,
         read_checkpoint(ckpt)
 
 
+def test_a_stored_config_that_does_not_fit_its_weights_is_one_paragraph(trained_run, tmp_path):
+    """generator.channels changed in the stored config: the tools and a resume refuse the file
+    before any state is loaded (no size-mismatch traceback, nothing written to the run)."""
+    import shutil
+
+    from conftest import TINY, make_cfg
+
+    from gan_lab.training.checkpoint import load_gan
+    from gan_lab.training.train import train
+
+    def change(ckpt):
+        generator = ckpt["gan_lab"]["config"]["generator"]
+        generator["channels"] = [8] * len(generator["channels"])
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    ckpt = copy_checkpoint(trained_run, run / "checkpoints" / "last.ckpt", change)
+    with pytest.raises(UserError, match="its stored generator settings do not fit its stored"):
+        load_gan(ckpt)
+    before = (run / "metrics.csv").read_bytes()
+    with pytest.raises(UserError, match=r"its stored config builds generator\..* of shape"):
+        train(make_cfg(run, [*TINY, "trainer.max_epochs=3", f"ckpt_path={ckpt}"]))
+    assert (run / "metrics.csv").read_bytes() == before
+
+
 def small_extractor(tmp_path: Path, **meta) -> Path:
     net = SmallCNN(channels=1, image_size=16, num_classes=2, width=4, feature_dim=8)
     path = ClassifierFeatures(net, "digits", ["0", "1"], 0.9).save(tmp_path / "extractor.pt")

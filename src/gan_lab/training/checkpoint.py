@@ -122,9 +122,16 @@ def read_checkpoint(path: str | Path) -> dict:
 
 def _rebuild(group: str, config: dict, state_dict: dict, prefix: str, source) -> nn.Module:
     net = registry.build(group, config[group], source)
-    net.load_state_dict(
-        {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    )
+    try:
+        net.load_state_dict(
+            {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        )
+    except RuntimeError as err:  # the stored config and the stored weights disagree
+        said = " ".join(str(err).split())
+        raise UserError(
+            f"{source}: its stored {group} settings do not fit its stored weights ({said:.300}); "
+            "it was not loaded. Use a checkpoint written by train.py."
+        ) from None
     return net.eval()
 
 

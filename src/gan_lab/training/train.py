@@ -98,6 +98,7 @@ class Start:
     epoch: int = 0  # epochs completed: where training goes on from
     fast_path: dict | None = None  # the kernels the run used before it stopped
     data: dict | None = None  # the training set's fingerprint (gan_lab.data.fingerprint)
+    shapes: dict | None = None  # the stored weights' shapes: the networks built must match
 
 
 def resume_point(cfg: DictConfig, overrides: list[str] | None) -> Start:
@@ -123,6 +124,7 @@ def resume_point(cfg: DictConfig, overrides: list[str] | None) -> Start:
         epoch=epochs_done_in(ckpt),
         fast_path=ckpt["gan_lab"].get("fast_path"),
         data=fingerprint.read(ckpt["gan_lab"].get("data"), ckpt_path),
+        shapes={k: tuple(v.shape) for k, v in ckpt["state_dict"].items() if hasattr(v, "shape")},
     )  # the checkpoint itself is let go: Lightning reads the file again to restore it
 
 
@@ -259,6 +261,18 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     return instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
 
+def _check_shapes(module: GAN, stored: dict, ckpt_path) -> None:
+    """The networks the stored config built hold the stored weights, or one paragraph (Lightning
+    would raise its size mismatch after the run folder was written to)."""
+    for key, value in module.state_dict().items():
+        if key in stored and tuple(value.shape) != stored[key]:
+            raise UserError(
+                f"{ckpt_path}: its stored config builds {key} of shape {tuple(value.shape)}, but "
+                f"its weights have {stored[key]}; it was not resumed (the file was not written by "
+                "train.py as it is). Use a checkpoint from a run's checkpoints/ folder."
+            )
+
+
 def train(
     cfg: DictConfig, callbacks: list[L.Callback] = (), overrides: list[str] | None = None
 ) -> dict[str, float]:
@@ -283,6 +297,8 @@ def train(
                 start.ckpt_path,
                 bool(cfg.model.get("conditional")),
             )
+        if start.shapes is not None:  # a stored config that does not fit the stored weights
+            _check_shapes(module, start.shapes, start.ckpt_path)
         if start.fast_path is not None:  # the same kernels as before the stop: the same rounding
             module.use_stored_fast_path(start.fast_path)
         trainer = make_trainer(cfg, callbacks=list(callbacks))
