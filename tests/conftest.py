@@ -10,11 +10,20 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import DictConfig, open_dict
 
 from gan_lab.config import compose
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# One intra-op thread for torch in the test process and in every process a test starts (train.py,
+# invert.py, DDP ranks inherit OMP_NUM_THREADS): the suite's networks are tiny, so a second thread
+# buys little, and on a 2-core machine with anything else running, two spinning OpenMP threads
+# per process made `make test` 2-4x slower (test_trust + test_fast_path: 36-39 s with one thread,
+# 44-184 s with two, on the same busy machine). Set OMP_NUM_THREADS yourself to override.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # Decoded-folder caches of the tests (and of the runs they start) go to a temporary folder, never
 # to the user's ~/.cache/gan-lab; the folder goes when the session ends.
