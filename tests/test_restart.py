@@ -344,3 +344,20 @@ def test_every_command_says_gan_labs_version(command, gan_lab_cli):
 
     code, out, _ = gan_lab_cli(command, "--version")
     assert code == 0 and out.strip() == f"gan-lab {__version__}"
+
+
+def test_one_name_for_the_output_folder_and_the_device_in_every_command(gan_lab_cli):
+    from gan_lab.cli.args import common_names
+
+    assert common_names("preview", ["out_dir=/x"]) == ["preview.out_dir=/x"]
+    assert common_names("tune", ["out_dir=/x", "device=cpu"]) == ["tune.dir=/x", "device=cpu"]
+    assert common_names("train", ["device=cuda:1"]) == [
+        "trainer.accelerator=gpu",
+        "trainer.devices=[1]",
+    ]
+    assert common_names("train", ["device=cpu"]) == ["trainer.accelerator=cpu"]
+    assert common_names("sample", ["out_dir=/x", "device=cpu"]) == ["out_dir=/x", "device=cpu"]
+    code, out, _ = gan_lab_cli("preview", "out_dir=/tmp/somewhere else", "--cfg", "job")
+    assert code == 0 and "out_dir: /tmp/somewhere else" in out
+    code, out, _ = gan_lab_cli("train", "device=cpu", "--cfg", "job")
+    assert code == 0 and "accelerator: cpu" in out

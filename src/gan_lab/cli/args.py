@@ -169,3 +169,32 @@ def unquoted(value: str) -> str:
     if not value.startswith(("'", '"')):
         return value
     return str(OverridesParser.create().parse_override(f"x={value}").value())
+
+
+# One name for the output folder (out_dir=) and one for the device (device=) in every command:
+# the commands whose own keys are spelled otherwise take these too, rewritten here.
+OUT_DIR_KEYS = {"preview": "preview.out_dir", "tune": "tune.dir"}
+
+
+def _device_args(value: str) -> list[str]:
+    """``device=`` for train: auto, cpu, cuda (gpu), cuda:N, mps → Lightning's trainer keys."""
+    value = value.strip("'\"")
+    if value.startswith(("cuda:", "gpu:")) and value.split(":", 1)[1].isdigit():
+        return ["trainer.accelerator=gpu", f"trainer.devices=[{value.split(':', 1)[1]}]"]
+    accelerator = {"cuda": "gpu"}.get(value, value)
+    return [f"trainer.accelerator={accelerator}"]
+
+
+def common_names(command: str, args: Sequence[str]) -> list[str]:
+    """``out_dir=`` and ``device=`` in every command (OUT_DIR_KEYS; train's device → its
+    trainer.accelerator and trainer.devices)."""
+    out = []
+    for arg in map(str, args):
+        key, sep, value = arg.partition("=")
+        if sep and key == "out_dir" and command in OUT_DIR_KEYS:
+            out.append(f"{OUT_DIR_KEYS[command]}={value}")
+        elif sep and key == "device" and command == "train":
+            out += _device_args(value)
+        else:
+            out.append(arg)
+    return out

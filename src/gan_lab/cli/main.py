@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 import gan_lab.config  # noqa: F401  (registers the resolvers the configs use)
 from gan_lab import __version__
-from gan_lab.cli.args import as_typed, bare_folder, refuse_flags
+from gan_lab.cli.args import as_typed, bare_folder, common_names, refuse_flags
 from gan_lab.config import to_dict
 from gan_lab.errors import UserError, friendly
 from gan_lab.runs import layout
@@ -123,6 +123,22 @@ def _readable(args: list[str]) -> None:
             ) from None
 
 
+# What ~key may remove: the loggers and callbacks (as logger=none, callbacks=none do). Every
+# other key is read by the run (~model crashed it, ~trainer.max_epochs trained 1000 epochs).
+REMOVABLE = ("logger", "callbacks")
+
+
+def _no_removals(args: list[str]) -> None:
+    for arg in args:
+        key = arg.partition("=")[0]
+        if key.startswith("~") and key.lstrip("~").split(".")[0] not in REMOVABLE:
+            raise UserError(
+                f"{key} would remove {key.lstrip('~')}, which gan-lab reads: give it a value "
+                "instead (null where the key takes one; a group's option such as metrics=off, "
+                "logger=none or callbacks=none). --help lists the groups and keys."
+            )
+
+
 def _no_links_where_hydra_writes(ckpt) -> None:
     """Hydra writes into a resumed run's folder (train.log, .hydra/sessions/) and into the folder
     of the run an inversion reads (inversions/) before gan-lab runs: a link there is refused
@@ -178,7 +194,7 @@ def check_first(config_name: str) -> None:
         sys.exit(0)
     try:
         refuse_flags(sys.argv[1:], command)
-        sys.argv = [sys.argv[0], *as_typed(sys.argv[1:])]
+        sys.argv = [sys.argv[0], *as_typed(common_names(config_name, sys.argv[1:]))]
         args = sys.argv[1:]
         multirun = "-m" in args or "--multirun" in args
         if any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
@@ -190,6 +206,7 @@ def check_first(config_name: str) -> None:
             and (not a.startswith("hydra") or a.startswith("hydra.searchpath"))
         ]
         _readable(keep)
+        _no_removals(keep)
         for line in _sweep_variants(keep) if multirun else [keep]:
             cfg = compose(config_name, line)
             if config_name == "train":
@@ -322,7 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int | None:
     except UserError as err:
         print(f"\ngan-lab: {err}\n", file=sys.stderr)
         return 2
-    rest = as_typed(bare_folder(name, rest))  # ~ expanded, paths quoted (gan_lab.cli.args)
+    rest = as_typed(
+        common_names(name, bare_folder(name, rest))
+    )  # ~ expanded, paths quoted (gan_lab.cli.args)
     module, function = COMMANDS[name][0].split(":")
     run = getattr(importlib.import_module(module), function)
     # Hydra and the tools read sys.argv; the program name is what --help and errors show.
