@@ -116,6 +116,8 @@ def test_every_command_takes_a_path_as_typed(args, gan_lab_cli, tmp_path, monkey
         (["trainer.devices=4"], "add trainer=ddp"),  # Lightning's own DDP would hang for ever
         (["+trainer.gradient_clp_val=1"], "did you mean trainer.gradient_clip_val?"),
         (["+trainer.logger=false"], "gan-lab passes it itself"),
+        (["~model.lr_g"], "~model.lr_g would remove model.lr_g"),  # crashed after the start
+        (["~trainer.max_epochs"], "would remove trainer.max_epochs"),  # 1000 epochs, silently
     ],
 )
 def test_every_bad_start_is_one_paragraph_and_leaves_no_run_folder(
