@@ -36,7 +36,10 @@ def audit(run: RunFolder) -> dict:
         png = images.audit_thumbnail(file) if ours and file.is_file() else None
         why = "cannot be shown" if file.is_file() else "file no longer there"
         if not ours:
-            why = "cannot be shown here: outside the run folder and the data folder it trained on, whose files alone a report opens"
+            why = (
+                "cannot be shown here: outside the run folder and the data folder it trained "
+                "on, whose files alone a report opens"
+            )
         shown.append(
             {
                 "thumb": links.drawn(png, file.name, "small") if png else None,
