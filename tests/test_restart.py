@@ -48,12 +48,16 @@ def test_a_path_reaches_the_config_as_typed(name, tmp_path, monkeypatch):
     for typed in (f"data.root=~/{name}", f"data.root={folder}"):
         cfg = compose("train", as_typed(["data=folder", typed]))
         assert cfg.data.root == str(folder)
-    # A list stays a list, an already quoted value is left alone, other keys are untouched.
+    # A list stays a list of paths, each expanded and quoted (a quoted item keeps its comma); an
+    # already quoted value is left alone, other keys are untouched.
     assert as_typed(["target=[a.png,b.png]", "data.root='x y'", "noise=normal"]) == [
-        "target=[a.png,b.png]",
+        "target=['a.png','b.png']",
         "data.root='x y'",
         "noise=normal",
     ]
+    if "," not in name:  # in a list an unquoted comma separates items: quote such an item
+        typed = as_typed([f"target=[~/{name}/it's [1].png, 'a,b.png']"])
+        assert compose("invert", typed).target == [f"{folder}/it's [1].png", "a,b.png"]
     # A comma in a sweep separates values; one in an existing folder's name does not.
     swept = as_typed(["-m", "data.root=~/a,~/b"])
     assert swept[1] == f"data.root='{tmp_path}/a','{tmp_path}/b'"

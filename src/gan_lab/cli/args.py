@@ -6,8 +6,9 @@ syntax (spaces, brackets, commas, ``=``, quotes). Every command passes its argum
 :func:`as_typed` once, before Hydra or :func:`gan_lab.config.compose` sees them: the value of a
 key that names a file or folder (the schema's ``path`` rules, and invert's inputs) gets ``~`` and
 ``~user`` expanded and is put in one layer of Hydra quotes. Other values are left as typed; a
-value already quoted (it starts and ends with the same quote), a list (``[a,b]``, unless a file
-or folder of that very name exists) and an interpolation are left alone. In a sweep (``-m``),
+value already quoted (it starts and ends with the same quote) and an interpolation are left
+alone; a list (``[a,b]``, unless a file or folder of that very name exists) has each item
+expanded and quoted. In a sweep (``-m``),
 a comma in a path value that names no existing file separates the sweep's values, each quoted.
 
 ``--data folder`` (argparse style) is refused with the key=value form to type instead
@@ -84,11 +85,37 @@ def _expanded(value: str) -> str:
     return os.path.expanduser(value) if value.startswith("~") else value
 
 
+def _quoted(value: str) -> bool:
+    return len(value) > 1 and value[0] in "'\"" and value[-1] == value[0]
+
+
+def _split(text: str) -> list[str]:
+    """``text`` split at its commas, except inside an item that starts with a quote (a quote
+    within a name, as in it's.png, is a character of the name)."""
+    items, item, quote_char, escaped = [], "", None, False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote_char:
+            escaped = True
+        elif char in "'\"" and quote_char is None and not item.strip():
+            quote_char = char
+        elif char == quote_char:
+            quote_char = None
+        elif char == "," and quote_char is None:
+            items, item = [*items, item], ""
+            continue
+        item += char
+    return [*items, item]
+
+
 def _path_value(value: str, multirun: bool) -> str:
-    quoted = len(value) > 1 and value[0] in "'\"" and value[-1] == value[0]
-    listed = value.startswith("[") and value.endswith("]")
-    if quoted or (listed and not os.path.exists(_expanded(value))):
-        return value  # quoted already, or a list (invert's compare takes several targets)
+    if _quoted(value):
+        return value
+    if value.startswith("[") and value.endswith("]") and not os.path.exists(_expanded(value)):
+        # A list (invert's compare takes several targets): each item expanded and quoted.
+        items = [v.strip() for v in _split(value[1:-1])] if value[1:-1].strip() else []
+        return "[" + ",".join(v if _quoted(v) else quote(_expanded(v)) for v in items) + "]"
     if value in ("null", "None", ""):
         return value
     if multirun and "," in value and not os.path.exists(_expanded(value)):
