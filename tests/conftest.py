@@ -34,6 +34,77 @@ CONF = ROOT / "src" / "gan_lab" / "conf"
 # A run small enough for the test suite (conf/debug/tiny.yaml): 128 built-in images, 4 steps an
 # epoch, metrics off (tests that score switch them on themselves: Inception would be slow here).
 TINY = ["debug=tiny"]
+# For tests that train but look at none of the extras: no TensorBoard events, no GIF, no report
+# (run.json, preview/, report.html); each may change on a resume. Tests of those files keep them.
+QUIET = ["logger=none", "callbacks.samples.gif=false", "callbacks.report=null"]
+# The bit-exact resume tests (test_trust, test_resume): every random stream in play (noise, label
+# noise, DiffAugment, flips, rotations, the SSIM curve's schedule), a seed other than the default
+# (ckpt_path= alone must take it from the checkpoint), 2 steps an epoch (SSIM at steps 3 and 6
+# falls inside epochs 2 and 3).
+RANDOM = [
+    "trainer.deterministic=true",
+    "seed=3",
+    "model.diffaug=[translation,color,cutout]",
+    "data.augment.flip=true",
+    "data.augment.rotate=10",
+    "metrics.ssim_every_n_steps=3",
+    "data.num_images=64",
+    *QUIET,
+]
+
+
+# Test-only speed hooks for work that is the same in every test (pure functions of their input):
+# each test run composes ~550 configs and builds the built-in set ~100 times.
+def _cached_yaml_load():
+    """OmegaConf.load parses YAML in pure Python: every compose reads the same ~20 files of conf/
+    again (~15 % of a compose). Parsed once per text here; each call still builds its own config."""
+    import io
+    import pathlib
+
+    import yaml
+    from omegaconf import OmegaConf
+    from omegaconf._utils import get_yaml_loader
+
+    parsed: dict[str, object] = {}
+
+    def load(file_):
+        if isinstance(file_, str | pathlib.Path):
+            with open(os.path.abspath(file_), encoding="utf-8") as f:
+                text, name = f.read(), f.name
+        elif getattr(file_, "read", None):
+            text, name = file_.read(), getattr(file_, "name", None)
+        else:
+            raise TypeError("Unexpected file type")
+        if text not in parsed:
+            stream = io.StringIO(text)
+            stream.name = name or "<file>"  # yaml's messages name the file, as before
+            parsed[text] = yaml.load(stream, Loader=get_yaml_loader())
+        obj = copy.deepcopy(parsed[text])
+        if obj is not None and not isinstance(obj, list | dict | str):
+            raise OSError(f"Invalid loaded object type: {type(obj).__name__}")
+        return OmegaConf.create() if obj is None else OmegaConf.create(obj)
+
+    OmegaConf.load = staticmethod(load)
+
+
+def _cached_builtin_set():
+    """The built-in set is drawn from its own seeded generator (~0.1 s for 128 images): drawn
+    once per (n, size, channels, seed), a copy each time."""
+    import functools
+
+    from gan_lab.data import builtin, datamodule
+
+    drawn = functools.lru_cache(maxsize=32)(builtin.make_shapes)
+
+    def make_shapes(*args, **kwargs):
+        images, labels = drawn(*args, **kwargs)
+        return images.clone(), labels.clone()
+
+    datamodule.make_shapes = make_shapes
+
+
+_cached_yaml_load()
+_cached_builtin_set()
 
 
 # Composed configs by override list: Hydra's compose costs ~0.25 s, and many tests share TINY and
@@ -74,6 +145,52 @@ def trained_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("trained") / "run"
     train(make_cfg(out, TINY + ["trainer.max_epochs=2"]))
     return out
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(tmp_path_factory) -> Path:
+    """3 epochs of RANDOM in one go: what every interrupted and resumed run of the bit-exact
+    tests must end as (assert_same_run). Read, never written."""
+    from gan_lab.training.train import train
+
+    out = tmp_path_factory.mktemp("uninterrupted") / "run"
+    train(make_cfg(out, [*TINY, *RANDOM, "trainer.max_epochs=3"]))
+    return out
+
+
+@pytest.fixture(scope="session")
+def nan_runs(tmp_path_factory) -> dict:
+    """model.nonfinite=rollback and =warn: a 3-epoch run each whose D loss is NaN at step 6 (the
+    second step of epoch 2). mode → {"dir": the run folder, "cfg": its settled config, "said": the
+    log messages}. test_trust reads the learning rates and the log, test_guard the run folder's
+    history; neither writes into them."""
+    from test_guard import NaNStep
+
+    from gan_lab.training.train import train
+
+    class Said(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.INFO)
+            self.messages: list[str] = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    runs = {}
+    root = logging.getLogger()
+    for mode in ("rollback", "warn"):
+        out = tmp_path_factory.mktemp(f"nan_{mode}") / "run"
+        cfg = make_cfg(out, [*TINY, *QUIET, "trainer.max_epochs=3", f"model.nonfinite={mode}"])
+        said, level = Said(), root.level
+        root.addHandler(said)
+        root.setLevel(logging.INFO)
+        try:
+            train(cfg, callbacks=[NaNStep(at_step=6, phases=("d",))])
+        finally:
+            root.removeHandler(said)
+            root.setLevel(level)
+        runs[mode] = {"dir": out, "cfg": cfg, "said": said.messages}
+    return runs
 
 
 def gan_lab_in_process(*args: str) -> int | None:
@@ -119,7 +236,7 @@ def gan_lab_cli(capsys):
 # The tiers (make test-unit, make test, make test-slow): a test that trains, starts a process or
 # reads a trained run is an integration test; every other one is a unit test of functions and
 # modules. Decided here from what the test touches, so no test can be filed in the wrong tier.
-_INTEGRATION_FIXTURES = {"trained_run", "cfg_factory", "gan_lab_cli"}
+_INTEGRATION_FIXTURES = {"trained_run", "nan_runs", "cfg_factory", "gan_lab_cli"}
 _INTEGRATION_CALLS = (
     "train(",
     "subprocess",

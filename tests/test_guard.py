@@ -12,12 +12,10 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import ROOT, TINY, make_cfg
+from conftest import QUIET, ROOT, TINY, make_cfg
 
 from gan_lab.runs.files import read_rows
 from gan_lab.training.train import train
-
-QUIET = ["logger=none", "callbacks.samples.gif=false"]
 
 
 def poison(module, phases: tuple[str, ...]) -> None:
@@ -64,6 +62,7 @@ def test_a_skipped_step_leaves_weights_buffers_and_ema_bit_identical(tmp_path):
             *TINY,
             *QUIET,
             "trainer.max_epochs=1",
+            "trainer.limit_train_batches=2",  # the spy looks at step 2 only
             "discriminator.spectral_norm=true",
             "model.ema=0.999",
         ],
@@ -79,7 +78,8 @@ def test_a_skipped_step_leaves_weights_buffers_and_ema_bit_identical(tmp_path):
 
 def test_a_step_after_a_skipped_one_still_trains(tmp_path):
     """The control of the test above: the same kind of step, finite, moves all of it."""
-    cfg = make_cfg(tmp_path / "run", [*TINY, *QUIET, "trainer.max_epochs=1", "model.ema=0.999"])
+    overrides = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "model.ema=0.999"]
+    cfg = make_cfg(tmp_path / "run", [*TINY, *QUIET, *overrides])
     spy = NaNStep(at_step=2, phases=())
     train(cfg, callbacks=[spy])
     changed = {k for k in spy.before if not torch.equal(spy.before[k], spy.after[k])}
@@ -87,12 +87,10 @@ def test_a_step_after_a_skipped_one_still_trains(tmp_path):
     assert any(k.startswith("generator_ema") for k in changed)
 
 
-def test_a_rollback_at_epoch_end_sets_that_epochs_grid_and_rows_aside(tmp_path):
+def test_a_rollback_at_epoch_end_sets_that_epochs_grid_and_rows_aside(nan_runs):
     """warn: epoch 2's NaN step is applied, its grid and rows are written, then the epoch-end
     check rolls back to epoch 1: the run folder no longer shows epoch 2 as its history."""
-    run = tmp_path / "run"
-    cfg = make_cfg(run, [*TINY, *QUIET, "trainer.max_epochs=3", "model.nonfinite=warn"])
-    train(cfg, callbacks=[NaNStep(at_step=6, phases=("d",))])
+    run = nan_runs["warn"]["dir"]  # NaNStep(at_step=6, phases=("d",)), 3 epochs (conftest)
     assert [r["epoch"] for r in read_rows(run / "metrics.csv")] == ["1", "3"]
     assert {r["epoch"] for r in read_rows(run / "steps.csv")} == {"1", "3"}
     grids = sorted(p.name for p in (run / "samples").glob("epoch_*.png"))
@@ -105,12 +103,10 @@ def test_a_rollback_at_epoch_end_sets_that_epochs_grid_and_rows_aside(tmp_path):
     assert last["epoch"] == 2  # written again after epoch 3, from the rolled-back path
 
 
-def test_a_rollback_within_an_epoch_keeps_only_the_steps_after_it(tmp_path):
+def test_a_rollback_within_an_epoch_keeps_only_the_steps_after_it(nan_runs):
     """rollback at step 6 (epoch 2's second): steps 5 and 6 were the abandoned path's, so
     epoch 2's rows hold steps 7 and 8 only (steps.csv counts from 0), and its means no NaN."""
-    run = tmp_path / "run"
-    cfg = make_cfg(run, [*TINY, *QUIET, "trainer.max_epochs=3", "model.nonfinite=rollback"])
-    train(cfg, callbacks=[NaNStep(at_step=6, phases=("d",))])
+    run = nan_runs["rollback"]["dir"]  # NaNStep(at_step=6, phases=("d",)), 3 epochs (conftest)
     steps = [int(r["step"]) for r in read_rows(run / "steps.csv")]
     assert steps == [0, 1, 2, 3, 6, 7, 8, 9, 10, 11]
     rows = read_rows(run / "metrics.csv")

@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from conftest import RANDOM
 from test_trust import QUIET, assert_same_run
 
 from gan_lab.config import hydra_subdir
@@ -19,8 +20,9 @@ from gan_lab.runs.files import append_rows, read_rows
 from gan_lab.runs.layout import HISTORY
 from gan_lab.training.train import prepare_run_folder, train
 
-# A seed other than the default: ckpt_path= alone must take it from the checkpoint.
-ARGS = ["trainer.deterministic=true", "seed=3", "data.augment.flip=true", *QUIET]
+# conftest's RANDOM: every random stream, and a seed other than the default (ckpt_path= alone
+# must take it from the checkpoint); ``uninterrupted`` is 3 epochs of it in one go.
+ARGS = RANDOM
 
 
 class Crash(Exception):
@@ -38,9 +40,10 @@ class CrashAfter(L.Callback):
             raise Crash
 
 
-def test_same_command_and_ckpt_path_alone_both_continue_bit_exactly(cfg_factory, tmp_path, caplog):
-    straight, again, alone = tmp_path / "straight", tmp_path / "again", tmp_path / "alone"
-    train(cfg_factory(*ARGS, "trainer.max_epochs=3", out=straight))
+def test_same_command_and_ckpt_path_alone_both_continue_bit_exactly(
+    cfg_factory, tmp_path, caplog, uninterrupted
+):
+    straight, again, alone = uninterrupted, tmp_path / "again", tmp_path / "alone"
 
     # 1 epoch, then the same command with the longer length and ckpt_path= added.
     train(cfg_factory(*ARGS, "trainer.max_epochs=1", out=again))

@@ -10,12 +10,11 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from conftest import QUIET, RANDOM
 
 from gan_lab.errors import TrainingStopped, UserError, user_error
 from gan_lab.runs.files import append_rows, read_rows, truncate_after
 from gan_lab.training.train import train
-
-QUIET = ["logger=none", "callbacks.samples.gif=false"]
 
 
 class NaNOnce(L.Callback):
@@ -49,8 +48,8 @@ def every_checkpoint_finite(run: Path) -> bool:
 def test_nan_step_is_skipped_by_default_and_never_reaches_a_checkpoint(
     cfg_factory, tmp_path, caplog
 ):
-    spy = NaNOnce(at_step=6)  # epoch 2, step 6
-    train(cfg_factory("trainer.max_epochs=3", *QUIET, out=tmp_path / "run"), callbacks=[spy])
+    spy = NaNOnce(at_step=6)  # epoch 2, step 6: epoch_0002.ckpt is written after it
+    train(cfg_factory("trainer.max_epochs=2", *QUIET, out=tmp_path / "run"), callbacks=[spy])
     assert all(torch.equal(a, b) for a, b in zip(spy.before, spy.after, strict=True))
     assert every_checkpoint_finite(tmp_path / "run")
     said = [r.getMessage() for r in caplog.records if "loss was nan" in r.getMessage()]
@@ -69,19 +68,15 @@ def test_nan_with_stop_names_epoch_and_step_and_keeps_the_good_checkpoints(cfg_f
 
 
 @pytest.mark.parametrize("mode", ["rollback", "warn"])
-def test_nan_rollback_goes_back_to_the_last_checkpoint_with_lower_learning_rates(
-    cfg_factory, tmp_path, mode, caplog
-):
-    """rollback: at once; warn: the NaN step is applied, then the epoch-end check rolls back."""
-    cfg = cfg_factory(
-        "trainer.max_epochs=3", f"model.nonfinite={mode}", *QUIET, out=tmp_path / "run"
-    )
-    train(cfg, callbacks=[NaNOnce(at_step=6)])
-    final = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+def test_nan_rollback_goes_back_to_the_last_checkpoint_with_lower_learning_rates(nan_runs, mode):
+    """rollback: at once; warn: the NaN step is applied, then the epoch-end check rolls back.
+    The runs (3 epochs, D's loss NaN at step 6) are conftest's, shared with test_guard."""
+    run, cfg, said = (nan_runs[mode][k] for k in ("dir", "cfg", "said"))
+    final = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     lr_d = final["optimizer_states"][0]["param_groups"][0]["lr"]
     assert lr_d == pytest.approx(cfg.model.lr_d * 0.5)
-    assert every_checkpoint_finite(tmp_path / "run")
-    assert any("Rolled back to epoch_0001.ckpt" in r.getMessage() for r in caplog.records)
+    assert every_checkpoint_finite(run)
+    assert any("Rolled back to epoch_0001.ckpt" in message for message in said)
 
 
 class WinsFromEpoch2(L.Callback):
@@ -96,6 +91,7 @@ class WinsFromEpoch2(L.Callback):
 def test_imbalance_watch_can_roll_back_or_stop(cfg_factory, tmp_path, caplog):
     cfg = cfg_factory(
         "trainer.max_epochs=3",
+        "data.num_images=64",  # 2 steps an epoch: the watch is told D wins, whatever it learns
         "callbacks.balance.patience=1",
         "callbacks.balance.action=rollback",
         *QUIET,
@@ -111,6 +107,7 @@ def test_imbalance_watch_can_roll_back_or_stop(cfg_factory, tmp_path, caplog):
     always = ["callbacks.balance.d_real_above=-1", "callbacks.balance.d_fake_below=2"]
     cfg = cfg_factory(
         "trainer.max_epochs=3",
+        "data.num_images=64",
         "callbacks.balance.patience=2",
         "callbacks.balance.action=stop",
         *always,
@@ -156,16 +153,6 @@ def test_history_csv_survives_a_partial_line_and_truncates_to_a_checkpoint(tmp_p
     assert path.read_text().endswith("\n") and "b" in path.read_text().splitlines()[0]
 
 
-RANDOM = [
-    "trainer.deterministic=true",
-    "model.diffaug=[translation,color,cutout]",  # every random stream in play
-    "data.augment.flip=true",
-    "data.augment.rotate=10",
-    "metrics.ssim_every_n_steps=3",
-    *QUIET,
-]
-
-
 def rows(run: Path, name: str) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in read_rows(run / name)]
 
@@ -185,9 +172,12 @@ def assert_same_run(a: Path, b: Path) -> None:
         assert (a / "samples" / g).read_bytes() == (b / "samples" / g).read_bytes(), g
 
 
-def test_resume_is_bit_exact_and_an_earlier_checkpoint_starts_a_new_branch(cfg_factory, tmp_path):
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    train(cfg_factory("trainer.max_epochs=3", *RANDOM, out=straight))
+def test_resume_is_bit_exact_and_an_earlier_checkpoint_starts_a_new_branch(
+    cfg_factory, tmp_path, uninterrupted
+):
+    """2 epochs, resumed to 3, then back to epoch 1 and on to 3 again: each time the same as
+    ``uninterrupted``, 3 epochs of conftest's RANDOM in one go."""
+    straight, split = uninterrupted, tmp_path / "split"
     train(cfg_factory("trainer.max_epochs=2", *RANDOM, out=split))
     train(
         cfg_factory(
@@ -425,8 +415,8 @@ def test_resume_accepts_a_moved_data_folder_and_refuses_network_changes(cfg_fact
 
     data = tmp_path / "data"
     data.mkdir()
-    for i in range(40):
-        Image.new("RGB", (40, 40), (6 * i, 100, 200)).save(data / f"{i}.png")
+    for i in range(16):  # 2 batches of 8
+        Image.new("RGB", (40, 40), (15 * i, 100, 200)).save(data / f"{i}.png")
     run = tmp_path / "run"
     base = ["data=folder", "data.batch_size=8", "trainer.max_epochs=1", *QUIET]
     train(cfg_factory(*base, f"data.root={data}", out=run))
@@ -458,7 +448,7 @@ def test_resume_from_best_and_a_busy_run_folder(trained_run, tmp_path, cfg_facto
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(UserError, match="in use by"):
             train(cfg_factory("trainer.max_epochs=3", f"ckpt_path=best@{run}", out=run))
-    train(cfg_factory("trainer.max_epochs=2", f"ckpt_path=best@{run}", out=run))
+    train(cfg_factory("trainer.max_epochs=2", f"ckpt_path=best@{run}", *QUIET, out=run))
     assert (run / "abandoned").is_dir()  # epoch 2 of the first branch was set aside
     assert [r["epoch"] for r in read_rows(run / "metrics.csv")] == ["1", "2"]
 
