@@ -207,7 +207,7 @@ def test_the_same_line_plus_ckpt_path_continues_a_folder_run_bit_for_bit(
     epoch then the same line with ckpt_path= added: the same weights, optimiser states, rows
     and grids."""
     home = tmp_path / "home"
-    _digits(home / "my pics (2)", per_class=12)
+    _digits(home / "my pics (2)", per_class=6)  # 18 images: 2 batches of 8 an epoch
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(tmp_path)
     line = [
@@ -240,7 +240,7 @@ def folder_run(tmp_path_factory) -> tuple[Path, Path]:
     from gan_lab.training.train import train
 
     base = tmp_path_factory.mktemp("restart")
-    data = _digits(base / "data", per_class=10)
+    data = _digits(base / "data", per_class=6)
     run = base / "run"
     train(make_cfg(run, [*RESTART_ARGS, f"data.root={data}"]))
     return data, run
@@ -367,3 +367,22 @@ def test_one_name_for_the_output_folder_and_the_device_in_every_command(gan_lab_
     assert code == 0 and "out_dir: /tmp/somewhere else" in out
     code, out, _ = gan_lab_cli("train", "device=cpu", "--cfg", "job")
     assert code == 0 and "accelerator: cpu" in out
+
+
+def test_a_refused_resume_leaves_no_session_record(trained_run, tmp_path, gan_lab_cli):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / ".hydra").mkdir(exist_ok=True)  # as a run started by the command has it
+    (run / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    before = sorted(
+        p.relative_to(run) for p in run.rglob("*") if p.name not in (".lock", "train.log")
+    )
+    last = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+    code, _, err = gan_lab_cli("train", "debug=tiny", "trainer.max_epochs=3", "seed=5", last)
+    assert code == 2 and "seed: 0 → 5" in _one_paragraph(err)
+    after = sorted(
+        p.relative_to(run) for p in run.rglob("*") if p.name not in (".lock", "train.log")
+    )
+    assert after == before  # no .hydra/sessions/<time>/ of a session that never trained

@@ -27,6 +27,14 @@ from gan_lab.runs import layout
 
 # The two Hydra apps: groups, -m sweeps, --cfg, --help (its text: conf/hydra/help/). Hydra finds
 # the configs inside the package, installed or not ("conf" next to gan_lab/cli/ → gan_lab.conf).
+def _refused(err: BaseException) -> bool:
+    """A start the checks refused (a UserError before training), not a run that stopped."""
+    from gan_lab.errors import TrainingStopped, user_error
+
+    said = user_error(err)
+    return said is not None and not isinstance(said, TrainingStopped)
+
+
 def _no_folder_left(app: Callable) -> Callable:
     """A start refused before any work leaves no run folder behind (Hydra made it, recorded the
     config and opened the log first: gan_lab.runs.unstarted). A sweep's job keeps its folder:
@@ -37,14 +45,18 @@ def _no_folder_left(app: Callable) -> Callable:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
-        from gan_lab.runs.unstarted import remove_unstarted
+        from gan_lab.runs.unstarted import remove_session_record, remove_unstarted
 
         hydra_cfg = HydraConfig.get()
         try:
             app(cfg)
-        except BaseException:
+        except BaseException as err:
             if hydra_cfg.mode != RunMode.MULTIRUN:
-                remove_unstarted(Path(hydra_cfg.runtime.output_dir))
+                run = Path(hydra_cfg.runtime.output_dir)
+                if not remove_unstarted(run) and _refused(err):
+                    # A refused resume leaves the run as it was: no record of a session that
+                    # never trained (.hydra/sessions/<time>/, gan_lab.runs.layout.hydra_subdir).
+                    remove_session_record(run, str(hydra_cfg.output_subdir or ""))
             raise
 
     return wrapper

@@ -49,3 +49,21 @@ def remove_unstarted(run_dir: str | Path) -> bool:
             run_dir.parent.rmdir()  # only when empty
         return True
     return False
+
+
+def remove_session_record(run_dir: str | Path, subdir: str) -> bool:
+    """Remove ``<run>/<subdir>`` when it is a later session's record (.hydra/sessions/<time>/,
+    layout.hydra_subdir) of a start that was refused: the run folder stays as it was. Never the
+    first session's .hydra/, never through a link. True when removed."""
+    parts = Path(subdir).parts
+    if len(parts) != 3 or parts[:2] != (layout.HYDRA, layout.HYDRA_SESSIONS):
+        return False
+    record = Path(run_dir) / subdir
+    with contextlib.suppress(OSError):
+        if record.is_symlink() or not record.is_dir():
+            return False
+        shutil.rmtree(record)
+        with contextlib.suppress(OSError):
+            record.parent.rmdir()  # sessions/, when it was the only one
+        return True
+    return False
