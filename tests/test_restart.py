@@ -115,6 +115,7 @@ def test_every_command_takes_a_path_as_typed(args, gan_lab_cli, tmp_path, monkey
         (["trainer.accelerator=banana"], "not an accelerator Lightning knows"),
         (["data=folder", "data.root=/nonexistent folder"], "/nonexistent folder does not exist"),
         (["-m", "noise=normal,doesnotexist"], "noise=doesnotexist is not an option"),
+        (["-m", "hydra/launcher=banana"], "is not a launcher here"),
         (["trainer.max_time=1e400"], "trainer.max_time=inf is not valid"),
         (["trainer.max_time=99999999999d"], "trainer.max_time=99999999999d is not valid"),
         (["trainer.devices=4"], "add trainer=ddp"),  # Lightning's own DDP would hang for ever

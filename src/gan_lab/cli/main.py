@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 import gan_lab.config  # noqa: F401  (registers the resolvers the configs use)
 from gan_lab import __version__
 from gan_lab.cli.args import as_typed, bare_folder, common_names, refuse_flags
-from gan_lab.config import to_dict
+from gan_lab.config import CONF_DIR, to_dict
 from gan_lab.errors import UserError, friendly
 from gan_lab.runs import layout
 
@@ -211,6 +211,17 @@ def check_first(config_name: str) -> None:
         multirun = "-m" in args or "--multirun" in args
         if any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):
             return
+        for arg in args:  # a launcher is a Hydra group of its own: its options are files too
+            group, _, option = arg.lstrip("+").partition("=")
+            launchers = (
+                "basic",
+                *(p.stem for p in (CONF_DIR / "hydra" / "launcher").glob("*.yaml")),
+            )
+            if group == "hydra/launcher" and option not in launchers:
+                raise UserError(
+                    f"hydra/launcher={option} is not a launcher here; the options are "
+                    f"{', '.join(launchers)} (docs: Sweeps)."
+                )
         keep = [
             a
             for a in args
