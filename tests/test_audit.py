@@ -1,6 +1,7 @@
 """Hygiene: a messy crawled folder is audited file by file, and training uses only the good files."""
 
 import numpy as np
+from conftest import QUIET
 from PIL import Image
 
 from gan_lab.cli.audit import audit
@@ -90,6 +91,7 @@ def test_training_on_messy_folder_uses_the_good_files(cfg_factory, tmp_path):
         "data.image_size=32",
         "data.batch_size=4",
         "trainer.max_epochs=1",
+        *QUIET,
         out=tmp_path / "run",
     )
     seen = {}

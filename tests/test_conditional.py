@@ -3,6 +3,7 @@
 import lightning as L
 import pytest
 import torch
+from conftest import QUIET
 from PIL import Image
 
 from gan_lab.config.validate import check_config
@@ -25,10 +26,10 @@ class Labels(L.Callback):
 
 @pytest.fixture(scope="module")
 def conditional_run(tmp_path_factory):
-    from conftest import TINY, make_cfg
+    from conftest import QUIET, TINY, make_cfg
 
     out = tmp_path_factory.mktemp("cond") / "run"
-    train(make_cfg(out, TINY + ["model.conditional=true", "trainer.max_epochs=1"]))
+    train(make_cfg(out, [*TINY, *QUIET, "model.conditional=true", "trainer.max_epochs=1"]))
     return out
 
 
@@ -91,6 +92,7 @@ def test_only_the_digit_7(cfg_factory, tmp_path):
         f"data.root={tmp_path / 'mnist'}",
         "data.classes=[7]",
         "trainer.max_epochs=1",
+        *QUIET,
         out=tmp_path / "run",
     )
     train(cfg, callbacks=[labels])
@@ -103,6 +105,7 @@ def test_conditional_on_a_subset_asks_only_for_those_classes(cfg_factory, tmp_pa
         "model.conditional=true",
         "data.classes=[ring,cross]",
         "trainer.max_epochs=1",
+        *QUIET,
         out=tmp_path / "run",
     )
     train(cfg, callbacks=[labels])
@@ -173,6 +176,7 @@ def test_class_loss_trains_an_auxiliary_classifier(tmp_path):
     from conftest import TINY, make_cfg
 
     overrides = TINY + ["model.conditional=true", "model.class_loss=1", "trainer.max_epochs=1"]
+    overrides += QUIET
     L.seed_everything(0, workers=True, verbose=False)  # as train() does before it builds
     initial = build(make_cfg(tmp_path / "b", overrides))[0].discriminator.classify.state_dict()
     out = tmp_path / "run"

@@ -15,7 +15,7 @@ import zlib
 import lightning as L
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import QUIET, ROOT
 from PIL import Image, ImageOps
 
 from gan_lab.data import decoded
@@ -143,7 +143,7 @@ def test_a_hostile_folder_trains_on_its_good_images(hostile, cfg_factory):
 
     seen = Seen()
     cfg = cfg_factory(
-        "data=folder", f"data.root={hostile}", "data.image_size=32", "trainer.max_epochs=1"
+        "data=folder", f"data.root={hostile}", "data.image_size=32", "trainer.max_epochs=1", *QUIET
     )
     train(cfg, callbacks=[seen])
     assert tuple(seen.images.shape) == (GOOD, 3, 32, 32)

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, make_cfg
+from conftest import QUIET, TINY, make_cfg
 from PIL import Image, ImageEnhance
 
 from gan_lab.data.audit import audit_decoded, summarize
@@ -147,7 +147,9 @@ def test_a_set_over_the_memory_budget_trains_from_a_memory_map(tmp_path):
     random_pictures(root, 24, seed=1)
     # One broken file: the memory-mapped set keeps only the good rows, like the in-memory one.
     (root / "broken.png").write_bytes(b"not an image")
-    common = TINY + [
+    common = [
+        *TINY,
+        *QUIET,
         "data=folder",
         f"data.root={root}",
         "data.image_size=32",
@@ -190,7 +192,7 @@ def test_share_guard_stops_a_mostly_broken_folder_and_the_override_goes_on(tmp_p
     assert not (tmp_path / "stopped" / "checkpoints").exists()  # nothing was trained
 
     accepted = tmp_path / "accepted"  # the override goes on
-    train(make_cfg(accepted, [*overrides, "data.audit.max_skipped_share=1"]))
+    train(make_cfg(accepted, [*overrides, *QUIET, "data.audit.max_skipped_share=1"]))
     assert (accepted / "checkpoints" / "last.ckpt").exists()
 
 

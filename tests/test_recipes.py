@@ -3,7 +3,7 @@ DiffAugment, R1."""
 
 import pytest
 import torch
-from conftest import bare
+from conftest import QUIET, bare
 from torch import nn
 
 from gan_lab.config.validate import check_config
@@ -198,7 +198,7 @@ def test_ema_run_uses_averaged_generator_for_grids_and_tools(cfg_factory, tmp_pa
     from gan_lab.training.checkpoint import load_gan
     from gan_lab.training.train import train
 
-    cfg = cfg_factory("model.ema=0.99", "trainer.max_epochs=1", out=tmp_path / "run")
+    cfg = cfg_factory("model.ema=0.99", "trainer.max_epochs=1", *QUIET, out=tmp_path / "run")
     train(cfg)
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     state = torch.load(ckpt, weights_only=True)["state_dict"]

@@ -6,7 +6,7 @@ import math
 import lightning as L
 import pytest
 import torch
-from conftest import bare
+from conftest import QUIET, bare
 from omegaconf import open_dict
 
 from gan_lab.training.train import build, make_trainer, train
@@ -158,7 +158,9 @@ def test_resume_continues_epochs_with_same_noise_and_optimiser_state(
             self.fixed_z = module.fixed_z.clone()
             self.exp_avg = trainer.optimizers[1].state_dict()["state"][0]["exp_avg"].clone()
 
-    cfg = cfg_factory("trainer.max_epochs=3", f"ckpt_path={last}", "data.num_images=999", out=run)
+    cfg = cfg_factory(
+        "trainer.max_epochs=3", f"ckpt_path={last}", "data.num_images=999", *QUIET, out=run
+    )
     check = Check()
     train(cfg, callbacks=[check])
     assert check.start_epoch == 2
@@ -232,6 +234,7 @@ def test_trains_on_a_folder_of_mixed_images(cfg_factory, tmp_path):
         "data.image_size=32",
         "data.batch_size=4",
         "trainer.max_epochs=1",
+        *QUIET,
         out=tmp_path / "run",
     )
     metrics = train(cfg)
@@ -251,7 +254,7 @@ def test_epoch_grid_is_the_ema_generators_output_on_the_fixed_noise(cfg_factory,
 
     out = tmp_path / "ema"
     # channels_last off: the loaded G runs in the default layout, so the pixels match exactly.
-    cfg = cfg_factory("model.ema=0.999", "model.channels_last=false", "logger=none", out=out)
+    cfg = cfg_factory("model.ema=0.999", "model.channels_last=false", *QUIET, out=out)
     with open_dict(cfg):
         cfg.trainer.max_epochs = 2
     train(cfg)

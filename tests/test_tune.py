@@ -139,7 +139,7 @@ def test_a_bad_budget_or_an_empty_space_is_exit_2(tmp_path, capsys, args):
 
 def test_a_study_spends_its_budget_and_writes_a_recipe_train_reads(tmp_path, extractor, capsys):
     folder = tmp_path / "study"
-    args = [*FAST, "tune.budget=8s", "tune.slice=2s", f"tune.extractor={extractor}"]
+    args = [*FAST, "tune.budget=6s", "tune.slice=2s", f"tune.extractor={extractor}"]
     assert gan_lab_main(["tune", *args, f"tune.dir={folder}"]) == 0
     out = capsys.readouterr()
     study = study_of(folder)
