@@ -10,13 +10,16 @@ install:  ## install gan-lab (editable) with test tools into the current Python
 	$(PYTHON) -m pip install --upgrade pip
 	$(PYTHON) -m pip install -e ".[dev]"
 
-test:  ## run the test suite: unit + integration tiers, offline; prints the 15 slowest tests
-	$(PYTHON) -m pytest -m "not slow" -q --durations=15
+# One worker per core (pytest-xdist), each test file on one worker: its module fixtures are built once.
+XDIST ?= -n auto --dist loadfile
 
-test-unit:  ## only the unit tier: functions and modules, no training (about a minute)
-	$(PYTHON) -m pytest -m unit -q
+test:  ## run the test suite: unit + integration tiers, offline, on every core; prints the 15 slowest tests
+	$(PYTHON) -m pytest -m "not slow" -q $(XDIST) --durations=15
 
-test-slow:  ## run the slow tier too (joblib sweep, two DDP ranks, torch.compile, 12 random kills, all 1,797 digits)
+test-unit:  ## only the unit tier: functions and modules, no training (under a minute)
+	$(PYTHON) -m pytest -m unit -q $(XDIST)
+
+test-slow:  ## run the slow tier too (joblib sweep, two DDP ranks, torch.compile, 12 random kills, all 1,797 digits; one process: the kills and DDP ranks time themselves)
 	$(PYTHON) -m pytest -q
 
 train:  ## train on the built-in set with the default config

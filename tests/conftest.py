@@ -4,6 +4,7 @@ import atexit
 import copy
 import logging
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -35,8 +36,14 @@ CONF = ROOT / "src" / "gan_lab" / "conf"
 # epoch, metrics off (tests that score switch them on themselves: Inception would be slow here).
 TINY = ["debug=tiny"]
 # For tests that train but look at none of the extras: no TensorBoard events, no GIF, no report
-# (run.json, preview/, report.html); each may change on a resume. Tests of those files keep them.
-QUIET = ["logger=none", "callbacks.samples.gif=false", "callbacks.report=null"]
+# (run.json, preview/, report.html), no losses.png; each may change on a resume. Tests of those
+# files keep them.
+QUIET = [
+    "logger=none",
+    "callbacks.samples.gif=false",
+    "callbacks.report=null",
+    "callbacks.history.plot=false",
+]
 # The bit-exact resume tests (test_trust, test_resume): every random stream in play (noise, label
 # noise, DiffAugment, flips, rotations, the SSIM curve's schedule), a seed other than the default
 # (ckpt_path= alone must take it from the checkpoint), 2 steps an epoch (SSIM at steps 3 and 6
@@ -108,15 +115,17 @@ _cached_builtin_set()
 
 
 # Composed configs by override list: Hydra's compose costs ~0.25 s, and many tests share TINY and
-# a few keys. Each caller gets its own deep copy; an override Hydra refuses is never cached.
-_COMPOSED: dict[tuple[str, ...], DictConfig] = {}
+# a few keys. Each caller gets its own copy; an override Hydra refuses is never cached. Kept
+# pickled: ~300 composed configs of ~3,600 objects each would otherwise be walked by every full
+# pass of the garbage collector for the rest of the session (and unpickling is 5x a deep copy).
+_COMPOSED: dict[tuple[str, ...], bytes] = {}
 
 
 def make_cfg(output_dir: Path, overrides: list[str] = ()) -> DictConfig:
     key = tuple(map(str, overrides))
     if key not in _COMPOSED:
-        _COMPOSED[key] = compose("train", key)
-    cfg = copy.deepcopy(_COMPOSED[key])
+        _COMPOSED[key] = pickle.dumps(compose("train", key))
+    cfg = pickle.loads(_COMPOSED[key])
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)
     return cfg
@@ -278,3 +287,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.integration if _is_integration(item) else pytest.mark.unit)
+
+
+def _freeze_survivors() -> None:
+    """Test-only speed hook: what is alive now (modules, their caches, session fixtures) lives to
+    the end, so it is moved out of the garbage collector's full passes, which otherwise walk it
+    again dozens of times a session (~15 s). Garbage is collected first; objects still die by
+    their reference counts."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_finish(session):
+    _freeze_survivors()  # every test module imported: torch, Lightning, Hydra, ... (~500,000)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    if nextitem is None or nextitem.module is not item.module:
+        _freeze_survivors()  # a module's fixtures are finalised by now

@@ -34,6 +34,7 @@ CHANGEABLE_ON_RESUME = (
     "callbacks.samples",
     "callbacks.report",
     "callbacks.hparams",
+    "callbacks.history.plot",
     "logger",
 )
 # Settings of this machine, not of the experiment: the stored value is never taken back (a path on

@@ -22,9 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from lightning.fabric.plugins import TorchCheckpointIO
 
-from gan_lab.errors import UserError, load_torch_file
+from gan_lab.errors import UserError
 from gan_lab.runs import layout
 
 # Seconds to wait between writing a file and renaming it: only tests/test_kill.py sets it, to make
@@ -220,22 +219,3 @@ def guard_tensorboard(loggers) -> None:
             continue
         for name in ("add_event", "flush", "close"):
             setattr(writer, name, _tensorboard_paragraph(getattr(writer, name), folder))
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, but crash-safe: Lightning's own serialises to a temporary
-    file in $TMPDIR and moves it over the target, which is a copy (not a rename) when $TMPDIR is
-    another file system, and never fsyncs."""
-
-    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
-        path = Path(path)
-        run = path.parent.parent if layout.in_checkpoints(path) else None  # <run>/checkpoints/x
-        save_atomic(path, lambda buffer: torch.save(checkpoint, buffer), run)
-
-    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
-        # A checkpoint may come from anyone: tensors and plain values only, never pickled code
-        # (gan_lab.training.checkpoint.read_checkpoint has read the same file this way before a resume).
-        # Bounded like every other load (gan_lab.errors.load_torch_file): a file swapped in after
-        # that check is checked again here.
-        # Loaded on the CPU, as Lightning's default map_location does; Lightning moves it on.
-        return load_torch_file(path, "checkpoint")

@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.fabric.plugins import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.config import compose_again, registry, to_dict
@@ -17,12 +18,12 @@ from gan_lab.config.durations import lightning_time, max_time_seconds
 from gan_lab.config.resume import use_stored_config
 from gan_lab.config.validate import check_config
 from gan_lab.data import fingerprint
-from gan_lab.errors import UserError
+from gan_lab.errors import UserError, load_torch_file
 from gan_lab.hardware import auto_precision, check_accelerator
 from gan_lab.models import output_range
 from gan_lab.runs import files, layout, rollback
 from gan_lab.runs.lock import run_lock
-from gan_lab.runs.safe_io import TMP_GLOB, AtomicCheckpointIO
+from gan_lab.runs.safe_io import TMP_GLOB, save_atomic
 from gan_lab.training import recipe
 from gan_lab.training.checkpoint import epochs_done_in, newest, resolve_checkpoint
 from gan_lab.training.distributed import check_trainer
@@ -259,6 +260,25 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     # Crash-safe checkpoint files (written beside their name, fsynced, renamed: design §9).
     plugins = [AtomicCheckpointIO()]
     return instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, but crash-safe: Lightning's own serialises to a temporary
+    file in $TMPDIR and moves it over the target, which is a copy (not a rename) when $TMPDIR is
+    another file system, and never fsyncs."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        path = Path(path)
+        run = path.parent.parent if layout.in_checkpoints(path) else None  # <run>/checkpoints/x
+        save_atomic(path, lambda buffer: torch.save(checkpoint, buffer), run)
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        # A checkpoint may come from anyone: tensors and plain values only, never pickled code
+        # (gan_lab.training.checkpoint.read_checkpoint has read the same file this way before a resume).
+        # Bounded like every other load (gan_lab.errors.load_torch_file): a file swapped in after
+        # that check is checked again here.
+        # Loaded on the CPU, as Lightning's default map_location does; Lightning moves it on.
+        return load_torch_file(path, "checkpoint")
 
 
 def _check_shapes(module: GAN, stored: dict, ckpt_path) -> None:

@@ -41,6 +41,7 @@ CALLBACKS = {
     "callbacks.ssim.seed": whole("which real images"),
     "callbacks.history._target_": target("gan_lab.callbacks.EpochHistory"),
     "callbacks.history.dirpath": path(_DIR, null=False),
+    "callbacks.history.plot": flag(f"{layout.LOSSES_PNG} when the run ends"),
     "callbacks.hparams._target_": target("gan_lab.callbacks.HParams"),
     "callbacks.guard._target_": target("gan_lab.callbacks.RunGuard"),
     "callbacks.guard.dirpath": path(_DIR, null=False),
