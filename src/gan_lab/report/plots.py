@@ -15,7 +15,7 @@ from gan_lab.runs import keys
 
 MAX_POINTS = 3000  # more per-step points than this are drawn as a min–max band per bin
 D_COLOR, G_COLOR = "tab:blue", "tab:orange"
-WARNING_COLORS = {"d_wins": "tab:red", "collapse": "tab:purple"}
+WARNING_COLORS = {"d_wins": "tab:red", "collapse": "tab:purple", "memorisation": "tab:brown"}
 
 
 def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, legend_rows: int = 0):
@@ -150,10 +150,12 @@ def score_curves(
     best_epoch: float | None,
     best_key: str,
     ssim: tuple[list[dict], list[dict]] = ([], []),
+    floors: dict[str, tuple[list[float], list[float]]] | None = None,
 ) -> bytes:
     """One panel per score (FID, KID, IS, ...) over the epochs, and SSIM from ``ssim`` (ssim.csv's
     rows, metrics.csv's rows: its steps put on the epoch axis); the best epoch (by ``best_key``)
-    as a dashed line in every panel and a star on its own curve."""
+    as a dashed line in every panel and a star on its own curve; a score's real-vs-real floor
+    (``floors``: name → epochs, values) as a grey dashed line in its panel."""
     ssim_rows, epochs = ssim
     if ssim_rows:
         x = step_epochs(ssim_rows, epochs, offset=0).tolist()
@@ -167,6 +169,9 @@ def score_curves(
     for ax, name in zip(axes, names, strict=False):
         x, y = series[name]
         ax.plot(x, y, marker="o", ms=3, lw=1.5, color="tab:blue", label=name)
+        if (floors or {}).get(name, ([], []))[0]:
+            fx, fy = floors[name]
+            ax.plot(fx, fy, color="tab:gray", ls="--", lw=1.2, label="real-vs-real floor")
         if best_epoch is not None:
             ax.axvline(
                 best_epoch, color="tab:green", ls="--", lw=1.2, label=f"best epoch {best_epoch:g}"
@@ -232,4 +237,37 @@ def inversion_losses(curves: dict[str, list[float]], title: str) -> bytes:
     ax.grid(True, which="both", alpha=0.3)
     if len(curves) > 1:
         ax.legend(fontsize=8)
+    return to_png(fig)
+
+
+def prdc_curves(series: dict[str, tuple[list[float], list[float]]]) -> bytes:
+    """Precision, recall, density and coverage over the epochs on one axis (each is a share of
+    images, density a ratio near 1): fidelity (precision, density) beside diversity (recall,
+    coverage), so a run that drops modes shows as two curves high and two low."""
+    fig, (ax,) = new_figure(6.4, 3.6)
+    styles = {"precision": "tab:blue", "density": "tab:cyan", "recall": "tab:red"}
+    top = 1.0
+    for name, (x, y) in series.items():
+        color = next((c for k, c in styles.items() if k in name.split("/")[-1]), "tab:orange")
+        ax.plot(x, y, marker="o", ms=3, lw=1.5, color=color, label=name)
+        top = max([top, *y])
+    ax.set(xlabel="epoch", ylabel="share (density: ratio)", ylim=(-0.02, top * 1.05))
+    ax.set_title("fidelity (precision, density) and diversity (recall, coverage)")
+    ax.grid(alpha=0.3)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8)
+    return to_png(fig)
+
+
+def class_shares(names: list[str], data: list[float], samples: list[float], title: str) -> bytes:
+    """Each class's share of the training data beside its share of the samples: a class the
+    generator drops has a bar beside nothing."""
+    fig, (ax,) = new_figure(max(5.0, 0.5 * len(names) + 2.0), 3.8)
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, data, width=0.4, color="tab:gray", label="training data")
+    ax.bar(x + 0.2, samples, width=0.4, color="tab:blue", label="samples")
+    ax.set_xticks(x, names, rotation=45 if len(names) > 6 else 0, ha="right", fontsize=8)
+    ax.set(ylabel="share of images", title=title)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
     return to_png(fig)
