@@ -133,6 +133,7 @@ def sample(
     class_: int | str | None = None,
     batch_size: int = 64,
     noise: Noise | None = None,
+    psi: float = 1.0,
 ) -> torch.Tensor:
     """``n`` generated images as one (n, C, H, W) float tensor in [0, 1], on the generator's
     device; the same ``seed`` gives the same images, and the global RNG is left as it was.
@@ -144,6 +145,9 @@ def sample(
     name) asks every image of that class; ``None`` draws seeded random classes among those the
     run trained on. An unconditional generator takes no class (a UserError says so).
     ``batch_size`` bounds the memory; the images are the same in any batches, up to float rounding.
+    ``psi`` < 1 is the truncation trick: each z is pulled toward the noise's mean,
+    z̄ + ψ (z − z̄), for typical images with less variety (docs/scores.md, "Truncation ψ"); the same
+    seed draws the same z at every ψ, so ``psi=1`` and ``psi=0.7`` show the same images pulled in.
 
     Example::
 
@@ -176,4 +180,6 @@ def sample(
         if class_ is not None:
             class_ids = [gan.class_index(class_)]
     device = next(generator.parameters()).device
-    return generate_unit(generator, noise, int(n), int(seed), int(batch_size), device, class_ids)
+    return generate_unit(
+        generator, noise, int(n), int(seed), int(batch_size), device, class_ids, float(psi)
+    )

@@ -2,6 +2,7 @@
 
 import torch
 
+from gan_lab.core.truncation import truncate
 from gan_lab.models import to_unit
 
 
@@ -12,13 +13,20 @@ def real_subset(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def seeded_inputs(
-    generator, noise, n: int, seed: int, device, class_ids: list[int] | None = None
+    generator,
+    noise,
+    n: int,
+    seed: int,
+    device,
+    class_ids: list[int] | None = None,
+    psi: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The latent vectors and, for a conditional G, the classes ``generate_unit`` asks for:
-    random among ``class_ids`` (default: all). The global RNG is untouched."""
+    """The latent vectors (truncated by ``psi``: gan_lab.core.truncation) and, for a conditional G,
+    the classes ``generate_unit`` asks for: random among ``class_ids`` (default: all). The global
+    RNG is untouched; the same seed draws the same z and classes at every ψ."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        z = noise.sample(n, generator.latent_dim, device)
+        z = truncate(noise.sample(n, generator.latent_dim, device), noise, psi)
         y = None
         if getattr(generator, "num_classes", 0):
             ids = torch.tensor(class_ids or range(generator.num_classes))
@@ -35,12 +43,13 @@ def generate_unit(
     batch_size: int,
     device: torch.device | str = "cpu",
     class_ids: list[int] | None = None,
+    psi: float = 1.0,
 ) -> torch.Tensor:
     """n images in [0, 1] from seeded noise, whatever G's output range; the global RNG is untouched.
 
-    A conditional G is asked for seeded random classes (``seeded_inputs``).
+    A conditional G is asked for seeded random classes (``seeded_inputs``); ``psi`` < 1 truncates z.
     """
-    z, y = seeded_inputs(generator, noise, n, seed, device, class_ids)
+    z, y = seeded_inputs(generator, noise, n, seed, device, class_ids, psi)
     was_training = generator.training
     generator.eval()
     out = [

@@ -15,7 +15,11 @@ from gan_lab.config.schema.rules import (
     text,
     whole,
 )
+from gan_lab.core.truncation import PSI_RANGE
 from gan_lab.runs import layout
+
+# Truncation ψ (gan_lab.core.truncation): sample's psi, the grids' and the score's ψ curve.
+PSI = number("truncation ψ: z pulled toward the mean latent; 1 = off", *PSI_RANGE)
 
 # gan-lab sample (conf/sample.yaml)
 SAMPLE = {
@@ -27,6 +31,7 @@ SAMPLE = {
         "all, a class index or a class name",
         "conditional generators: all classes, or one",
     ),
+    "psi": PSI,
     "seed": whole("seeds the latent vectors", low=0),
     "batch_size": whole("images per forward pass", low=1, high=MAX_BATCH),
     "device": text("auto | cpu | cuda | cuda:1 ..."),
