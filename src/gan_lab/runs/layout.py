@@ -14,6 +14,7 @@ disagree (there is no ``callbacks.checkpoint.filename``: the layout names checkp
       losses.png run.json report.html data_audit.csv preview/ tensorboard/
       csv/ mlruns/ wandb/           the other loggers' files (logger=csv|mlflow|wandb)
       scores.csv scores.md          gan-lab score; ``best@<run>`` names the row marked best
+      psi.csv psi.png               gan-lab score psi_curve=[...]: the best checkpoint per ψ
       abandoned/<time>/             what a resume from an earlier checkpoint or a roll-back left
       inversions/<time>/            invert.py's folders (inversion.json, <prefix>loss.csv, ...)
       .hydra/config.yaml .hydra/overrides.yaml      Hydra's record of the first session
@@ -41,6 +42,7 @@ HYDRA = ".hydra"  # Hydra's record: config.yaml and overrides.yaml of the first 
 LAST = "last.ckpt"
 CHECKPOINT_SUFFIX = ".ckpt"
 GRID_SUFFIX = ".png"
+GRID_PSI = "psi"  # a grid's PNG text chunk: its truncation ψ, present only where ψ ≠ 1
 EPOCH_PREFIX = "epoch_"  # epoch_0010.ckpt, epoch_0010.png: the epochs completed, 4 digits
 GIF = "evolution.gif"  # the grids' animation; an inversion's <prefix>evolution.gif too
 FIXED_NOISE = "fixed_noise.pt"
@@ -56,6 +58,8 @@ REPORT = "report.html"  # the run's (or sweep's, or inversion's) story on one pa
 AUDIT_CSV = "data_audit.csv"  # every skipped or unusual file of a folder data set
 SCORES_CSV = "scores.csv"  # gan-lab score: one row per history checkpoint, best=yes on the best
 SCORES_MD = "scores.md"  # the same table to read, naming the metric it ranked by
+PSI_CSV = "psi.csv"  # gan-lab score psi_curve=[...]: FD, precision, recall per truncation ψ
+PSI_PNG = "psi.png"  # ... the same as a figure
 FAILED = "failed.txt"  # written into a sweep's run folder by SweepSummary when its job raised
 LOG_GLOB = "*.log"  # Hydra's log of the task (train.log)
 PREVIEW_BATCH = "batch.png"
