@@ -2,6 +2,12 @@
 and the grids' evolution as an animated GIF at the end (004). A conditional model's grid
 has one row of 8 per class.
 
+``psi`` < 1 draws the grids from truncated fixed noise (gan_lab.core.truncation): typical images,
+less variety. Such a grid is labelled wherever it goes, since it is not what G samples: the log
+says so at the start, each PNG carries ``psi`` in a text chunk (the report's captions read it:
+a resume may change ψ, so grids of one run can differ), and TensorBoard shows it under its own
+tag. The SSIM curve and the collapse check still read the untruncated fixed noise.
+
 Every file goes through gan_lab.runs.safe_io (written beside its name, renamed; never through a link
 in the run folder; a full disk is one paragraph), as a checkpoint does."""
 
@@ -14,6 +20,7 @@ from lightning.pytorch.callbacks import Callback
 from PIL import Image
 from torchvision.utils import make_grid
 
+from gan_lab.core.truncation import truncate
 from gan_lab.models import to_unit
 from gan_lab.runs import files, layout
 from gan_lab.runs.safe_io import guard_tensorboard, save_atomic, write_png
@@ -61,24 +68,38 @@ class SampleGrid(Callback):
     puts them (gan_lab.runs.layout: samples/epoch_NNNN.png), which is where the report, the sweep
     summary and the roll-back look."""
 
-    def __init__(self, dirpath: str, every_n_epochs: int = 10, nrow: int = 8, gif: bool = True):
+    def __init__(
+        self,
+        dirpath: str,
+        every_n_epochs: int = 10,
+        nrow: int = 8,
+        gif: bool = True,
+        psi: float = 1.0,
+    ):
         self.dirpath = Path(dirpath)
         self.every_n_epochs, self.nrow, self.gif = every_n_epochs, nrow, gif
+        self.psi = float(psi)
 
     def grid(self, pl_module) -> torch.Tensor:
-        images = pl_module.generate_fixed()
+        if self.psi == 1.0:
+            images = pl_module.generate_fixed()
+        else:
+            z = truncate(pl_module.fixed_z, pl_module.noise, self.psi)
+            images = pl_module.generate(z, pl_module.fixed_y if pl_module.conditional else None)
         return make_grid(to_unit(images, pl_module.value_range).cpu(), nrow=self.nrow, padding=2)
 
     def write(self, trainer, pl_module, epoch: int) -> Path:
         grid = self.grid(pl_module)
         path = layout.grid_path(self.dirpath, epoch)
         if trainer.is_global_zero:
-            write_png(path, grid, self.dirpath)
+            label = {} if self.psi == 1.0 else {layout.GRID_PSI: f"{self.psi:g}"}
+            write_png(path, grid, self.dirpath, label)
+            tag = "samples/fixed_noise" + (f"_psi{self.psi:g}" if label else "")
             for logger in trainer.loggers:  # TensorBoard, wandb, MLflow (its file); not CSV
                 writer = image_writer(logger, path)
                 if writer is not None:
                     step = logged_step(trainer)  # the x-axis of the losses, not the epoch
-                    writer.add_image("samples/fixed_noise", grid, global_step=step)
+                    writer.add_image(tag, grid, global_step=step)
         return path
 
     def setup(self, trainer, pl_module, stage: str) -> None:
@@ -86,6 +107,13 @@ class SampleGrid(Callback):
             guard_tensorboard(trainer.loggers)
 
     def on_train_start(self, trainer, pl_module) -> None:
+        if self.psi != 1.0 and trainer.is_global_zero:
+            log.warning(
+                "sample grids are drawn at psi=%g (callbacks.samples.psi): the fixed noise pulled "
+                "toward the mean latent, so they show typical images with less variety than the "
+                "generator's samples; the SSIM curve and the collapse check use the plain noise",
+                self.psi,
+            )
         if trainer.is_global_zero:  # the fixed noise, stored with the run (and in every checkpoint)
             z = pl_module.fixed_z.cpu()
             save_atomic(

@@ -44,6 +44,17 @@ def open_image(path: Path, limit: int = MAX_BYTES) -> Image.Image | None:
     return checked(read_bytes(path, limit), path)
 
 
+def png_text(path: Path, key: str) -> str | None:
+    """The PNG text chunk ``key`` of the file at ``path`` (a grid's ψ), read from the header
+    without decoding a pixel; None when absent or not a picture."""
+    data = read_bytes(path, MAX_BYTES)
+    try:
+        value = None if data is None else Image.open(io.BytesIO(data)).info.get(key)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

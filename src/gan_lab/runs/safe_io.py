@@ -131,11 +131,27 @@ def save_atomic(
     return write_atomic(path, buffer.getvalue(), root)
 
 
-def write_png(path: str | Path, grid: torch.Tensor, root: str | Path | None = None) -> Path:
-    """An image tensor in [0, 1] (a grid of make_grid) as a PNG, as save_atomic writes."""
-    from torchvision.utils import save_image
+def write_png(
+    path: str | Path,
+    grid: torch.Tensor,
+    root: str | Path | None = None,
+    text: dict[str, str] | None = None,
+) -> Path:
+    """An image tensor in [0, 1] (a grid of make_grid) as a PNG, as save_atomic writes; ``text``
+    goes into the file's tEXt chunks (how it was drawn, e.g. a grid's truncation ψ)."""
+    if not text:
+        from torchvision.utils import save_image
 
-    return save_atomic(path, lambda buffer: save_image(grid, buffer, format="png"), root)
+        return save_atomic(path, lambda buffer: save_image(grid, buffer, format="png"), root)
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
+    # The pixels exactly as torchvision's save_image makes them.
+    array = grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to("cpu", torch.uint8).numpy()
+    image = Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array)
+    return save_atomic(path, lambda buffer: image.save(buffer, format="png", pnginfo=info), root)
 
 
 def copy_atomic(source: str | Path, path: str | Path, root: str | Path | None = None) -> Path:

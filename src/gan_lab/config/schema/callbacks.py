@@ -1,6 +1,7 @@
 """The callbacks group's keys (conf/callbacks/): sample grids, the imbalance watch, FID/KID/IS
 (the metrics group's rules), SSIM, the history, the run guard, checkpoints and the run's report."""
 
+from gan_lab.config.schema.commands import PSI
 from gan_lab.config.schema.metrics import METRICS, METRICS_CALLBACK_KEYS
 from gan_lab.config.schema.rules import MAX_GRID, choice, flag, number, path, target, whole
 from gan_lab.runs import layout
@@ -15,6 +16,7 @@ CALLBACKS = {
     "callbacks.samples.every_n_epochs": whole("a grid every N epochs", low=1),
     "callbacks.samples.nrow": whole("images per grid row", low=1, high=MAX_GRID),
     "callbacks.samples.gif": flag(f"{layout.gif_path('<run>')} at the end"),
+    "callbacks.samples.psi": PSI,
     "callbacks.balance._target_": target("gan_lab.callbacks.ImbalanceWarning"),
     "callbacks.balance.patience": whole(
         "epochs in a row that D must win before the warning", low=1
