@@ -11,6 +11,8 @@ disagree (there is no ``callbacks.checkpoint.filename``: the layout names checkp
       samples/evolution.gif         the grids as an animation, at the end
       samples/fixed_noise.pt        the fixed latent vectors
       metrics.csv steps.csv ssim.csv warnings.csv   the history's rows (gan_lab.runs.files)
+      classes.csv                   per scored epoch and class: shares, accuracy, FD (metrics)
+      memorisation/epoch_0010.png   the closest sample↔training pairs of that epoch (and .csv)
       losses.png run.json report.html data_audit.csv preview/ tensorboard/
       csv/ mlruns/ wandb/           the other loggers' files (logger=csv|mlflow|wandb)
       scores.csv scores.md          gan-lab score; ``best@<run>`` names the row marked best
@@ -37,6 +39,7 @@ MLFLOW_DB = "mlflow.db"  # MLflow's SQLite tracking store (its file store is in 
 MLFLOW_ARTIFACTS = "artifacts"  # artifacts/<mlflow run id>/artifacts/samples/epoch_0010.png
 WANDB = "wandb"  # wandb/offline-run-<time>-<id>/: wandb.init(dir=<run>) names it; wandb sync it
 HYDRA = ".hydra"  # Hydra's record: config.yaml and overrides.yaml of the first session
+MEMORISATION = "memorisation"  # memorisation/epoch_0010.png/.csv: closest sample↔training pairs
 
 # ---- files --------------------------------------------------------------------------------
 LAST = "last.ckpt"
@@ -50,6 +53,7 @@ METRICS_CSV = "metrics.csv"  # one row per epoch: the epoch means and any val/* 
 STEPS_CSV = "steps.csv"  # one row per step: D and G loss, D(x), D(G(z))
 SSIM_CSV = "ssim.csv"  # one row per SSIM measurement
 WARNINGS_CSV = "warnings.csv"  # one row per imbalance/collapse warning: epoch, kind, message
+CLASSES_CSV = "classes.csv"  # per (scored epoch, class): data/sample share, accuracy, FD
 HISTORY = (METRICS_CSV, STEPS_CSV, SSIM_CSV, WARNINGS_CSV)  # cut back on a resume (design §9)
 LOSSES_PNG = "losses.png"  # the losses and D's outputs of metrics.csv and steps.csv
 # What the report needs and no CSV holds: networks, data, device, precision, each session's times.
@@ -119,6 +123,16 @@ def checkpoint_path(run: str | Path, epoch: int) -> Path:
 def grid_path(run: str | Path, epoch: int) -> Path:
     """<run>/samples/epoch_0010.png: the fixed-noise grid after ``epoch`` epochs (003 §3)."""
     return samples_dir(run) / _numbered(epoch, GRID_SUFFIX)
+
+
+def memorisation_png(run: str | Path, epoch: int) -> Path:
+    """<run>/memorisation/epoch_0010.png: the closest sample↔training pairs of that scored epoch."""
+    return Path(run) / MEMORISATION / _numbered(epoch, GRID_SUFFIX)
+
+
+def memorisation_csv(run: str | Path, epoch: int) -> Path:
+    """<run>/memorisation/epoch_0010.csv: rank,sample,train_index,train_name,distance,ssim."""
+    return Path(run) / MEMORISATION / _numbered(epoch, ".csv")
 
 
 def gif_path(run: str | Path) -> Path:
