@@ -12,6 +12,7 @@ from gan_lab.config.validate import check_config
 from gan_lab.data.audit import Problem, audit_decoded, quarantine, summarize, write_report
 from gan_lab.data.datamodule import decode_channels
 from gan_lab.data.decoded import cache_dir_for, decode_folder
+from gan_lab.data.digits import write_digits
 from gan_lab.errors import UserError, friendly
 
 
@@ -19,10 +20,12 @@ def audit(argv: list[str]) -> tuple[list[Problem], Path]:
     cfg = compose("audit", argv)
     check_config(cfg)  # the data.* keys
     data = cfg.data
-    if data.source != "folder":
+    if data.source not in ("folder", "digits"):
         raise UserError(
             f"data={data.name} is not a folder of image files ({data.source}); nothing to audit."
         )
+    if data.source == "digits" and data.root:
+        write_digits(data.root)  # the digits' PNGs, written on first use
     if not data.root or not Path(data.root).is_dir():
         raise UserError(f"data={data.name}: the folder {data.root} does not exist. {data.hint}")
     root = Path(data.root).resolve()

@@ -23,6 +23,7 @@ from gan_lab.data.audit import (
 from gan_lab.data.augment import BatchAugment
 from gan_lab.data.builtin import CLASSES, make_shapes
 from gan_lab.data.decoded import cache_dir_for, decode_folder, parse_size
+from gan_lab.data.digits import write_digits
 from gan_lab.data.fingerprint import fingerprint
 from gan_lab.data.mnist import load_mnist
 from gan_lab.data.sampler import EpochShuffle
@@ -121,14 +122,18 @@ class GANDataModule(L.LightningDataModule):
             classes = [str(d) for d in range(10)]
             self.names = [f"#{i}" for i in range(len(images))]
             self.channels = 1 if self.channels == "auto" else self.channels
-        elif self.source == "folder":
+        elif self.source in ("folder", "digits"):
             if self.root is None:
                 raise self._missing("data.root is not set")
+            if self.source == "digits":  # scikit-learn's digits as PNGs, written on first use
+                self.root = write_digits(self.root)
             if not self.root.is_dir():
                 raise self._missing(f"the folder {self.root} does not exist")
             images, labels, classes = self._load_folder()
         else:
-            raise UserError(f"unknown data.source '{self.source}': use builtin, folder or mnist.")
+            raise UserError(
+                f"unknown data.source '{self.source}': use builtin, folder, digits or mnist."
+            )
         if not self.original_sizes:
             self.original_sizes = [tuple(images.shape[-1:-3:-1])] * len(images)
         images, labels = self._filter_classes(images, labels, classes)

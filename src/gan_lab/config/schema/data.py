@@ -17,7 +17,7 @@ from gan_lab.config.schema.rules import (
     whole,
 )
 
-DATA_SOURCES = ("builtin", "folder", "mnist")
+DATA_SOURCES = ("builtin", "folder", "digits", "mnist")
 # The image size's words, shared with the networks' image_size (gan_lab.config.schema.networks).
 SIZE_WORDS = "in px; every network preset adapts its number of blocks to it"
 
@@ -25,7 +25,9 @@ DATA = {
     "data._target_": target("gan_lab.data.GANDataModule", "gan_lab.data.datamodule.GANDataModule"),
     "data.name": text("the set's name (messages, reports)"),
     "data.source": choice("where images come from", DATA_SOURCES),
-    "data.root": path("the data folder (data=folder: required)"),
+    "data.root": path(
+        "the data folder (data=folder: required; data=digits: where its PNGs are written once)"
+    ),
     "data.hint": text("what to do when the data are missing (messages)"),
     "data.image_size": whole(f"training image size {SIZE_WORDS}", low=16, high=MAX_IMAGE_SIZE),
     "data.channels": choice("1 (grey), 3 (RGB) or auto (grey when every image is)", (1, 3, "auto")),

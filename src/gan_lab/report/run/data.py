@@ -14,7 +14,7 @@ THUMBS = 24  # skipped files shown as thumbnails
 def audit(run: RunFolder) -> dict:
     csv = links.link(run.dir, run.dir / layout.AUDIT_CSV)
     if not run.audit:
-        folder_set = run.cfg("data.source", "") == "folder"
+        folder_set = run.cfg("data.source", "") in ("folder", "digits")
         why = (
             f"no {layout.AUDIT_CSV}: every file was usable"
             if folder_set and csv.href is None
