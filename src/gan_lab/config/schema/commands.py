@@ -20,6 +20,7 @@ from gan_lab.runs import layout
 
 # Truncation ψ (gan_lab.core.truncation): sample's psi, the grids' and the score's ψ curve.
 PSI = number("truncation ψ: z pulled toward the mean latent; 1 = off", *PSI_RANGE)
+MAX_PSIS = 32  # ψ values of one curve: each costs a generated set through the extractor
 
 # gan-lab sample (conf/sample.yaml)
 SAMPLE = {
@@ -72,6 +73,13 @@ SCORE = {
         "images per forward pass of the extractor", low=1, high=MAX_BATCH, null=True
     ),
     "seed": whole("noise of the generated sets and the real subset", null=True),
+    "psi_curve": Rule(
+        lambda v: isinstance(v, list | tuple) and 0 < len(v) <= MAX_PSIS and all(map(PSI.ok, v)),
+        f"a list of 1 to {MAX_PSIS} numbers in [{PSI_RANGE[0]:g}, {PSI_RANGE[1]:g}], "
+        "e.g. [1.0,0.9,0.8,0.7,0.5]",
+        "the best checkpoint's FD, precision and recall at each truncation ψ; null = off",
+        null=True,
+    ),
 }
 
 # gan-lab cost (conf/cost.yaml): the timed images are drawn at once (2·n of them).

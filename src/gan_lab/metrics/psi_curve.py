@@ -1,0 +1,133 @@
+"""The truncation curve of a run (``gan-lab score psi_curve=[1.0,0.9,0.8,0.7,0.5]``): the best
+checkpoint's FD, precision and recall at each truncation ψ, in <run_dir>/psi.csv and psi.png.
+
+Truncation (gan_lab.core.truncation) trades variety for typical images; the curve shows the price
+in the score's own feature space. As ψ falls, precision (samples that land among real images)
+usually rises while recall (real images that samples reach) falls, and FD — which wants both the
+data's mean and its spread — usually gets worse once the lost variety outweighs the cleaner
+images. Every ψ draws the same seeded z (pulled in by ψ), so the rows differ by ψ alone.
+
+Cost: one set of ``n_samples`` generated images through the extractor per ψ, and the real subset
+once more (the score's Scorer is not shared: gan_lab.metrics.scores stays as it is).
+"""
+
+import csv
+import io
+from pathlib import Path
+
+import torch
+from omegaconf import ListConfig, OmegaConf
+
+from gan_lab.config import compose, registry
+from gan_lab.config.schema import SCORE
+from gan_lab.config.validate import check_config
+from gan_lab.hardware import pick_device
+from gan_lab.metrics.extractors import load_extractor
+from gan_lab.metrics.images import generate_unit, real_subset
+from gan_lab.metrics.prdc import prdc
+from gan_lab.metrics.scorer import Scorer
+from gan_lab.metrics.scores import checkpoints, settings
+from gan_lab.runs import layout
+from gan_lab.runs.files import check_no_links
+from gan_lab.runs.safe_io import save_atomic, write_atomic
+from gan_lab.training.checkpoint import load_gan, read_checkpoint, resolve_checkpoint
+
+PRDC_K = 5  # the k-NN radii of precision and recall (Naeem et al. 2020's k)
+CURVE = ("fid", "precision", "recall", "density", "coverage")  # the columns, before the suffix
+
+
+def check_psis(psis) -> list[float]:
+    """The ψ values as floats, or the schema's one-paragraph error (before minutes of scoring)."""
+    if isinstance(psis, ListConfig):  # from the command line
+        psis = OmegaConf.to_container(psis)
+    check_config({"psi_curve": psis}, {"psi_curve": SCORE["psi_curve"]})
+    return [float(p) for p in psis]
+
+
+def curve(gan, scorer: Scorer, real: torch.Tensor, psis, n: int, seed: int, device) -> list[dict]:
+    """One row per ψ: FD (the scorer's, against its real statistics) and prdc against ``real``
+    (the same real images' features)."""
+    rows, s = [], scorer.suffix
+    for psi in psis:
+        fakes = generate_unit(
+            gan.generator, gan.noise, n, seed, scorer.batch_size, device, gan.class_ids, psi
+        )
+        feats, logits = scorer.features(fakes, f"generated images at psi={psi:g}")
+        fid = scorer.score_features(feats, logits)[f"val/fid{s}"]
+        pr = prdc(real, feats, PRDC_K)
+        rows.append({"psi": psi, f"val/fid{s}": fid, **{f"val/{k}{s}": v for k, v in pr.items()}})
+    return rows
+
+
+def chosen_checkpoint(run_dir: Path) -> Path:
+    """The checkpoint scores.csv marks best (``gan-lab score`` writes it just before), else the
+    newest of the history."""
+    if (run_dir / layout.SCORES_CSV).is_file():
+        return resolve_checkpoint(layout.best_spec(run_dir))
+    return checkpoints(run_dir)[-1]
+
+
+def psi_curve(run_dir: str | Path, psis, device: str = "auto", **overrides) -> list[dict]:
+    """The curve of the run's best (else last) checkpoint; writes psi.csv and psi.png, prints
+    each row. ``overrides``: the settings of conf/score.yaml (extractor=, n_samples=, seed=, ...)."""
+    psis = check_psis(psis)
+    run_dir = Path(run_dir).expanduser().resolve()
+    check_no_links(run_dir)
+    files = checkpoints(run_dir)
+    config = read_checkpoint(files[-1])["gan_lab"]["config"]  # read as data (design §9)
+    args = [f"{k}={v}" for k, v in overrides.items()]
+    cfg = settings(config, compose("score", [f"run_dir={run_dir}", *args]))
+    check_config(cfg, SCORE)
+    dev = pick_device(device)
+    extractor = load_extractor(cfg["extractor"], cfg["inception_weights"])
+    scorer = Scorer(extractor, cfg["batch_size"], dev)
+    dm = registry.build("data", config["data"], files[-1])
+    dm.load()
+    real, _ = scorer.features(real_subset(dm.images, cfg["n_samples"], cfg["seed"]), "real images")
+    scorer.add_real_features(real)
+    path = chosen_checkpoint(run_dir)
+    gan = load_gan(path, dev)
+    rows = [
+        {"checkpoint": str(path.relative_to(run_dir)), "epoch": gan.epoch, **row}
+        for row in curve(gan, scorer, real, psis, cfg["n_samples"], cfg["seed"], dev)
+    ]
+    for row in rows:
+        print(
+            f"psi {row['psi']:g}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k.startswith("val/")),
+            flush=True,
+        )
+    write_csv(run_dir, rows)
+    write_plot(run_dir, rows, scorer.suffix, path.name, cfg["n_samples"])
+    return rows
+
+
+def write_csv(run_dir: Path, rows: list[dict]) -> Path:
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_atomic(run_dir / layout.PSI_CSV, table.getvalue().encode(), run_dir)
+
+
+def write_plot(run_dir: Path, rows: list[dict], suffix: str, name: str, n: int) -> Path:
+    """FD on the left, precision and recall on the right, both against ψ (1 = no truncation)."""
+    from matplotlib.figure import Figure  # object API: no pyplot state, no display
+
+    rows = sorted(rows, key=lambda r: r["psi"])
+    x = [r["psi"] for r in rows]
+    fig = Figure(figsize=(8, 3.2))
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.17, top=0.84, wspace=0.3)
+    left, right = fig.subplots(1, 2)
+    left.plot(x, [r[f"val/fid{suffix}"] for r in rows], "o-", color="tab:red")
+    left.set(xlabel="truncation ψ", ylabel=f"FD{suffix} (lower is better)")
+    for key, color in (("precision", "tab:blue"), ("recall", "tab:orange")):
+        right.plot(x, [r[f"val/{key}{suffix}"] for r in rows], "o-", color=color, label=key)
+    right.set(xlabel="truncation ψ", ylabel="share", ylim=(-0.02, 1.02))
+    right.legend(loc="best", fontsize="small")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{name}: {n} samples per ψ against {n} real images", fontsize="medium")
+    return save_atomic(
+        run_dir / layout.PSI_PNG, lambda b: fig.savefig(b, format="png", dpi=90), run_dir
+    )
