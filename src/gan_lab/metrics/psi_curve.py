@@ -24,7 +24,6 @@ from gan_lab.config.validate import check_config
 from gan_lab.hardware import pick_device
 from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, real_subset
-from gan_lab.metrics.prdc import prdc
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.metrics.scores import checkpoints, settings
 from gan_lab.runs import layout
@@ -47,6 +46,8 @@ def check_psis(psis) -> list[float]:
 def curve(gan, scorer: Scorer, real: torch.Tensor, psis, n: int, seed: int, device) -> list[dict]:
     """One row per ψ: FD (the scorer's, against its real statistics) and prdc against ``real``
     (the same real images' features)."""
+    from gan_lab.metrics.prdc import prdc  # here: `gan-lab score` without a curve never needs it
+
     rows, s = [], scorer.suffix
     for psi in psis:
         fakes = generate_unit(
