@@ -32,7 +32,8 @@ from gan_lab.runs.sweep import FINAL
 from gan_lab.training.checkpoint import load_gan, resolve_checkpoint
 from gan_lab.training.train import train
 
-RUN_SECTIONS = ["run", "networks", "data", "samples", "training", "scores", "classes", "files"]
+RUN_SECTIONS = ["run", "networks", "data", "samples", "training", "scores"]
+RUN_SECTIONS += ["coverage", "memorisation", "classes", "files"]
 SWEEP_SECTIONS = ["sweep", "table", "grids", "curves", "files"]
 INVERSION_SECTIONS = [
     "inversion",

@@ -9,7 +9,16 @@ from pathlib import Path
 
 from gan_lab.errors import UserError
 from gan_lab.report import page
-from gan_lab.report.run import data, files, overview, samples, training
+from gan_lab.report.run import (
+    classes,
+    coverage,
+    data,
+    files,
+    memorisation,
+    overview,
+    samples,
+    training,
+)
 from gan_lab.report.run.folder import RunFolder
 from gan_lab.runs import layout
 from gan_lab.runs.files import check_no_links
@@ -24,7 +33,9 @@ SECTIONS = (
     ("samples", "Samples over training", samples.samples, "run/samples.html.j2"),
     ("training", "Losses and balance", training.training, "run/training.html.j2"),
     ("scores", "Scores and the best checkpoint", training.scores, "run/scores.html.j2"),
-    ("classes", "Per class", samples.classes, "run/classes.html.j2"),
+    ("coverage", "Fidelity and diversity", coverage.coverage, "run/coverage.html.j2"),
+    ("memorisation", "Memorisation", memorisation.memorisation, "run/memorisation.html.j2"),
+    ("classes", "Per class", classes.classes, "run/classes.html.j2"),
     ("files", "Files", files.files, "run/files.html.j2"),
 )
 

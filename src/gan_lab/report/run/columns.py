@@ -10,7 +10,9 @@ other where the run measured both. Runs from before the floors show their scores
 
 import math
 
-from gan_lab.report.run.folder import fmt, number
+from gan_lab.report.run.best import evaluations
+from gan_lab.report.run.folder import RunFolder, fmt, number
+from gan_lab.runs import layout
 
 FLOOR, STD = "_floor", "_std"
 # Which section shows a metric: the quality scores with the best checkpoint ("scores"), the
@@ -105,3 +107,13 @@ def floor_series(rows: list[dict], name: str) -> tuple[list[float], list[float]]
     points = [(number(r.get("epoch")), number(r.get(floor_of(name)))) for r in rows]
     points = [(e, f) for e, f in points if e is not None and f is not None and math.isfinite(f)]
     return [e for e, _ in points], [f for _, f in points]
+
+
+def scored(run: RunFolder, which: str) -> tuple[str, list[dict]]:
+    """(file, rows) that hold the scores of ``which`` family: gan-lab score's scores.csv when it
+    has them (the table ``best@`` reads), else the evaluations of the training's metrics.csv;
+    ("", []) when neither does."""
+    if run.scores and of_family(run.scores, which):
+        return layout.SCORES_CSV, run.scores
+    rows = evaluations(run.epochs)
+    return (layout.METRICS_CSV, rows) if of_family(rows, which) else ("", [])

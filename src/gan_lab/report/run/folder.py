@@ -117,6 +117,7 @@ class RunFolder:
     steps: list[dict]  # steps.csv
     ssim: list[dict]  # ssim.csv
     warnings: list[dict]  # warnings.csv
+    classes: list[dict]  # classes.csv: per scored epoch and class, data and sample shares
     audit: list[dict]  # data_audit.csv
     scores: list[dict] | None  # scores.csv of gan_lab.score; None when it was not run
     scores_key: str | None  # the metric scores.csv was ranked by
@@ -141,6 +142,7 @@ class RunFolder:
             steps=read_rows(run / layout.STEPS_CSV),
             ssim=read_rows(run / layout.SSIM_CSV),
             warnings=read_rows(run / layout.WARNINGS_CSV),
+            classes=read_rows(run / layout.CLASSES_CSV),
             audit=read_rows(run / layout.AUDIT_CSV),
             scores=read_rows(scores) if scores.is_file() else None,
             scores_key=scores_key(run),

@@ -3,7 +3,10 @@ and procedure it trained ("networks"). Templates: run/overview.html.j2, run/netw
 
 import yaml
 
+from gan_lab.report.run import columns, memorisation
+from gan_lab.report.run.best import best_choice
 from gan_lab.report.run.folder import RunFolder, fmt, number
+from gan_lab.report.run.training import beside_floors
 from gan_lab.runs import layout
 
 
@@ -43,7 +46,27 @@ def overview(run: RunFolder) -> dict:
         span = f"epochs {s.get('start_epoch')}→{end}"
         text = f"{s.get('started')} → {s.get('ended') or '…'}, {span}, {s.get('status')}"
         facts.append((f"session {i + 1}", text))
-    return {"status": run.status, "folder": str(run.dir), "overrides": overrides, "facts": facts}
+    if scored := at_best(run):
+        facts.append(scored)
+    return {
+        "status": run.status,
+        "folder": str(run.dir),
+        "overrides": overrides,
+        "facts": facts,
+        "alerts": memorisation.warnings(run),  # [epoch, message]: shown above everything
+    }
+
+
+def at_best(run: RunFolder) -> tuple[str, str] | None:
+    """("scores at epoch N", "FID 2.4 (1.9× the real-vs-real floor 1.26); ...") at the epoch the
+    scores section calls best, for the scores the run measured a floor of; None without floors."""
+    best = best_choice(run)
+    if best is None:
+        return None
+    row = next((x for x in best.rows if number(x.get("epoch")) == best.epoch), {})
+    names = [n for n in columns.values([row]) if columns.family(n) != "coverage"]
+    shown = beside_floors(row, names)
+    return (f"scores at the best epoch ({fmt(best.epoch)})", "; ".join(shown)) if shown else None
 
 
 def recipe_choices(run: RunFolder) -> str:

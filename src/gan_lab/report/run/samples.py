@@ -80,4 +80,3 @@ def samples(run: RunFolder) -> dict:
         if gif.exists()
         else None,
     }
-

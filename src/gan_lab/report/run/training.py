@@ -4,7 +4,8 @@ with the checkpoint to use ("scores"). Templates: run/training.html.j2, run/scor
 from pathlib import Path
 
 from gan_lab.report import images, links, plots
-from gan_lab.report.run.best import best_choice, evaluations, score_columns
+from gan_lab.report.run import columns
+from gan_lab.report.run.best import best_choice, evaluations
 from gan_lab.report.run.folder import RunFolder, fmt, number
 from gan_lab.runs import keys, layout
 from gan_lab.runs.files import read_bytes
@@ -52,11 +53,46 @@ def training(run: RunFolder) -> dict:
     }
 
 
+def shown_scores(rows: list[dict], key: str | None) -> list[str]:
+    """The columns this section shows: the quality scores (FID/KID/IS in any feature space) and
+    the metric the best epoch was ranked by; precision/recall/density/coverage and memorisation
+    have their own sections (coverage.py, memorisation.py), the floors stand beside their score."""
+    return [n for n in columns.values(rows) if columns.family(n) == "scores" or n == key]
+
+
+def score_table(rows: list[dict], names: list[str]) -> tuple[list[str], list[list]]:
+    """Header and cells: each score, its std, its floor and the score ÷ its floor (when the run
+    logged a floor; the sort of the page's tables reads "1.9×" as 1.9)."""
+    header, getters = ["epoch"], [lambda x: fmt(x.get("epoch"))]
+    for n in names:
+        header.append(n)
+        getters.append(lambda x, n=n: fmt(x.get(n)))
+        extra = [n + columns.STD, columns.floor_of(n)]
+        for c in extra:
+            if any(number(x.get(c)) is not None for x in rows):
+                header.append(c)
+                getters.append(lambda x, c=c: fmt(x.get(c)))
+        if any(number(x.get(columns.floor_of(n))) is not None for x in rows):
+            header.append(f"{n} ÷ floor")
+            getters.append(lambda x, n=n: columns.times(x.get(n), x.get(columns.floor_of(n))))
+    return header, [[get(x) for get in getters] for x in rows]
+
+
+def beside_floors(row: dict, names: list[str]) -> list[str]:
+    """``FID 2.4 (1.9× the real-vs-real floor 1.26)`` for each score of ``row`` with a floor."""
+    return [
+        f"{columns.label(n)} {columns.with_floor(row.get(n), row.get(columns.floor_of(n)))}"
+        for n in names
+        if number(row.get(n)) is not None and number(row.get(columns.floor_of(n))) is not None
+    ]
+
+
 def scores(run: RunFolder) -> dict:
     best = best_choice(run)
     series: dict[str, tuple[list[float], list[float]]] = {}
     rows = best.rows if best else evaluations(run.epochs)
-    for name in score_columns(rows):
+    names = shown_scores(rows, best.key if best else None)
+    for name in names:
         points = [(number(x.get("epoch")), number(x.get(name))) for x in rows]
         points = [(e, v) for e, v in points if e is not None and v is not None]
         if points:
@@ -64,11 +100,13 @@ def scores(run: RunFolder) -> dict:
     plot = None
     if series or run.ssim:
         best_at = (best.epoch, best.key) if best else (None, "")
-        png = plots.score_curves(series, *best_at, ssim=(run.ssim, run.epochs))
+        floors = {n: columns.floor_series(rows, n) for n in series}
+        png = plots.score_curves(series, *best_at, ssim=(run.ssim, run.epochs), floors=floors)
         plot = links.drawn(png, "scores over epochs", "plot")
     out = {
         "best": None,
         "plot": plot,
+        "floored": any(columns.floor_series(rows, n)[0] for n in series),
         "table": None,
         "metric": run.cfg("metrics.best", "val/fid"),
         "folder": str(run.dir),
@@ -77,8 +115,10 @@ def scores(run: RunFolder) -> dict:
         return out
     ckpt = best.checkpoint
     shown = str(ckpt.relative_to(run.dir)) if ckpt.is_relative_to(run.dir) else ckpt.name
+    at_best = next((x for x in best.rows if number(x.get("epoch")) == best.epoch), {})
     out["best"] = {
         "epoch": fmt(best.epoch),
+        "floors": beside_floors(at_best, names),
         "by": f"by {best.key}"
         if best.key
         else f"by gan-lab score ({layout.SCORES_MD} names the metric)",
@@ -86,18 +126,15 @@ def scores(run: RunFolder) -> dict:
         "checkpoint": links.link(run.dir, ckpt, shown) if ckpt.exists() else None,
         "use": best.use,
     }
-    names = [c for c in (best.rows[0] if best.rows else {}) if c.startswith("val/")]
     by_file = best.source == layout.SCORES_CSV  # scores.csv names each row's checkpoint
-    table = []
-    for x in best.rows:
-        row = [fmt(x.get("epoch")), *(fmt(x.get(n)) for n in names)]
+    header, table = score_table(best.rows, names)
+    for x, row in zip(best.rows, table, strict=True):
         if by_file:  # a link only to a file inside the run folder: the CSV is the folder's data
             named = str(x.get("checkpoint") or "")
             inside = links.inside(run.dir, run.dir / named) and not Path(named).is_absolute()
             row.append(links.link(run.dir, run.dir / named, named) if inside else named)
-        table.append(row)
     out["table"] = {
-        "header": ["epoch", *names] + (["checkpoint"] if by_file else []),
+        "header": header + (["checkpoint"] if by_file else []),
         "rows": table,
         "marks": ["best" if number(x.get("epoch")) == best.epoch else "" for x in best.rows],
     }
