@@ -58,6 +58,34 @@ def pairwise_ssim(
     return out
 
 
+@torch.no_grad()
+def paired_ssim(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype = torch.float32):
+    """SSIM(a_i, b_i) for each pair of rows: the diagonal of ``pairwise_ssim`` (same definition
+    and constants) without the rest of the matrix; the memorisation gallery's column."""
+    if not len(a):
+        return torch.empty(0)
+    pad = 5  # the 11-pixel Gaussian of pairwise_ssim's defaults
+    a = F.pad(a.to(dtype), (pad,) * 4, mode="reflect")
+    b = F.pad(b.to(dtype), (pad,) * 4, mode="reflect")
+    t = torch.arange(11, dtype=dtype, device=a.device) - 5
+    kernel = torch.exp(-(t**2) / (2 * 1.5**2))
+    kernel = kernel / kernel.sum()
+    g_h = _filter_matrix(a.shape[-2] - 2 * pad, kernel)
+    g_w = _filter_matrix(a.shape[-1] - 2 * pad, kernel).T
+
+    def _blur(x: torch.Tensor) -> torch.Tensor:
+        return g_h @ x @ g_w
+
+    mu_a, mu_b = _blur(a), _blur(b)
+    var_a = (_blur(a * a) - mu_a**2).clamp(min=0)
+    var_b = (_blur(b * b) - mu_b**2).clamp(min=0)
+    cov = _blur(a * b) - mu_a * mu_b
+    c1, c2 = 0.01**2, 0.03**2
+    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    return (num / den).flatten(1).mean(1)
+
+
 def best_ssim(fakes: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
     """Per fake image, the highest SSIM against any of the reals."""
     return pairwise_ssim(fakes, reals).max(dim=1).values

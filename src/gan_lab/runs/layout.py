@@ -54,7 +54,8 @@ STEPS_CSV = "steps.csv"  # one row per step: D and G loss, D(x), D(G(z))
 SSIM_CSV = "ssim.csv"  # one row per SSIM measurement
 WARNINGS_CSV = "warnings.csv"  # one row per imbalance/collapse warning: epoch, kind, message
 CLASSES_CSV = "classes.csv"  # per (scored epoch, class): data/sample share, accuracy, FD
-HISTORY = (METRICS_CSV, STEPS_CSV, SSIM_CSV, WARNINGS_CSV)  # cut back on a resume (design §9)
+# Cut back on a resume (design §9): every table whose rows belong to an epoch.
+HISTORY = (METRICS_CSV, STEPS_CSV, SSIM_CSV, WARNINGS_CSV, CLASSES_CSV)
 LOSSES_PNG = "losses.png"  # the losses and D's outputs of metrics.csv and steps.csv
 # What the report needs and no CSV holds: networks, data, device, precision, each session's times.
 RUN_INFO = "run.json"

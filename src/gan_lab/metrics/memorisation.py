@@ -1,0 +1,112 @@
+"""Does the generator copy its training images? Nearest training images in feature space.
+
+A GAN trained long on few images can learn to redraw them: low FID, high precision, and nothing
+new. For each generated image we find its nearest training image in the metrics' feature space
+and call the sample a *copy* when it lies closer to that image than ``COPY_RADIUS`` (one half) of
+the distance from that training image to its own nearest other training image (leave-one-out).
+The score ``val/memorisation`` is the share of copies, in [0, 1]:
+
+- a generator that outputs training images scores 1 (distance 0 to its nearest training image);
+- held-out real images of the same set, searched against the other training images, give the
+  floor ``val/memorisation_floor``: what fresh images of this set score (a few per cent on the
+  digits; more for a small set, whose images lie far apart);
+- ``metrics.memorisation_line`` (docs/scores.md) is where a run is flagged as memorising.
+
+The radius is relative to each training image's own neighbourhood, so the same rule holds in
+dense and sparse parts of the set and in any feature space (Inception's 2,048 values or a small
+classifier's 128). The gallery beside it (``memorisation/epoch_NNNN.png`` and ``.csv``) shows the
+closest pairs with their pixel SSIM, so a person can see whether "close" means "the same picture".
+"""
+
+import csv
+import io
+from pathlib import Path
+
+import torch
+from torchvision.utils import make_grid
+
+from gan_lab.metrics.prdc import CHUNK, knn_radii
+from gan_lab.metrics.similarity import paired_ssim
+from gan_lab.runs import layout
+from gan_lab.runs.safe_io import write_atomic, write_png
+
+COPY_RADIUS = 0.5  # a copy lies within this share of its training image's leave-one-out radius
+SHOWN_PAIRS = 16  # closest pairs in the gallery image (4 rows of 4 sample|training pairs)
+CSV_FIELDS = ("rank", "sample", "train_index", "train_name", "distance", "ssim")
+
+
+def nearest(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distance, index) of each row of ``x``'s nearest row of ``ref`` (Euclidean, float64)."""
+    x, ref = x.double(), ref.double()
+    dist = torch.empty(len(x), dtype=torch.float64, device=x.device)
+    idx = torch.empty(len(x), dtype=torch.long, device=x.device)
+    for start in range(0, len(x), CHUNK):
+        d = torch.cdist(x[start : start + CHUNK], ref).min(dim=1)
+        dist[start : start + len(d.values)], idx[start : start + len(d.values)] = d
+    return dist, idx
+
+
+class Reference:
+    """The training images' features and their leave-one-out radii, computed once per run."""
+
+    def __init__(self, train: torch.Tensor):
+        if len(train) < 2:
+            raise ValueError("the memorisation check needs at least two training images")
+        self.train = train.double()
+        self.radii = knn_radii(self.train, 1)
+
+    def match(self, samples: torch.Tensor) -> dict:
+        """Each sample's nearest training row, distance, and whether it is a copy."""
+        dist, idx = nearest(samples, self.train)
+        copy = dist < COPY_RADIUS * self.radii[idx]
+        return {"distance": dist, "index": idx, "copy": copy, "score": float(copy.double().mean())}
+
+
+def score(samples: torch.Tensor, train: torch.Tensor) -> float:
+    """The share of ``samples`` that are copies of rows of ``train`` (module docstring)."""
+    return Reference(train).match(samples)["score"]
+
+
+def floor(feats: torch.Tensor, held_out: slice, n_train: int) -> float:
+    """The score of the held-out real rows ``held_out`` of ``feats`` against the first
+    ``n_train`` rows without them: what fresh images of this set score."""
+    rows = torch.arange(n_train, device=feats.device)
+    keep = rows[(rows < held_out.start) | (rows >= held_out.stop)]
+    if len(keep) < 2:
+        return float("nan")
+    return score(feats[held_out], feats[keep])
+
+
+def pairs(match: dict, samples: torch.Tensor, train_images: torch.Tensor, names) -> list[dict]:
+    """The gallery's rows, closest first: ``train_images`` are the matched training images (one
+    per sample, [0, 1], as ``samples``); ``names[i]``: sample i's training image's index and name."""
+    ssim = paired_ssim(samples, train_images)
+    order = torch.argsort(match["distance"].cpu(), stable=True)
+    return [
+        {
+            "rank": rank,
+            "sample": int(i),
+            "train_index": names[int(i)][0],
+            "train_name": names[int(i)][1],
+            "distance": float(match["distance"][i]),
+            "ssim": float(ssim[i]),
+        }
+        for rank, i in enumerate(order.tolist(), start=1)
+    ]
+
+
+def write_gallery(
+    run_dir: Path, epoch: int, rows: list[dict], samples: torch.Tensor, train_images: torch.Tensor
+) -> None:
+    """memorisation/epoch_NNNN.png (the closest pairs, sample left, training image right) and
+    .csv (every sample, closest first), each written atomically into the run folder."""
+    shown = [r["sample"] for r in rows[:SHOWN_PAIRS]]
+    tiles = torch.stack([t for i in shown for t in (samples[i], train_images[i])]).float().cpu()
+    grid = make_grid(tiles, nrow=8, padding=2, pad_value=1.0)
+    write_png(layout.memorisation_png(run_dir, epoch), grid, run_dir)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({**r, "distance": f"{r['distance']:.6g}", "ssim": f"{r['ssim']:.4f}"})
+    write_atomic(layout.memorisation_csv(run_dir, epoch), table.getvalue().encode(), run_dir)
