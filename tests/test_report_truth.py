@@ -176,6 +176,7 @@ def test_memorisation_score_warning_and_closest_pairs(truthful):
     png = layout.memorisation_png(run, 4).read_bytes()
     assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in page.images
     assert "memorisation/epoch_0004.csv" in page.links
+    assert "classes.csv" in page.links  # and the files section lists the new files
     assert page.rows("pairs") == [
         ["1", "17", HOSTILE_NAME, "0.0123", "0.991"],
         ["2", "3", "seven_004.png", "0.5", "0.62"],

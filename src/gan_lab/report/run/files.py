@@ -7,11 +7,13 @@ from gan_lab.report import links
 from gan_lab.report.run.folder import RunFolder
 from gan_lab.runs import layout
 
+MAX = 1000  # files of one folder listed, at most (a run scored every epoch for years: its first)
 TABLES = (
     layout.METRICS_CSV,
     layout.STEPS_CSV,
     layout.SSIM_CSV,
     layout.WARNINGS_CSV,
+    layout.CLASSES_CSV,
     layout.AUDIT_CSV,
     layout.SCORES_CSV,
     layout.SCORES_MD,
@@ -36,6 +38,9 @@ def files(run: RunFolder) -> dict:
     pictures = [folder / layout.LOSSES_PNG, *[p for _, p in run.grids], layout.gif_path(folder)]
     pictures += sorted(layout.preview_dir(folder).glob("*.png"))
     groups.append(("pictures", [p for p in pictures if p.exists()]))
+    pairs = folder / layout.MEMORISATION
+    if pairs.is_dir():  # the closest pairs of every scored epoch (pictures and their CSVs)
+        groups.append(("memorisation", sorted(p for p in pairs.iterdir() if p.is_file())[:MAX]))
     logs = [*folder.glob(layout.LOG_GLOB), layout.hydra_config(folder)]
     logs.append(layout.hydra_overrides(folder))
     groups.append(("logs and config", [p for p in logs if p.exists()]))

@@ -78,7 +78,9 @@ def memorisation(run: RunFolder) -> dict:
         csv = layout.memorisation_csv(run.dir, epoch)
         gallery = {
             "epoch": epoch,
-            "picture": links.picture(run.dir, png, f"closest pairs at epoch {epoch}", "plot pixel"),
+            "picture": links.picture(
+                run.dir, png, f"closest pairs at epoch {epoch}", "pairs pixel"
+            ),
             "link": links.link(run.dir, png, str(png.relative_to(run.dir))),
             "csv": links.link(run.dir, csv, str(csv.relative_to(run.dir))),
             "pairs": pairs(run, epoch),
