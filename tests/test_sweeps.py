@@ -87,8 +87,13 @@ def test_2x2_multirun_writes_one_table_and_one_image(sweep):
     assert table.count("](<") == 8  # a link to each run folder and to each last grid
     with Image.open(sweep / "summary.png") as im:
         assert im.width > 2 * im.height  # four grids side by side
+    # One seed per setting: the settings table says there is no interval and how to get one.
+    assert "one seed: no interval; add -m seed=0,1,2" in table
+    with (sweep / "settings.csv").open(newline="") as f:
+        settings = list(csv.DictReader(f))
+    assert [(r["n"], r["low(g_loss)"]) for r in settings] == [("1", "")] * 4
     # The sweep's page and each run's page were written when the sweep and the runs ended.
-    assert (sweep / "report.html").exists()
+    assert "one seed: no interval; add -m seed=0,1,2" in (sweep / "report.html").read_text()
     assert all((run / "report.html").exists() for run in runs)
 
 

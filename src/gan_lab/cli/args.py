@@ -212,9 +212,58 @@ def _device_args(value: str) -> list[str]:
     return [f"trainer.accelerator={accelerator}"]
 
 
+SEEDS_KEY = "sweep.seeds"
+
+
+def seed_axis(command: str, args: Sequence[str]) -> list[str]:
+    """``sweep.seeds=N`` on a ``-m`` command line → the sweep axis ``seed=0,…,N-1`` added (the key
+    itself stays, as the runs' record). Refused in one paragraph without -m, beside a ``seed=``
+    of other values, and outside train (gan-lab tune re-trains on seeds with tune.confirm_seeds).
+    Applied again to its own output it changes nothing (the dispatcher and train.py both call it)."""
+    args = list(map(str, args))
+    given = [a for a in args if a.lstrip("+").partition("=")[0] == SEEDS_KEY]
+    if not given:
+        return args
+    value = given[-1].partition("=")[2].strip("'\"")
+    if not value.isdigit() or int(value) > 1000:
+        raise UserError(
+            f"{given[-1]} is not a number of seeds: sweep.seeds=N takes a whole number from 0 "
+            "to 1000 (with -m, sweep.seeds=3 runs every setting on seeds 0, 1 and 2)."
+        )
+    n = int(value)
+    if command != "train":
+        if command == "tune" and n:
+            raise UserError(
+                f"{given[-1]} is for gan-lab train -m; gan-lab tune re-trains its best recipe "
+                "and its starting point on several seeds with tune.confirm_seeds=N."
+            )
+        return args
+    if n == 0:
+        return args
+    if "-m" not in args and "--multirun" not in args:
+        raise UserError(
+            f"{given[-1]} adds the sweep axis seed=0,…,{n - 1}, which only a multirun runs: add "
+            f"-m (gan-lab train -m {given[-1]} model.lr_g=2e-4,1e-4 runs each learning rate on "
+            f"{n} seeds, and the sweep's summary gives each setting an interval). A single run "
+            "takes one seed: seed=<n>."
+        )
+    axis = ",".join(str(i) for i in range(n))
+    seeds = [a for a in args if a.lstrip("+").partition("=")[0] == "seed"]
+    if any(a.partition("=")[2].strip("'\"") != axis for a in seeds):
+        raise UserError(
+            f"{given[-1]} and {seeds[0]} both set the seeds of the sweep: give one of them "
+            f"({given[-1]} is seed={axis}; for other seeds, -m seed=<a>,<b>,<c> alone)."
+        )
+    if seeds:
+        return args
+    at = args.index(given[-1]) + 1  # beside it: Hydra reads the overrides as one run of words
+    return [*args[:at], f"seed={axis}", *args[at:]]
+
+
 def common_names(command: str, args: Sequence[str]) -> list[str]:
     """``out_dir=`` and ``device=`` in every command (OUT_DIR_KEYS; train's device → its
-    trainer.accelerator and trainer.devices)."""
+    trainer.accelerator and trainer.devices); ``sweep.seeds=N`` (:func:`seed_axis`)."""
+    args = seed_axis(command, args)
     out = []
     for arg in map(str, args):
         key, sep, value = arg.partition("=")

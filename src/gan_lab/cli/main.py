@@ -359,12 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int | None:
         return 0
     try:
         refuse_flags(rest, name)
+        # ~ expanded, paths quoted, out_dir=/device=/sweep.seeds= spelled out (gan_lab.cli.args)
+        rest = as_typed(common_names(name, bare_folder(name, rest)))
     except UserError as err:
         print(f"\ngan-lab: {err}\n", file=sys.stderr)
         return 2
-    rest = as_typed(
-        common_names(name, bare_folder(name, rest))
-    )  # ~ expanded, paths quoted (gan_lab.cli.args)
     module, function = COMMANDS[name][0].split(":")
     run = getattr(importlib.import_module(module), function)
     # Hydra and the tools read sys.argv; the program name is what --help and errors show.

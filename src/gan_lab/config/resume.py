@@ -36,6 +36,7 @@ CHANGEABLE_ON_RESUME = (
     "callbacks.hparams",
     "callbacks.history.plot",
     "logger",
+    "sweep",  # how a sweep's summary compares the runs, not how one trains
 )
 # Settings of this machine, not of the experiment: the stored value is never taken back (a path on
 # someone else's machine is no place to write to), the composed one is used.

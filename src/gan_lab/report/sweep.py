@@ -1,6 +1,8 @@
 """A sweep's report.html (design §6): the comparison table 001 and 002 built by hand.
 
-The rows are the sweep summary's own (gan_lab.runs.sweep.summarize_run: the overrides that differ,
+First the settings (every override but seed), their seeds pooled: intervals, ranked, each
+compared with the best (gan_lab.runs.seeds, as summary.md and settings.csv have them). Then the
+runs: the rows are the sweep summary's own (gan_lab.runs.sweep.summarize_run: the overrides that differ,
 status, final losses, balance, D's outputs, the last of every score, minutes), sortable by any
 column; then every run's final grid and every run's curves on shared axes. Each section below
 turns the rows into plain data for its template (templates/sweep/).
@@ -13,6 +15,7 @@ from hydra.experimental.callback import Callback
 from gan_lab.errors import UserError
 from gan_lab.report import images, links, page, plots
 from gan_lab.report.run.best import evaluations
+from gan_lab.report.sweep_summary import settings as pooled_settings
 from gan_lab.runs import keys, layout
 from gan_lab.runs.files import check_no_links, read_rows
 from gan_lab.runs.sweep import (
@@ -48,6 +51,20 @@ def overview(sweep_dir: Path, rows: list[dict], overrides: list[dict], varied: l
         "status": ", ".join(f"{n} {s}" for s, n in status.items()),
         "differs": [(k, sorted({str(o.get(k, "")) for o in overrides})) for k in varied],
         "common": list(common.items()),
+    }
+
+
+def settings(rows: list[dict], varied: list[str], sweep_dir: Path) -> dict:
+    """The settings table: a row is marked where its verdict is not a clear one (one seed, or
+    not distinguishable from the best)."""
+    pooled = pooled_settings(rows, varied, sweep_dir, None)
+    clear = ("best", "worse")
+    return {
+        "header": pooled.header(),
+        "rows": pooled.text_rows(),
+        "marks": ["" if s.verdict in clear or not s.verdict else "warn" for s in pooled.settings],
+        "choice": pooled.choice,
+        "caveat": pooled.caveat,
     }
 
 
@@ -153,8 +170,14 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
             overview(sweep_dir, rows, overrides, varied),
         ),
         S(
+            "settings",
+            "Settings, seeds pooled",
+            "sweep/settings.html.j2",
+            settings(rows, varied, sweep_dir),
+        ),
+        S(
             "table",
-            "Comparison",
+            "Every run",
             "sweep/table.html.j2",
             comparison(sweep_dir, rows, columns(rows, varied), thumbs),
         ),

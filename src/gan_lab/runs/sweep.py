@@ -1,5 +1,6 @@
 """The folders of a sweep: which runs it holds, what differs between them, each run's final row;
-and the summary's two tables (summary.csv, summary.md) written from those rows.
+and the summary's tables (summary.csv, settings.csv, summary.md) written from those rows — the
+settings' (seeds pooled, ranked, each compared with the best) from gan_lab.runs.seeds.
 
 Reading only: the summary's picture is drawn by gan_lab.report.sweep_figure, and the summary as a
 whole (``gan-lab summarize``, and SweepSummary, the Hydra callback that writes it when a
@@ -17,6 +18,7 @@ from gan_lab.errors import UserError
 from gan_lab.runs import keys, layout
 from gan_lab.runs.files import epoch_of_row, read_bytes, read_rows, read_yaml
 from gan_lab.runs.layout import FAILED, METRICS_CSV
+from gan_lab.runs.seeds import AUTO, RAW, Pooled
 
 # The summary's columns of the final epoch's means (metrics.csv stores them under the bare key).
 FINAL = {keys.short(k): k for k in keys.STAT_KEYS}
@@ -93,19 +95,32 @@ def summarize_run(run: Path, sweep_dir: Path, varied: list[str], overrides: dict
     row.update({k: overrides.get(k, "") for k in varied})
     row["status"] = run_status(run, rows)
     row["epochs"] = last.get("epoch", "")
+    raw: dict[str, float] = {}  # unrounded: what the per-setting statistics pool (runs.seeds)
     for name, key in FINAL.items():
         value = _float(last.get(key))
-        row[name] = "" if value is None else round(value, 4)
-    d, g = _float(row[keys.short(keys.D_LOSS)]), _float(row[keys.short(keys.G_LOSS)])
-    row["balance"] = "" if d is None or g is None else round(g - d, 4)
+        if value is not None:
+            raw[name] = value
+    d, g = raw.get(keys.short(keys.D_LOSS)), raw.get(keys.short(keys.G_LOSS))
+    if d is not None and g is not None:
+        raw["balance"] = g - d
     # Evaluation metrics may be computed only every N epochs: take each one's last value.
     for key in sorted({k for r in rows for k in r if k.startswith("val/")}):
         values = [v for v in (_float(r.get(key)) for r in rows) if v is not None]
-        row[key] = round(values[-1], 4) if values else ""
+        if values:
+            raw[key] = values[-1]
+    for key in [k for k in raw if k.startswith("val/fid") and raw.get(f"{k}_floor", 0) > 0]:
+        # FID in units of the floor (real against held-out real images: 1 = as close as it gets)
+        raw[f"{key}_over_floor"] = raw[key] / raw[f"{key}_floor"]
+    for name in [*FINAL, "balance"]:
+        row[name] = round(raw[name], 4) if name in raw else ""
+    logged = {k for r in rows for k in r if k.startswith("val/")}
+    for key in sorted(logged | {k for k in raw if k.startswith("val/")}):
+        row[key] = round(raw[key], 4) if key in raw else ""
     seconds = [v for v in (_float(r.get("epoch_seconds")) for r in rows) if v is not None]
     row["wall_min"] = round(sum(seconds) / 60, 2) if seconds else ""
     grid = last_grid(run)
     row["samples"] = grid.relative_to(sweep_dir).as_posix() if grid else ""
+    row[RAW] = {k: v for k, v in raw.items() if not k.endswith("_std")}
     return row
 
 
@@ -116,7 +131,7 @@ def columns(rows: list[dict], varied: list[str]) -> list[str]:
     return [*fixed, *vals, "wall_min", "samples", "folder"]
 
 
-def write_markdown(rows: list[dict], cols: list[str], path: Path) -> None:
+def markdown(rows: list[dict], cols: list[str]) -> str:
     shown = [c for c in cols if c != "folder"]
 
     def cell(row: dict, col: str) -> str:
@@ -130,7 +145,7 @@ def write_markdown(rows: list[dict], cols: list[str], path: Path) -> None:
     lines = ["| " + " | ".join(shown) + " |", "|" + " --- |" * len(shown)]
     lines += ["| " + " | ".join(cell(r, c) for c in shown) + " |" for r in rows]
     note = "balance = g_loss − d_loss (0: even; > 0: D is winning). wall_min: training minutes."
-    path.write_text("\n".join(lines) + f"\n\n{note}\n")
+    return "\n".join(lines) + f"\n\n{note}\n"
 
 
 def summary_rows(sweep_dir: Path) -> tuple[list[dict], list[str]]:
@@ -152,11 +167,47 @@ def summary_rows(sweep_dir: Path) -> tuple[list[dict], list[str]]:
     return rows, varied
 
 
-def write_tables(rows: list[dict], varied: list[str], sweep_dir: Path) -> None:
-    """summary.csv (every column) and summary.md (linked, without the folder column)."""
+def stored_choice(sweep_dir: Path) -> tuple[str, str]:
+    """(sweep.metric, metrics.best) of the sweep's first run with a stored config: what its
+    settings table is ranked by when the command that writes it names no metric."""
+    for run in find_runs(sweep_dir):
+        hydra = layout.hydra_config(run)
+        config = (_yaml(hydra) if hydra.is_file() else None) or {}
+        if isinstance(config, dict):
+            sweep, metrics = config.get("sweep"), config.get("metrics")
+            wanted = sweep.get("metric") if isinstance(sweep, dict) else None
+            best = metrics.get("best") if isinstance(metrics, dict) else None
+            return str(wanted or AUTO), str(best or "val/fid")
+    return AUTO, "val/fid"
+
+
+def write_settings(pooled: Pooled, path: Path) -> None:
+    rows = pooled.csv_rows()
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["rank"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def settings_markdown(pooled: Pooled) -> str:
+    head = pooled.header()
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += [
+        "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in pooled.text_rows()
+    ]
+    return "\n".join(lines) + f"\n\n{pooled.choice}. {pooled.caveat}\n"
+
+
+def write_tables(rows: list[dict], varied: list[str], sweep_dir: Path, pooled: Pooled) -> None:
+    """summary.csv (every run, every column), settings.csv (every setting, its seeds pooled) and
+    summary.md: the settings ranked, then every run linked (without the folder column)."""
     cols = columns(rows, varied)
     with (sweep_dir / "summary.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    write_markdown(rows, cols, sweep_dir / "summary.md")
+    write_settings(pooled, sweep_dir / "settings.csv")
+    (sweep_dir / "summary.md").write_text(
+        f"## Settings, seeds pooled\n\n{settings_markdown(pooled)}\n"
+        f"## Every run\n\n{markdown(rows, cols)}"
+    )

@@ -44,7 +44,7 @@ from gan_lab.config.schema.rules import (
     whole,
     wholes,
 )
-from gan_lab.config.schema.run import GROUPS, OUTPUT, RUN
+from gan_lab.config.schema.run import GROUPS, OUTPUT, RUN, SWEEP
 from gan_lab.config.schema.trainer import PRECISIONS, TRAINER
 from gan_lab.config.schema.tune import PRUNERS, SAMPLERS, TUNE
 
@@ -103,6 +103,7 @@ TRAIN = {
     **CALLBACKS,
     **METRICS,  # also gan-lab score's defaults
     **OUTPUT,
+    **SWEEP,
 }
 
 # recipe=auto (gan_lab/training/recipe.py) leaves these at auto until the run knows its set,

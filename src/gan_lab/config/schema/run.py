@@ -34,6 +34,7 @@ GROUPS = (
     "logger.mlflow",
     "logger.wandb",
     "paths",
+    "sweep",
 )
 
 RUN = {
@@ -45,6 +46,15 @@ RUN = {
     ),
     "allow_data_change": flag(
         "resume on a training set that changed since the checkpoint (added, removed, relabelled)"
+    ),
+}
+
+# How a -m sweep is compared (gan_lab.runs.seeds): sweep.seeds is read before Hydra starts
+# (gan_lab.cli.args.seed_axis) and stays in the run's config as a record.
+SWEEP = {
+    "sweep.seeds": whole("with -m: adds the axis seed=0,…,N-1; 0 = off", low=0, high=1000),
+    "sweep.metric": text(
+        "the column the sweep summary ranks settings by; auto = metrics.best", null=False
     ),
 }
 
