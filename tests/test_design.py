@@ -227,7 +227,10 @@ def run_folder_names(path: Path) -> list[str]:
         if id(node) in skip:
             continue
         text = node.value
-        tag = _is_a_tag(parents.get(id(node)))
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.JoinedStr):  # f"samples/fixed_noise{suffix}": as the f-string is
+            parent = parents.get(id(parent))
+        tag = _is_a_tag(parent)
         parts = set(text.split("/")) if "/" in text and not tag else set()
         if text in RUN_FOLDERS and _used_as_a_path(parents.get(id(node))):
             parts.add(text)

@@ -96,6 +96,12 @@ def test_grids_at_a_psi_set_on_resume_are_labelled_in_the_file_log_and_report(
     page = (run / layout.REPORT).read_text()
     assert "epoch 3, the latest grid, truncated ψ=0.5" in page
     assert "epoch 2, truncated" not in page and "epoch 3, truncated ψ=0.5" in page
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / layout.TENSORBOARD), size_guidance={"images": 0})
+    events.Reload()
+    shown = {tag: len(events.Images(tag)) for tag in events.Tags()["images"]}
+    assert shown == {"samples/fixed_noise": 3, "samples/fixed_noise_psi0.5": 1}  # never mixed
 
 
 @pytest.fixture(scope="module")

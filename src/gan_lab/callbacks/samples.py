@@ -94,12 +94,13 @@ class SampleGrid(Callback):
         if trainer.is_global_zero:
             label = {} if self.psi == 1.0 else {layout.GRID_PSI: f"{self.psi:g}"}
             write_png(path, grid, self.dirpath, label)
-            tag = "samples/fixed_noise" + (f"_psi{self.psi:g}" if label else "")
+            # Its own tag: TensorBoard's slider never mixes grids drawn at different ψ.
+            suffix = f"_psi{self.psi:g}" if label else ""
             for logger in trainer.loggers:  # TensorBoard, wandb, MLflow (its file); not CSV
                 writer = image_writer(logger, path)
                 if writer is not None:
                     step = logged_step(trainer)  # the x-axis of the losses, not the epoch
-                    writer.add_image(tag, grid, global_step=step)
+                    writer.add_image(f"samples/fixed_noise{suffix}", grid, global_step=step)
         return path
 
     def setup(self, trainer, pl_module, stage: str) -> None:
