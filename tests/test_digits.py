@@ -189,3 +189,17 @@ def test_a_conditional_run_trains_on_the_ten_classes(conditional_run):
     ]
     # The audit read all 1,797 and found nothing to skip or note: no two digits are the same picture.
     assert not (conditional_run / layout.AUDIT_CSV).exists()
+
+
+@pytest.mark.slow
+def test_gan_lab_extractor_learns_the_digits(cache, tmp_path, gan_lab_cli):
+    """The digits' own feature space (val/fid_digits, ...): gan-lab extractor on data=digits."""
+    from gan_lab.metrics.classifier import ClassifierFeatures
+
+    out = tmp_path / "digits.pt"
+    code, said, _ = gan_lab_cli(
+        "extractor", "data=digits", f"data.cache_dir={cache}", "epochs=2", f"out={out}"
+    )
+    assert code in (0, None) and "val/fid_digits" in said
+    extractor = ClassifierFeatures.load(out)
+    assert extractor.classes == CLASSES and extractor.accuracy > 0.8
