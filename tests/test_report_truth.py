@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from browser import Chromium, find_browser
 from PIL import Image
 from test_report import Page
 
@@ -215,3 +216,59 @@ def test_a_folder_from_before_the_floors_renders_as_before(tmp_path):
         page.text
     )
     assert "Memorisation warning" not in page.text
+
+
+def test_scores_csv_of_gan_lab_score_decides_and_marks_memorising_epochs(tmp_path):
+    run = truthful_run(tmp_path / "scored")
+    rows = [
+        {"checkpoint": f"checkpoints/epoch_{e:04d}.ckpt", "epoch": e, **SCORED[e]}
+        | {"memorising": "yes" if e == 4 else "", "best": "yes" if e == 2 else ""}
+        for e in (2, 4)
+    ]  # gan-lab score ranked by another rule here: its table decides, as best@ does
+    write_csv(run / layout.SCORES_CSV, rows)
+    page = Page(write_run_report(run))
+    assert "Best epoch: 2 " in page.text
+    assert "At that epoch: FD (digits features) 9 (7.5× the real-vs-real floor 1.2)" in page.text
+    assert "(the real-vs-real floor is -0.0004: at or below 0, no ratio)" in page.text
+    assert page.tables["memorisation"][0][-1] == "memorising"
+    assert [r[-1] for r in page.rows("memorisation")] == ["", "yes"]
+    assert "From scores.csv." in page.text
+
+
+def test_a_conditional_runs_classes_show_accuracy_and_no_bars(tmp_path):
+    run = truthful_run(tmp_path / "conditional")
+    info = json.loads((run / layout.RUN_INFO).read_text())
+    info["config"]["model"]["conditional"] = True
+    (run / layout.RUN_INFO).write_text(json.dumps(info))
+    write_csv(
+        run / layout.CLASSES_CSV,
+        [
+            {
+                "epoch": 4,
+                "class": c,
+                "data_share": d,
+                "sample_share": 1 / 3,
+                "accuracy": a,
+                "fd": "",
+            }
+            for (c, d, _), a in zip(CLASSES, [0.99, 0.97, 0.41], strict=True)
+        ],
+    )
+    page = Page(write_run_report(run))
+    header, *rows = page.tables["class-scores"]
+    assert header[4] == "accuracy"
+    assert [(r[0], r[4]) for r in rows] == [("seven", "0.41"), ("one", "0.97"), ("zero", "0.99")]
+    assert "grey: the class's share of the training data" not in page.text  # asked, not counted
+    # the class names came from the folder: a table of names, each marked as the CSV says
+    assert [r[-1] for r in rows] == ["rare", "", ""]
+
+
+@pytest.mark.skipif(find_browser() is None, reason="no Chromium: apt-get install chromium")
+def test_the_truthful_page_opens_in_a_real_browser(truthful):
+    run, _ = truthful
+    with Chromium() as browser:
+        found = browser.open(run / "report.html")
+    assert "coverage" in found["sections"] and "memorisation" in found["sections"]
+    broken = [i["src"] for i in found["images"] if not i["complete"] or i["width"] == 0]
+    assert found["images"] and not broken
+    assert found["errors"] == []
