@@ -45,8 +45,11 @@ def newest(rows: list[dict]) -> tuple[float | None, list[dict]]:
 
 
 def scores(run: RunFolder) -> dict | None:
-    """classes.csv's newest epoch as a table, rarest class first: its rare and under-drawn
-    classes marked; bars of the data and sample shares for an unconditional run."""
+    """classes.csv's newest epoch as a table, rarest class first: its rare classes marked, and
+    for an unconditional run its under-drawn ones, with bars of the data and sample shares. A
+    conditional run asks for every class equally often (gan_lab.metrics.images): its sample
+    shares follow what was asked, not what the generator prefers, so its accuracy is the measure
+    and no class is called under-drawn for its share."""
     epoch, rows = newest(run.classes)
     if epoch is None:
         return None
@@ -62,21 +65,18 @@ def scores(run: RunFolder) -> dict | None:
         why = []
         if data is not None and data < rare:
             why.append("rare")
-        if ratio is not None and ratio < UNDER:
-            why.append("under-drawn")
-        cells = [
-            str(x.get("class", "")),
-            fmt(data),
-            fmt(drawn),
-            "" if ratio is None else f"{ratio:.2f}×",
-        ]
+        cells = [str(x.get("class", "")), fmt(data), fmt(drawn)]
         if conditional:
             cells.append(fmt(x.get("accuracy")))
+        else:
+            cells.append("" if ratio is None else f"{ratio:.2f}×")
+            if ratio is not None and ratio < UNDER:
+                why.append("under-drawn")
         cells += [fmt(x.get("fd")), ", ".join(why)]
         table.append(cells)
         marks.append("warn" if why else "")
-    header = ["class", "data share", "sample share", "sample ÷ data share"]
-    header += ["accuracy"] if conditional else []
+    header = ["class", "data share", "sample share"]
+    header += ["accuracy"] if conditional else ["sample ÷ data share"]
     header += ["FD of the class", "note"]
     bars = None
     shares = [number(x.get("sample_share")) for x in rows]
