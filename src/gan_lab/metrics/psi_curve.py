@@ -32,7 +32,6 @@ from gan_lab.runs.safe_io import save_atomic, write_atomic
 from gan_lab.training.checkpoint import load_gan, read_checkpoint, resolve_checkpoint
 
 PRDC_K = 5  # the k-NN radii of precision and recall (Naeem et al. 2020's k)
-CURVE = ("fid", "precision", "recall", "density", "coverage")  # the columns, before the suffix
 
 
 def check_psis(psis) -> list[float]:
