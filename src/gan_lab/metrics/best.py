@@ -26,6 +26,26 @@ def best_row(rows: list[dict], key: str) -> dict:
     return pick(scored, key=lambda r: _number(r[key]))
 
 
+def best_unflagged(rows: list[dict], key: str, flag: str = "memorising") -> tuple[dict, list[dict]]:
+    """The best row among those not flagged (``row[flag]`` non-empty: scores.csv's
+    ``memorising=yes``), and the flagged rows that ranked better and were skipped for it. When
+    every row is flagged, the best of them all (the caller says so): a copy is still the best
+    the run has, and naming none would break ``best@``."""
+    clean = [r for r in rows if not r.get(flag) and _number(r.get(key)) is not None]
+    if not clean:
+        return best_row(rows, key), []
+    best = best_row(clean, key)
+    sign = -1 if higher_is_better(key) else 1
+    better = [
+        r
+        for r in rows
+        if r.get(flag)
+        and _number(r.get(key)) is not None
+        and sign * _number(r[key]) < sign * _number(best[key])
+    ]
+    return best, better
+
+
 def _number(value) -> float | None:
     try:
         number = float(value)

@@ -100,6 +100,31 @@ class Scorer:
         self.kid.update(feats, real=True)
         self.n_real += len(feats)
 
+    def floor(self, real: torch.Tensor, held_out: torch.Tensor) -> dict[str, float]:
+        """``val/fid{suffix}_floor`` and ``val/kid{suffix}_floor``: FID and KID of real features
+        against held-out real ones of the same set, computed as ``score_features`` computes them
+        (the same n, subset sizes and seed). The lowest value a generator can expect to reach
+        with this many images: a FID is read against it. Leaves this scorer's state alone."""
+        if len(real) < 2 or len(held_out) < 2:
+            nan = float("nan")
+            return {f"val/fid{self.suffix}_floor": nan, f"val/kid{self.suffix}_floor": nan}
+        dim = real.shape[1]
+        fid = FrechetDistance64(feature=Passthrough(dim)).to(self.device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            kid = KernelInceptionDistance(feature=Passthrough(dim)).to(self.device)
+        for metric in (fid, kid):
+            metric.update(real, real=True)
+            metric.update(held_out, real=False)
+        kid.subset_size = min(KID_SUBSET, len(real), len(held_out))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            kid_mean, _ = kid.compute()
+        return {
+            f"val/fid{self.suffix}_floor": float(fid.compute()),
+            f"val/kid{self.suffix}_floor": float(kid_mean),
+        }
+
     def score(self, fakes: torch.Tensor) -> dict[str, float]:
         feats, logits = self.features(fakes, "generated images")
         return self.score_features(feats, logits)

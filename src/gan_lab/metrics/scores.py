@@ -1,8 +1,11 @@
 """The scores of a run's saved checkpoints and the best of them (003 §13.1; ``gan-lab score``).
 
 Unset settings come from the run's own ``metrics`` config. Writes <run_dir>/scores.csv and
-scores.md; afterwards ``ckpt=best@<run_dir>`` selects the checkpoint marked best wherever
-checkpoint.load_gan is used (``gan-lab sample``, ``invert.py``, a resume).
+scores.md (each metric beside its real-vs-real floor, PRDC, memorisation and a ``memorising``
+column: gan_lab.metrics.truth), memorisation/epoch_NNNN.png|.csv per checkpoint and classes.csv
+rows; afterwards ``ckpt=best@<run_dir>`` selects the checkpoint marked best — the best of those
+not flagged as memorising — wherever checkpoint.load_gan is used (``gan-lab sample``,
+``invert.py``, a resume).
 """
 
 import csv
@@ -16,17 +19,30 @@ from gan_lab.config.schema import SCORE
 from gan_lab.config.validate import check_config
 from gan_lab.errors import UserError
 from gan_lab.hardware import pick_device
-from gan_lab.metrics.best import best_row, metric_key
+from gan_lab.metrics.best import best_unflagged, metric_key
+from gan_lab.metrics.classes import FIELDS as CLASS_FIELDS
 from gan_lab.metrics.extractors import load_extractor
-from gan_lab.metrics.images import generate_unit, real_subset
+from gan_lab.metrics.images import generate_unit, seeded_inputs
 from gan_lab.metrics.scorer import Scorer
+from gan_lab.metrics.truth import Truth, against_floor
 from gan_lab.runs import layout
-from gan_lab.runs.files import check_no_links
+from gan_lab.runs.files import check_no_links, epoch_of_row, read_rows
 from gan_lab.runs.safe_io import write_atomic
 from gan_lab.training.checkpoint import load_gan, read_checkpoint
 
 # The settings a run's metrics config decides unless given on the command line (conf/score.yaml).
-SETTINGS = ("extractor", "n_samples", "inception_weights", "best", "batch_size", "seed")
+SETTINGS = (
+    "extractor",
+    "n_samples",
+    "inception_weights",
+    "best",
+    "batch_size",
+    "seed",
+    "prdc_k",
+    "memorisation_n_train",
+    "memorisation_line",
+    "class_fd_min",
+)
 
 
 def settings(run_config: dict, cfg: DictConfig) -> dict:
@@ -65,32 +81,78 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
     )
     dm = registry.build("data", config["data"], files[-1])
     dm.load()
-    scorer.add_real(real_subset(dm.images, cfg["n_samples"], cfg["seed"]))
-    rows = []
+    truth = Truth(
+        scorer,
+        dm,
+        cfg["n_samples"],
+        cfg["seed"],
+        cfg["prdc_k"],
+        cfg["memorisation_n_train"],
+        cfg["memorisation_line"],
+        cfg["class_fd_min"],
+    )
+    rows, class_rows = [], []
     for path in files:
         gan = load_gan(path, dev)
-        fakes = generate_unit(
-            gan.generator,
-            gan.noise,
-            cfg["n_samples"],
-            cfg["seed"],
-            cfg["batch_size"],
-            dev,
-            gan.class_ids,
+        args = (gan.generator, gan.noise, cfg["n_samples"], cfg["seed"])
+        fakes = generate_unit(*args, cfg["batch_size"], dev, gan.class_ids)
+        _, asked = seeded_inputs(*args, dev, gan.class_ids)
+        result = truth.evaluate(fakes, asked)
+        result.write_gallery(run_dir, gan.epoch)
+        class_rows += result.class_rows(gan.epoch)
+        flag = "yes" if result.memorising else ""
+        rows.append(
+            {
+                "checkpoint": str(path.relative_to(run_dir)),
+                "epoch": gan.epoch,
+                **result.scores,
+                "memorising": flag,
+            }
         )
-        scores = scorer.score(fakes)
-        rows.append({"checkpoint": str(path.relative_to(run_dir)), "epoch": gan.epoch, **scores})
-        print(f"{path.name}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()), flush=True)
+        said = " — MEMORISING (above metrics.memorisation_line)" if flag else ""
+        print(f"{path.name}: {against_floor(result.scores)}{said}", flush=True)
     key = metric_key(cfg["best"], scorer.suffix)
     if key not in rows[0]:
         raise UserError(
-            f"best={cfg['best']} is not a computed metric; choose one of {list(scores)}."
+            f"best={cfg['best']} is not a computed metric; choose one of {list(result.scores)}."
         )
-    best = best_row(rows, key)  # IS: higher is better; FID/KID: lower
+    best, skipped = best_unflagged(rows, key)  # IS: higher is better; FID/KID: lower
     for row in rows:
         row["best"] = "yes" if row is best else ""
+    if best["memorising"]:
+        print(
+            f"every checkpoint is flagged as memorising; {best['checkpoint']} is marked best "
+            "anyway (the best score of them all): look at memorisation/ before using it.",
+            flush=True,
+        )
+    elif skipped:
+        names = ", ".join(r["checkpoint"] for r in skipped)
+        print(
+            f"best by {key}: {best['checkpoint']}, skipping {names} (flagged as memorising: "
+            f"their {key} is better, but they copy training images).",
+            flush=True,
+        )
     write_tables(run_dir, rows, key, cfg)
+    write_classes(run_dir, class_rows)
     return rows
+
+
+def write_classes(run_dir: Path, rows: list[dict]) -> None:
+    """classes.csv: the scored epochs' rows replace those of the same epochs (a training run's
+    own rows of other epochs stay); written atomically."""
+    if not rows:
+        return
+    path = run_dir / layout.CLASSES_CSV
+    scored = {row["epoch"] for row in rows}
+    kept = [r for r in read_rows(path) if epoch_of_row(r) not in scored]
+    merged = sorted(kept + rows, key=lambda r: epoch_of_row(r) or 0)  # stable: class order kept
+    table = io.StringIO()
+    writer = csv.DictWriter(
+        table, fieldnames=CLASS_FIELDS, extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(merged)
+    write_atomic(path, table.getvalue().encode(), run_dir)
 
 
 def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
@@ -107,7 +169,9 @@ def write_tables(run_dir: Path, rows: list[dict], key: str, cfg: dict) -> None:
         f"# Scores of {run_dir.name}",
         "",
         f"{cfg['n_samples']} generated vs {cfg['n_samples']} real images, feature extractor "
-        f"`{cfg['extractor']}`; best by `{key}`.",
+        f"`{cfg['extractor']}`; best by `{key}` among the checkpoints not flagged as "
+        "memorising. A `_floor` column is the same metric for real images against held-out "
+        "real images of the set: the value to read the score against.",
         "",
         "| checkpoint | " + " | ".join(names) + " | best |",
         "|---" * (len(names) + 2) + "|",

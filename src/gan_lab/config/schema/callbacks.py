@@ -33,6 +33,7 @@ CALLBACKS = {
     "callbacks.metrics._target_": target("gan_lab.callbacks.ImageMetrics"),
     # The callback's settings are ${metrics.*}: the same rules, never a second copy of them.
     **{f"callbacks.metrics.{k}": METRICS[f"metrics.{k}"] for k in METRICS_CALLBACK_KEYS},
+    "callbacks.metrics.dirpath": path(_DIR, null=False),
     "callbacks.ssim._target_": target("gan_lab.callbacks.SSIMTracker"),
     "callbacks.ssim.dirpath": path(_DIR, null=False),
     "callbacks.ssim.every_n_steps": whole("SSIM every M batches; 0 = off"),

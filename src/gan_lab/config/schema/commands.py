@@ -80,6 +80,12 @@ SCORE = {
         "the best checkpoint's FD, precision and recall at each truncation ψ; null = off",
         null=True,
     ),
+    "prdc_k": whole("k of precision/recall/density/coverage", low=1, high=100, null=True),
+    "memorisation_n_train": whole(
+        "training images searched for nearest ones; 0 = off", high=MAX_IMAGES, null=True
+    ),
+    "memorisation_line": number("the share of copies that flags a checkpoint", 0, 1, null=True),
+    "class_fd_min": whole("per-class FD only for classes with this many images", low=2, null=True),
 }
 
 # gan-lab cost (conf/cost.yaml): the timed images are drawn at once (2·n of them).

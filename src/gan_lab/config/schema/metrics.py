@@ -1,7 +1,16 @@
 """The metrics group's keys (conf/metrics/): FID/KID/IS and SSIM during training, and the defaults
 of gan-lab score; callbacks.metrics reads the same rules (gan_lab.config.schema.callbacks)."""
 
-from gan_lab.config.schema.rules import MAX_BATCH, MAX_GRID, MAX_IMAGES, flag, path, text, whole
+from gan_lab.config.schema.rules import (
+    MAX_BATCH,
+    MAX_GRID,
+    MAX_IMAGES,
+    flag,
+    number,
+    path,
+    text,
+    whole,
+)
 
 METRICS = {
     "metrics.every_n_epochs": whole("FID/KID/IS every N epochs and at the end; 0 = off"),
@@ -17,6 +26,14 @@ METRICS = {
     ),
     "metrics.ssim_n_fake": whole("fixed-noise samples averaged", low=1, high=MAX_GRID),
     "metrics.best": text("what gan-lab score ranks checkpoints by, e.g. val/fid"),
+    "metrics.prdc_k": whole("k of precision/recall/density/coverage", low=1, high=100),
+    "metrics.memorisation_n_train": whole(
+        "training images searched for each sample's nearest; 0 = off", high=MAX_IMAGES
+    ),
+    "metrics.memorisation_line": number(
+        "flag a run as memorising above this share of copies; null = never", 0, 1, null=True
+    ),
+    "metrics.class_fd_min": whole("per-class FD only for classes with this many images", low=2),
 }
 # The keys of callbacks.metrics (conf/callbacks/default.yaml), each ${metrics.<key>}.
 METRICS_CALLBACK_KEYS = (
@@ -27,4 +44,8 @@ METRICS_CALLBACK_KEYS = (
     "required",
     "batch_size",
     "seed",
+    "prdc_k",
+    "memorisation_n_train",
+    "memorisation_line",
+    "class_fd_min",
 )
