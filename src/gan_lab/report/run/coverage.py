@@ -7,6 +7,7 @@ and low recall and coverage. Template: run/coverage.html.j2."""
 from gan_lab.report import links, plots
 from gan_lab.report.run import columns
 from gan_lab.report.run.folder import RunFolder, fmt, number
+from gan_lab.runs import layout
 
 
 def ordered(names: list[str]) -> list[str]:
@@ -33,6 +34,8 @@ def coverage(run: RunFolder) -> dict:
         "source": links.link(run.dir, run.dir / source),
         "header": ["epoch", *names],
         "table": table,
+        # the training's k; gan-lab score's table does not record the k it was given
+        "k": run.cfg("metrics.prdc_k", None) if source == layout.METRICS_CSV else None,
         "plot": links.drawn(
             plots.prdc_curves(series), "precision, recall, density, coverage", "plot"
         ),
