@@ -1,11 +1,12 @@
 """The truncation curve of a run (``gan-lab score psi_curve=[1.0,0.9,0.8,0.7,0.5]``): the best
 checkpoint's FD, precision and recall at each truncation ψ, in <run_dir>/psi.csv and psi.png.
 
-Truncation (gan_lab.core.truncation) trades variety for typical images; the curve shows the price
-in the score's own feature space. As ψ falls, precision (samples that land among real images)
-usually rises while recall (real images that samples reach) falls, and FD — which wants both the
-data's mean and its spread — usually gets worse once the lost variety outweighs the cleaner
-images. Every ψ draws the same seeded z (pulled in by ψ), so the rows differ by ψ alone.
+Truncation (gan_lab.core.truncation) is meant to trade variety for typical images; the curve
+measures whether it does, in the score's own feature space: precision (samples that land among
+real images) should rise as ψ falls while recall (real images that samples reach) falls. It need
+not: a small generator without a mapping network may draw a blur at z̄, and then both fall
+(docs/scores.md has a measured curve). Every ψ draws the same seeded z (pulled in by ψ), so the
+rows differ by ψ alone.
 
 Cost: one set of ``n_samples`` generated images through the extractor per ψ, and the real subset
 once more (the score's Scorer is not shared: gan_lab.metrics.scores stays as it is).
