@@ -1,9 +1,9 @@
 """The truncation trick: latent vectors pulled toward the mean latent, z' = z̄ + ψ (z − z̄).
 
-ψ = 1 leaves z as it is (the default everywhere); ψ < 1 trades variety for typical images: G is
-asked only for latents near the centre of what it trained on, where its samples are usually the
-cleanest (the linear form of Karras et al. 2019, StyleGAN §3 and appendix B; BigGAN's
-re-sampling variant is not used). ψ = 0 is G(z̄) for every z: one image.
+ψ = 1 leaves z as it is (the default everywhere); ψ < 1 asks G only for latents near the centre of
+what it trained on, meant to trade variety for typical images (the linear form StyleGAN, Karras
+et al. 2019, applies to w; BigGAN's re-sampling variant is not used). Whether it pays depends on
+the generator: `gan-lab score psi_curve=[...]` measures it. ψ = 0 is G(z̄) for every z: one image.
 
 z̄ is the noise distribution's mean. Every built-in kind has it in closed form (torch's
 distributions: N(m, s) → m, U(a, b) → (a + b)/2, Γ(k, θ) → k·θ); a kind without one gets a seeded
