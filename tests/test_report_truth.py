@@ -13,6 +13,7 @@ from browser import Chromium, find_browser
 from PIL import Image
 from test_report import Page
 
+from gan_lab.metrics.scores import write_tables
 from gan_lab.report import write_run_report
 from gan_lab.runs import layout
 
@@ -225,9 +226,12 @@ def test_scores_csv_of_gan_lab_score_decides_and_marks_memorising_epochs(tmp_pat
         | {"memorising": "yes" if e == 4 else "", "best": "yes" if e == 2 else ""}
         for e in (2, 4)
     ]  # gan-lab score ranked by another rule here: its table decides, as best@ does
-    write_csv(run / layout.SCORES_CSV, rows)
+    write_tables(run, rows, "val/fid_digits", {"n_samples": 64, "extractor": "digits.pt"})
     page = Page(write_run_report(run))
     assert "Best epoch: 2 " in page.text
+    assert "Passed over: epoch 4 scored better by val/fid_digits but is flagged as memorising" in (
+        page.text
+    )
     assert "At that epoch: FD (digits features) 9 (7.5× the real-vs-real floor 1.2)" in page.text
     assert "(the real-vs-real floor is -0.0004: at or below 0, no ratio)" in page.text
     assert page.tables["memorisation"][0][-1] == "memorising"
@@ -272,3 +276,20 @@ def test_the_truthful_page_opens_in_a_real_browser(truthful):
     broken = [i["src"] for i in found["images"] if not i["complete"] or i["width"] == 0]
     assert found["images"] and not broken
     assert found["errors"] == []
+
+
+@pytest.mark.parametrize(("line", "best"), [(None, 4), (0.5, 2), (0.1, 4)])
+def test_the_training_s_own_best_passes_over_memorising_epochs_as_gan_lab_score_does(
+    tmp_path, line, best
+):
+    """metrics.csv's memorisation score above metrics.memorisation_line flags an epoch, as
+    scores.csv's ``memorising`` column does: the best is the best unflagged epoch, and a better
+    flagged one is named; when every epoch is flagged, the best of them, said."""
+    run = truthful_run(tmp_path / "run")
+    info = json.loads((run / layout.RUN_INFO).read_text())
+    info["config"]["metrics"]["memorisation_line"] = line
+    (run / layout.RUN_INFO).write_text(json.dumps(info))
+    text = Page(write_run_report(run)).text
+    assert f"Best epoch: {best} (by val/fid_digits" in text
+    assert ("Passed over: epoch 4" in text) == (line == 0.5)
+    assert ("Every scored epoch is flagged as memorising" in text) == (line == 0.1)

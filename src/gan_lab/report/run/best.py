@@ -1,12 +1,15 @@
 """Which checkpoint to use. scores.csv (gan-lab score) decides when it exists — the
 same file and row as ``ckpt=best@<run>``; otherwise the training's own evaluations in metrics.csv,
-ranked by the run's metrics.best with the same rule (gan_lab.metrics.best.best_row)."""
+ranked by the run's metrics.best with the same rule (gan_lab.metrics.best.best_unflagged): the
+best of the epochs not flagged as memorising (scores.csv's ``memorising`` column; in metrics.csv,
+a memorisation score above the run's metrics.memorisation_line), and the flagged epochs that
+scored better are named, never silently passed over."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gan_lab.errors import UserError
-from gan_lab.metrics.best import best_row
+from gan_lab.metrics.best import best_unflagged
 from gan_lab.report.run.folder import RunFolder, number
 from gan_lab.runs import layout
 from gan_lab.training.checkpoint import resolve_checkpoint
@@ -20,6 +23,7 @@ class Best:
     checkpoint: Path
     key: str | None  # the metric it ranked by (None: scores.md does not say)
     use: str  # what to pass to sample.py, invert.py or a resume: ckpt=...
+    skipped: list[dict] = field(default_factory=list)  # flagged as memorising, yet scored better
 
 
 def score_columns(rows: list[dict]) -> list[str]:
@@ -54,6 +58,32 @@ def best_key(wanted: str, columns: list[str]) -> str | None:
     return named[0] if named else None
 
 
+FLAG = "memorising"  # scores.csv's column: "yes" on a checkpoint flagged as memorising
+
+
+def flagged(rows: list[dict], line) -> list[dict]:
+    """metrics.csv's rows, each with FLAG set as gan-lab score sets it: "yes" where a
+    memorisation score (``val/memorisation{suffix}``) is above ``line`` (metrics.memorisation_line;
+    None: nothing is flagged)."""
+    limit = number(line)
+    out = []
+    for row in rows:
+        names = [k for k in row if k.startswith("val/memorisation") and not k.endswith("_floor")]
+        values = [number(row.get(k)) for k in names]
+        above = limit is not None and any(v is not None and v > limit for v in values)
+        out.append({**row, FLAG: "yes" if above else ""})
+    return out
+
+
+def skipped_for(rows: list[dict], key: str | None, chosen: float | None) -> list[dict]:
+    """The flagged rows that score better by ``key`` than the chosen epoch's row."""
+    row = next((x for x in rows if number(x.get("epoch")) == chosen), None)
+    if not key or row is None or number(row.get(key)) is None:
+        return []
+    _, better = best_unflagged([x for x in rows if x is row or x.get(FLAG)], key, FLAG)
+    return better
+
+
 def best_choice(run: RunFolder) -> Best | None:
     if run.scores is not None:
         try:
@@ -62,19 +92,19 @@ def best_choice(run: RunFolder) -> Best | None:
             return None
         row = next((x for x in run.scores if x.get("best") == "yes"), {})
         use = f"ckpt={layout.best_spec(run.dir)}"
-        return Best(
-            layout.SCORES_CSV, run.scores, number(row.get("epoch")), path, run.scores_key, use
-        )
-    evaluated = evaluations(run.epochs)
+        epoch, key = number(row.get("epoch")), run.scores_key
+        skipped = skipped_for(run.scores, key, epoch)
+        return Best(layout.SCORES_CSV, run.scores, epoch, path, key, use, skipped)
+    evaluated = flagged(evaluations(run.epochs), run.cfg("metrics.memorisation_line"))
     key = best_key(run.cfg("metrics.best", "val/fid"), score_columns(evaluated))
     if key is None:
         return None
     kept = {e for e, _ in run.checkpoints}
     candidates = [x for x in evaluated if int(number(x.get("epoch")) or 0) in kept] or evaluated
     try:
-        row = best_row(candidates, key)
+        row, skipped = best_unflagged(candidates, key, FLAG)
     except ValueError:
         return None
     epoch = int(number(row["epoch"]))
     path = layout.checkpoint_path(run.dir, epoch)
-    return Best(layout.METRICS_CSV, evaluated, epoch, path, key, f"ckpt={path}")
+    return Best(layout.METRICS_CSV, evaluated, epoch, path, key, f"ckpt={path}", skipped)

@@ -119,6 +119,10 @@ def scores(run: RunFolder) -> dict:
     out["best"] = {
         "epoch": fmt(best.epoch),
         "floors": beside_floors(at_best, names),
+        # flagged as memorising (scores.csv's column, or metrics.csv's score above the line):
+        # better by the metric, passed over — said, never silent; or all flagged, this the best
+        "skipped": [fmt(x.get("epoch")) for x in best.skipped],
+        "copying": at_best.get("memorising") == "yes",
         "by": f"by {best.key}"
         if best.key
         else f"by gan-lab score ({layout.SCORES_MD} names the metric)",
@@ -136,6 +140,13 @@ def scores(run: RunFolder) -> dict:
     out["table"] = {
         "header": header + (["checkpoint"] if by_file else []),
         "rows": table,
-        "marks": ["best" if number(x.get("epoch")) == best.epoch else "" for x in best.rows],
+        "marks": [
+            "best"
+            if number(x.get("epoch")) == best.epoch
+            else "warn"
+            if x.get("memorising")
+            else ""
+            for x in best.rows
+        ],
     }
     return out
