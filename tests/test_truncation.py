@@ -129,11 +129,13 @@ def test_score_draws_the_psi_curve_of_the_best_checkpoint(
     )
     assert code in (0, None)
     with (run / layout.SCORES_CSV).open() as f:
-        best = next(r["checkpoint"] for r in csv.DictReader(f) if r["best"] == "yes")
+        best = next(r for r in csv.DictReader(f) if r["best"] == "yes")
     with (run / layout.PSI_CSV).open() as f:
         rows = list(csv.DictReader(f))
     assert [float(r["psi"]) for r in rows] == [1.0, 0.5, 0.0]  # one row per ψ, as asked
-    assert {r["checkpoint"] for r in rows} == {best}
+    assert {r["checkpoint"] for r in rows} == {best["checkpoint"]}
+    for key in ("val/fid_rand", "val/fid_rand_floor", "val/precision_rand", "val/recall_rand"):
+        assert rows[0][key] == best[key]  # ψ = 1 is the score's own row: same reals, same k
     for r in rows:
         assert float(r["val/fid_rand"]) >= 0
         assert all(0 <= float(r[f"val/{k}_rand"]) <= 1 for k in ("precision", "recall"))

@@ -8,15 +8,16 @@ not: a small generator without a mapping network may draw a blur at z̄, and the
 (docs/scores.md has a measured curve). Every ψ draws the same seeded z (pulled in by ψ), so the
 rows differ by ψ alone.
 
-Cost: one set of ``n_samples`` generated images through the extractor per ψ, and the real subset
-once more (the score's Scorer is not shared: gan_lab.metrics.scores stays as it is).
+The real side is the score's own (gan_lab.metrics.truth.Truth with the same settings: the same
+real images, floors and k), so the ψ = 1 row is the checkpoint's row of scores.csv. Cost: one
+set of ``n_samples`` generated images through the extractor per ψ; the real features come from
+the cache the score just filled.
 """
 
 import csv
 import io
 from pathlib import Path
 
-import torch
 from omegaconf import ListConfig, OmegaConf
 
 from gan_lab.config import compose, registry
@@ -24,15 +25,24 @@ from gan_lab.config.schema import SCORE
 from gan_lab.config.validate import check_config
 from gan_lab.hardware import pick_device
 from gan_lab.metrics.extractors import load_extractor
-from gan_lab.metrics.images import generate_unit, real_subset
+from gan_lab.metrics.images import generate_unit, seeded_inputs
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.metrics.scores import checkpoints, settings
+from gan_lab.metrics.truth import Truth, against_floor
 from gan_lab.runs import layout
 from gan_lab.runs.files import check_no_links
 from gan_lab.runs.safe_io import save_atomic, write_atomic
 from gan_lab.training.checkpoint import load_gan, read_checkpoint, resolve_checkpoint
 
-PRDC_K = 5  # the k-NN radii of precision and recall (Naeem et al. 2020's k)
+# The curve's columns: {suffix} is the extractor's, placed as in scores.csv (val/fid_shapes_floor).
+COLUMNS = (
+    "val/fid{suffix}",
+    "val/fid{suffix}_floor",
+    "val/precision{suffix}",
+    "val/recall{suffix}",
+    "val/density{suffix}",
+    "val/coverage{suffix}",
+)
 
 
 def check_psis(psis) -> list[float]:
@@ -43,20 +53,16 @@ def check_psis(psis) -> list[float]:
     return [float(p) for p in psis]
 
 
-def curve(gan, scorer: Scorer, real: torch.Tensor, psis, n: int, seed: int, device) -> list[dict]:
-    """One row per ψ: FD (the scorer's, against its real statistics) and prdc against ``real``
-    (the same real images' features)."""
-    from gan_lab.metrics.prdc import prdc  # here: `gan-lab score` without a curve never needs it
-
-    rows, s = [], scorer.suffix
+def curve(gan, truth: Truth, psis, n: int, seed: int, device) -> list[dict]:
+    """One row per ψ: the COLUMNS of ``truth.evaluate`` for ``n`` samples drawn at that ψ."""
+    names = [c.format(suffix=truth.suffix) for c in COLUMNS]
+    batch_size, rows = truth.scorer.batch_size, []
     for psi in psis:
-        fakes = generate_unit(
-            gan.generator, gan.noise, n, seed, scorer.batch_size, device, gan.class_ids, psi
-        )
-        feats, logits = scorer.features(fakes, f"generated images at psi={psi:g}")
-        fid = scorer.score_features(feats, logits)[f"val/fid{s}"]
-        pr = prdc(real, feats, PRDC_K)
-        rows.append({"psi": psi, f"val/fid{s}": fid, **{f"val/{k}{s}": v for k, v in pr.items()}})
+        args = (gan.generator, gan.noise, n, seed)
+        fakes = generate_unit(*args, batch_size, device, gan.class_ids, psi)
+        _, asked = seeded_inputs(*args, device, gan.class_ids)  # the classes do not depend on ψ
+        scores = truth.evaluate(fakes, asked).scores
+        rows.append({"psi": psi, **{name: scores.get(name) for name in names}})
     return rows
 
 
@@ -84,20 +90,25 @@ def psi_curve(run_dir: str | Path, psis, device: str = "auto", **overrides) -> l
     scorer = Scorer(extractor, cfg["batch_size"], dev)
     dm = registry.build("data", config["data"], files[-1])
     dm.load()
-    real, _ = scorer.features(real_subset(dm.images, cfg["n_samples"], cfg["seed"]), "real images")
-    scorer.add_real_features(real)
+    truth = Truth(
+        scorer,
+        dm,
+        cfg["n_samples"],
+        cfg["seed"],
+        cfg["prdc_k"],
+        cfg["memorisation_n_train"],
+        cfg["memorisation_line"],
+        cfg["class_fd_min"],
+    )
     path = chosen_checkpoint(run_dir)
     gan = load_gan(path, dev)
     rows = [
         {"checkpoint": str(path.relative_to(run_dir)), "epoch": gan.epoch, **row}
-        for row in curve(gan, scorer, real, psis, cfg["n_samples"], cfg["seed"], dev)
+        for row in curve(gan, truth, psis, cfg["n_samples"], cfg["seed"], dev)
     ]
     for row in rows:
-        print(
-            f"psi {row['psi']:g}: "
-            + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k.startswith("val/")),
-            flush=True,
-        )
+        scores = {k: v for k, v in row.items() if k.startswith("val/") and v is not None}
+        print(f"psi {row['psi']:g}: {against_floor(scores)}", flush=True)
     write_csv(run_dir, rows)
     write_plot(run_dir, rows, scorer.suffix, path.name, cfg["n_samples"])
     return rows
@@ -115,12 +126,18 @@ def write_plot(run_dir: Path, rows: list[dict], suffix: str, name: str, n: int) 
     """FD on the left, precision and recall on the right, both against ψ (1 = no truncation)."""
     from matplotlib.figure import Figure  # object API: no pyplot state, no display
 
+    nan = float("nan")  # a score not computed (prdc needs more than k images): a gap
+    rows = [{k: nan if v is None else v for k, v in r.items()} for r in rows]
     rows = sorted(rows, key=lambda r: r["psi"])
     x = [r["psi"] for r in rows]
     fig = Figure(figsize=(8, 3.2))
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.17, top=0.84, wspace=0.3)
     left, right = fig.subplots(1, 2)
     left.plot(x, [r[f"val/fid{suffix}"] for r in rows], "o-", color="tab:red")
+    floor = rows[0][f"val/fid{suffix}_floor"]
+    if floor == floor:  # not NaN (too few real images for a held-out half)
+        left.axhline(floor, color="grey", linestyle="--", label="real-vs-real floor")
+        left.legend(loc="best", fontsize="small")
     left.set(xlabel="truncation ψ", ylabel=f"FD{suffix} (lower is better)")
     for key, color in (("precision", "tab:blue"), ("recall", "tab:orange")):
         right.plot(x, [r[f"val/{key}{suffix}"] for r in rows], "o-", color=color, label=key)
