@@ -84,7 +84,8 @@ def test_one_image_generator_has_no_recall_no_coverage_and_is_a_copy(digits, spa
     # One point lies in about k of the n real balls: coverage ≈ k/n (5/300), recall 0.
     assert found["recall"] <= 0.01 and found["coverage"] <= 2 * 5 / 300, found
     assert memorisation.score(one, feats[perm[300:]]) == 1.0  # it is in the training set
-    assert memorisation.score(feats[perm[:300]], feats[perm[300:]]) < 0.05  # fresh digits
+    fresh = memorisation.score(feats[perm[:300]], feats[perm[300:]])  # held-out real digits
+    assert 0.3 < fresh < 0.7  # as likely inside their nearest training image's radius as not
 
 
 def test_floor_prdc_and_memorisation_columns_and_the_copier_is_flagged(digits, space, tmp_path):
@@ -99,7 +100,8 @@ def test_floor_prdc_and_memorisation_columns_and_the_copier_is_flagged(digits, s
         assert f"val/{base}_digits{'_' + floor if floor else ''}" in s, name
     # Real digits against other real digits: FID near its floor, and not memorising.
     assert s["val/fid_digits"] < 2 * s["val/fid_digits_floor"]
-    assert s["val/memorisation_digits_floor"] < 0.1 and not fresh.memorising
+    assert 0.3 < s["val/memorisation_digits_floor"] < 0.7
+    assert 0.3 < s["val/memorisation_digits"] < 0.7 and not fresh.memorising
     copied_idx = permutation(len(dm.images), 0)[:200]  # a generator that redraws training images
     copier = truth.evaluate(dm.images[copied_idx].float() / 255)
     assert copier.scores["val/memorisation_digits"] == 1.0 and copier.memorising

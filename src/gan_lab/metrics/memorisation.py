@@ -1,21 +1,23 @@
 """Does the generator copy its training images? Nearest training images in feature space.
 
 A GAN trained long on few images can learn to redraw them: low FID, high precision, and nothing
-new. For each generated image we find its nearest training image in the metrics' feature space
-and call the sample a *copy* when it lies closer to that image than ``COPY_RADIUS`` (one half) of
-the distance from that training image to its own nearest other training image (leave-one-out).
-The score ``val/memorisation`` is the share of copies, in [0, 1]:
+new. For each generated image we find its nearest training image t in the metrics' feature space
+and call the sample a *copy* when it lies closer to t than t's own nearest other training image
+does (leave-one-out; the "authenticity" test of Alaa et al. 2022, "How Faithful is your Synthetic
+Data?"). The score ``val/memorisation`` is the share of copies, in [0, 1]:
 
 - a generator that outputs training images scores 1 (distance 0 to its nearest training image);
-- held-out real images of the same set, searched against the other training images, give the
-  floor ``val/memorisation_floor``: what fresh images of this set score (a few per cent on the
-  digits; more for a small set, whose images lie far apart);
-- ``metrics.memorisation_line`` (docs/scores.md) is where a run is flagged as memorising.
+- a fresh image of the same distribution is as likely to fall inside that radius as outside it:
+  held-out real images, searched against the other training images, score about 0.5 — the floor
+  ``val/memorisation_floor`` measures it for this set and feature space. A generator whose images
+  are worse than the data's (farther from every training image) scores below the floor;
+- ``metrics.memorisation_line`` (0.75; docs/scores.md says how it was calibrated) is where a run is
+  flagged as memorising: far more of its samples hug a training image than fresh images do.
 
-The radius is relative to each training image's own neighbourhood, so the same rule holds in
-dense and sparse parts of the set and in any feature space (Inception's 2,048 values or a small
-classifier's 128). The gallery beside it (``memorisation/epoch_NNNN.png`` and ``.csv``) shows the
-closest pairs with their pixel SSIM, so a person can see whether "close" means "the same picture".
+The radius is each training image's own, so the same rule holds in dense and sparse parts of the
+set and in any feature space (Inception's 2,048 values or a small classifier's 128). The gallery
+(``memorisation/epoch_NNNN.png`` and ``.csv``) shows the closest pairs with their pixel SSIM, so a
+person can see whether "close" means "the same picture".
 """
 
 import csv
@@ -30,7 +32,7 @@ from gan_lab.metrics.similarity import paired_ssim
 from gan_lab.runs import layout
 from gan_lab.runs.safe_io import write_atomic, write_png
 
-COPY_RADIUS = 0.5  # a copy lies within this share of its training image's leave-one-out radius
+COPY_RADIUS = 1.0  # a copy lies within this share of its training image's leave-one-out radius
 SHOWN_PAIRS = 16  # closest pairs in the gallery image (4 rows of 4 sample|training pairs)
 CSV_FIELDS = ("rank", "sample", "train_index", "train_name", "distance", "ssim")
 

@@ -57,7 +57,7 @@ class Truth:
         seed: int = 0,
         prdc_k: int = 5,
         memorisation_n_train: int = 2000,
-        memorisation_line: float | None = 0.5,
+        memorisation_line: float | None = 0.75,
         class_fd_min: int = 50,
     ):
         self.scorer, self.suffix = scorer, scorer.suffix
