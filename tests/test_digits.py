@@ -33,25 +33,28 @@ def sk():
 def cache(tmp_path_factory) -> Path:
     """A data.cache_dir whose digits are written once for the module (as a user's first use)."""
     cache = tmp_path_factory.mktemp("cache")
-    digits.write_digits(digits.default_folder(cache))
+    digits.write_digits(None, cache)
     return cache
 
 
 @pytest.fixture(scope="module")
 def folder(cache) -> Path:
-    return Path(digits.default_folder(cache))
+    return digits.default_folder(cache)
 
 
 def snapshot(root: Path) -> dict:
     return {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in root.rglob("*")}
 
 
-def test_data_root_is_in_the_cache_root(tmp_path):
+def test_the_folder_is_in_this_machines_cache_root(tmp_path):
+    """data.root stays null in the config (and so in a checkpoint): the folder is decided where
+    the run runs, so a run resumed on another machine writes its own copy there."""
     cfg = make_cfg(tmp_path, ["data=digits"])
-    assert cfg.data.root == f"{os.environ['XDG_CACHE_HOME']}/gan-lab/sets/digits-64px-v1"
-    cfg = make_cfg(tmp_path, ["data=digits", f"data.cache_dir={tmp_path / 'c'}"])
-    assert cfg.data.root == f"{tmp_path / 'c'}/sets/digits-64px-v1"
+    assert cfg.data.root is None
     assert (cfg.data.image_size, cfg.data.channels, cfg.data.augment.flip) == (32, 1, False)
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "gan-lab"
+    assert digits.default_folder() == cache / "sets" / "digits-64px-v1"
+    assert digits.default_folder(tmp_path) == tmp_path / "sets" / "digits-64px-v1"
 
 
 def test_ten_class_folders_with_scikit_learns_counts(folder, sk):
@@ -180,6 +183,7 @@ def test_a_conditional_run_trains_on_the_ten_classes(conditional_run):
     assert ckpt["hyper_parameters"]["class_ids"] == list(range(10))
     assert stored["generator"]["num_classes"] == stored["discriminator"]["num_classes"] == 10
     assert (stored["data"]["source"], stored["data"]["channels"]) == ("digits", 1)
+    assert stored["data"]["root"] is None  # this machine's cache, decided again on a resume
     assert ckpt["state_dict"]["generator.embed.weight"].shape[0] == 10
     # The fingerprint a resume compares: every digit by its path in the class folders.
     assert data["classes"] == CLASSES and len(data["images"]) == 1797

@@ -24,11 +24,12 @@ def audit(argv: list[str]) -> tuple[list[Problem], Path]:
         raise UserError(
             f"data={data.name} is not a folder of image files ({data.source}); nothing to audit."
         )
-    if data.source == "digits" and data.root:
-        write_digits(data.root)  # the digits' PNGs, written on first use
-    if not data.root or not Path(data.root).is_dir():
-        raise UserError(f"data={data.name}: the folder {data.root} does not exist. {data.hint}")
-    root = Path(data.root).resolve()
+    root = data.root
+    if data.source == "digits":  # the digits' PNGs, written on first use
+        root = write_digits(root, data.get("cache_dir"))
+    if not root or not Path(root).is_dir():
+        raise UserError(f"data={data.name}: the folder {root} does not exist. {data.hint}")
+    root = Path(root).resolve()
     cache = cache_dir_for(data.get("cache", True), data.get("cache_dir"))
     dec = decode_folder(root, data.image_size, decode_channels(data.channels), cache_dir=cache)
     scan, records = dec.scan, dec.records

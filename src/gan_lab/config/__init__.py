@@ -75,14 +75,6 @@ def run_name(override_dirname: str, max_chars: int = 120) -> str:
     return name if len(name) <= max_chars else name[: max_chars - 5] + "+more"
 
 
-def digits_folder(cache_dir=None) -> str:
-    """conf/data/digits.yaml's data.root: where the digits' PNGs are kept (a path only; they are
-    written when the set is first loaded: gan_lab.data.digits)."""
-    from gan_lab.data.digits import default_folder
-
-    return default_folder(cache_dir)
-
-
 def register_resolvers() -> None:
     for name, fn in (
         ("cwd", cwd),
@@ -91,7 +83,6 @@ def register_resolvers() -> None:
         ("run_name", run_name),
         ("inversion_dir", inversion_dir),
         ("hydra_subdir", hydra_subdir),
-        ("digits_folder", digits_folder),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

@@ -76,6 +76,7 @@ class GANDataModule(L.LightningDataModule):
         self.audit_rules = dict(audit or {})
         self.audit_report = Path(audit_report) if audit_report else None
         self.cache_dir = cache_dir_for(cache, cache_dir)  # None: data.cache=false
+        self.sets_dir = cache_dir  # data=digits writes its PNGs under it, cache or not
         self.memory_budget = parse_size(memory_budget)
         self.decoded = None  # the folder's DecodedFolder: keeps a memory-mapped set's file open
         self.problems: list = []
@@ -123,10 +124,10 @@ class GANDataModule(L.LightningDataModule):
             self.names = [f"#{i}" for i in range(len(images))]
             self.channels = 1 if self.channels == "auto" else self.channels
         elif self.source in ("folder", "digits"):
+            if self.source == "digits":  # scikit-learn's digits as PNGs, written on first use
+                self.root = write_digits(self.root, self.sets_dir)
             if self.root is None:
                 raise self._missing("data.root is not set")
-            if self.source == "digits":  # scikit-learn's digits as PNGs, written on first use
-                self.root = write_digits(self.root)
             if not self.root.is_dir():
                 raise self._missing(f"the folder {self.root} does not exist")
             images, labels, classes = self._load_folder()

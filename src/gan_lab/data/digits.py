@@ -35,12 +35,12 @@ CLASSES = [str(d) for d in range(10)]
 INSTALL = 'pip install "gan-lab[digits]"'
 
 
-def default_folder(cache_dir: str | Path | None = None) -> str:
-    """Where data=digits keeps its PNGs: <cache root>/sets/digits-64px-v1, the cache root of the
-    decoded folders (data.cache_dir, else $XDG_CACHE_HOME/gan-lab or ~/.cache/gan-lab) whether or
-    not data.cache is on, since the PNGs are the set itself. Only a path: nothing is written here
-    (conf/data/digits.yaml's data.root resolves through it)."""
-    return str(cache_dir_for(True, cache_dir) / "sets" / f"digits-{STORED_PX}px-v{VERSION}")
+def default_folder(cache_dir: str | Path | None = None) -> Path:
+    """Where data=digits keeps its PNGs when data.root is null: <cache root>/sets/digits-64px-v1,
+    the cache root of the decoded folders (data.cache_dir, else $XDG_CACHE_HOME/gan-lab or
+    ~/.cache/gan-lab) whether or not data.cache is on, since the PNGs are the set itself. Decided
+    on the machine that runs, never stored: a run resumed elsewhere writes its own copy."""
+    return cache_dir_for(True, cache_dir) / "sets" / f"digits-{STORED_PX}px-v{VERSION}"
 
 
 def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -82,13 +82,14 @@ def _check(root: Path) -> None:
         )
 
 
-def write_digits(root: str | Path) -> Path:
-    """The digits' folder at ``root``, written now if it is not there; returns it.
+def write_digits(root: str | Path | None, cache_dir: str | Path | None = None) -> Path:
+    """The digits' folder at ``root`` (None: default_folder(cache_dir)), written now if it is not
+    there; returns it.
 
     Written into a temporary sibling folder, then renamed: a rename is atomic, so the folder is
     whole or absent. Two first uses at once each write their own; the second rename fails on the
     folder the first put there, which is then used (the same pixels)."""
-    root = Path(root).expanduser().resolve()
+    root = Path(root or default_folder(cache_dir)).expanduser().resolve()
     if root.is_dir():
         _check(root)
         return root

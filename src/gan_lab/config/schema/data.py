@@ -26,7 +26,8 @@ DATA = {
     "data.name": text("the set's name (messages, reports)"),
     "data.source": choice("where images come from", DATA_SOURCES),
     "data.root": path(
-        "the data folder (data=folder: required; data=digits: where its PNGs are written once)"
+        "the data folder (data=folder: required; data=digits: where its PNGs are written "
+        "once, null = under the cache)"
     ),
     "data.hint": text("what to do when the data are missing (messages)"),
     "data.image_size": whole(f"training image size {SIZE_WORDS}", low=16, high=MAX_IMAGE_SIZE),
