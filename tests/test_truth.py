@@ -287,3 +287,75 @@ def test_a_run_logs_floors_prdc_memorisation_and_gan_lab_score_reads_them(
     table = read_rows(copy / layout.SCORES_CSV)
     assert {"val/fid_shapes_floor", "val/kid_shapes_floor", "memorising", "best"} <= set(table[0])
     assert layout.memorisation_csv(copy, 1).is_file() and (copy / layout.CLASSES_CSV).is_file()
+
+
+# ---- slow: real training runs on the digits (make test-slow) ------------------------------------
+LONG_EPOCHS = 9000  # 40 digits, batch 16: 2 steps an epoch, 18,000 steps (docs/scores.md)
+
+
+@pytest.fixture(scope="module")
+def digits_extractor(tmp_path_factory):
+    """gan-lab extractor on data=digits (8 epochs): the feature space of both slow runs."""
+    from gan_lab.config import registry
+    from gan_lab.metrics.classifier import data_config, train_extractor
+
+    out = tmp_path_factory.mktemp("digits") / "digits.pt"
+    train_extractor(data_config("digits"), out, epochs=8, name="digits")
+    dm = registry.build("data", data_config("digits"), value_range=(0.0, 1.0))
+    dm.load()
+    return out, dm.root
+
+
+@pytest.mark.slow
+def test_a_long_run_on_40_digits_is_flagged_as_memorising(digits_extractor, tmp_path):
+    extractor, root = digits_extractor
+    forty = tmp_path / "forty"
+    for c in range(10):  # 4 digits of each class, no augmentation of any kind
+        (forty / str(c)).mkdir(parents=True)
+        for png in sorted((root / str(c)).glob("*.png"))[:4]:
+            shutil.copy(png, forty / str(c) / png.name)
+    out = tmp_path / "run"
+    overrides = [
+        "data=folder",
+        f"data.root={forty}",
+        "data.image_size=32",
+        "data.augment.flip=false",
+        "data.augment.zoom=0",
+        "data.augment.rotate=0",
+        "model.ada.enabled=false",
+        "generator=fast",
+        "discriminator=fast",
+        f"trainer.max_epochs={LONG_EPOCHS}",
+        f"callbacks.checkpoint.every_n_epochs={LONG_EPOCHS // 6}",
+        f"metrics.extractor={extractor}",
+        f"metrics.every_n_epochs={LONG_EPOCHS // 6}",
+        "logger=none",
+        "callbacks.samples.gif=false",
+        "callbacks.report=null",
+    ]
+    train(make_cfg(out, overrides))
+    flagged = [w for w in read_rows(out / layout.WARNINGS_CSV) if w["kind"] == "memorisation"]
+    assert len(flagged) == 1
+    epoch = int(flagged[0]["epoch"])
+    pairs = read_rows(layout.memorisation_csv(out, epoch))
+    assert layout.memorisation_png(out, epoch).is_file() and float(pairs[0]["ssim"]) > 0.8
+    rows = score_run(out, "cpu")
+    assert rows[-1]["memorising"] == "yes"
+
+
+@pytest.mark.slow
+def test_a_default_run_on_all_digits_is_not_flagged(digits_extractor, tmp_path):
+    extractor, _ = digits_extractor
+    out = tmp_path / "run"
+    overrides = [
+        "data=digits",
+        f"metrics.extractor={extractor}",
+        "metrics.every_n_epochs=10",
+        "logger=none",
+        "callbacks.samples.gif=false",
+        "callbacks.report=null",
+    ]
+    train(make_cfg(out, overrides))
+    assert not [w for w in read_rows(out / layout.WARNINGS_CSV) if w["kind"] == "memorisation"]
+    scored = [r for r in read_rows(out / layout.METRICS_CSV) if r.get("val/memorisation_digits")]
+    assert scored and all(float(r["val/memorisation_digits"]) < 0.75 for r in scored)
