@@ -21,6 +21,11 @@ safe on a shared file system), trials/<n>/ (each trial's run folder), experiment
 best recipe: gan-lab train experiment=<tune.dir>/experiment/best.yaml) and report.html. The same
 command continues a stopped or killed study (a larger tune.budget extends it); tune.workers=N runs
 N workers here, and jobs on a cluster share it by running the same command with the same tune.dir.
+
+Every trial runs on one seed, and the best is the best of many: tune.confirm_seeds=N re-trains
+the best recipe and the centre on N fresh seeds each after the search (2·N slices beyond the
+budget; on a cluster give it to one job, or run the command once more when the jobs are done)
+and prints their difference with its 95 % interval (Welch), as the study page shows it.
 """
 
 import subprocess
@@ -38,6 +43,7 @@ from gan_lab.runs import layout
 from gan_lab.tune import require_optuna
 
 OWN = ("tune.", "tune_space=", "+tune.", "tune_space.")
+
 
 
 def split(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -125,30 +131,36 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.tune.workers > 1:  # the others: the same command, one worker each, the same folder
         rest = [a for a in argv if not a.startswith(("tune.workers=", "tune.dir="))]
         command = [sys.executable, "-m", "gan_lab.cli.main", "tune", *rest]
-        command += ["tune.workers=1", f"tune.dir={study_dir}"]
+        # This process confirms the best (below), once: the helpers only search.
+        command += ["tune.workers=1", f"tune.dir={study_dir}", "tune.confirm_seeds=0"]
         helpers = [subprocess.Popen(command) for _ in range(cfg.tune.workers - 1)]
-    print(f"study: {study_dir} (budget {cfg.tune.budget}, slices of {cfg.tune.slice})")
+    seeds = cfg.tune.confirm_seeds
+    cost = (
+        f"; then the best and the centre on {seeds} fresh seeds each: {2 * seeds} slices "
+        "beyond the budget (tune.confirm_seeds)"
+        if seeds
+        else ""
+    )
+    print(f"study: {study_dir} (budget {cfg.tune.budget}, slices of {cfg.tune.slice}{cost})")
+    trial_config = lambda args, out: compose("train", args, output_dir=out)  # noqa: E731
     try:
-        study = run_worker(
-            study_dir,
-            settings,
-            train_args,
-            params,
-            centred,
-            judge,
-            lambda args, out: compose("train", args, output_dir=out),
-        )
+        study = run_worker(study_dir, settings, train_args, params, centred, judge, trial_config)
     finally:
         for helper in helpers:
             helper.wait()
     from gan_lab.report.study import write_study_report
+    from gan_lab.tune.confirm import ATTR, UNCONFIRMED, comparison, confirm
 
+    if seeds:
+        confirm(study, study_dir, seeds, judge, trial_config)
     report = write_study_report(study_dir)
     best = layout.best_recipe(study_dir)
     done = len([t for t in study.trials if t.state.name == "COMPLETE"])
     print(f"{done} finished trials; report: {report}")
     if best.is_file():
         print(f"best recipe: {best}\n  gan-lab train experiment={best}")
+    said = comparison(study.user_attrs.get(ATTR))  # a record of an earlier session counts too
+    print(said["line"] if said else UNCONFIRMED.format(done=done))
 
 
 if __name__ == "__main__":

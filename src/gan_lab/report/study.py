@@ -100,6 +100,25 @@ def _row(t, folder: Path) -> dict:
     }
 
 
+def _confirmation(attrs: dict, done: int) -> dict:
+    """tune.confirm_seeds' result (gan_lab.tune.confirm): a table of the two recipes on fresh
+    seeds and the sentence with the difference, or the sentence saying it was not confirmed."""
+    from gan_lab.tune.confirm import ATTR, UNCONFIRMED, comparison, values
+
+    rec = attrs.get(ATTR)
+    said = comparison(rec)
+    if said is None:
+        return {"line": UNCONFIRMED.format(done=done), "rows": []}
+    rows = []
+    for who in ("best", "centre"):
+        s = said.get(who)
+        if s is not None:
+            scores = ", ".join(f"{v:.4g}" for v in values(rec, who))
+            interval = "" if s.low is None else f"[{s.low:.4g}, {s.high:.4g}]"
+            rows.append([who, rec[who], s.n, f"{s.mean:.4g}", interval, scores])
+    return {"line": said["line"], "rows": rows}
+
+
 def write_study_report(folder: str | Path) -> Path:
     """<study>/report.html (and curves.png) from the study's journal, at any time."""
     require_optuna("a study's report (gan-lab report <study>)")
@@ -132,6 +151,7 @@ def write_study_report(folder: str | Path) -> Path:
             )
     best = layout.best_recipe(folder)
     page = ENV.get_template("study.html").render(
+        confirmation=_confirmation(attrs, sum(t.state == TrialState.COMPLETE for t in trials)),
         folder=str(folder),
         name=name,
         args=" ".join(attrs.get("args", [])) or "(none)",

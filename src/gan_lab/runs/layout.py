@@ -90,6 +90,7 @@ BEST = "best@"  # best@<run>: the checkpoint scores.csv marks best (gan-lab scor
 #   <study>/study.lock             taken while a worker changes the study's bookkeeping
 #   <study>/experiment/best.yaml   the best trial's recipe (gan-lab train experiment=<it>)
 #   <study>/trials/0003/           trial 3's run folder (a run like any other)
+#   <study>/confirm/best_seed1/    tune.confirm_seeds: the best recipe (or centre_) on a fresh seed
 #   <study>/curves.png report.html the study page
 STUDY_JOURNAL = "study.journal"
 STUDY_LOCK = "study.lock"
@@ -269,6 +270,14 @@ def best_recipe(study: str | Path) -> Path:
 
 def trial_dir(study: str | Path, number: int) -> Path:
     return Path(study) / TRIALS / f"{number:04d}"
+
+
+CONFIRM = "confirm"
+
+
+def confirm_dir(study: str | Path, which: str, seed: int) -> Path:
+    """<study>/confirm/<best|centre>_seed<k>/: a confirmation run (gan_lab.tune.confirm)."""
+    return Path(study) / CONFIRM / f"{which}_seed{seed}"
 
 
 def is_study(folder: str | Path) -> bool:

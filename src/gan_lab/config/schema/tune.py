@@ -31,6 +31,11 @@ TUNE = {
     "tune.workers": whole("worker processes on this machine", low=1),
     "tune.heartbeat": number("seconds between a worker's signs of life", 1),
     "tune.space_file": path("a YAML file with a params: list"),
+    "tune.confirm_seeds": whole(
+        "after the search: best and centre re-trained on N fresh seeds each; 0 = off",
+        low=0,
+        high=100,
+    ),
     "tune_space.params": Rule(
         lambda v: isinstance(v, list | tuple) and len(v) > 0,
         "a list of one or more entries ({key: ..., kind: ...})",
