@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 KIND = "gan_lab.real_features/1"
 FOLDER = "features"  # inside the cache folder
+CHUNK_IMAGES = 500  # training images converted to float and encoded at a time
 
 
 @dataclass
@@ -144,7 +145,12 @@ def real_pool(
         feats, logits = loaded
         log.info("real-image features of %d images read from the cache %s", total, path)
     else:
-        feats, logits = scorer.features(images[index].float() / 255.0, "real images")
+        # A few hundred images at a time: 2,000 images of 256 px as floats would be 1.5 GB.
+        parts = [
+            scorer.features(images[chunk].float() / 255.0, "real images")
+            for chunk in index.split(CHUNK_IMAGES)
+        ]
+        feats, logits = (torch.cat(p) for p in zip(*parts, strict=True))
         if path is not None:
             blob = {"kind": KIND, "index": index, "feats": feats.cpu(), "logits": logits.cpu()}
             try:
