@@ -34,7 +34,7 @@ from gan_lab.training.train import train
 
 RUN_SECTIONS = ["run", "networks", "data", "samples", "training", "scores"]
 RUN_SECTIONS += ["coverage", "memorisation", "classes", "files"]
-SWEEP_SECTIONS = ["sweep", "table", "grids", "curves", "files"]
+SWEEP_SECTIONS = ["sweep", "settings", "table", "grids", "curves", "files"]
 INVERSION_SECTIONS = [
     "inversion",
     "results",
@@ -391,6 +391,10 @@ def test_sweep_report_compares_the_runs_as_their_files_say(sweep_dir):
         assert float(row["balance"]) == pytest.approx(g - d, abs=2e-4)
     assert [r["status"] for r in rows] == ["ok", "ok", "incomplete (2/5 epochs)"]
     assert "comparison" in page.sortable  # click a column's name to sort by it
+    # The settings (seeds pooled): one seed each here, so no interval, and the page says how.
+    settings = page.tables["settings"]
+    assert [r[settings[0].index("n")] for r in settings[1:]] == ["1", "1", "0 (+1 not ok)"]
+    assert "one seed: no interval; add -m seed=0,1,2" in page.text
     # Each run's final grid, linked to its file; each run's own report linked from the table.
     assert sum("samples/epoch_0002.png" in link for link in page.links) == 6  # table + grids
     assert sum(link.endswith("/report.html") for link in page.links) >= 3

@@ -18,6 +18,7 @@ from gan_lab.report.run.best import evaluations
 from gan_lab.report.sweep_summary import settings as pooled_settings
 from gan_lab.runs import keys, layout
 from gan_lab.runs.files import check_no_links, read_rows
+from gan_lab.runs.seeds import BEST, NOT_DISTINGUISHABLE, ONE_SEED, WORSE
 from gan_lab.runs.sweep import (
     FINAL,
     columns,
@@ -55,14 +56,14 @@ def overview(sweep_dir: Path, rows: list[dict], overrides: list[dict], varied: l
 
 
 def settings(rows: list[dict], varied: list[str], sweep_dir: Path) -> dict:
-    """The settings table: a row is marked where its verdict is not a clear one (one seed, or
-    not distinguishable from the best)."""
+    """The settings table: the best row marked best, and a row marked where its verdict is no
+    clear one (one seed, or not distinguishable from the best)."""
     pooled = pooled_settings(rows, varied, sweep_dir, None)
-    clear = ("best", "worse")
+    marks = {BEST: "best", WORSE: "", NOT_DISTINGUISHABLE: "warn", ONE_SEED: "warn"}
     return {
         "header": pooled.header(),
         "rows": pooled.text_rows(),
-        "marks": ["" if s.verdict in clear or not s.verdict else "warn" for s in pooled.settings],
+        "marks": [marks.get(s.verdict, "warn" if s.n < 2 else "") for s in pooled.settings],
         "choice": pooled.choice,
         "caveat": pooled.caveat,
     }
