@@ -101,11 +101,11 @@ def test_the_metric_is_chosen_explicitly_and_said(tmp_path):
     table = pooled(rows, ["seed", "model.lr_g"], "auto", "val/fid", higher_is_better)
     assert table.metric == "val/fid_digits" and "metrics.best" in table.choice
     by_loss = pooled(rows, ["seed", "model.lr_g"], "g_loss", "val/fid", higher_is_better)
-    assert by_loss.metric == "g_loss" and "(sweep.metric)" in by_loss.choice
+    assert by_loss.metric == "g_loss" and "as asked (sweep.metric" in by_loss.choice
     assert all(s.verdict in ("best", NOT_DISTINGUISHABLE) for s in by_loss.settings)  # same loss
     none = pooled(runs(SWEEP), ["seed", "model.lr_g"], "val/kid", "val/fid", higher_is_better)
     assert none.metric is None and all(s.rank is None for s in none.settings)
-    assert "sweep.metric=val/kid: no run has this column" in none.choice
+    assert "val/kid was asked for" in none.choice and "no run has this column" in none.choice
     # The tables: settings.csv a row per setting, summary.md the settings above every run.
     for row in rows:
         row.update({"run": "0", "folder": "0_x", "samples": "", "epochs": "1"})

@@ -126,6 +126,18 @@ def test_summary_lists_broken_runs_with_a_status(sweep, tmp_path, capsys):
     ]
 
 
+def test_summarize_ranks_the_settings_by_the_column_asked_for(sweep, tmp_path):
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    summarize_main([str(copy), "metric=g_loss"])
+    text = (copy / "summary.md").read_text()
+    assert "ranked by g_loss, as asked" in text
+    with (copy / "settings.csv").open(newline="") as f:
+        settings = list(csv.DictReader(f))
+    losses = [float(r["mean(g_loss)"]) for r in settings]
+    assert losses == sorted(losses) and [r["rank"] for r in settings] == ["1", "2", "3", "4"]
+
+
 def test_summarize_explains_a_wrong_folder(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         summarize_main([str(tmp_path)])

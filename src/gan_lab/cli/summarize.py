@@ -44,4 +44,4 @@ def main(argv: list[str] | None = None) -> None:
     if len([a for a in argv if not a.startswith("metric=")]) != 1:
         raise UserError(f"pass exactly one multirun folder. Usage: {USAGE}")
     # The folder may be given bare: gan-lab summarize outputs/multirun/...
-    _main([a if a.startswith("dir=") else f"dir={a}" for a in argv])
+    _main([a if a.startswith(("dir=", "metric=")) else f"dir={a}" for a in argv])

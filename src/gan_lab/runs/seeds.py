@@ -59,10 +59,11 @@ def pick_metric(wanted: str, best: str, columns: list[str]) -> tuple[str | None,
     ``wanted``: sweep.metric (``auto`` or a column); ``best``: the runs' metrics.best."""
     if wanted != AUTO:
         if wanted in columns:
-            return wanted, f"ranked by {wanted} (sweep.metric)"
+            return wanted, f"ranked by {wanted}, as asked (sweep.metric, or summarize's metric=)"
         return None, (
-            f"sweep.metric={wanted}: no run has this column, so the settings are not ranked; "
-            f"the columns are {', '.join(columns) or 'none'}."
+            f"{wanted} was asked for (sweep.metric, or summarize's metric=), but no run has this "
+            f"column, so the settings are not ranked; the columns are "
+            f"{', '.join(columns) or 'none'}."
         )
     exact = [c for c in columns if c == best]
     named = sorted(  # val/fid_<extractor name>, not its _std, _floor or _over_floor
