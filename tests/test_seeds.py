@@ -90,6 +90,9 @@ def test_one_seed_has_no_interval_and_unfinished_runs_are_left_out():
     assert (worse.n, worse.left_out, worse.verdict) == (1, 1, ONE_SEED)  # the failed 1.0 is out
     assert worse.spreads["val/fid"].low is None
     assert ONE_SEED in table.caveat and "add -m seed=0,1,2" in table.caveat
+    rows[0][RAW].pop("val/fid")  # a finished run without the score: one value left there
+    short = pooled(rows, ["seed", "model.lr_g"], "auto", "val/fid", higher_is_better)
+    assert [s.verdict for s in short.settings] == [f"best ({ONE_SEED})", ONE_SEED]
     cells = dict(zip(table.header(), table.text_rows()[1], strict=True))
     assert cells["n"] == "1 (+1 not ok)" and cells["val/fid"] == "300" and cells["vs best"] == ""
 

@@ -123,9 +123,10 @@ def rank(settings: list[Setting], metric: str | None, higher_is_better: Callable
     if not scored:
         return rest
     best, compared = scored[0], []
-    best.verdict = BEST if best.n > 1 else f"{BEST} ({ONE_SEED})"
+    seeds = {id(s): s.spreads[metric].n for s in scored}  # the runs with a value for metric
+    best.verdict = BEST if seeds[id(best)] > 1 else f"{BEST} ({ONE_SEED})"
     for s in scored[1:]:
-        if s.n < 2 or best.n < 2:
+        if seeds[id(s)] < 2 or seeds[id(best)] < 2:
             s.verdict = ONE_SEED
             continue
         s.versus = welch(s.samples[metric], best.samples[metric])
