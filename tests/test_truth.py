@@ -88,6 +88,16 @@ def test_one_image_generator_has_no_recall_no_coverage_and_is_a_copy(digits, spa
     assert 0.3 < fresh < 0.7  # as likely inside their nearest training image's radius as not
 
 
+def test_the_memorisation_floor_holds_each_training_image_out_in_turn():
+    # Points at 0, 1 and 3: held out, 0 lands on 1 whose nearest other is then 3 (2 away): a copy;
+    # 1 lands on 0 (whose nearest other is then 3): a copy; 3 lands on 1, whose nearest other is 0
+    # at distance 1 < 2: not a copy. Two of three.
+    train = torch.tensor([[0.0], [1.0], [3.0]])
+    assert memorisation.Reference(train).floor() == pytest.approx(2 / 3)
+    held_out = [memorisation.score(train[i : i + 1], train[torch.arange(3) != i]) for i in range(3)]
+    assert sum(held_out) / 3 == pytest.approx(2 / 3)
+
+
 def test_floor_prdc_and_memorisation_columns_and_the_copier_is_flagged(digits, space, tmp_path):
     dm = datamodule(digits)
     truth = Truth(Scorer(space), dm, n=200, seed=0, memorisation_n_train=1000)
@@ -358,4 +368,4 @@ def test_a_default_run_on_all_digits_is_not_flagged(digits_extractor, tmp_path):
     train(make_cfg(out, overrides))
     assert not [w for w in read_rows(out / layout.WARNINGS_CSV) if w["kind"] == "memorisation"]
     scored = [r for r in read_rows(out / layout.METRICS_CSV) if r.get("val/memorisation_digits")]
-    assert scored and all(float(r["val/memorisation_digits"]) < 0.75 for r in scored)
+    assert scored and all(float(r["val/memorisation_digits"]) < 0.7 for r in scored)

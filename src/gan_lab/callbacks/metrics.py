@@ -39,7 +39,7 @@ class ImageMetrics(Callback):
         seed: int = 0,
         prdc_k: int = 5,
         memorisation_n_train: int = 2000,
-        memorisation_line: float | None = 0.75,
+        memorisation_line: float | None = 0.7,
         class_fd_min: int = 50,
         dirpath: str | None = None,
     ):

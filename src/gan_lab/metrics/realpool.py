@@ -48,11 +48,6 @@ class RealPool:
     def floor_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.feats[: self.m], self.feats[self.m : 2 * self.m]
 
-    @property
-    def held_out(self) -> slice:
-        """The held-out real images' rows: the floor's second half."""
-        return slice(self.m, 2 * self.m)
-
 
 def sizes(total: int, n: int, n_train: int) -> tuple[int, int, int, int]:
     """(n, m, n_train, P) for a set of ``total`` images: the floor compares n real images with n

@@ -57,7 +57,7 @@ class Truth:
         seed: int = 0,
         prdc_k: int = 5,
         memorisation_n_train: int = 2000,
-        memorisation_line: float | None = 0.75,
+        memorisation_line: float | None = 0.7,
         class_fd_min: int = 50,
     ):
         self.scorer, self.suffix = scorer, scorer.suffix
@@ -78,9 +78,7 @@ class Truth:
         self.reference = None
         if self.pool.n_train >= 2:
             self.reference = memorisation.Reference(self.pool.feats[: self.pool.n_train])
-            self.floors[f"val/memorisation{self.suffix}_floor"] = memorisation.floor(
-                self.pool.feats, self.pool.held_out, self.pool.n_train
-            )
+            self.floors[f"val/memorisation{self.suffix}_floor"] = self.reference.floor()
         self.with_classes = same_classes(scorer.extractor, self.classes)
 
     def evaluate(self, fakes: torch.Tensor, asked: torch.Tensor | None = None) -> Evaluation:
