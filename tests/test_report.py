@@ -537,4 +537,4 @@ def test_reports_open_in_a_real_browser_from_file_urls(
             with Image.open(shot) as im:  # the whole page, not one screen of it
                 assert im.width == 1280 and im.height > 1500
     assert seen["run"]["sliders"] == [3]  # the untrained grid and both epochs' grids
-    assert seen["sweep"]["sortable"] == 1
+    assert seen["sweep"]["sortable"] == 2  # the settings and every run
