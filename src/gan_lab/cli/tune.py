@@ -45,7 +45,6 @@ from gan_lab.tune import require_optuna
 OWN = ("tune.", "tune_space=", "+tune.", "tune_space.")
 
 
-
 def split(argv: list[str]) -> tuple[list[str], list[str]]:
     """(the study's own arguments, the train arguments every trial starts from)."""
     own = [a for a in argv if a.startswith(OWN)]
