@@ -106,6 +106,10 @@ def test_the_metric_is_chosen_explicitly_and_said(tmp_path):
     by_loss = pooled(rows, ["seed", "model.lr_g"], "g_loss", "val/fid", higher_is_better)
     assert by_loss.metric == "g_loss" and "as asked (sweep.metric" in by_loss.choice
     assert all(s.verdict in ("best", NOT_DISTINGUISHABLE) for s in by_loss.settings)  # same loss
+    for row in rows:  # a score that grows with quality ranks highest first
+        row[RAW]["val/coverage_digits"] = 1 / row[RAW]["val/fid_digits"]
+    by_coverage = pooled(rows, ["seed", "model.lr_g"], "val/coverage_digits", "", higher_is_better)
+    assert [s.values["model.lr_g"] for s in by_coverage.settings][-1] == "2e-6"
     none = pooled(runs(SWEEP), ["seed", "model.lr_g"], "val/kid", "val/fid", higher_is_better)
     assert none.metric is None and all(s.rank is None for s in none.settings)
     assert "val/kid was asked for" in none.choice and "no run has this column" in none.choice

@@ -11,9 +11,16 @@ def metric_key(best: str, suffix: str) -> str:
     return best + suffix
 
 
+# Scores that grow with quality (each also as <name>_<extractor>): the Inception Score, and
+# precision, recall, density and coverage (gan_lab.metrics.prdc); FID, KID, memorisation shrink.
+HIGHER_IS_BETTER = ("is", "precision", "recall", "density", "coverage")
+
+
 def higher_is_better(key: str) -> bool:
-    """The Inception Score (``val/is``, ``val/is_<name>``) grows with quality; FID/KID shrink."""
-    return key.split("/")[-1].startswith("is")
+    """True for a score that grows with quality (HIGHER_IS_BETTER), False for FID/KID and the
+    rest (the sweep table ranks a loss column this way too: lower first)."""
+    name = key.split("/")[-1]
+    return any(name == h or name.startswith(h + "_") for h in HIGHER_IS_BETTER)
 
 
 def best_row(rows: list[dict], key: str) -> dict:
