@@ -205,7 +205,7 @@ def test_help_lists_each_commands_own_keys_with_the_schemas_words(gan_lab_cli):
 
     code, out, _ = gan_lab_cli("train", "--help")
     assert code == 0 and "_target_" not in out
-    assert "data           builtin | cakes | cars | folder | mnist | monet" in out
+    assert "data           builtin | cakes | cars | digits | folder | mnist | monet" in out
     for key, rule in TRAIN.items():
         if not key.endswith("_target_"):
             assert f"  {key}" in out and rule.meaning in out, key
