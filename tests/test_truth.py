@@ -242,6 +242,26 @@ def test_the_training_callback_warns_once_and_writes_the_gallery_and_classes(
     assert callback.state_dict() == {"warned_memorising": True}
 
 
+def test_a_resume_from_an_earlier_epoch_sets_later_galleries_and_class_rows_aside(tmp_path):
+    from gan_lab.runs.files import append_rows
+    from gan_lab.runs.rollback import set_aside
+
+    for epoch in (1, 3):
+        for path in (
+            layout.memorisation_png(tmp_path, epoch),
+            layout.memorisation_csv(tmp_path, epoch),
+        ):
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(b"x")
+        append_rows(tmp_path / layout.CLASSES_CSV, [{"epoch": epoch, "class": "a"}])
+    dest = set_aside(tmp_path, 2, "later")
+    assert layout.memorisation_png(tmp_path, 1).exists()
+    assert not layout.memorisation_csv(tmp_path, 3).exists()
+    assert layout.memorisation_csv(dest, 3).exists()
+    assert [r["epoch"] for r in read_rows(tmp_path / layout.CLASSES_CSV)] == ["1"]
+    assert [r["epoch"] for r in read_rows(dest / layout.CLASSES_CSV)] == ["1", "3"]
+
+
 def test_best_skips_checkpoints_flagged_as_memorising():
     rows = [
         {"checkpoint": "a", "val/fid": 30.0, "memorising": ""},

@@ -94,7 +94,7 @@ def set_aside(
     last_becomes: Path | None = None,
 ) -> Path:
     """Move what the run wrote after ``epoch`` to ``abandoned/<name>/``: later history
-    checkpoints and grids, last.ckpt (unless it is ``keep``, the checkpoint a resume starts
+    checkpoints, grids and memorisation galleries, last.ckpt (unless it is ``keep``, the checkpoint a resume starts
     from), scores and the GIF, and full copies of the CSVs, whose later rows are then cut. With
     ``last_becomes`` (a roll-back), last.ckpt is kept there and replaced by that checkpoint, so a
     kill before the epoch ends resumes from the roll-back, not from the abandoned path.
@@ -123,6 +123,11 @@ def set_aside(
     last = layout.last_checkpoint(run_dir)
     moved = [p for e, p in layout.history(run_dir) if e > epoch]
     moved += [p for e, p in layout.grids(run_dir) if e > epoch]
+    moved += [  # the memorisation gallery of the epochs set aside (gan_lab.metrics.memorisation)
+        p
+        for p in (run_dir / layout.MEMORISATION).glob(f"{layout.EPOCH_PREFIX}*")
+        if (e := layout.epoch_of(p)) is not None and e > epoch
+    ]
     moved += [run_dir / layout.SCORES_CSV, run_dir / layout.SCORES_MD, layout.gif_path(run_dir)]
     if last_becomes is not None and last.exists():
         layout.checkpoints_dir(dest).mkdir(parents=True, exist_ok=True)
