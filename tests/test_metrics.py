@@ -125,6 +125,7 @@ def test_inception_loads_from_local_file_and_scores_a_run(inception_weights, cfg
         "metrics.every_n_epochs=1",
         f"metrics.inception_weights={inception_weights}",
         "metrics.n_samples=4",
+        "metrics.memorisation_n_train=8",  # Inception on 299 px is ~0.1 s an image here
         out=tmp_path / "on",
     )
     result = train(on)
