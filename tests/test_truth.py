@@ -320,7 +320,9 @@ def test_a_run_logs_floors_prdc_memorisation_and_gan_lab_score_reads_them(
 
 
 # ---- slow: real training runs on the digits (make test-slow) ------------------------------------
-LONG_EPOCHS = 9000  # 40 digits, batch 16: 2 steps an epoch, 18,000 steps (docs/scores.md)
+# 40 digits, batch 16: 2 steps an epoch, 18,000 steps; flagged at epoch 6,000 (0.73 against a floor
+# of 0.65), the test took 20 minutes on a shared 2-core EPYC (docs/scores.md, "Memorisation").
+LONG_EPOCHS = 9000
 
 
 @pytest.fixture(scope="module")
