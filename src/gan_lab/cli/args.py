@@ -225,7 +225,8 @@ def seed_axis(command: str, args: Sequence[str]) -> list[str]:
     if not given:
         return args
     value = given[-1].partition("=")[2].strip("'\"")
-    if not value.isdigit() or int(value) > 1000:
+    # isdigit alone takes '²' (int() then raises) and '１２': ASCII digits only
+    if not (value.isascii() and value.isdigit()) or int(value) > 1000:
         raise UserError(
             f"{given[-1]} is not a number of seeds: sweep.seeds=N takes a whole number from 0 "
             "to 1000 (with -m, sweep.seeds=3 runs every setting on seeds 0, 1 and 2)."

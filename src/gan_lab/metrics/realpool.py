@@ -106,6 +106,8 @@ def _load(path: Path, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] 
             and blob[k].dtype == torch.float64
             and blob[k].dim() == 2
             and len(blob[k]) == len(index)
+            # an extractor's features are finite; NaN in a cache file would be every score's NaN
+            and bool(torch.isfinite(blob[k]).all())
             for k in ("feats", "logits")
         )
     )

@@ -93,16 +93,26 @@ class Spread:
     high: float | None
 
 
-def spread(values: list[float]) -> Spread:
+def _scale(values: list[float]) -> float:
+    """A power of two within 2× of the largest |value| (1 for zeros): the arithmetic runs on values
+    divided by it (exactly: a power of two), so that a sweep folder's 1e200 (squared: OverflowError) or 1e-100
+    (Welch's degrees of freedom: 0 / 0) is a number, never a traceback. A folder is data."""
+    top = max((abs(v) for v in values), default=0.0)
+    return math.ldexp(1.0, math.frexp(top)[1] - 1) if 0.0 < top < math.inf else 1.0
+
+
+def spread(values: list[float], scale: float | None = None) -> Spread:
     n = len(values)
     if n == 0:
         raise ValueError("no values")
-    mean = math.fsum(values) / n
+    scale = _scale(values) if scale is None else scale
+    unit = [v / scale for v in values]
+    mean = math.fsum(unit) / n
     if n < 2:
-        return Spread(n, mean, None, None, None)
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+        return Spread(n, mean * scale, None, None, None)
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in unit) / (n - 1))
     half = t_quantile(0.5 + LEVEL / 2, n - 1) * sd / math.sqrt(n)
-    return Spread(n, mean, sd, mean - half, mean + half)
+    return Spread(n, *(x * scale for x in (mean, sd, mean - half, mean + half)))
 
 
 @dataclass(frozen=True)
@@ -123,18 +133,22 @@ class Difference:
 
 def welch(a: list[float], b: list[float]) -> Difference:
     """Welch's t interval of mean(a) − mean(b) (unequal variances; each side needs n ≥ 2)."""
-    sa, sb = spread(a), spread(b)
+    scale = _scale([*a, *b])  # one unit for both sides (see _scale); p and df do not depend on it
+    sa, sb = spread([v / scale for v in a], 1.0), spread([v / scale for v in b], 1.0)
     if sa.sd is None or sb.sd is None:
         raise ValueError("each side needs at least two values")
     diff = sa.mean - sb.mean
     va, vb = sa.sd**2 / sa.n, sb.sd**2 / sb.n
     se = math.sqrt(va + vb)
     if se == 0.0:  # both sides constant: the difference is exactly what it is
-        return Difference(diff, diff, diff, math.inf, 1.0 if diff == 0.0 else 0.0)
-    df = (va + vb) ** 2 / (va**2 / (sa.n - 1) + vb**2 / (sb.n - 1))
+        d = diff * scale
+        return Difference(d, d, d, math.inf, 1.0 if diff == 0.0 else 0.0)
+    ra, rb = va / max(va, vb), vb / max(va, vb)  # one of them 1: no square underflows to 0
+    df = (ra + rb) ** 2 / (ra**2 / (sa.n - 1) + rb**2 / (sb.n - 1))
     half = t_quantile(0.5 + LEVEL / 2, df) * se
     p = 2.0 * (1.0 - t_cdf(abs(diff) / se, df))
-    return Difference(diff, diff - half, diff + half, df, min(1.0, max(0.0, p)))
+    low, high = (diff - half) * scale, (diff + half) * scale
+    return Difference(diff * scale, low, high, df, min(1.0, max(0.0, p)))
 
 
 def holm(pvalues: list[float]) -> list[float]:

@@ -1,0 +1,66 @@
+"""Issue 35's new readers against a hostile input (a folder, a cache file or a command line from
+someone else): each defect found is a test here — a number or one paragraph, never a traceback."""
+
+import logging
+
+import pytest
+import torch
+
+from gan_lab.cli.args import seed_axis
+from gan_lab.errors import UserError
+from gan_lab.metrics import realpool
+from gan_lab.metrics.best import higher_is_better
+from gan_lab.runs.seeds import RAW, pooled
+from gan_lab.runs.stats import spread, welch
+
+
+def test_a_sweep_s_absurd_scores_are_numbers_not_a_traceback():
+    # metrics.csv is the folder's data: 1e200 squared raised OverflowError, 1e-100's Welch
+    # degrees of freedom divided 0 by 0 (ZeroDivisionError), and the summary died with them.
+    assert spread([1e200, -1e200]).sd == pytest.approx(2**0.5 * 1e200)
+    assert spread([1e308, 1e308]).mean == 1e308
+    tiny = welch([1e-100, 2e-100], [3e-100, 5e-100])
+    assert tiny.diff == pytest.approx(-2.5e-100) and 0 < tiny.p < 1 and tiny.df > 1
+    # the same comparison in ordinary units: the statistics do not depend on the unit
+    plain = welch([1.0, 2.0], [3.0, 5.0])
+    assert (tiny.p, tiny.df) == (pytest.approx(plain.p), pytest.approx(plain.df))
+    assert welch([1e300, 1e300], [1e150, 2e150]).p == 0.0  # one side's variance underflowed
+    rows = [
+        {"seed": str(s), "lr": lr, "status": "ok", RAW: {"val/fid": v}}
+        for lr, values in {"a": [1e200, -1e200], "b": [1e-100, 2e-100]}.items()
+        for s, v in enumerate(values)
+    ]
+    table = pooled(rows, ["seed", "lr"], "auto", "val/fid", higher_is_better)
+    assert [s.values["lr"] for s in table.settings] == ["a", "b"]  # mean 0 < 1.5e-100
+    assert table.settings[1].versus.noise  # ±1e201 around it: inside the noise
+
+
+@pytest.mark.parametrize("value", ["²", "１２", "-1", "1e3", "10000"])
+def test_sweep_seeds_that_is_no_ascii_whole_number_is_one_paragraph(value):
+    # '²'.isdigit() is True and int('²') raised ValueError: a traceback for a typo
+    with pytest.raises(UserError, match="not a number of seeds"):
+        seed_axis("train", ["-m", f"sweep.seeds={value}"])
+
+
+class Scorer:
+    """An extractor stand-in: the first pixels as features (the cache only stores them)."""
+
+    device, identity = "cpu", "test"
+
+    def features(self, x, what):
+        flat = x.flatten(1).double()
+        return flat[:, :4], flat[:, :3]
+
+
+def test_a_cache_file_of_nan_features_is_computed_again(tmp_path, caplog):
+    images = torch.randint(0, 255, (20, 3, 4, 4), dtype=torch.uint8)
+    fresh = realpool.real_pool(Scorer(), images, 5, 10, 0, "key", tmp_path)
+    (path,) = (tmp_path / realpool.FOLDER).iterdir()
+    blob = torch.load(path, weights_only=True)
+    blob["feats"][3] = float("nan")  # a corrupt or planted cache file: every score NaN
+    torch.save(blob, path)
+    with caplog.at_level(logging.WARNING):
+        again = realpool.real_pool(Scorer(), images, 5, 10, 0, "key", tmp_path)
+    assert torch.equal(again.feats, fresh.feats)
+    assert "computing them again" in caplog.text
+    assert torch.isfinite(torch.load(path, weights_only=True)["feats"]).all()  # rewritten
