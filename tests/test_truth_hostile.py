@@ -5,11 +5,15 @@ import logging
 
 import pytest
 import torch
+from PIL import Image, PngImagePlugin
 
 from gan_lab.cli.args import seed_axis
 from gan_lab.errors import UserError
 from gan_lab.metrics import realpool
-from gan_lab.metrics.best import higher_is_better
+from gan_lab.metrics.best import best_row, best_unflagged, higher_is_better
+from gan_lab.report.run.best import skipped_for
+from gan_lab.report.run.samples import grid_psi, label
+from gan_lab.runs import layout
 from gan_lab.runs.seeds import RAW, pooled
 from gan_lab.runs.stats import spread, welch
 
@@ -64,3 +68,34 @@ def test_a_cache_file_of_nan_features_is_computed_again(tmp_path, caplog):
     assert torch.equal(again.feats, fresh.feats)
     assert "computing them again" in caplog.text
     assert torch.isfinite(torch.load(path, weights_only=True)["feats"]).all()  # rewritten
+
+
+def test_best_skips_only_yes_and_never_picks_an_infinite_score():
+    # scores.csv / metrics.csv are the folder's data: "-inf" was the lowest FID, so the best; a
+    # "no" in memorising was truthy, so the report said that checkpoint was passed over
+    rows = [
+        {"epoch": 1, "val/fid": "-inf", "memorising": ""},
+        {"epoch": 2, "val/fid": "3.0", "memorising": "no"},
+        {"epoch": 3, "val/fid": "2.0", "memorising": "YES"},
+        {"epoch": 4, "val/fid": "5.0", "memorising": ""},
+    ]
+    best, skipped = best_unflagged(rows, "val/fid")
+    assert best["epoch"] == 2 and [r["epoch"] for r in skipped] == [3]
+    assert [r["epoch"] for r in skipped_for(rows, "val/fid", 2)] == [3]
+    assert best_row([{"val/precision": "inf"}, {"val/precision": "0.5"}], "val/precision") == {
+        "val/precision": "0.5"
+    }
+
+
+@pytest.mark.parametrize(
+    "chunk, shown",
+    [("0.7", "0.7"), ("<script>alert(1)</script>", None), ("nan", None), ("-1", None), ("1", None)],
+)
+def test_a_grid_s_psi_chunk_is_captioned_only_as_a_psi(tmp_path, chunk, shown):
+    # the chunk was shown as it stood: "truncated ψ=<script>" (escaped) or "ψ=nan" under a grid
+    info = PngImagePlugin.PngInfo()
+    info.add_text(layout.GRID_PSI, chunk)
+    path = tmp_path / "grid.png"
+    Image.new("RGB", (4, 4)).save(path, pnginfo=info)
+    assert grid_psi(path) == shown
+    assert label(3, path) == ("epoch 3" if shown is None else f"epoch 3, truncated ψ={shown}")

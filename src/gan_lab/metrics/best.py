@@ -1,6 +1,8 @@
 """Which score is best: the one rule behind scores.csv's best mark (``best@<run>``), the report's
 best epoch, the sweep table and the tuner (a lower FID/KID, a higher Inception Score)."""
 
+import math
+
 
 def metric_key(best: str, suffix: str) -> str:
     """val/fid → val/fid_<name> for a custom extractor (its metrics carry its name)."""
@@ -34,11 +36,11 @@ def best_row(rows: list[dict], key: str) -> dict:
 
 
 def best_unflagged(rows: list[dict], key: str, flag: str = "memorising") -> tuple[dict, list[dict]]:
-    """The best row among those not flagged (``row[flag]`` non-empty: scores.csv's
+    """The best row among those not flagged (``row[flag]`` "yes": scores.csv's
     ``memorising=yes``), and the flagged rows that ranked better and were skipped for it. When
     every row is flagged, the best of them all (the caller says so): a copy is still the best
     the run has, and naming none would break ``best@``."""
-    clean = [r for r in rows if not r.get(flag) and _number(r.get(key)) is not None]
+    clean = [r for r in rows if not is_flagged(r, flag) and _number(r.get(key)) is not None]
     if not clean:
         return best_row(rows, key), []
     best = best_row(clean, key)
@@ -46,11 +48,17 @@ def best_unflagged(rows: list[dict], key: str, flag: str = "memorising") -> tupl
     better = [
         r
         for r in rows
-        if r.get(flag)
+        if is_flagged(r, flag)
         and _number(r.get(key)) is not None
         and sign * _number(r[key]) < sign * _number(best[key])
     ]
     return best, better
+
+
+def is_flagged(row: dict, flag: str = "memorising") -> bool:
+    """``row[flag]`` is "yes", the one value gan-lab score writes: a table read from a folder may
+    say "no", "0" or anything, and only "yes" passes a checkpoint over."""
+    return str(row.get(flag) or "").strip().lower() == "yes"
 
 
 def _number(value) -> float | None:
@@ -58,4 +66,5 @@ def _number(value) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return None if number != number else number  # NaN is no score
+    # NaN is no score, and neither is ±inf: a table's "-inf" FID would otherwise be the best
+    return number if math.isfinite(number) else None

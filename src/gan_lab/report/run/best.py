@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gan_lab.errors import UserError
-from gan_lab.metrics.best import best_unflagged
+from gan_lab.metrics.best import best_unflagged, is_flagged
 from gan_lab.report.run.folder import RunFolder, number
 from gan_lab.runs import layout
 from gan_lab.training.checkpoint import resolve_checkpoint
@@ -80,7 +80,7 @@ def skipped_for(rows: list[dict], key: str | None, chosen: float | None) -> list
     row = next((x for x in rows if number(x.get("epoch")) == chosen), None)
     if not key or row is None or number(row.get(key)) is None:
         return []
-    _, better = best_unflagged([x for x in rows if x is row or x.get(FLAG)], key, FLAG)
+    _, better = best_unflagged([x for x in rows if x is row or is_flagged(x, FLAG)], key, FLAG)
     return better
 
 

@@ -4,6 +4,7 @@ classes.py). Template: run/samples.html.j2."""
 
 import json
 
+from gan_lab.core.truncation import PSI_RANGE
 from gan_lab.report import images, links
 from gan_lab.report.run.folder import RunFolder
 from gan_lab.runs import layout
@@ -12,10 +13,21 @@ GLANCE = 8  # grids shown side by side at a glance (the slider shows every one)
 GLANCE_PX = 160  # each of them downsized to this and embedded
 
 
+def grid_psi(path) -> str | None:
+    """The grid's ψ text chunk as a number in PSI_RANGE (``0.7``), else None: the chunk is the
+    folder's data, and a page does not caption a grid "truncated ψ=nan" or "ψ=<script>"."""
+    text = images.png_text(path, layout.GRID_PSI)
+    try:
+        psi = float(text or "")
+    except ValueError:
+        return None
+    return f"{psi:g}" if PSI_RANGE[0] <= psi < PSI_RANGE[1] else None  # 1: not truncated
+
+
 def label(epoch: int, path) -> str:
     """ "epoch 10", and the grid's truncation ψ where it was drawn with one (callbacks.samples.psi:
     not the generator's own samples; a resume may change it, so each file says its own)."""
-    psi = images.png_text(path, layout.GRID_PSI)
+    psi = grid_psi(path)
     return f"epoch {epoch}" + (f", truncated ψ={psi[:8]}" if psi else "")
 
 
@@ -61,13 +73,13 @@ def samples(run: RunFolder) -> dict:
             "label": "the untrained generator (003 §3)"
             if first_epoch == 0
             else f"epoch {first_epoch} (the first grid kept)",
-            "psi": images.png_text(first, layout.GRID_PSI),
+            "psi": grid_psi(first),
             "link": links.link(run.dir, first),
         },
         "last": {
             "picture": links.picture(run.dir, last, "final grid", "grid pixel"),
             "epoch": last_epoch,
-            "psi": images.png_text(last, layout.GRID_PSI),
+            "psi": grid_psi(last),
             "link": links.link(run.dir, last),
         },
         "count": len(run.grids),

@@ -3,6 +3,7 @@ with the checkpoint to use ("scores"). Templates: run/training.html.j2, run/scor
 
 from pathlib import Path
 
+from gan_lab.metrics.best import is_flagged
 from gan_lab.report import images, links, plots
 from gan_lab.report.run import columns
 from gan_lab.report.run.best import best_choice, evaluations
@@ -141,11 +142,7 @@ def scores(run: RunFolder) -> dict:
         "header": header + (["checkpoint"] if by_file else []),
         "rows": table,
         "marks": [
-            "best"
-            if number(x.get("epoch")) == best.epoch
-            else "warn"
-            if x.get("memorising")
-            else ""
+            "best" if number(x.get("epoch")) == best.epoch else "warn" if is_flagged(x) else ""
             for x in best.rows
         ],
     }
