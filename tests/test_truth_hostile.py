@@ -2,12 +2,14 @@
 someone else): each defect found is a test here — a number or one paragraph, never a traceback."""
 
 import logging
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image, PngImagePlugin
 
 from gan_lab.cli.args import seed_axis
+from gan_lab.data import digits
 from gan_lab.errors import UserError
 from gan_lab.metrics import realpool
 from gan_lab.metrics.best import best_row, best_unflagged, higher_is_better
@@ -99,3 +101,23 @@ def test_a_grid_s_psi_chunk_is_captioned_only_as_a_psi(tmp_path, chunk, shown):
     Image.new("RGB", (4, 4)).save(path, pnginfo=info)
     assert grid_psi(path) == shown
     assert label(3, path) == ("epoch 3" if shown is None else f"epoch 3, truncated ψ={shown}")
+
+
+def test_digits_folder_that_is_a_file_or_cannot_be_listed_is_one_paragraph(tmp_path, monkeypatch):
+    root = tmp_path / "digits"
+    root.write_text("not a folder")
+    with pytest.raises(UserError, match="is a file, not the digits' folder"):
+        digits.write_digits(root)
+    root.unlink()
+    for c in digits.CLASSES:
+        (root / c).mkdir(parents=True)
+    listed = Path.iterdir
+
+    def refuse(self):  # a class folder without read permission (the tests run as root here)
+        if self.name == "3":
+            raise PermissionError(13, "Permission denied", str(self))
+        return listed(self)
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    with pytest.raises(UserError, match="cannot be read .Permission denied"):
+        digits.write_digits(root)

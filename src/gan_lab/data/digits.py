@@ -69,10 +69,19 @@ def to_pixels(image: np.ndarray) -> np.ndarray:
 def _check(root: Path) -> None:
     """A folder that is there must be the whole set: a folder that lost files (or another folder
     passed as data.root) would otherwise train, quietly, on something else."""
-    found = {
-        c: sum(1 for p in (root / c).iterdir() if p.suffix == ".png") if (root / c).is_dir() else 0
-        for c in CLASSES
-    }
+    try:
+        found = {
+            c: sum(1 for p in (root / c).iterdir() if p.suffix == ".png")
+            if (root / c).is_dir()
+            else 0
+            for c in CLASSES
+        }
+    except OSError as err:  # a class folder that cannot be listed (permissions): one paragraph
+        raise UserError(
+            f"data=digits: the folder {root} cannot be read ({err.strerror or err}: "
+            f"{err.filename}); nothing trained. Make it readable, delete it to have it written "
+            "again, or pass data.cache_dir=<another folder>."
+        ) from None
     if sum(found.values()) != COUNT:
         raise UserError(
             f"data=digits: the folder {root} holds {sum(found.values())} PNG files in the class "
@@ -93,6 +102,11 @@ def write_digits(root: str | Path | None, cache_dir: str | Path | None = None) -
     if root.is_dir():
         _check(root)
         return root
+    if root.exists():  # a file there: found now, not after writing 1,797 PNGs beside it
+        raise UserError(
+            f"data=digits: {root} is a file, not the digits' folder; nothing was written and "
+            "nothing trained. Move the file away, or pass data.cache_dir=<another folder>."
+        )
     images, labels = load_sklearn_digits()
     t0 = time.perf_counter()
     try:
