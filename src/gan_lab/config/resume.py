@@ -24,6 +24,7 @@ CHANGEABLE_ON_RESUME = (
     "data.cache_dir",
     "data.memory_budget",
     "trainer.max_epochs",
+    "trainer.max_steps",
     "trainer.max_time",
     "trainer.accelerator",
     "trainer.enable_progress_bar",

@@ -136,6 +136,10 @@ def budget_batch(cfg: DictConfig, num_images: int, size: int) -> tuple[int, str]
         b: resolve_planned_steps(per_rank, b, 1, limit) * epochs for b in (LONG_BATCH, SHORT_BATCH)
     }
     how = f"{epochs} epochs" if epochs != math.inf else "no epoch limit"
+    max_steps = cfg.trainer.get("max_steps")  # batches, whatever their size (schedule.StepLimit)
+    if max_steps:
+        steps = {b: min(steps[b], max_steps) for b in steps}
+        how = f"{how} or max_steps {max_steps}"
     seconds, device = max_seconds(cfg), timing_device(cfg)
     timed = None
     if seconds is not None and ranks == 1 and device is not None:

@@ -58,6 +58,7 @@ from gan_lab.training.fast_path_probe import (
 from gan_lab.training.fast_path_probe import apply as apply
 from gan_lab.training.fast_path_probe import plain_optimisation as plain_optimisation
 from gan_lab.training.fast_path_probe import procedure_key as procedure_key
+from gan_lab.training.schedule import StepLimit
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,8 @@ def choose_for(module, trainer, procedure: Procedure) -> tuple[FastPath, str]:
     planned = resolve_planned_steps(
         len(dm.images), dm.batch_size, trainer.max_epochs or 1, trainer.limit_train_batches
     )
+    limit = next((c for c in trainer.callbacks if isinstance(c, StepLimit)), None)
+    planned = planned if limit is None else min(planned, limit.max_steps)  # trainer.max_steps
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
     # DDP ranks must agree on the layout: they read the cache but never time.
     return choose(

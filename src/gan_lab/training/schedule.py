@@ -4,6 +4,37 @@ Never ``trainer.global_step``: with two optimisers it counts every optimiser ste
 """
 
 import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+
+class StepLimit(Callback):
+    """trainer.max_steps: stop after this many training batches in the whole run (one batch = its
+    D step(s) and G step), counted by ``batches_done`` across resumes. Not Lightning's own
+    ``max_steps``, which counts every optimiser step (two or more a batch here) and none that
+    model.nonfinite skipped. Stops like Lightning's max_time Timer: the epoch ends there, and its
+    end-of-epoch callbacks (checkpoints, grids, metrics) run as for the final epoch."""
+
+    def __init__(self, max_steps: int):
+        self.max_steps = int(max_steps)
+
+    def reached(self, trainer: L.Trainer) -> bool:
+        # processed, not batches_done's completed: in on_train_batch_end the batch just trained
+        # is processed but counts as completed only after the hooks (Lightning's loop).
+        processed = trainer.fit_loop.epoch_loop.batch_progress.total.processed
+        return processed >= self.max_steps
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.reached(trainer):  # a resume whose checkpoint is already there: no batch more
+            trainer.should_stop = True
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.reached(trainer):
+            trainer.should_stop = True
+
+
+def step_limit_reached(trainer: L.Trainer) -> bool:
+    limit = next((c for c in getattr(trainer, "callbacks", ()) if isinstance(c, StepLimit)), None)
+    return limit is not None and limit.reached(trainer)
 
 
 def epochs_done(trainer: L.Trainer) -> int:
@@ -12,8 +43,10 @@ def epochs_done(trainer: L.Trainer) -> int:
 
 
 def is_final(trainer: L.Trainer) -> bool:
+    """The run's last epoch: max_epochs reached, or trainer.max_steps within this epoch."""
     planned = trainer.max_epochs
-    return planned is not None and planned > 0 and epochs_done(trainer) >= planned
+    by_epochs = planned is not None and planned > 0 and epochs_done(trainer) >= planned
+    return by_epochs or step_limit_reached(trainer)
 
 
 def due(trainer: L.Trainer, every_n_epochs: int) -> bool:

@@ -29,6 +29,7 @@ from gan_lab.training.checkpoint import epochs_done_in, newest, resolve_checkpoi
 from gan_lab.training.distributed import check_trainer
 from gan_lab.training.loggers import build_loggers
 from gan_lab.training.module import GAN
+from gan_lab.training.schedule import StepLimit
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,8 @@ def start_paragraph(run_dir: Path, trainer: L.Trainer, datamodule, start: Start)
 def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     trainer_cfg = to_dict(cfg.trainer)
     trainer_cfg.pop("fast_path", None)  # gan-lab's, not Lightning's: the module reads it (build)
+    # gan-lab's batches, not Lightning's max_steps (every optimiser step): schedule.StepLimit.
+    max_steps = trainer_cfg.pop("max_steps", None)
     check_trainer(trainer_cfg)
     check_accelerator(trainer_cfg.get("accelerator", "auto"))
     if trainer_cfg.get("max_time") is not None:  # 10m, 1h30m, seconds → Lightning's DD:HH:MM:SS
@@ -255,6 +258,8 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
         instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c
     ]
     callbacks += overrides.pop("callbacks", [])
+    if max_steps is not None and max_steps > 0:
+        callbacks.append(StepLimit(max_steps))
     loggers = build_loggers(cfg.get("logger"))  # a missing package (mlflow, wandb): a paragraph
     trainer_cfg.update(overrides)
     # Crash-safe checkpoint files (written beside their name, fsynced, renamed: design §9).

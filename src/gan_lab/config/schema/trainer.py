@@ -54,6 +54,12 @@ TRAINER = {
     ),
     "trainer.precision": choice("numeric precision; auto = bf16-mixed where native", PRECISIONS),
     "trainer.max_epochs": whole("epochs to train", low=1),
+    "trainer.max_steps": whole(
+        "stop after this many training iterations (batches: D and G steps each), or max_epochs "
+        "or max_time, whichever first; null = no limit",
+        low=1,
+        null=True,
+    ),
     "trainer.max_time": Rule(
         _duration,
         "a duration: 10m, 1h30m, 45s, a number of seconds or DD:HH:MM:SS",

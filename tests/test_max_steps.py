@@ -1,0 +1,49 @@
+"""trainer.max_steps: a run stops after that many training iterations (batches, each one D and one
+G step here), not Lightning's optimiser-step count; a resume may raise it, and a checkpoint made
+before the key existed resumes."""
+
+import lightning as L
+import torch
+from conftest import QUIET
+
+from gan_lab.runs import layout
+from gan_lab.training.schedule import batches_done
+from gan_lab.training.train import train
+
+# 3 batches an epoch, room for 10 epochs: only max_steps can stop these runs early.
+ARGS = ["trainer.limit_train_batches=3", "trainer.max_epochs=10", *QUIET]
+
+
+class Count(L.Callback):
+    def on_train_end(self, trainer, module):
+        self.batches, self.epochs = batches_done(trainer), trainer.current_epoch
+        self.optimiser_steps = trainer.global_step
+
+
+def test_max_steps_counts_iterations_and_a_resume_may_raise_it(cfg_factory, tmp_path):
+    run = tmp_path / "run"
+    seen = Count()
+    train(cfg_factory(*ARGS, "trainer.max_steps=5", out=run), callbacks=[seen])
+    # 5 batches: 2 in the second epoch; Lightning's own counter saw D's and G's step each time.
+    assert (seen.batches, seen.optimiser_steps) == (5, 10)
+    # The stop is the run's end: its epoch is checkpointed as the final one.
+    assert layout.checkpoint_path(run, 2).is_file()
+
+    last = f"ckpt_path={layout.last_checkpoint(run)}"
+    ckpt = torch.load(layout.last_checkpoint(run), weights_only=True)
+    del ckpt["gan_lab"]["config"]["trainer"]["max_steps"]  # as a checkpoint of an earlier version
+    torch.save(ckpt, layout.last_checkpoint(run))
+    longer = [last, "trainer.max_steps=8"]
+    more = Count()
+    train(cfg_factory(*ARGS, *longer, out=run), callbacks=[more], overrides=longer)
+    assert more.batches == 8
+
+
+def test_recipe_auto_counts_the_budget_from_max_steps(cfg_factory):
+    from gan_lab.training.budget_rule import LONG_BATCH, SHORT_BATCH, budget_batch
+
+    long = cfg_factory("trainer.max_epochs=1000")
+    assert budget_batch(long, 100_000, 64)[0] == LONG_BATCH
+    short = cfg_factory("trainer.max_epochs=1000", "trainer.max_steps=400")
+    batch, why = budget_batch(short, 100_000, 64)
+    assert batch == SHORT_BATCH and "max_steps 400" in why and "~400 steps" in why
