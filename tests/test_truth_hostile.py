@@ -16,7 +16,7 @@ from gan_lab.metrics.best import best_row, best_unflagged, higher_is_better
 from gan_lab.report.run.best import skipped_for
 from gan_lab.report.run.samples import grid_psi, label
 from gan_lab.runs import layout
-from gan_lab.runs.seeds import RAW, pooled
+from gan_lab.runs.seeds import BEST_ONE_SEED, RAW, pooled
 from gan_lab.runs.stats import spread, welch
 
 
@@ -121,3 +121,15 @@ def test_digits_folder_that_is_a_file_or_cannot_be_listed_is_one_paragraph(tmp_p
     monkeypatch.setattr(Path, "iterdir", refuse)
     with pytest.raises(UserError, match="cannot be read .Permission denied"):
         digits.write_digits(root)
+
+
+def test_a_setting_of_several_seeds_behind_a_one_seed_best_is_not_called_one_seed():
+    rows = [
+        {"seed": str(s), "lr": lr, "status": "ok", RAW: {"val/fid": v}}
+        for lr, values in {"lucky": [4.0], "solid": [5.0, 5.2, 4.9]}.items()
+        for s, v in enumerate(values)
+    ]
+    table = pooled(rows, ["seed", "lr"], "auto", "val/fid", higher_is_better)
+    lucky, solid = table.settings
+    assert lucky.verdict.startswith("best (one seed")
+    assert solid.n == 3 and solid.verdict == BEST_ONE_SEED  # was "one seed: no interval"

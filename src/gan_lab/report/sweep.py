@@ -18,7 +18,7 @@ from gan_lab.report.run.best import evaluations
 from gan_lab.report.sweep_summary import settings as pooled_settings
 from gan_lab.runs import keys, layout
 from gan_lab.runs.files import check_no_links, read_rows
-from gan_lab.runs.seeds import BEST, NOT_DISTINGUISHABLE, ONE_SEED, WORSE
+from gan_lab.runs.seeds import BEST, BEST_ONE_SEED, NOT_DISTINGUISHABLE, ONE_SEED, WORSE
 from gan_lab.runs.sweep import (
     FINAL,
     columns,
@@ -60,6 +60,7 @@ def settings(rows: list[dict], varied: list[str], sweep_dir: Path) -> dict:
     clear one (one seed, or not distinguishable from the best)."""
     pooled = pooled_settings(rows, varied, sweep_dir, None)
     marks = {BEST: "best", WORSE: "", NOT_DISTINGUISHABLE: "warn", ONE_SEED: "warn"}
+    marks[BEST_ONE_SEED] = "warn"  # not compared either
     return {
         "header": pooled.header(),
         "rows": pooled.text_rows(),

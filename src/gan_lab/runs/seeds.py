@@ -26,6 +26,7 @@ RAW = "_raw"  # a run row's unrounded values (gan_lab.runs.sweep.summarize_run):
 AUTO = "auto"  # sweep.metric=auto: the runs' metrics.best column (with the extractor's suffix)
 ONE_SEED = "one seed: no interval; add -m seed=0,1,2 (or sweep.seeds=3)"
 NOT_DISTINGUISHABLE = "not distinguishable"
+BEST_ONE_SEED = "not compared: the best has one seed (add seeds to it)"
 WORSE = "worse"
 BEST = "best"
 
@@ -127,7 +128,8 @@ def rank(settings: list[Setting], metric: str | None, higher_is_better: Callable
     best.verdict = BEST if seeds[id(best)] > 1 else f"{BEST} ({ONE_SEED})"
     for s in scored[1:]:
         if seeds[id(s)] < 2 or seeds[id(best)] < 2:
-            s.verdict = ONE_SEED
+            # said of the side that has one: a 3-seed setting behind a 1-seed best is no "one seed"
+            s.verdict = ONE_SEED if seeds[id(s)] < 2 else BEST_ONE_SEED
             continue
         s.versus = welch(s.samples[metric], best.samples[metric])
         s.verdict = NOT_DISTINGUISHABLE if s.versus.noise else WORSE
