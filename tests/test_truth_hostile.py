@@ -18,6 +18,7 @@ from gan_lab.report.run.samples import grid_psi, label
 from gan_lab.runs import layout
 from gan_lab.runs.seeds import BEST_ONE_SEED, RAW, pooled
 from gan_lab.runs.stats import spread, welch
+from gan_lab.tune.confirm import comparison, values
 
 
 def test_a_sweep_s_absurd_scores_are_numbers_not_a_traceback():
@@ -133,3 +134,26 @@ def test_a_setting_of_several_seeds_behind_a_one_seed_best_is_not_called_one_see
     lucky, solid = table.settings
     assert lucky.verdict.startswith("best (one seed")
     assert solid.n == 3 and solid.verdict == BEST_ONE_SEED  # was "one seed: no interval"
+
+
+@pytest.mark.parametrize(
+    "rec",
+    [
+        "not a record",
+        ["best"],
+        {"best": 3, "centre": 0, "scores": ["best:1", 2.0]},
+        {"best": 3, "centre": 0, "scores": {"best:1": "4.2", "best:2": None, "centre:1": [1]}},
+    ],
+)
+def test_a_confirmation_record_of_another_shape_is_no_score_not_a_traceback(rec):
+    # the study's journal is a folder's data: a string score made math.isfinite raise TypeError
+    said = comparison(rec)
+    assert said is None or "fewer than two seeds a side" in said["verdict"]
+    assert values(rec, "best") == []
+
+
+def test_a_confirmation_record_with_good_scores_still_compares():
+    scores = {"best:1": 4.0, "best:2": 4.2, "best:3": float("nan"), "centre:1": 9.0}
+    rec = {"best": 3, "centre": 0, "scores": {**scores, "centre:2": 9.5}}
+    assert values(rec, "best") == [4.0, 4.2]
+    assert comparison(rec)["verdict"] == "the best is better"

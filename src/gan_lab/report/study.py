@@ -115,7 +115,7 @@ def _confirmation(attrs: dict, done: int) -> dict:
         if s is not None:
             scores = ", ".join(f"{v:.4g}" for v in values(rec, who))
             interval = "" if s.low is None else f"[{s.low:.4g}, {s.high:.4g}]"
-            rows.append([who, rec[who], s.n, f"{s.mean:.4g}", interval, scores])
+            rows.append([who, rec.get(who, ""), s.n, f"{s.mean:.4g}", interval, scores])
     return {"line": said["line"], "rows": rows}
 
 

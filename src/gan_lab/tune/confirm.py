@@ -122,17 +122,25 @@ def confirm(
 
 
 def values(rec: dict, who: str) -> list[float]:
+    """``who``'s finite scores in the record; the journal is a study folder's data, so anything
+    that is not a number (a string, null, a list) counts as no score, never a TypeError."""
+    scores = rec.get("scores") if isinstance(rec, dict) else None
+    if not isinstance(scores, dict):
+        return []
     return [
-        v
-        for k, v in sorted(rec.get("scores", {}).items())
-        if k.startswith(who + ":") and math.isfinite(v)
+        float(v)
+        for k, v in sorted(scores.items())
+        if str(k).startswith(who + ":")
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and math.isfinite(v)
     ]
 
 
 def comparison(rec: dict | None) -> dict | None:
     """The record read back: each side's spread, the difference best − centre (Welch), a verdict
     and one line saying it (the study page and the command's last lines show these)."""
-    if not rec:
+    if not rec or not isinstance(rec, dict):  # a journal's value of another shape: no record
         return None
     if rec.get("note"):
         return {"line": f"confirmation: {rec['note']}.", "verdict": rec["note"]}
@@ -157,8 +165,8 @@ def comparison(rec: dict | None) -> dict | None:
     out.update({"diff": d, "verdict": verdict})
     b, c = out["best"], out["centre"]
     out["line"] = (
-        f"{head} best (trial {rec['best']}) {b.mean:.4g} [{b.low:.4g}, {b.high:.4g}], centre "
-        f"(trial {rec['centre']}) {c.mean:.4g} [{c.low:.4g}, {c.high:.4g}]; best − centre "
+        f"{head} best (trial {rec.get('best')}) {b.mean:.4g} [{b.low:.4g}, {b.high:.4g}], centre "
+        f"(trial {rec.get('centre')}) {c.mean:.4g} [{c.low:.4g}, {c.high:.4g}]; best − centre "
         f"{d.diff:+.4g} [{d.low:+.4g}, {d.high:+.4g}] (Welch 95 %): {verdict}."
     )
     return out
