@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from gan_lab.config.schema import RECIPE_KEYS
 from gan_lab.config.validate import MISSING, STORED_KEYS, lookup
 from gan_lab.errors import UserError
+from gan_lab.models.layers import SLOPE
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ DERIVED = (
 # a checkpoint still resumes. The run folder's names are gan_lab.runs.layout's, never a setting,
 # and every callback is given the run folder itself.
 RETIRED = ("callbacks.checkpoint.filename", "callbacks.balance.rundir")
+# Keys this version added, with the value every run before them had: a checkpoint of an earlier
+# version is read as holding it, so leaving the key out or repeating that value resumes, and
+# another value is refused naming it (LeakyReLU's slope was fixed at 0.2).
+ADDED = {"generator.slope": SLOPE, "discriminator.slope": SLOPE}
 
 
 def _plain(value):
@@ -64,12 +69,18 @@ def _plain(value):
 
 
 def _without_retired(stored: dict) -> dict:
+    """The stored config as this version reads it: RETIRED keys dropped, ADDED ones filled in."""
     stored = copy.deepcopy(stored)
     for key in RETIRED:
         parent, _, last = key.rpartition(".")
         node = lookup(stored, parent)
         if isinstance(node, dict):
             node.pop(last, None)
+    for key, value in ADDED.items():
+        parent, _, last = key.rpartition(".")
+        node = lookup(stored, parent)
+        if isinstance(node, dict):
+            node.setdefault(last, value)
     return stored
 
 

@@ -7,7 +7,14 @@ from torch import nn
 
 from gan_lab.errors import UserError
 from gan_lab.models.init import init_weights
-from gan_lab.models.layers import activation, extra_blocks, maybe_spectral, same_padding
+from gan_lab.models.layers import (
+    SLOPE,
+    activation,
+    check_slope,
+    extra_blocks,
+    maybe_spectral,
+    same_padding,
+)
 
 # The names a config may choose (gan_lab.config.schema checks them before anything is built).
 HEADS = ("linear", "conv")
@@ -40,6 +47,7 @@ class Discriminator(nn.Module):
         batch_norm_first: bool = True,
         spectral_norm: bool = False,
         activation_name: str = "leaky_relu",
+        slope: float = SLOPE,
         bias: bool = True,
         dropout: float = 0.2,
         head: str = "linear",
@@ -51,6 +59,7 @@ class Discriminator(nn.Module):
         class_head: bool = False,
     ):
         super().__init__()
+        check_slope("discriminator", activation_name, slope)
         channels = list(channels)
         strides = list(strides) if strides is not None else [2] * len(channels)
         pads = list(paddings) if paddings is not None else [None] * len(channels)
@@ -78,7 +87,7 @@ class Discriminator(nn.Module):
             layers.append(maybe_spectral(conv, spectral_norm))
             if batch_norm and (i > 0 or batch_norm_first):
                 layers.append(nn.BatchNorm2d(c))
-            layers.append(activation(activation_name))
+            layers.append(activation(activation_name, slope))
             size, c_in = (size + 2 * p - kernel_size) // s + 1, c
             if size < 1:
                 raise UserError(

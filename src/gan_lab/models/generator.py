@@ -9,10 +9,12 @@ from torch import nn
 from gan_lab.errors import UserError
 from gan_lab.models.init import init_weights
 from gan_lab.models.layers import (
+    SLOPE,
     ClassBatchNorm2d,
     Upsample2x,
     UpsampledConv2d,
     activation,
+    check_slope,
     extra_blocks,
     maybe_spectral,
     output_activation,
@@ -58,6 +60,7 @@ class Generator(nn.Module):
         batch_norm: bool = False,
         spectral_norm: bool = False,
         activation_name: str = "leaky_relu",
+        slope: float = SLOPE,
         bias: bool = True,
         out_kernel_size: int = 5,
         out_activation: str = "sigmoid",
@@ -67,6 +70,7 @@ class Generator(nn.Module):
         conditioning: str = "concat",
     ):
         super().__init__()
+        check_slope("generator", activation_name, slope)
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         # cGAN (001, design §2.6): the label's embedding is concatenated to z.
@@ -107,7 +111,7 @@ class Generator(nn.Module):
                     sn,
                 ),
                 norm(project_channels),
-                activation(activation_name),
+                activation(activation_name, slope),
             )
 
         blocks: list[nn.Module] = []
@@ -116,13 +120,17 @@ class Generator(nn.Module):
             if upsample == "transposed":
                 p, op = transposed_padding(kernel_size)
                 conv = nn.ConvTranspose2d(c_in, c, kernel_size, 2, p, op, bias=bias)
-                blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
+                blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name, slope)]
             else:  # nearest
                 blocks.append(Upsample2x())
                 for j in range(convs_per_block):
                     kind = UpsampledConv2d if j == 0 else nn.Conv2d
                     conv = kind(c_in if j == 0 else c, c, kernel_size, 1, "same", bias=bias)
-                    blocks += [maybe_spectral(conv, sn), norm(c), activation(activation_name)]
+                    blocks += [
+                        maybe_spectral(conv, sn),
+                        norm(c),
+                        activation(activation_name, slope),
+                    ]
             c_in, size = c, size * 2
         self.blocks = nn.Sequential(*blocks)
 

@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from gan_lab.errors import UserError
+
 
 def same_padding(kernel_size: int) -> int:
     """Padding that makes a stride-2 conv halve (and a stride-1 conv keep) an even size."""
@@ -18,14 +20,27 @@ def transposed_padding(kernel_size: int) -> tuple[int, int]:
 
 
 # The names a config may choose (gan_lab.config.schema checks them before anything is built).
-ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU}
+ACTIVATIONS = {"leaky_relu": nn.LeakyReLU, "relu": nn.ReLU}
+# LeakyReLU's negative slope unless generator.slope / discriminator.slope say otherwise: DCGAN's
+# 0.2, the value of every run and checkpoint before the key (which then builds the same network).
+SLOPE = 0.2
 OUTPUT_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 # The pixel range each output activation produces; real data are scaled to match (design §3).
 OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
-def activation(name: str) -> nn.Module:
-    return ACTIVATIONS[name]()
+def activation(name: str, slope: float = SLOPE) -> nn.Module:
+    return nn.LeakyReLU(slope) if name == "leaky_relu" else ACTIVATIONS[name]()
+
+
+def check_slope(network: str, name: str, slope: float) -> None:
+    """A slope other than the default where no LeakyReLU uses it would change nothing: said."""
+    if name != "leaky_relu" and slope != SLOPE:
+        raise UserError(
+            f"{network}.slope={slope:g} is LeakyReLU's negative slope, but this {network} uses "
+            f"{network}.activation_name={name}: the slope would change nothing. Add "
+            f"{network}.activation_name=leaky_relu, or leave {network}.slope at {SLOPE:g}."
+        )
 
 
 def output_activation(name: str) -> nn.Module:

@@ -25,6 +25,7 @@ from gan_lab.models.layers import ACTIVATIONS, OUTPUT_ACTIVATIONS
 
 _CONV = "the convolutions' kernel size"
 _ACT = "the hidden layers' activation"
+_SLOPE = "LeakyReLU's negative slope (activation_name=leaky_relu only)"
 
 GENERATOR = {
     "generator._target_": target("gan_lab.models.Generator", "gan_lab.models.generator.Generator"),
@@ -48,6 +49,7 @@ GENERATOR = {
     "generator.batch_norm": flag("BatchNorm after each block"),
     "generator.spectral_norm": flag("spectral normalisation of the weights"),
     "generator.activation_name": choice(_ACT, tuple(ACTIVATIONS)),
+    "generator.slope": number(_SLOPE, 0, 1, high_open=True),
     "generator.bias": flag("biases in the convolutions"),
     "generator.out_kernel_size": whole(
         "kernel of the last conv; 0 = the last ×2 layer outputs the image", high=MAX_KERNEL
@@ -92,6 +94,7 @@ DISCRIMINATOR = {
     "discriminator.batch_norm_first": flag("... also after the first one"),
     "discriminator.spectral_norm": flag("spectral normalisation of the weights"),
     "discriminator.activation_name": choice(_ACT, tuple(ACTIVATIONS)),
+    "discriminator.slope": number(_SLOPE, 0, 1, high_open=True),
     "discriminator.bias": flag("biases in the convolutions"),
     "discriminator.dropout": number("dropout before the head", 0, 1, high_open=True),
     "discriminator.head": choice("linear (flatten → Linear) or conv (DCGAN)", HEADS),
