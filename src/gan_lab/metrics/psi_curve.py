@@ -20,19 +20,14 @@ from pathlib import Path
 
 from omegaconf import ListConfig, OmegaConf
 
-from gan_lab.config import compose, registry
 from gan_lab.config.schema import SCORE
 from gan_lab.config.validate import check_config
-from gan_lab.hardware import pick_device
-from gan_lab.metrics.extractors import load_extractor
 from gan_lab.metrics.images import generate_unit, seeded_inputs
-from gan_lab.metrics.scorer import Scorer
-from gan_lab.metrics.scores import checkpoints, settings
+from gan_lab.metrics.scores import checkpoints, set_up
 from gan_lab.metrics.truth import Truth, against_floor
 from gan_lab.runs import layout
-from gan_lab.runs.files import check_no_links
 from gan_lab.runs.safe_io import save_atomic, write_atomic
-from gan_lab.training.checkpoint import load_gan, read_checkpoint, resolve_checkpoint
+from gan_lab.training.checkpoint import load_gan, resolve_checkpoint
 
 # The curve's columns: {suffix} is the extractor's, placed as in scores.csv (val/fid_shapes_floor).
 COLUMNS = (
@@ -78,28 +73,7 @@ def psi_curve(run_dir: str | Path, psis, device: str = "auto", **overrides) -> l
     """The curve of the run's best (else last) checkpoint; writes psi.csv and psi.png, prints
     each row. ``overrides``: the settings of conf/score.yaml (extractor=, n_samples=, seed=, ...)."""
     psis = check_psis(psis)
-    run_dir = Path(run_dir).expanduser().resolve()
-    check_no_links(run_dir)
-    files = checkpoints(run_dir)
-    config = read_checkpoint(files[-1])["gan_lab"]["config"]  # read as data (design §9)
-    args = [f"{k}={v}" for k, v in overrides.items()]
-    cfg = settings(config, compose("score", [f"run_dir={run_dir}", *args]))
-    check_config(cfg, SCORE)
-    dev = pick_device(device)
-    extractor = load_extractor(cfg["extractor"], cfg["inception_weights"])
-    scorer = Scorer(extractor, cfg["batch_size"], dev)
-    dm = registry.build("data", config["data"], files[-1])
-    dm.load()
-    truth = Truth(
-        scorer,
-        dm,
-        cfg["n_samples"],
-        cfg["seed"],
-        cfg["prdc_k"],
-        cfg["memorisation_n_train"],
-        cfg["memorisation_line"],
-        cfg["class_fd_min"],
-    )
+    run_dir, _, cfg, dev, truth = set_up(run_dir, device, overrides)
     path = chosen_checkpoint(run_dir)
     gan = load_gan(path, dev)
     rows = [
@@ -110,7 +84,7 @@ def psi_curve(run_dir: str | Path, psis, device: str = "auto", **overrides) -> l
         scores = {k: v for k, v in row.items() if k.startswith("val/") and v is not None}
         print(f"psi {row['psi']:g}: {against_floor(scores)}", flush=True)
     write_csv(run_dir, rows)
-    write_plot(run_dir, rows, scorer.suffix, path.name, cfg["n_samples"])
+    write_plot(run_dir, rows, truth.suffix, path.name, cfg["n_samples"])
     return rows
 
 

@@ -63,13 +63,13 @@ def checkpoints(run_dir: Path) -> list[Path]:
     return found
 
 
-def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[dict]:
-    """One row per checkpoint (metrics, epoch, best=yes on the best); writes scores.csv and scores.md.
-
-    ``overrides``: any key of conf/score.yaml (extractor=, n_samples=, best=, ...).
-    """
+def set_up(run_dir: str | Path, device: str, overrides: dict):
+    """What scoring a run needs, for ``gan-lab score`` and its ψ curve alike: the run folder
+    (resolved, checked for links before minutes of scoring write into it), its history
+    checkpoints, the settings (command line, else the run's, else conf/metrics), the device, and
+    a Truth over the run's own data and the chosen feature space."""
     run_dir = Path(run_dir).expanduser().resolve()
-    check_no_links(run_dir)  # before minutes of scoring: the tables are written into it
+    check_no_links(run_dir)
     files = checkpoints(run_dir)
     config = read_checkpoint(files[-1])["gan_lab"]["config"]  # read as data (design §9)
     args = [f"{k}={v}" for k, v in overrides.items()]
@@ -91,6 +91,16 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
         cfg["memorisation_line"],
         cfg["class_fd_min"],
     )
+    return run_dir, files, cfg, dev, truth
+
+
+def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[dict]:
+    """One row per checkpoint (metrics, epoch, best=yes on the best); writes scores.csv and scores.md.
+
+    ``overrides``: any key of conf/score.yaml (extractor=, n_samples=, best=, ...).
+    """
+    run_dir, files, cfg, dev, truth = set_up(run_dir, device, overrides)
+    scorer = truth.scorer
     rows, class_rows = [], []
     for path in files:
         gan = load_gan(path, dev)
