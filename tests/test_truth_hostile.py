@@ -157,3 +157,15 @@ def test_a_confirmation_record_with_good_scores_still_compares():
     rec = {"best": 3, "centre": 0, "scores": {**scores, "centre:2": 9.5}}
     assert values(rec, "best") == [4.0, 4.2]
     assert comparison(rec)["verdict"] == "the best is better"
+
+
+def test_a_duplicated_training_image_still_catches_its_copies():
+    """Two identical training rows: each one's radius is its nearest *different* image's distance,
+    so a sample equal to them (or next to them) is a copy, not hidden by a radius of 0."""
+    from gan_lab.metrics.memorisation import Reference
+
+    train = torch.tensor([[0.0, 0.0], [0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
+    ref = Reference(train)
+    assert ref.radii[0] == 3.0 and ref.radii[1] == 3.0
+    match = ref.match(torch.tensor([[0.0, 0.0], [0.1, 0.0], [10.0, 10.0]]))
+    assert match["copy"].tolist() == [True, True, False]

@@ -50,7 +50,9 @@ def nearest(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def nearest_other(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(distance, index) of each row's nearest *other* row of ``x`` (leave-one-out)."""
+    """(distance, index) of each row's nearest *other* row of ``x`` (leave-one-out) that differs
+    from it: an exact duplicate in the training set (distance 0) would give its image a radius of
+    0, inside which not even an exact copy lies."""
     x = x.double()
     dist = torch.empty(len(x), dtype=torch.float64, device=x.device)
     idx = torch.empty(len(x), dtype=torch.long, device=x.device)
@@ -58,6 +60,7 @@ def nearest_other(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = torch.cdist(x[start : start + CHUNK], x)
         rows = torch.arange(len(d), device=x.device)
         d[rows, rows + start] = float("inf")  # not itself
+        d[d == 0] = float("inf")  # nor its duplicates
         found = d.min(dim=1)
         dist[start : start + len(d)], idx[start : start + len(d)] = found
     return dist, idx
