@@ -25,7 +25,7 @@ from gan_lab.models import to_unit
 from gan_lab.runs import files, layout
 from gan_lab.runs.safe_io import guard_tensorboard, save_atomic, write_png
 from gan_lab.training.loggers import image_writer
-from gan_lab.training.schedule import due, epochs_done, logged_step
+from gan_lab.training.schedule import batches_trained, due, epochs_done, logged_step
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,11 @@ class SampleGrid(Callback):
         nrow: int = 8,
         gif: bool = True,
         psi: float = 1.0,
+        every_n_steps: int = 0,
     ):
         self.dirpath = Path(dirpath)
         self.every_n_epochs, self.nrow, self.gif = every_n_epochs, nrow, gif
+        self.every_n_steps = every_n_steps  # 0: off; else also samples/step_NNNNNN.png
         self.psi = float(psi)
 
     def grid(self, pl_module) -> torch.Tensor:
@@ -88,11 +90,21 @@ class SampleGrid(Callback):
             images = pl_module.generate(z, pl_module.fixed_y if pl_module.conditional else None)
         return make_grid(to_unit(images, pl_module.value_range).cpu(), nrow=self.nrow, padding=2)
 
-    def write(self, trainer, pl_module, epoch: int) -> Path:
+    def write(self, trainer, pl_module, epoch: int, step: int | None = None) -> Path:
+        """The grid after ``epoch`` epochs, or with ``step`` after that many iterations (its PNG
+        then also names the epoch it was drawn in: a roll-back sets later ones aside)."""
         grid = self.grid(pl_module)
         path = layout.grid_path(self.dirpath, epoch)
+        label = {} if self.psi == 1.0 else {layout.GRID_PSI: f"{self.psi:g}"}
+        if step is not None:
+            path, label = (
+                layout.step_grid_path(self.dirpath, step),
+                {
+                    **label,
+                    layout.GRID_EPOCH: str(epochs_done(trainer)),
+                },
+            )
         if trainer.is_global_zero:
-            label = {} if self.psi == 1.0 else {layout.GRID_PSI: f"{self.psi:g}"}
             write_png(path, grid, self.dirpath, label)
             # Its own tag: TensorBoard's slider never mixes grids drawn at different ψ.
             suffix = f"_psi{self.psi:g}" if label else ""
@@ -122,6 +134,11 @@ class SampleGrid(Callback):
             )
         if trainer.current_epoch == 0:  # the untrained generator, once (003 §3); not on resume
             self.write(trainer, pl_module, 0)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = batches_trained(trainer)
+        if self.every_n_steps > 0 and step % self.every_n_steps == 0:
+            self.write(trainer, pl_module, epochs_done(trainer), step=step)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if due(trainer, self.every_n_epochs):

@@ -8,6 +8,7 @@ disagree (there is no ``callbacks.checkpoint.filename``: the layout names checkp
       checkpoints/epoch_0010.ckpt   the state after 10 completed epochs (the history)
       checkpoints/last.ckpt         the newest state, rewritten after every epoch
       samples/epoch_0010.png        the fixed-noise grid after 10 epochs (0: the untrained G)
+      samples/step_000100.png       ... after 100 iterations (callbacks.samples.every_n_steps)
       samples/evolution.gif         the grids as an animation, at the end
       samples/fixed_noise.pt        the fixed latent vectors
       metrics.csv steps.csv ssim.csv warnings.csv   the history's rows (gan_lab.runs.files)
@@ -47,6 +48,8 @@ CHECKPOINT_SUFFIX = ".ckpt"
 GRID_SUFFIX = ".png"
 GRID_PSI = "psi"  # a grid's PNG text chunk: its truncation ψ, present only where ψ ≠ 1
 EPOCH_PREFIX = "epoch_"  # epoch_0010.ckpt, epoch_0010.png: the epochs completed, 4 digits
+STEP_PREFIX = "step_"  # step_000100.png: a grid after that many training iterations, 6 digits
+GRID_EPOCH = "epoch"  # a step grid's PNG text chunk: the epoch it was drawn in (roll-backs read it)
 GIF = "evolution.gif"  # the grids' animation; an inversion's <prefix>evolution.gif too
 FIXED_NOISE = "fixed_noise.pt"
 METRICS_CSV = "metrics.csv"  # one row per epoch: the epoch means and any val/* scores
@@ -125,6 +128,12 @@ def checkpoint_path(run: str | Path, epoch: int) -> Path:
 def grid_path(run: str | Path, epoch: int) -> Path:
     """<run>/samples/epoch_0010.png: the fixed-noise grid after ``epoch`` epochs (003 §3)."""
     return samples_dir(run) / _numbered(epoch, GRID_SUFFIX)
+
+
+def step_grid_path(run: str | Path, step: int) -> Path:
+    """<run>/samples/step_000100.png: the fixed-noise grid after ``step`` training iterations
+    (callbacks.samples.every_n_steps)."""
+    return samples_dir(run) / f"{STEP_PREFIX}{step:06d}{GRID_SUFFIX}"
 
 
 def memorisation_png(run: str | Path, epoch: int) -> Path:
@@ -230,6 +239,16 @@ def history(run: str | Path) -> list[tuple[int, Path]]:
 def grids(run: str | Path) -> list[tuple[int, Path]]:
     """(epoch, path) of the run's sample grids, oldest first: 0 is the untrained generator."""
     return _numbered_in(samples_dir(run), GRID_SUFFIX)
+
+
+def step_grids(run: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) of the run's step grids (step_000100.png), oldest first."""
+    found = []
+    for p in samples_dir(run).glob(f"{STEP_PREFIX}*{GRID_SUFFIX}"):
+        digits = p.stem[len(STEP_PREFIX) :]
+        if digits.isdigit():
+            found.append((int(digits), p))
+    return sorted(found)
 
 
 def all_checkpoints(folder: str | Path) -> list[Path]:

@@ -123,6 +123,7 @@ def set_aside(
     last = layout.last_checkpoint(run_dir)
     moved = [p for e, p in layout.history(run_dir) if e > epoch]
     moved += [p for e, p in layout.grids(run_dir) if e > epoch]
+    moved += [p for _, p in layout.step_grids(run_dir) if _drawn_in(p) > epoch]
     moved += [  # the memorisation gallery of the epochs set aside (gan_lab.metrics.memorisation)
         p
         for p in (run_dir / layout.MEMORISATION).glob(f"{layout.EPOCH_PREFIX}*")
@@ -179,3 +180,15 @@ def roll_back(
         f"optimiser states and EMA; learning rates ×{lr_factor:g}, now D {lrs[0]:.3g}, "
         f"G {lrs[-1]:.3g}.{aside}"
     ).strip()
+
+
+def _drawn_in(grid: Path) -> int:
+    """The epoch a step grid was drawn in (its PNG text chunk); one that cannot be read is set
+    aside with the path it may belong to."""
+    from PIL import Image
+
+    try:
+        with Image.open(grid) as image:
+            return int(image.text.get(layout.GRID_EPOCH, ""))
+    except (OSError, ValueError, AttributeError):
+        return 1 << 62

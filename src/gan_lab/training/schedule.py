@@ -18,10 +18,7 @@ class StepLimit(Callback):
         self.max_steps = int(max_steps)
 
     def reached(self, trainer: L.Trainer) -> bool:
-        # processed, not batches_done's completed: in on_train_batch_end the batch just trained
-        # is processed but counts as completed only after the hooks (Lightning's loop).
-        processed = trainer.fit_loop.epoch_loop.batch_progress.total.processed
-        return processed >= self.max_steps
+        return batches_trained(trainer) >= self.max_steps
 
     def on_train_start(self, trainer, pl_module) -> None:
         if self.reached(trainer):  # a resume whose checkpoint is already there: no batch more
@@ -58,6 +55,13 @@ def due(trainer: L.Trainer, every_n_epochs: int) -> bool:
 def batches_done(trainer: L.Trainer) -> int:
     """Training batches completed in the whole run (kept across resumes)."""
     return trainer.fit_loop.epoch_loop.batch_progress.total.completed
+
+
+def batches_trained(trainer: L.Trainer) -> int:
+    """Training batches done in the whole run, the current one included once it has trained:
+    in on_train_batch_end Lightning counts the batch as processed, and as completed (what
+    ``batches_done`` reads) only after the hooks. The 100th batch's hooks see 100 here."""
+    return trainer.fit_loop.epoch_loop.batch_progress.total.processed
 
 
 def logged_step(trainer: L.Trainer) -> int:

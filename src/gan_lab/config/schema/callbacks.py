@@ -14,6 +14,9 @@ CALLBACKS = {
     "callbacks.samples._target_": target("gan_lab.callbacks.SampleGrid"),
     "callbacks.samples.dirpath": path(_DIR, null=False),
     "callbacks.samples.every_n_epochs": whole("a grid every N epochs", low=1),
+    "callbacks.samples.every_n_steps": whole(
+        f"also a grid every N training iterations ({layout.step_grid_path('<run>', 100)}); 0 = off"
+    ),
     "callbacks.samples.nrow": whole("images per grid row", low=1, high=MAX_GRID),
     "callbacks.samples.gif": flag(f"{layout.gif_path('<run>')} at the end"),
     "callbacks.samples.psi": PSI,
