@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import Callback
 
 from gan_lab.errors import UserError
 from gan_lab.metrics.extractors import try_load_extractor
-from gan_lab.metrics.images import generate_unit, seeded_inputs
+from gan_lab.metrics.images import generate_asked
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.metrics.truth import Truth
 from gan_lab.runs import layout
@@ -94,13 +94,16 @@ class ImageMetrics(Callback):
             self.truth = Truth(
                 self.scorer, trainer.datamodule, self.n_samples, self.seed, **self.truth_settings
             )
-        generator = pl_module.shown_generator  # score what the grids show
         class_ids = pl_module.class_ids if pl_module.conditional else None
-        args = (self.n_samples, self.seed)
-        fakes = generate_unit(
-            generator, pl_module.noise, *args, self.batch_size, pl_module.device, class_ids
+        fakes, asked = generate_asked(
+            pl_module.shown_generator,  # score what the grids show
+            pl_module.noise,
+            self.n_samples,
+            self.seed,
+            self.batch_size,
+            pl_module.device,
+            class_ids,
         )
-        _, asked = seeded_inputs(generator, pl_module.noise, *args, pl_module.device, class_ids)
         return self.truth.evaluate(fakes, asked)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:

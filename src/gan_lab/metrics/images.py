@@ -6,10 +6,15 @@ from gan_lab.core.truncation import truncate
 from gan_lab.models import to_unit
 
 
+def permutation(total: int, seed: int) -> torch.Tensor:
+    """The seeded order of a set's images whose first n are its real subset (``real_subset``,
+    and the real-image pool of gan_lab.metrics.realpool)."""
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))
+
+
 def real_subset(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """Up to n training images (uint8) → float [0, 1]; the same subset for the same seed."""
-    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
-    return images[idx].float() / 255.0
+    return images[permutation(len(images), seed)[:n]].float() / 255.0
 
 
 def seeded_inputs(
@@ -35,7 +40,7 @@ def seeded_inputs(
 
 
 @torch.no_grad()
-def generate_unit(
+def generate_asked(
     generator,
     noise,
     n: int,
@@ -44,11 +49,9 @@ def generate_unit(
     device: torch.device | str = "cpu",
     class_ids: list[int] | None = None,
     psi: float = 1.0,
-) -> torch.Tensor:
-    """n images in [0, 1] from seeded noise, whatever G's output range; the global RNG is untouched.
-
-    A conditional G is asked for seeded random classes (``seeded_inputs``); ``psi`` < 1 truncates z.
-    """
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``generate_unit``'s images and the classes a conditional G was asked for (None for an
+    unconditional one), from one draw of ``seeded_inputs``: what the scores of every class need."""
     z, y = seeded_inputs(generator, noise, n, seed, device, class_ids, psi)
     was_training = generator.training
     generator.eval()
@@ -64,4 +67,21 @@ def generate_unit(
         for start in range(0, n, batch_size)
     ]
     generator.train(was_training)
-    return torch.cat(out)
+    return torch.cat(out), y
+
+
+def generate_unit(
+    generator,
+    noise,
+    n: int,
+    seed: int,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    class_ids: list[int] | None = None,
+    psi: float = 1.0,
+) -> torch.Tensor:
+    """n images in [0, 1] from seeded noise, whatever G's output range; the global RNG is untouched.
+
+    A conditional G is asked for seeded random classes (``seeded_inputs``); ``psi`` < 1 truncates z.
+    """
+    return generate_asked(generator, noise, n, seed, batch_size, device, class_ids, psi)[0]

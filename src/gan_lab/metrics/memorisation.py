@@ -66,6 +66,12 @@ def nearest_other(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return dist, idx
 
 
+def above_line(score: float | None, line: float | None) -> bool:
+    """The flag: a memorisation score strictly above ``metrics.memorisation_line`` (None: never).
+    Training's warning, ``gan-lab score``'s ``memorising`` column and the report all ask here."""
+    return line is not None and score is not None and score > line
+
+
 class Reference:
     """The training images' features and their leave-one-out radii, computed once per run."""
 

@@ -22,7 +22,7 @@ from omegaconf import ListConfig, OmegaConf
 
 from gan_lab.config.schema import SCORE
 from gan_lab.config.validate import check_config
-from gan_lab.metrics.images import generate_unit, seeded_inputs
+from gan_lab.metrics.images import generate_asked
 from gan_lab.metrics.scores import checkpoints, set_up
 from gan_lab.metrics.truth import Truth, against_floor
 from gan_lab.runs import layout
@@ -53,9 +53,10 @@ def curve(gan, truth: Truth, psis, n: int, seed: int, device) -> list[dict]:
     names = [c.format(suffix=truth.suffix) for c in COLUMNS]
     batch_size, rows = truth.scorer.batch_size, []
     for psi in psis:
-        args = (gan.generator, gan.noise, n, seed)
-        fakes = generate_unit(*args, batch_size, device, gan.class_ids, psi)
-        _, asked = seeded_inputs(*args, device, gan.class_ids)  # the classes do not depend on ψ
+        # the same seed asks for the same classes at every ψ
+        fakes, asked = generate_asked(
+            gan.generator, gan.noise, n, seed, batch_size, device, gan.class_ids, psi
+        )
         scores = truth.evaluate(fakes, asked).scores
         rows.append({"psi": psi, **{name: scores.get(name) for name in names}})
     return rows

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from gan_lab.errors import UserError, load_torch_file
+from gan_lab.metrics.images import permutation  # the order real_subset draws in
 from gan_lab.runs.safe_io import save_atomic
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,6 @@ def sizes(total: int, n: int, n_train: int) -> tuple[int, int, int, int]:
     m = min(n, total // 2)
     n_train = min(n_train, total) if n_train > 0 else 0
     return n, m, n_train, min(total, max(n, 2 * m, n_train))
-
-
-def permutation(total: int, seed: int) -> torch.Tensor:
-    """The same order ``gan_lab.metrics.images.real_subset`` draws its subset in."""
-    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))
 
 
 def data_digest(datamodule, images: torch.Tensor) -> str:

@@ -22,7 +22,7 @@ from gan_lab.hardware import pick_device
 from gan_lab.metrics.best import best_unflagged, metric_key
 from gan_lab.metrics.classes import FIELDS as CLASS_FIELDS
 from gan_lab.metrics.extractors import load_extractor
-from gan_lab.metrics.images import generate_unit, seeded_inputs
+from gan_lab.metrics.images import generate_asked
 from gan_lab.metrics.scorer import Scorer
 from gan_lab.metrics.truth import Truth, against_floor
 from gan_lab.runs import layout
@@ -104,9 +104,15 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
     rows, class_rows = [], []
     for path in files:
         gan = load_gan(path, dev)
-        args = (gan.generator, gan.noise, cfg["n_samples"], cfg["seed"])
-        fakes = generate_unit(*args, cfg["batch_size"], dev, gan.class_ids)
-        _, asked = seeded_inputs(*args, dev, gan.class_ids)
+        fakes, asked = generate_asked(
+            gan.generator,
+            gan.noise,
+            cfg["n_samples"],
+            cfg["seed"],
+            cfg["batch_size"],
+            dev,
+            gan.class_ids,
+        )
         result = truth.evaluate(fakes, asked)
         result.write_gallery(run_dir, gan.epoch)
         class_rows += result.class_rows(gan.epoch)

@@ -101,7 +101,7 @@ class Truth:
             match = self.reference.match(feats)
             scores[f"val/memorisation{s}"] = match["score"]
             scores[f"val/memorisation{s}_floor"] = self.floors[f"val/memorisation{s}_floor"]
-            out.memorising = self.line is not None and match["score"] > self.line
+            out.memorising = memorisation.above_line(match["score"], self.line)
             train_index = self.pool.index[match["index"].cpu()]
             out.samples = fakes.cpu()
             out.matched = (self.images[train_index].float() / 255.0).cpu()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gan_lab.errors import UserError
 from gan_lab.metrics.best import best_unflagged, is_flagged
+from gan_lab.metrics.memorisation import above_line
 from gan_lab.report.run.folder import RunFolder, number
 from gan_lab.runs import layout
 from gan_lab.training.checkpoint import resolve_checkpoint
@@ -70,7 +71,7 @@ def flagged(rows: list[dict], line) -> list[dict]:
     for row in rows:
         names = [k for k in row if k.startswith("val/memorisation") and not k.endswith("_floor")]
         values = [number(row.get(k)) for k in names]
-        above = limit is not None and any(v is not None and v > limit for v in values)
+        above = any(above_line(v, limit) for v in values)
         out.append({**row, FLAG: "yes" if above else ""})
     return out
 
