@@ -24,3 +24,17 @@ def step_key(key: str) -> str:
 def short(key: str) -> str:
     """``train/d_loss`` → ``d_loss``: the column names of steps.csv and the sweep summary."""
     return key.split("/")[-1]
+
+
+def best_column(best: str, columns) -> str | None:
+    """metrics.best (val/fid) as a table spells it (metrics.csv, scores.csv, a sweep's rows): the
+    column itself, else the first val/fid_<extractor name> — never its _std, its _floor or a
+    sweep's _over_floor ratio. The report's best epoch and the sweep's ranking both ask here."""
+    if best in columns:
+        return best
+    named = sorted(
+        c
+        for c in columns
+        if c.startswith(best + "_") and not c.endswith(("_std", "_floor", "_over_floor"))
+    )
+    return named[0] if named else None

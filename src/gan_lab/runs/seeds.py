@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gan_lab.runs.keys import best_column
 from gan_lab.runs.stats import Difference, Spread, holm, spread, welch
 
 SEED = "seed"  # the one override pooled over
@@ -66,14 +67,8 @@ def pick_metric(wanted: str, best: str, columns: list[str]) -> tuple[str | None,
             f"column, so the settings are not ranked; the columns are "
             f"{', '.join(columns) or 'none'}."
         )
-    exact = [c for c in columns if c == best]
-    named = sorted(  # val/fid_<extractor name>, not its _std, _floor or _over_floor
-        c
-        for c in columns
-        if c.startswith(best + "_") and not c.endswith(("_std", "_floor", "_over_floor"))
-    )
-    if exact or named:
-        column = (exact or named)[0]
+    column = best_column(best, columns)
+    if column is not None:
         return column, f"ranked by {column} (sweep.metric=auto: the runs' metrics.best, {best})"
     return None, (
         f"no run has a {best} column (metrics off, or Inception's weights absent?), so the "

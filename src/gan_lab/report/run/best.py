@@ -13,6 +13,7 @@ from gan_lab.metrics.best import best_unflagged, is_flagged
 from gan_lab.metrics.memorisation import above_line
 from gan_lab.report.run.folder import RunFolder, number
 from gan_lab.runs import layout
+from gan_lab.runs.keys import best_column
 from gan_lab.training.checkpoint import resolve_checkpoint
 
 
@@ -49,14 +50,6 @@ def evaluations(rows: list[dict]) -> list[dict]:
             out.append(row)
         previous = values
     return out
-
-
-def best_key(wanted: str, columns: list[str]) -> str | None:
-    """metrics.best (val/fid) as it appears in the table: val/fid, or val/fid_<extractor>."""
-    if wanted in columns:
-        return wanted
-    named = [c for c in columns if c.startswith(wanted + "_")]
-    return named[0] if named else None
 
 
 FLAG = "memorising"  # scores.csv's column: "yes" on a checkpoint flagged as memorising
@@ -97,7 +90,7 @@ def best_choice(run: RunFolder) -> Best | None:
         skipped = skipped_for(run.scores, key, epoch)
         return Best(layout.SCORES_CSV, run.scores, epoch, path, key, use, skipped)
     evaluated = flagged(evaluations(run.epochs), run.cfg("metrics.memorisation_line"))
-    key = best_key(run.cfg("metrics.best", "val/fid"), score_columns(evaluated))
+    key = best_column(run.cfg("metrics.best", "val/fid"), score_columns(evaluated))
     if key is None:
         return None
     kept = {e for e, _ in run.checkpoints}
