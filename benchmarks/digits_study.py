@@ -31,7 +31,7 @@ from PIL import Image
 
 from gan_lab.hardware import device_name
 from gan_lab.metrics.classifier import ClassifierFeatures
-from gan_lab.metrics.images import generate_unit, seeded_inputs
+from gan_lab.metrics.images import generate_asked
 from gan_lab.metrics.scorer import frechet_distance
 from gan_lab.training.checkpoint import load_gan
 
@@ -151,12 +151,9 @@ def train_lab(name: str, overrides: list[str], folder, size, seconds, seed, out)
     wall = float("nan") if REUSE else time.perf_counter() - t0  # training wall time
     gan = load_gan(run / "checkpoints" / "last.ckpt")
     ids = gan.class_ids
-    samples = generate_unit(gan.generator, gan.noise, N_SAMPLES, seed, 250, "cpu", ids)
+    samples, y = generate_asked(gan.generator, gan.noise, N_SAMPLES, seed, 250, "cpu", ids)
     steps = len((run / "steps.csv").read_text().splitlines()) - 1
-    asked = None
-    if ids is not None:  # the classes generate_unit asked for
-        _, y = seeded_inputs(gan.generator, gan.noise, N_SAMPLES, seed, "cpu", ids)
-        asked = [gan.classes[i] for i in y]
+    asked = None if y is None else [gan.classes[i] for i in y]  # the classes it asked for
     return {"samples": samples, "steps": steps, "epochs": gan.epoch, "wall_s": wall, "asked": asked}
 
 

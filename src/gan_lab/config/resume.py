@@ -60,8 +60,9 @@ DERIVED = (
 RETIRED = ("callbacks.checkpoint.filename", "callbacks.balance.rundir")
 # Keys this version added, with the value every run before them had: a checkpoint of an earlier
 # version is read as holding it, so leaving the key out or repeating that value resumes, and
-# another value is refused naming it (LeakyReLU's slope was fixed at 0.2).
-ADDED = {"generator.slope": SLOPE, "discriminator.slope": SLOPE}
+# another value is refused naming it (LeakyReLU's slope was fixed at 0.2; the G phase drew new
+# fakes before model.g_fakes).
+ADDED = {"generator.slope": SLOPE, "discriminator.slope": SLOPE, "model.g_fakes": "new"}
 
 
 def _plain(value):

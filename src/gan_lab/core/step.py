@@ -13,7 +13,7 @@ part of the step: a run resumed from a checkpoint repeats it bit for bit.
 """
 
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -54,6 +54,9 @@ class Procedure:
     real_label: float
     fake_label: float
     g_batch: str  # "mixed" or "fake" (003 §8.6; "auto" is resolved by the module)
+    # "new": the G phase draws new fakes (design §4, 003 §7: a second G pass a step); "reuse": it
+    # scores the last D phase's fakes again (one G pass a step, as a plain loop does)
+    g_fakes: str
     r1_gamma: float  # 0 = no R1
     gp_weight: float  # 0 = no gradient penalty (only model.loss=wgan_gp sets it)
     class_loss: float  # 0 = no auxiliary classifier loss
@@ -136,11 +139,16 @@ def step(
     b = real.shape[0]
     y2 = None if y is None else torch.cat([y, y])
 
-    # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph).
-    for _ in range(proc.d_steps):
+    # Discriminator phase: real (1) + fresh fakes (0) in one batch; G untouched (no graph), except
+    # with g_fakes="reuse" on the last D phase: its fakes keep G's graph for the G phase, and D's
+    # own loss sees them detached (D's update never reaches G).
+    reuse = proc.g_fakes == "reuse"
+    for i in range(proc.d_steps):
         opt.keep()
-        with torch.no_grad():
-            fake = nets.G(nets.sample_z(b, real.device), y)
+        keep_graph = reuse and i == proc.d_steps - 1
+        with nullcontext() if keep_graph else torch.no_grad():
+            g_fake = nets.G(nets.sample_z(b, real.device), y)
+        fake = g_fake.detach()
         with opt.phase("D"):
             batch_x = torch.cat([real, fake.to(real.dtype)]).requires_grad_(proc.r1_gamma > 0)
             logits, classes = discriminate(nets, proc, batch_x, y2)
@@ -160,13 +168,14 @@ def step(
                 proc.ada.observe(logits[:b])
             opt.update("D", d_loss)
 
-    # Generator phase: new fakes labelled "real", no noise; D frozen (no D gradients at all).
+    # Generator phase: new fakes (or, with g_fakes="reuse", the last D phase's, with their graph)
+    # labelled "real", no noise; D frozen (no D gradients at all).
     # With g_batch="mixed" D sees real+fake as in its own phase, but the loss uses only the
     # fakes: a BatchNorm D then normalises both phases alike, and G cannot win by merely
     # shifting the statistics of an all-fake batch (003's literal "fake only" = g_batch=fake).
     with opt.phase("G"):
         opt.keep()
-        fake = nets.G(nets.sample_z(b, real.device), y)
+        fake = g_fake if reuse else nets.G(nets.sample_z(b, real.device), y)
         if proc.g_batch == "mixed":
             g_logits, classes = discriminate(nets, proc, torch.cat([real, fake.to(real.dtype)]), y2)
             g_logits, classes = g_logits[b:], None if classes is None else classes[b:]

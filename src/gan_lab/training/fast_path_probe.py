@@ -49,6 +49,8 @@ def apply(path: FastPath, generators: list[nn.Module], discriminator: nn.Module)
 def procedure_key(proc: Procedure) -> str:
     """What changes the step's cost (the fast path's cache key)."""
     parts = [type(proc.loss).__name__, f"d_steps {proc.d_steps}", f"G batch {proc.g_batch}"]
+    if proc.g_fakes == "reuse":  # one G pass a step (the key of "new" is the one before the option)
+        parts.append("G fakes reused")
     if proc.r1_gamma > 0:
         parts.append("R1")
     if proc.gp_weight > 0:

@@ -36,6 +36,7 @@ from gan_lab.training.module_parts import fixed_labels, g_batch_for, given_or_st
 from gan_lab.training.schedule import batches_done, epochs_done
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
+G_FAKES = ("new", "reuse")  # model.g_fakes (gan_lab/core/step.py)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class GAN(L.LightningModule):
         r1_gamma: float,
         compile: bool | str,
         class_loss: float = 0.0,
+        g_fakes: str = "new",  # a checkpoint of a version before model.g_fakes: new fakes
         gp_weight: float = 10.0,
         ada: dict | None = None,
         ema_images: int = 10_000,
@@ -88,6 +90,9 @@ class GAN(L.LightningModule):
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
         self.d_steps, self.label_noise = d_steps, label_noise
         self.g_batch = g_batch_for(g_batch, discriminator)
+        if g_fakes not in G_FAKES:  # "auto" is recipe=auto's to resolve before the module
+            raise UserError(f"model.g_fakes must be one of {', '.join(G_FAKES)}, not '{g_fakes}'.")
+        self.g_fakes = g_fakes
         self.real_label, self.fake_label = real_label, fake_label
         # Layout, fusion, compilation and threads: what model.channels_last / model.compile fix,
         # and the fastest measured path for the rest (trainer.fast_path, gan_lab/training/fast_path.py).
@@ -195,6 +200,7 @@ class GAN(L.LightningModule):
             real_label=self.real_label,
             fake_label=self.fake_label,
             g_batch=self.g_batch,
+            g_fakes=self.g_fakes,
             r1_gamma=self.r1_gamma,
             gp_weight=self.gp_weight,
             class_loss=self.class_loss,

@@ -58,6 +58,10 @@ EMA_IMAGES_PER_32, EMA_RAMPUP = 10_000, 0.05
 # Folder sets: the plain loop's procedure (benchmarks/raw_dcgan.py).
 BETAS = [0.0, 0.99]
 WIDEST = 256
+# model.g_fakes=auto: new, today's procedure, so no run changes silently; reuse is measured faster
+# (benchmarks/README.md, "Every millisecond of the step") but its quality per minute is unmeasured.
+G_FAKES_AUTO = "new"
+G_FAKES_WHY = "new fakes for the G phase (reuse: one G pass, not yet measured for quality)"
 
 
 def preset(group: str, name: str) -> dict:
@@ -199,6 +203,9 @@ def resolve(cfg: DictConfig, num_images: int, size: int) -> dict:
         choices.fill("model.ada.enabled", True, f"{num_images} images: p follows D's overfitting")
         conditional = bool(cfg.model.get("conditional"))
         choices.fill("model.class_loss", 1.0 if conditional else 0.0, "AC-GAN when conditional")
+    # The G phase's fakes: new (design §4's second G pass) in both families until a quality study
+    # says reuse (one G pass, ~1/6 less of a 28-px step) is no worse per minute; named in the log.
+    choices.fill("model.g_fakes", G_FAKES_AUTO, G_FAKES_WHY)
     batch = int(cfg.data.batch_size)
     images = EMA_IMAGES_PER_32 * batch // 32
     choices.fill("model.ema_images", images, f"10k images × batch {batch}/32")
@@ -231,11 +238,16 @@ def describe(made: dict, cfg: DictConfig, num_images: int) -> str:
         else f"EMA decay {m.ema}"
     )
     augment = f"flip {aug.flip}, zoom {aug.zoom}, turns ±{aug.rotate}°"
+    fakes = (
+        "G phase on the D phase's fakes" if m.get("g_fakes") == "reuse" else "G phase on new fakes"
+    )
+    fakes += f" (g_fakes={m.get('g_fakes')})"
     return (
         f"recipe={cfg.get('recipe', AUTO)} for {num_images} images of {cfg.data.image_size} px, "
         f"{budget(cfg)}: G {g.project_channels}×{g.start_size}² → {list(g.channels)} "
         f"({g.upsample}), D {list(d.channels)}, batch {cfg.data.batch_size}, Adam lr "
-        f"{m.lr_g:g} / {m.lr_d:g} β {list(m.betas_g)}, {ema}, ADA {'on' if m.ada.enabled else 'off'}, {augment} — "
+        f"{m.lr_g:g} / {m.lr_d:g} β {list(m.betas_g)}, {ema}, ADA {'on' if m.ada.enabled else 'off'}, {augment}, "
+        f"{fakes} — "
         f"{len(made)} keys were left at auto ({layout.RUN_INFO}'s config.chosen says why each); "
         "every key you set is kept"
     )

@@ -117,6 +117,7 @@ RECIPE_KEYS = (
     "model.betas_",
     "model.lr_",
     "model.ema",
+    "model.g_fakes",
     "model.class_loss",
     "model.ada.enabled",
 )
