@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 import torch
-from conftest import QUIET, bare
+from conftest import QUIET, bare, make_cfg
 from torch import nn
 
 from gan_lab.core.losses import build_loss
@@ -38,8 +38,6 @@ def tiny_run(cfg_factory, g_fakes: str, steps: int = 3, *more: str):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from conftest import make_cfg
-
     def factory(*overrides, tiny=True):
         return make_cfg(
             tmp_path_factory.mktemp("run"), (["debug=tiny"] if tiny else []) + list(overrides)
@@ -59,7 +57,9 @@ def test_reuse_runs_g_once_a_step_new_twice(runs):
 
 def test_reuse_trains_other_weights_than_new(runs):
     g_new, g_reuse = runs["new"][0].generator, runs["reuse"][0].generator
-    differ = [not torch.equal(a, b) for a, b in zip(g_new.parameters(), g_reuse.parameters())]
+    differ = [
+        not torch.equal(a, b) for a, b in zip(g_new.parameters(), g_reuse.parameters(), strict=True)
+    ]
     assert any(differ)
     assert all(torch.isfinite(p).all() for p in g_reuse.parameters())
 
