@@ -63,6 +63,9 @@ RETIRED = ("callbacks.checkpoint.filename", "callbacks.balance.rundir")
 # another value is refused naming it (LeakyReLU's slope was fixed at 0.2; the G phase drew new
 # fakes before model.g_fakes).
 ADDED = {"generator.slope": SLOPE, "discriminator.slope": SLOPE, "model.g_fakes": "new"}
+# Nothing was frozen before model.freeze_d / freeze_g (FreezeD); init= is a new run's start,
+# not a setting of the weights it resumes (a run before it has none: null, see changes()).
+ADDED |= {"model.freeze_d": 0, "model.freeze_g": 0}
 
 
 def _plain(value):

@@ -80,21 +80,25 @@ class Discriminator(nn.Module):
             channels, strides, pads = channels[-n:], strides[-n:], pads[-n:]
 
         layers: list[nn.Module] = []
+        block_sizes = []  # layers per conv block: stages() groups self.features by them
         size, c_in = image_size, in_channels
         for i, (c, s, p) in enumerate(zip(channels, strides, pads, strict=True)):
+            before = len(layers)
             p = same_padding(kernel_size) if p is None else p
             conv = nn.Conv2d(c_in, c, kernel_size, s, p, bias=bias)
             layers.append(maybe_spectral(conv, spectral_norm))
             if batch_norm and (i > 0 or batch_norm_first):
                 layers.append(nn.BatchNorm2d(c))
             layers.append(activation(activation_name, slope))
+            block_sizes.append(len(layers) - before)
             size, c_in = (size + 2 * p - kernel_size) // s + 1, c
             if size < 1:
                 raise UserError(
                     f"discriminator: kernel_size={kernel_size} shrinks a {image_size}px image "
                     f"to nothing at block {i + 1}; use a smaller kernel or larger images."
                 )
-        self.features = nn.Sequential(*layers)
+        self.features = nn.Sequential(*layers)  # one flat Sequential: checkpoints name its layers
+        self.block_sizes = tuple(block_sizes)
         self.feature_shape = (c_in, size, size)
 
         # Conditioning (design §2.6): "concat" appends the label's embedding to the features
@@ -128,6 +132,17 @@ class Discriminator(nn.Module):
                 nn.Flatten(),
             )
         init_weights(self, init)
+
+    def stages(self) -> list[list[nn.Module]]:
+        """The network's blocks in order from the image side: each conv block, then the head
+        (with the class embedding and the auxiliary classifier). model.freeze_d=K freezes the
+        first K (FreezeD; gan_lab.models.freeze)."""
+        layers, groups, i = list(self.features), [], 0
+        for n in self.block_sizes:
+            groups.append(layers[i : i + n])
+            i += n
+        head = [self.flatten, self.head, self.embed, self.classify]
+        return [*groups, [m for m in head if m is not None]]
 
     def forward(
         self, x: torch.Tensor, y: torch.Tensor | None = None, classes: bool = False

@@ -115,8 +115,10 @@ class Generator(nn.Module):
             )
 
         blocks: list[nn.Module] = []
+        block_sizes = []  # layers per upsampling block: stages() groups self.blocks by them
         c_in, size = project_channels, start_size
         for c in channels:
+            before = len(blocks)
             if upsample == "transposed":
                 p, op = transposed_padding(kernel_size)
                 conv = nn.ConvTranspose2d(c_in, c, kernel_size, 2, p, op, bias=bias)
@@ -132,7 +134,9 @@ class Generator(nn.Module):
                         activation(activation_name, slope),
                     ]
             c_in, size = c, size * 2
-        self.blocks = nn.Sequential(*blocks)
+            block_sizes.append(len(blocks) - before)
+        self.blocks = nn.Sequential(*blocks)  # one flat Sequential: checkpoints name its layers
+        self.block_sizes = tuple(block_sizes)
 
         if out_kernel_size > 0:
             if size != image_size:
@@ -155,6 +159,17 @@ class Generator(nn.Module):
             )
         self.out = nn.Sequential(maybe_spectral(out, sn), output_activation(out_activation))
         init_weights(self, init)
+
+    def stages(self) -> list[list[nn.Module]]:
+        """The network's blocks in order from the latent side: the projection (with the class
+        embedding), each ×2 upsampling block, the output layer. model.freeze_g=K freezes the
+        first K (gan_lab.models.freeze)."""
+        layers, groups, i = list(self.blocks), [], 0
+        for n in self.block_sizes:
+            groups.append(layers[i : i + n])
+            i += n
+        first = [self.project] + ([self.embed] if self.embed is not None else [])
+        return [first, *groups, [self.out]]
 
     @staticmethod
     def _norm_maker(batch_norm: bool, num_classes: int, conditioning: str):

@@ -29,6 +29,7 @@ from gan_lab.core.noise import Noise
 from gan_lab.core.rng import capture, restore, seed_rank
 from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step
 from gan_lab.errors import UserError
+from gan_lab.models.freeze import freeze_first
 from gan_lab.runs.keys import ADA_P, STAT_KEYS, epoch_key, step_key
 from gan_lab.runs.rollback import any_rank
 from gan_lab.training import fast_path
@@ -72,6 +73,8 @@ class GAN(L.LightningModule):
         ema_images: int = 10_000,
         ema_rampup: float = 0.0,
         nonfinite: str,
+        freeze_d: int = 0,  # model.freeze_d / freeze_g (gan_lab/models/freeze.py); 0 before them
+        freeze_g: int = 0,
         class_ids: list[int] | None = None,
         run_config: dict | None = None,
         fast_path_mode: str = "off",
@@ -85,6 +88,11 @@ class GAN(L.LightningModule):
         )
         self.automatic_optimization = False
         self.generator, self.discriminator, self.noise = generator, discriminator, noise
+        # FreezeD (Mo et al. 2020): the first blocks get no gradient and are in no optimiser
+        # (configure_optimizers), before the EMA copies G; a count that leaves nothing is refused.
+        freeze_first(discriminator, freeze_d, "discriminator")
+        freeze_first(generator, freeze_g, "generator")
+        self.freeze_d, self.freeze_g = freeze_d, freeze_g
         self.loss = build_loss(loss)
         self.lr_g, self.lr_d = lr_g, lr_d
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
@@ -179,8 +187,10 @@ class GAN(L.LightningModule):
         object.__setattr__(self, "_d", torch.compile(d, mode=mode) if mode else d)
 
     def configure_optimizers(self):
-        opt_d = adam(self.discriminator.parameters(), self.lr_d, self.betas_d)
-        opt_g = adam(self.generator.parameters(), self.lr_g, self.betas_g)
+        # Frozen blocks (model.freeze_d / freeze_g) are left out: toggled_optimizer then never
+        # turns their gradients on, and no Adam step (nor its weight of 0-grad momentum) moves them.
+        opt_d = adam(_trained(self.discriminator), self.lr_d, self.betas_d)
+        opt_g = adam(_trained(self.generator), self.lr_g, self.betas_g)
         return opt_d, opt_g
 
     def sample_y(self, n: int) -> torch.Tensor | None:
@@ -380,3 +390,8 @@ class GAN(L.LightningModule):
     def on_roll_back(self) -> None:
         """rollback.roll_back: this epoch's sums so far belong to the abandoned path."""
         self._stat_sum, self._stat_n = None, 0
+
+
+def _trained(net: nn.Module) -> list[nn.Parameter]:
+    """The parameters an optimiser updates: all but those of frozen blocks."""
+    return [p for p in net.parameters() if p.requires_grad]

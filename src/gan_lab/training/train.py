@@ -24,7 +24,7 @@ from gan_lab.models import output_range
 from gan_lab.runs import files, layout, rollback
 from gan_lab.runs.lock import run_lock
 from gan_lab.runs.safe_io import TMP_GLOB, save_atomic
-from gan_lab.training import recipe
+from gan_lab.training import finetune, recipe
 from gan_lab.training.checkpoint import epochs_done_in, newest, resolve_checkpoint
 from gan_lab.training.distributed import check_trainer
 from gan_lab.training.loggers import build_loggers
@@ -101,6 +101,7 @@ class Start:
     fast_path: dict | None = None  # the kernels the run used before it stopped
     data: dict | None = None  # the training set's fingerprint (gan_lab.data.fingerprint)
     shapes: dict | None = None  # the stored weights' shapes: the networks built must match
+    init: finetune.Source | None = None  # init=: a new run from another run's networks
 
 
 def resume_point(cfg: DictConfig, overrides: list[str] | None) -> Start:
@@ -178,23 +179,49 @@ def settle(
     and every ``auto`` resolved → checked once against the schema (every rule, cross-key ones
     too) → frozen. Nothing edits ``cfg`` after this; the build reads a finished config."""
     start = resume_point(cfg, overrides)
+    start.init = _init(cfg, start, overrides)
     _seed(cfg)
     datamodule, _ = load_data(cfg)
+    if start.init is not None:  # the data fit the source's networks, or one paragraph
+        finetune.check_fits(cfg, start.init, len(datamodule.images), len(datamodule.classes))
     check_config(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg, start, datamodule
 
 
+def _init(cfg: DictConfig, start: Start, overrides: list[str] | None) -> finetune.Source | None:
+    """init= on a new run: the source read and its networks' settings taken (before the data
+    load, which follows their size); on a resume, nothing (the checkpoint holds the weights)."""
+    frozen = {k: cfg.model.get(k) or 0 for k in ("freeze_d", "freeze_g")}
+    if not cfg.get("init") and any(frozen.values()):
+        log.warning(
+            "%s without init=: the frozen blocks keep their RANDOM initial weights for the whole "
+            "run (FreezeD keeps a trained source's features; add init=<run> to fine-tune one)",
+            " ".join(f"model.{k}={v}" for k, v in frozen.items() if v),
+        )
+    if not cfg.get("init"):
+        return None
+    if start.ckpt_path is not None:
+        log.info("init=%s is not applied again: a resume's weights are its checkpoint's", cfg.init)
+        return None
+    source = finetune.read_source(cfg.init)
+    finetune.take_networks(cfg, source, overrides)
+    return source
+
+
 def build(cfg: DictConfig) -> tuple[GAN, L.LightningDataModule]:
-    """A new run's module and data from a composed config (settled, then built): for scripts,
-    benchmarks and tests that train by hand."""
-    cfg, _, datamodule = settle(cfg)
-    return build_module(cfg, datamodule), datamodule
+    """A new run's module and data from a composed config (settled, then built, init= applied):
+    for scripts, benchmarks and tests that train by hand."""
+    cfg, start, datamodule = settle(cfg)
+    return build_module(cfg, datamodule, start.init), datamodule
 
 
-def build_module(cfg: DictConfig, datamodule: L.LightningDataModule) -> GAN:
+def build_module(
+    cfg: DictConfig, datamodule: L.LightningDataModule, init: finetune.Source | None = None
+) -> GAN:
     """The networks and noise of a settled config, by name from gan-lab's registry: the same code
-    path as a checkpoint's tools (never Hydra's instantiate of a config node: design §9)."""
+    path as a checkpoint's tools (never Hydra's instantiate of a config node: design §9); with
+    ``init`` (a fine-tuning run's source), its weights copied in."""
     class_ids = sorted(set(datamodule.labels.tolist())) if cfg.model.get("conditional") else None
     generator = registry.build("generator", cfg.generator)
     discriminator = registry.build("discriminator", cfg.discriminator)
@@ -210,6 +237,8 @@ def build_module(cfg: DictConfig, datamodule: L.LightningDataModule) -> GAN:
         **copy.deepcopy(run_config["model"]),
     )
     module.data_fingerprint = datamodule.fingerprint()
+    if init is not None:
+        finetune.load_weights(module, init)
     return module
 
 
@@ -230,11 +259,17 @@ def _watch(trainer: L.Trainer, run_dir: Path) -> str:
     return f"{', '.join(ways)} ({grids})" if ways else grids
 
 
-def start_paragraph(run_dir: Path, trainer: L.Trainer, datamodule, start: Start) -> str:
+def start_paragraph(
+    run_dir: Path, trainer: L.Trainer, datamodule, start: Start, module: GAN | None = None
+) -> str:
     """What the user needs once the run starts: what trains on what, where it writes, how to
     watch it and how to go on after a stop."""
     device = trainer.strategy.root_device
     where = f"resumed at epoch {start.epoch} from {start.ckpt_path}" if start.ckpt_path else "new"
+    if start.init is not None:
+        where += f", from the networks of {start.init.path} (epoch {start.init.record['epoch']})"
+    if frozen := finetune.frozen(module):
+        where += f"; {frozen}"
     return (
         f"training on {device.type} in {trainer.precision} precision, {len(datamodule.images)} "
         f"images ({where}). Run folder: {run_dir}. Watch: {_watch(trainer, run_dir)}. "
@@ -313,7 +348,7 @@ def train(
         # Everything that can refuse the run (values, data, networks) comes before the run folder
         # is touched: a refused resume leaves the earlier branch where it was.
         cfg, start, datamodule = settle(cfg, overrides)
-        module = build_module(cfg, datamodule)
+        module = build_module(cfg, datamodule, start.init)
         if start.ckpt_path is not None:  # the same images with the same labels, or a refusal
             fingerprint.check_same_data(
                 start.data,
@@ -328,7 +363,7 @@ def train(
             module.use_stored_fast_path(start.fast_path)
         trainer = make_trainer(cfg, callbacks=list(callbacks))
         prepare_run_folder(run_dir, start.epoch, start.ckpt_path)
-        log.info(start_paragraph(run_dir, trainer, datamodule, start))
+        log.info(start_paragraph(run_dir, trainer, datamodule, start, module))
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=start.ckpt_path)
         except KeyError as err:

@@ -4,6 +4,7 @@ recipe, which leaves some of them to the run's set, machine and budget."""
 
 from gan_lab.config.schema.rules import (
     BETAS,
+    MAX_BLOCKS,
     MAX_GRID,
     Rule,
     choice,
@@ -95,4 +96,12 @@ MODEL = {
     ),
     "model.n_fixed": whole("fixed latent vectors for the grids", low=1, high=MAX_GRID),
     "model.nonfinite": choice("what a NaN/Inf loss does", NONFINITE),
+    "model.freeze_d": whole(
+        "FreezeD: D's first N blocks (image side) keep their weights; 0 = off",
+        low=0,
+        high=MAX_BLOCKS,
+    ),
+    "model.freeze_g": whole(
+        "G's first N blocks (latent side) keep their weights; 0 = off", low=0, high=MAX_BLOCKS
+    ),
 }

@@ -44,6 +44,9 @@ RUN = {
     "ckpt_path": path(
         f"resume from this checkpoint (or {layout.BEST}<run>) into its own run folder"
     ),
+    "init": path(
+        f"a new run from this run's networks: a checkpoint, {layout.BEST}<run> or a run folder"
+    ),
     "allow_data_change": flag(
         "resume on a training set that changed since the checkpoint (added, removed, relabelled)"
     ),
