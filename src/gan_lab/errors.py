@@ -99,11 +99,20 @@ def load_torch_file(path: str | Path, what: str, hint: str = "", legacy_ok: bool
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 — any unpickling failure means "not ours"
-        raise refuse(f"{type(err).__name__}: {err}") from None
+        raise refuse(f"{type(err).__name__}: {_one_line(err)}") from None
     why = tensor_problem(loaded)
     if why:
         raise refuse(why)
     return loaded
+
+
+def _one_line(err: Exception) -> str:
+    """An unpickling error in one line of a paragraph: torch's refusal of a pickled global is a
+    page of advice (it suggests weights_only=False, which is exactly what must not be done here);
+    its last part names what the file asked for."""
+    said = " ".join(str(err).replace("\x1b[1m", "").replace("\x1b[0m", "").split())
+    said = said.rpartition("WeightsUnpickler error: ")[2]
+    return said.split(". ")[0][:300]
 
 
 def archive_problem(f, file_size: int) -> str | None:

@@ -139,6 +139,14 @@ def _fixed(cfg: DictConfig) -> str | None:
     return None
 
 
+def fine_tuning(cfg: DictConfig) -> bool:
+    """init= (gan_lab/training/finetune.py): the networks are the source's. Its stored settings
+    hold no auto, so nothing here replaces them; the procedure's autos (batch, learning rates,
+    betas, EMA, ADA, augmentation) are chosen by the same rules as for a run from nothing. The
+    place for fine-tuning's own choices (a lower learning rate, a shorter EMA), once measured."""
+    return cfg.get("init") is not None
+
+
 def resolve_before_data(cfg: DictConfig) -> dict:
     """What the data module needs before it loads: its augmentation. recipe=auto: off, since ADA
     augments what D sees instead (flips and turns of the reals would also leak into the samples
@@ -242,9 +250,10 @@ def describe(made: dict, cfg: DictConfig, num_images: int) -> str:
         "G phase on the D phase's fakes" if m.get("g_fakes") == "reuse" else "G phase on new fakes"
     )
     fakes += f" (g_fakes={m.get('g_fakes')})"
+    nets = "the source's networks (init=): " if fine_tuning(cfg) else ""
     return (
         f"recipe={cfg.get('recipe', AUTO)} for {num_images} images of {cfg.data.image_size} px, "
-        f"{budget(cfg)}: G {g.project_channels}×{g.start_size}² → {list(g.channels)} "
+        f"{budget(cfg)}: {nets}G {g.project_channels}×{g.start_size}² → {list(g.channels)} "
         f"({g.upsample}), D {list(d.channels)}, batch {cfg.data.batch_size}, Adam lr "
         f"{m.lr_g:g} / {m.lr_d:g} β {list(m.betas_g)}, {ema}, ADA {'on' if m.ada.enabled else 'off'}, {augment}, "
         f"{fakes} — "

@@ -41,6 +41,8 @@ def overview(run: RunFolder) -> dict:
     ]
     if chosen := recipe_choices(run):
         facts.append(("recipe=auto chose", chosen))
+    if source := started_from(run):
+        facts.append(("started from (init=)", source))
     for i, s in enumerate(sessions):
         end = s.get("end_epoch") if s.get("end_epoch") is not None else "…"
         span = f"epochs {s.get('start_epoch')}→{end}"
@@ -67,6 +69,27 @@ def at_best(run: RunFolder) -> tuple[str, str] | None:
     names = [n for n in columns.values([row]) if columns.family(n) != "coverage"]
     shown = beside_floors(row, names)
     return (f"scores at the best epoch ({fmt(best.epoch)})", "; ".join(shown)) if shown else None
+
+
+def started_from(run: RunFolder) -> str | None:
+    """A fine-tuning run's source (init=; config.init_source, gan_lab/training/finetune.py) and
+    its frozen blocks, in words; None for a run from nothing. Read as data: run.json may be
+    anyone's."""
+    config = run.config or {}
+    source = config.get("init_source")
+    if not isinstance(source, dict):
+        return None
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    said = (
+        f"{source.get('path')} (run {source.get('run')}, epoch {source.get('epoch')}, step "
+        f"{source.get('step')}; sha256 {str(source.get('sha256'))[:16]}…)"
+    )
+    frozen = [
+        f"{net}'s first {model[key]} blocks frozen"
+        for key, net in (("freeze_d", "D"), ("freeze_g", "G"))
+        if isinstance(model.get(key), int) and model[key] > 0
+    ]
+    return said + (f"; {', '.join(frozen)} (FreezeD)" if frozen else "")
 
 
 def recipe_choices(run: RunFolder) -> str:
