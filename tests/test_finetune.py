@@ -94,7 +94,38 @@ def test_freeze_d_keeps_the_first_blocks_bit_identical_and_trains_the_rest(sourc
     assert not torch.equal(before["generator.out.0.weight"], after["generator.out.0.weight"])
 
 
-def test_a_freeze_that_leaves_nothing_to_train_is_one_paragraph(cfg_factory):
+PAIRS = [
+    ("fast", "fast"),
+    ("dcgan", "dcgan"),
+    ("transposed", "reference"),
+    ("upsample", "mnist"),
+    ("mnist", "small32"),
+    ("small32", "reference"),
+]
+CONDITIONAL = [
+    "generator.num_classes=3",
+    "discriminator.num_classes=3",
+    "discriminator.class_head=true",
+]
+
+
+@pytest.mark.parametrize(
+    "g, d, extra", [(g, d, []) for g, d in PAIRS] + [("fast", "fast", CONDITIONAL)]
+)
+def test_every_preset_lists_each_weight_in_one_block(g, d, extra, cfg_factory):
+    """stages() (what freeze_d/freeze_g count) covers every parameter once, whatever the preset."""
+    from gan_lab.config import registry
+    from gan_lab.training import recipe
+
+    cfg = cfg_factory(f"generator={g}", f"discriminator={d}", "recipe=fixed", *extra)
+    recipe.resolve(cfg, 128, 32)
+    for group in ("generator", "discriminator"):
+        net = registry.build(group, cfg[group])
+        listed = [id(p) for stage in net.stages() for m in stage for p in m.parameters()]
+        assert sorted(listed) == sorted(id(p) for p in net.parameters())
+
+
+def test_a_freeze_that_leaves_nothing_to_train_is_one_paragraph(cfg_factory, caplog):
     g = Generator(image_size=32, base_size=32, channels=[8, 8], start_size=8)
     assert len(g.stages()) == 4  # projection, 2 upsampling blocks, output layer
     with pytest.raises(UserError, match=r"model.freeze_g=4 .* has 4 blocks .* 0 to 3") as err:
@@ -102,6 +133,7 @@ def test_a_freeze_that_leaves_nothing_to_train_is_one_paragraph(cfg_factory):
     assert "\n" not in str(err.value)
     with pytest.raises(UserError, match=r"model.freeze_d=4 .*4 blocks.* 0 to 3"):
         build(cfg_factory(*QUIET, "model.freeze_d=4"))
+    assert "model.freeze_d=4 without init=: the frozen blocks keep their RANDOM" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -143,6 +175,9 @@ def test_a_resume_of_a_finetuned_run_does_not_apply_init_again(
 
     monkeypatch.setattr(finetune, "read_source", refuse)
     args = [f"ckpt_path={layout.last_checkpoint(run)}", "trainer.max_epochs=2"]
+    changed = [*args, "model.freeze_d=1"]  # the optimisers' states hold the trained weights only
+    with pytest.raises(UserError, match=r"model.freeze_d: 2 → 1"):
+        train(make_cfg(run, [*TINY, *LEAN, *changed]), overrides=changed)
     with caplog.at_level(logging.INFO):
         train(make_cfg(run, [*TINY, *LEAN, *args]), overrides=args)
     assert "is not applied again" in caplog.text
