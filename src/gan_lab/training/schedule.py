@@ -4,7 +4,7 @@ Never ``trainer.global_step``: with two optimisers it counts every optimiser ste
 """
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, Timer
 
 
 class StepLimit(Callback):
@@ -39,11 +39,21 @@ def epochs_done(trainer: L.Trainer) -> int:
     return trainer.current_epoch + 1
 
 
+def time_limit_reached(trainer: L.Trainer) -> bool:
+    """trainer.max_time has stopped the run: Lightning's Timer ran out and asked it to stop (the
+    epoch then ends early, and this is its end). Without this, a run stopped by max_time wrote no
+    grid, checkpoint or scores for its last epoch (a 256-px run of minutes: only the untrained grid)."""
+    timer = next((c for c in getattr(trainer, "callbacks", ()) if isinstance(c, Timer)), None)
+    remaining = timer.time_remaining() if timer is not None else None
+    return bool(trainer.should_stop) and remaining is not None and remaining <= 0
+
+
 def is_final(trainer: L.Trainer) -> bool:
-    """The run's last epoch: max_epochs reached, or trainer.max_steps within this epoch."""
+    """The run's last epoch: max_epochs reached, trainer.max_steps within this epoch, or
+    trainer.max_time run out during it."""
     planned = trainer.max_epochs
     by_epochs = planned is not None and planned > 0 and epochs_done(trainer) >= planned
-    return by_epochs or step_limit_reached(trainer)
+    return by_epochs or step_limit_reached(trainer) or time_limit_reached(trainer)
 
 
 def due(trainer: L.Trainer, every_n_epochs: int) -> bool:
