@@ -12,6 +12,7 @@ disagree (there is no ``callbacks.checkpoint.filename``: the layout names checkp
       samples/evolution.gif         the grids as an animation, at the end
       samples/fixed_noise.pt        the fixed latent vectors
       metrics.csv steps.csv ssim.csv warnings.csv   the history's rows (gan_lab.runs.files)
+      warmup.csv                    model.warmup: 003 §6's first-layer-only steps, before training
       classes.csv                   per scored epoch and class: shares, accuracy, FD (metrics)
       memorisation/epoch_0010.png   the closest sample↔training pairs of that epoch (and .csv)
       losses.png run.json report.html data_audit.csv preview/ tensorboard/
@@ -57,6 +58,7 @@ STEPS_CSV = "steps.csv"  # one row per step: D and G loss, D(x), D(G(z))
 SSIM_CSV = "ssim.csv"  # one row per SSIM measurement
 WARNINGS_CSV = "warnings.csv"  # one row per imbalance/collapse warning: epoch, kind, message
 CLASSES_CSV = "classes.csv"  # per (scored epoch, class): data/sample share, accuracy, FD
+WARMUP_CSV = "warmup.csv"  # model.warmup: 003 §6's warm-up, one row per network and SGD step
 # Cut back on a resume (design §9): every table whose rows belong to an epoch.
 HISTORY = (METRICS_CSV, STEPS_CSV, SSIM_CSV, WARNINGS_CSV, CLASSES_CSV)
 LOSSES_PNG = "losses.png"  # the losses and D's outputs of metrics.csv and steps.csv
@@ -144,6 +146,11 @@ def memorisation_png(run: str | Path, epoch: int) -> Path:
 def memorisation_csv(run: str | Path, epoch: int) -> Path:
     """<run>/memorisation/epoch_0010.csv: rank,sample,train_index,train_name,distance,ssim."""
     return Path(run) / MEMORISATION / _numbered(epoch, ".csv")
+
+
+def warmup_csv(run: str | Path) -> Path:
+    """<run>/warmup.csv: the warm-up's table (gan_lab.training.warmup), written once at the start."""
+    return Path(run) / WARMUP_CSV
 
 
 def gif_path(run: str | Path) -> Path:

@@ -30,6 +30,7 @@ from gan_lab.training.distributed import check_trainer
 from gan_lab.training.loggers import build_loggers
 from gan_lab.training.module import GAN
 from gan_lab.training.schedule import StepLimit
+from gan_lab.training.warmup import WARMUP_KEYS, run_warmup
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def build_module(
         class_ids=class_ids,
         run_config=run_config,
         fast_path_mode=str(cfg.trainer.get("fast_path", "auto")),
-        **copy.deepcopy(run_config["model"]),
+        **{k: v for k, v in copy.deepcopy(run_config["model"]).items() if k not in WARMUP_KEYS},
     )
     module.data_fingerprint = datamodule.fingerprint()
     if init is not None:
@@ -364,6 +365,10 @@ def train(
         trainer = make_trainer(cfg, callbacks=list(callbacks))
         prepare_run_folder(run_dir, start.epoch, start.ckpt_path)
         log.info(start_paragraph(run_dir, trainer, datamodule, start, module))
+        # model.warmup: 003 §6 on copies of the networks, before the loop; not again on a resume
+        if trainer.is_global_zero:
+            resumed = start.ckpt_path is not None
+            run_warmup(module, datamodule, cfg, run_dir, trainer.strategy.root_device, resumed)
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=start.ckpt_path)
         except KeyError as err:

@@ -104,4 +104,11 @@ MODEL = {
     "model.freeze_g": whole(
         "G's first N blocks (latent side) keep their weights; 0 = off", low=0, high=MAX_BLOCKS
     ),
+    "model.warmup": whole(
+        "the assignment's warm-up before training: SGD steps on the first layer of G and of D "
+        "only, on copies (warmup.csv); 0 = off",
+        low=0,
+        high=100_000,
+    ),
+    "model.warmup_lr": number("model.warmup: the SGD learning rate", 0, low_open=True),
 }
