@@ -176,11 +176,12 @@ Train a GAN on the built-in shapes, MNIST, cakes, cars, Monet or any folder of i
 checkpoints, sample grids, CSVs, TensorBoard events and {layout.REPORT}. -m sweeps over
 comma-separated values (gan-lab train -m noise=normal,uniform); the same command plus
 ckpt_path={layout.last_checkpoint("<run>")} resumes. --hydra-help shows Hydra's own flags.""",
-    "invert": f"""gan-lab invert ckpt=<checkpoint> target=<image> [mode=invert|edit|interpolate|compare]
+    "invert": f"""gan-lab invert ckpt=<checkpoint> target=<image> [mode=invert|edit|interpolate|compare|jitter]
 (= python invert.py)
 
 Project an image into a trained generator's latent space, edit coordinates, interpolate between
-two images or compare two generators; the files go beside the run ({layout.inversions_dir("<run>")}/<time>/).""",
+two images, compare two generators or change a vector's coordinates at random (jitter); the files
+go beside the run ({layout.inversions_dir("<run>")}/<time>/).""",
 }
 
 

@@ -1,4 +1,5 @@
-"""The four modes of invert.py: invert, edit, interpolate, compare (design §7, 003 §13–17).
+"""The modes of invert.py: invert, edit, interpolate, compare (design §7, 003 §13–17) and
+jitter (000's random small changes of a vector).
 
 Everything comes from the checkpoint alone (gan_lab.training.checkpoint.load_gan): the
 generator, its noise distribution, its data preprocessing.
@@ -15,23 +16,23 @@ import torch
 
 from gan_lab.errors import UserError
 from gan_lab.hardware import pick_device
-from gan_lab.latent import figures
+from gan_lab.latent import figures, jitter
 from gan_lab.latent.edits import check_coords, edit_vectors
 from gan_lab.latent.images import load_target, load_z, save_z
 from gan_lab.latent.interpolation import interpolate
 from gan_lab.latent.inversion import Inversion, invert
 from gan_lab.models import to_unit
 from gan_lab.runs import layout
-from gan_lab.runs.layout import INVERSION_JSON, LOSS_CSV
+from gan_lab.runs.layout import INVERSION_JSON, JITTER_CSV, JITTER_PNG, JITTER_Z, LOSS_CSV
 from gan_lab.runs.safe_io import write_atomic
 from gan_lab.training.checkpoint import LoadedGAN, load_gan
 
-MODES = ("invert", "edit", "interpolate", "compare")
+MODES = ("invert", "edit", "interpolate", "compare", "jitter")
 # The keys of conf/invert.yaml an inversion's report shows.
 RECORDED = (
     "mode", "ckpt", "ckpt_b", "target", "target_b", "z", "z_b", "class", "steps", "lr",
     "momentum", "loss_reduction", "restarts", "seed", "coords", "amounts", "interp_steps",
-    "spherical", "frames",
+    "spherical", "frames", "jitter",
 )  # fmt: skip
 
 
@@ -178,6 +179,42 @@ def run_interpolate(cfg: dict, out: Path) -> dict:
     return {"z": path, "frames": frames}
 
 
+def run_jitter(cfg: dict, out: Path) -> dict:
+    """000's experiment: K variants of one vector (z=, the inversion of target=, else a random
+    vector of the run's noise drawn with ``seed``), each with random coordinates changed by
+    about jitter.amount; the original first, then the variants, with each one's distance."""
+    gan = _load(cfg["ckpt"], cfg)
+    jitter.check(cfg["jitter"], gan.generator.latent_dim)
+    if cfg["z"] or cfg["target"]:
+        z = _vector(gan, cfg, out, "z", "target", "")
+    else:
+        if cfg["seed"] is not None:
+            torch.manual_seed(cfg["seed"])
+        z = gan.noise.sample(1, gan.generator.latent_dim).to(gan.fixed_z.device)
+    changed, delta = jitter.variants(z, cfg["jitter"])
+    vectors = torch.cat([z.reshape(1, -1), changed])
+    images = _render(gan, vectors)
+    pixels = jitter.distances(images[0], images[1:])
+    titles = ["original"] + [f"#{i} MSE {m:.1e}" for i, (m, _) in enumerate(pixels, start=1)]
+    per_row = 9
+    cells = [list(images[i : i + per_row]) for i in range(0, len(images), per_row)]
+    rows = [titles[i : i + per_row] for i in range(0, len(titles), per_row)]
+    blank = torch.ones_like(images[0])
+    cells[-1] += [blank] * (len(cells[0]) - len(cells[-1]))
+    rows[-1] += [""] * (len(rows[0]) - len(rows[-1]))
+    figures.save_table(cells, out / JITTER_PNG, [""] * len(cells), [], titles=rows)
+    save_z(vectors, out / JITTER_Z)
+    jitter.save_table(delta, pixels, out / JITTER_CSV)
+    j = cfg["jitter"]
+    which = "every coordinate" if j["coords"] is None else f"{j['coords']} random coordinates"
+    mean = sum(m for m, _ in pixels) / len(pixels)
+    print(
+        f"jitter: {j['n']} variants, {which} changed by {j['noise']} noise of size {j['amount']:g}"
+        f": mean pixel MSE to the original {mean:.3e} → {out / JITTER_PNG}"
+    )
+    return {"z": vectors, "images": images, "delta": delta, "pixels": pixels}
+
+
 def run_compare(cfg: dict, out: Path) -> dict:
     targets = cfg["target"] if isinstance(cfg["target"], list) else [cfg["target"]]
     if not targets or not all(targets):
@@ -238,6 +275,8 @@ def _check(cfg: dict) -> None:
         value = cfg[key]
         if not isinstance(value, int | float) or isinstance(value, bool) or not ok(value):
             raise UserError(f"{key} must be {what}, not {value!r}.")
+    if cfg["mode"] == "jitter":
+        jitter.check(cfg.get("jitter") or {})
     single = ["target_b", "z", "z_b", "ckpt", "ckpt_b"] + (
         ["target"] if cfg["mode"] != "compare" else []
     )
@@ -259,6 +298,7 @@ def run(cfg: dict) -> dict:
         "edit": run_edit,
         "interpolate": run_interpolate,
         "compare": run_compare,
+        "jitter": run_jitter,
     }[mode](cfg, out)
     record = {key: cfg.get(key) for key in RECORDED}
     write_atomic(out / INVERSION_JSON, (json.dumps(record, indent=1, default=str) + "\n").encode())

@@ -14,11 +14,17 @@ from pathlib import Path
 from gan_lab.errors import UserError
 from gan_lab.report import links, page, plots
 from gan_lab.runs.files import check_no_links, read_bytes, read_rows, too_deep
-from gan_lab.runs.layout import GIF, INVERSION_JSON, LOSS_CSV, REPORT
+from gan_lab.runs.layout import GIF, INVERSION_JSON, JITTER_PNG, LOSS_CSV, REPORT
 
 log = logging.getLogger(__name__)
 
-PICTURES = ("target_vs_reconstruction.png", "edits.png", "interpolation.png", "compare.png")
+PICTURES = (
+    "target_vs_reconstruction.png",
+    "edits.png",
+    "interpolation.png",
+    "compare.png",
+    JITTER_PNG,
+)
 
 
 def is_inversion(folder: Path) -> bool:
@@ -101,6 +107,16 @@ def asked(folder: Path, record: dict) -> dict:
     if mode == "edit":
         edits = f"coords={record.get('coords')}, amounts={record.get('amounts')}"
         facts.append(("edits (003 §14)", edits))
+    if mode == "jitter" and isinstance(record.get("jitter"), dict):
+        j = record["jitter"]
+        which = "all" if j.get("coords") is None else j.get("coords")
+        facts.append(
+            (
+                "random changes (000)",
+                f"{j.get('n')} variants, {which} coordinates each, {j.get('noise')} noise of size "
+                f"{j.get('amount')}, seed {j.get('seed')}",
+            )
+        )
     if mode == "interpolate":
         kind = "spherical" if record.get("spherical") else "linear"
         facts.append(("interpolation (003 §16)", f"{record.get('interp_steps')} vectors, {kind}"))
@@ -239,6 +255,13 @@ def write_inversion_report(folder: str | Path) -> Path:
         "from A to B (003 §16)",
         "No interpolation: python invert.py mode=interpolate target=a.png target_b=b.png draws one.",
     )
+    jittered = optional(
+        folder,
+        [JITTER_PNG],
+        "the original, then its variants with random coordinates changed a little; each title "
+        "gives its pixel MSE to the original (000)",
+        "No random changes: python invert.py mode=jitter jitter.amount=0.1 draws them.",
+    )
     S = page.Section
     sections = [
         S("inversion", "What was inverted", "inversion/asked.html.j2", asked(folder, record)),
@@ -251,6 +274,7 @@ def write_inversion_report(folder: str | Path) -> Path:
         S("loss", "Loss", "inversion/loss.html.j2", loss(folder, found)),
         S("edits", "Edited coordinates", "inversion/pictures.html.j2", edits),
         S("interpolation", "Interpolation", "inversion/pictures.html.j2", interpolation),
+        S("jitter", "Random changes", "inversion/pictures.html.j2", jittered),
         S(
             "comparison",
             "Two generators",

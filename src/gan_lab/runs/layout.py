@@ -87,6 +87,9 @@ MOVING_MARK = f"{ABANDONED}/.moving"
 # ---- an inversion's folder (invert.py; read by gan_lab.report.inversion) ------------------
 INVERSION_JSON = "inversion.json"  # what was asked
 LOSS_CSV = "loss.csv"  # <prefix>loss.csv: one row per SGD step, one column per restart
+JITTER_PNG = "jitter.png"  # mode=jitter: the original, then its randomly changed variants
+JITTER_CSV = "jitter.csv"  # ... one row per variant: the change and the pixel distance
+JITTER_Z = "jitter_z.pt"  # ... the vectors, the original first: (1 + jitter.n, latent_dim)
 
 BEST = "best@"  # best@<run>: the checkpoint scores.csv marks best (gan-lab score)
 
