@@ -159,6 +159,19 @@ def test_the_size_follows_the_source_when_not_typed(source, tmp_path):
     assert module.generator.image_shape == (3, 32, 32)
 
 
+def test_the_command_exits_2_with_the_paragraph(source, tmp_path, gan_lab_cli):
+    code, _, err = gan_lab_cli(
+        "train",
+        *TINY,
+        *QUIET,
+        f"init={source}",
+        "data.channels=1",
+        f"hydra.run.dir={tmp_path / 'r'}",
+    )
+    assert code == 2
+    assert "3 channels; this run's data is 32×32 with 1 channel" in " ".join(err.split())
+
+
 def test_a_conditional_run_from_an_unconditional_source_is_refused(source, cfg_factory):
     with pytest.raises(UserError, match=r"has no classes .* this run's data has 5 classes"):
         build(cfg_factory(*QUIET, f"init={source}", "model.conditional=true"))
