@@ -152,6 +152,12 @@ def test_data_that_do_not_fit_the_source_are_one_paragraph(source, tmp_path, typ
     assert [p.name for p in (tmp_path / "run").iterdir()] == [layout.RUN_LOCK]
 
 
+def test_a_network_setting_typed_with_init_is_refused_not_dropped(source, tmp_path):
+    args = [f"init={source}", "generator.channels=[8,8,8]", "discriminator=reference"]
+    with pytest.raises(UserError, match=r"generator.channels=\[8,8,8\] discriminator=reference"):
+        train(make_cfg(tmp_path / "run", [*TINY, *QUIET, *args]), overrides=args)
+
+
 def test_the_size_follows_the_source_when_not_typed(source, tmp_path):
     args = [f"init={source}"]  # data.image_size=64 from a preset, not typed: the source's 32
     cfg = make_cfg(tmp_path / "run", [*TINY, *QUIET, *args, "experiment=reference"])

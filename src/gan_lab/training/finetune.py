@@ -21,6 +21,7 @@ checkpoint, init is not applied again (its stored value stays in the config, as 
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,13 @@ def take_networks(cfg: DictConfig, source: Source, overrides: list[str] | None) 
     that follow the data — image size, channels — stay linked to data.*), and the data's size
     and channels follow the source where the command line leaves them to it. Before the data
     load: the value range and recipe=auto read these."""
+    typed = [o for o in overrides or () if re.split(r"[.=@]", o.lstrip("+~"))[0] in NETWORKS]
+    if typed:  # never dropped silently: the source's weights fit the source's settings only
+        raise UserError(
+            f"init: {' '.join(typed)} cannot be chosen on this run: with init= the generator's and "
+            f"the discriminator's settings are the source's ({source.path}), the only ones its "
+            "weights fit. Leave them out to fine-tune, or train from nothing without init=."
+        )
     size, channels = source.size()
     with open_dict(cfg):
         for name in NETWORKS:
