@@ -244,3 +244,34 @@ def test_init_takes_a_home_relative_path_with_a_space(source, tmp_path, monkeypa
     assert finetune.read_source("~/my runs/src").path == layout.last_checkpoint(
         home / "my runs" / "src"
     )
+
+
+@pytest.mark.slow
+def test_a_sweep_over_two_sources_one_with_a_tilde_and_a_space(source, tmp_path):
+    """train.py -m init=~/a b/src,<src>: the shell leaves ~ alone after =; each job fine-tunes
+    from its own source."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    home = tmp_path / "home"
+    shutil.copytree(source, home / "a b" / "src")
+    sweep = tmp_path / "sweep"
+    args = ["init=~/a b/src," + str(source), *TINY, *QUIET, "trainer.max_epochs=1"]
+    res = subprocess.run(
+        [sys.executable, "train.py", "-m", *args, f"hydra.sweep.dir={sweep}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    runs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert len(runs) == 2
+    said = [c for c in res.stdout.splitlines() + res.stderr.splitlines() if "init: networks" in c]
+    assert any(f"{home}/a b/src/" in line for line in said), said
+    assert any(f"{source}/" in line for line in said), said
+    assert all(layout.history(run)[-1][0] == 1 for run in runs)
