@@ -186,13 +186,13 @@ def warm_up(module, datamodule, steps: int, lr: float, seed: int | None, device)
 
 def table(rows: list[Row]) -> str:
     """The rows as the log shows them: at most SHOWN_ROWS per network, the first and the last."""
-    lines = [f"{'net':<4}{'step':>6}{'loss':>12}{'|Δ| first layer':>17}{'|Δ| rest':>10}"]
+    lines = [f"{'net':<4}{'step':>6}{'loss':>14}{'|Δ| first layer':>17}{'|Δ| rest':>10}"]
     for label in dict.fromkeys(r.network for r in rows):
         mine = [r for r in rows if r.network == label]
         every = max(1, math.ceil((len(mine) - 1) / (SHOWN_ROWS - 1)))
         shown = [r for r in mine if r.step % every == 0 or r is mine[-1]]
         lines += [
-            f"{r.network:<4}{r.step:>6}{r.loss:>12.4g}{r.first_change:>17.3g}{r.rest_change:>10.3g}"
+            f"{r.network:<4}{r.step:>6}{r.loss:>14.7g}{r.first_change:>17.3g}{r.rest_change:>10.3g}"
             for r in shown
         ]
     return "\n".join(lines)
