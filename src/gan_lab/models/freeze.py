@@ -44,6 +44,6 @@ def freeze_first(net: nn.Module, k: int, network: str) -> int:
     return len(stages)
 
 
-def frozen_parameters(net: nn.Module) -> int:
-    """The number of weights of ``net`` that no optimiser changes."""
-    return sum(p.numel() for p in net.parameters() if not p.requires_grad)
+def trained(net: nn.Module) -> list[nn.Parameter]:
+    """The parameters an optimiser updates: all but those of frozen blocks."""
+    return [p for p in net.parameters() if p.requires_grad]

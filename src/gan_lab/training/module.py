@@ -29,7 +29,7 @@ from gan_lab.core.noise import Noise
 from gan_lab.core.rng import capture, restore, seed_rank
 from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step
 from gan_lab.errors import UserError
-from gan_lab.models.freeze import freeze_first
+from gan_lab.models.freeze import freeze_first, trained
 from gan_lab.runs.keys import ADA_P, STAT_KEYS, epoch_key, step_key
 from gan_lab.runs.rollback import any_rank
 from gan_lab.training import fast_path
@@ -189,8 +189,8 @@ class GAN(L.LightningModule):
     def configure_optimizers(self):
         # Frozen blocks (model.freeze_d / freeze_g) are left out: toggled_optimizer then never
         # turns their gradients on, and no Adam step (nor its weight of 0-grad momentum) moves them.
-        opt_d = adam(_trained(self.discriminator), self.lr_d, self.betas_d)
-        opt_g = adam(_trained(self.generator), self.lr_g, self.betas_g)
+        opt_d = adam(trained(self.discriminator), self.lr_d, self.betas_d)
+        opt_g = adam(trained(self.generator), self.lr_g, self.betas_g)
         return opt_d, opt_g
 
     def sample_y(self, n: int) -> torch.Tensor | None:
@@ -390,8 +390,3 @@ class GAN(L.LightningModule):
     def on_roll_back(self) -> None:
         """rollback.roll_back: this epoch's sums so far belong to the abandoned path."""
         self._stat_sum, self._stat_n = None, 0
-
-
-def _trained(net: nn.Module) -> list[nn.Parameter]:
-    """The parameters an optimiser updates: all but those of frozen blocks."""
-    return [p for p in net.parameters() if p.requires_grad]
