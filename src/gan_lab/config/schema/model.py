@@ -33,7 +33,7 @@ MODEL = {
     "model.d_steps": whole("D updates per G update", low=1),
     "model.g_batch": choice("what D sees in the G phase", ("mixed", "fake", "auto")),
     "model.g_fakes": choice(
-        "the G phase's fakes: new (a second G pass, design §4) or reuse (the D phase's)",
+        "the G phase's fakes: new (a second G pass) or reuse (the D phase's)",
         ("new", "reuse"),
     ),
     "model.label_noise": number(
