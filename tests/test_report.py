@@ -41,6 +41,7 @@ INVERSION_SECTIONS = [
     "loss",
     "edits",
     "interpolation",
+    "jitter",
     "comparison",
     "files",
 ]
