@@ -1,7 +1,7 @@
 """Fine-tuning against training from nothing on a few nines (issue 36; docs/training.md, "Fine-tuning").
 
     python benchmarks/finetune_study.py <out_dir> [--sizes 50,100,180] [--seeds 0,1,2]
-        [--source-seconds 600] [--seconds 180] [--image-size 32] [--jobs 2]
+        [--source-seconds 600] [--seconds 180 | --steps K] [--image-size 32] [--jobs 2]
         [--arms scratch,finetune,freeze_d] [--freeze-d 2] [--extra name="override;override"]...
 
 1. Writes scikit-learn's 1,797 digits as PNGs (benchmarks/digits_study.py's `prepare`), then a
@@ -58,8 +58,9 @@ def copy_set(digits: Path, dest: Path, classes: list[str], n: int | None, seed: 
     return dest
 
 
-def train(run: Path, folder: Path, size: int, seed: int, seconds: int, extra, core: int) -> float:
-    """One training run of `seconds` on one core; returns the wall time. Skipped when done."""
+def train(run: Path, folder: Path, size: int, seed: int, budget: str, extra, core: int) -> float:
+    """One training run of ``budget`` (a trainer override) on one core; returns the wall time.
+    Skipped when its last checkpoint exists."""
     if (run / "checkpoints" / "last.ckpt").exists():
         return float("nan")
     args = [
@@ -69,7 +70,7 @@ def train(run: Path, folder: Path, size: int, seed: int, seconds: int, extra, co
         "data.channels=1",
         f"seed={seed}",
         "trainer.max_epochs=100000",
-        f"trainer.max_time={seconds}s",
+        budget,
         "metrics=off",
         "trainer.enable_progress_bar=false",
         f"hydra.run.dir={run}",
@@ -107,6 +108,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--source-seconds", type=int, default=600)
     p.add_argument("--seconds", type=int, default=180)
+    p.add_argument("--steps", type=int, default=0, help="a step budget instead of --seconds")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--arms", default="scratch,finetune,freeze_d")
@@ -124,10 +126,10 @@ def main() -> None:
     images, labels, classes = real_images(digits, size)
     nines = images[labels == classes.index(TARGET)]
     real_feats, _ = features(ext, nines)
-    print(f"# {device_name()}; {len(nines)} nines; judge: {ext}", flush=True)
+    print(f"# {device_name(torch.device('cpu'))}; {len(nines)} nines; judge: {ext}", flush=True)
 
     source = out / f"source_{size}px"
-    wall = train(source, source_set, size, 0, a.source_seconds, [], 0)
+    wall = train(source, source_set, size, 0, f"trainer.max_time={a.source_seconds}s", [], 0)
     print(json.dumps({"run": source.name, "wall_s": wall}), flush=True)
 
     arms = {
@@ -140,13 +142,16 @@ def main() -> None:
         arms[name] = [o for o in overrides.split(";") if o]
     chosen = a.arms.split(",") + [s.partition("=")[0] for s in a.extra]
 
+    # Every arm the same number of steps when --steps is given: a fair budget on a machine whose
+    # other work would give the arms run at different times different wall-clock speeds.
+    budget = f"trainer.max_steps={a.steps}" if a.steps else f"trainer.max_time={a.seconds}s"
     cells = [(n, seed, arm) for n in sizes for seed in seeds for arm in chosen]
 
     def run_cell(i_cell):
         i, (n, seed, arm) = i_cell
         folder = copy_set(digits, out / f"nines{n}_seed{seed}", [TARGET], n, seed)
         run = out / f"{arm}_n{n}_seed{seed}"
-        wall = train(run, folder, size, seed, a.seconds, arms[arm], i % a.jobs)
+        wall = train(run, folder, size, seed, budget, arms[arm], i % a.jobs)
         return n, seed, arm, run, folder, wall
 
     results: dict[tuple, dict] = {}
