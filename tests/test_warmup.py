@@ -96,9 +96,9 @@ def test_model_warmup_in_a_run_writes_its_table_and_is_not_repeated_on_resume(tm
     from gan_lab.training.train import train
 
     run = tmp_path / "run"
-    cfg = [*TINY, *QUIET, "trainer.max_epochs=1", "model.warmup=3"]
+    cfg = [*TINY, *QUIET, "data.num_images=64", "model.warmup=3"]
     with caplog.at_level(logging.INFO, logger="gan_lab"):
-        train(make_cfg(run, cfg))
+        train(make_cfg(run, [*cfg, "trainer.max_epochs=1"]))
     assert "warm-up (003 §6)" in caplog.text and "|Δ| rest" in caplog.text
     with open(layout.warmup_csv(run)) as f:
         rows = list(csv.DictReader(f))
@@ -109,6 +109,6 @@ def test_model_warmup_in_a_run_writes_its_table_and_is_not_repeated_on_resume(tm
     caplog.clear()
     last = f"ckpt_path={layout.last_checkpoint(run)}"
     with caplog.at_level(logging.INFO, logger="gan_lab"):
-        train(make_cfg(run, [*TINY, *QUIET, "trainer.max_epochs=2", "model.warmup=3", last]))
+        train(make_cfg(run, [*cfg, "trainer.max_epochs=2", last]))
     assert "does not repeat it" in caplog.text and "warm-up (003 §6):" not in caplog.text
     assert layout.warmup_csv(run).read_bytes() == written
