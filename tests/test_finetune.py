@@ -62,6 +62,17 @@ def test_init_from_a_run_folder_starts_from_its_g_d_and_ema(source, tmp_path):
     assert module.run_config["init_source"]["epoch"] == 1
 
 
+@pytest.mark.parametrize("how", ["restart", "keep"])
+def test_init_ema_restarts_the_averages_ramp_or_keeps_the_sources_count(source, tmp_path, how):
+    module, _ = build(
+        make_cfg(tmp_path / how, [*TINY, *QUIET, f"init={source}", f"init_ema={how}"])
+    )
+    src = _state(layout.last_checkpoint(source))["generator_ema.n_averaged"]
+    assert src > 0
+    count = int(module.generator_ema.n_averaged)
+    assert count == (0 if how == "restart" else int(src))
+
+
 def test_a_finetuned_run_trains_and_records_its_source(source, finetuned):
     ckpt = layout.last_checkpoint(source)
     record = json.loads((finetuned / layout.RUN_INFO).read_text())["config"]["init_source"]

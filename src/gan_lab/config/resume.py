@@ -65,7 +65,7 @@ RETIRED = ("callbacks.checkpoint.filename", "callbacks.balance.rundir")
 ADDED = {"generator.slope": SLOPE, "discriminator.slope": SLOPE, "model.g_fakes": "new"}
 # Nothing was frozen before model.freeze_d / freeze_g (FreezeD); init= is a new run's start,
 # not a setting of the weights it resumes (a run before it has none: null, see changes()).
-ADDED |= {"model.freeze_d": 0, "model.freeze_g": 0}
+ADDED |= {"model.freeze_d": 0, "model.freeze_g": 0, "init_ema": "restart"}
 # No run before model.warmup had a warm-up (003 §6).
 ADDED |= {"model.warmup": 0, "model.warmup_lr": 0.01}
 

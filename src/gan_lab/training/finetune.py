@@ -226,10 +226,13 @@ def _load(net, weights: dict, what: str, source: Source) -> None:
         log.info("init: D's class head starts fresh (model.class_loss differs from the source's)")
 
 
-def load_weights(module, source: Source) -> None:
+def load_weights(module, source: Source, ema: str = "restart") -> None:
     """The source's weights into a freshly built module: G, D, and the EMA generator from the
-    source's EMA (its average as mature as it was: its update count too) or, where the source
-    keeps none, from its live G."""
+    source's EMA or, where the source keeps none, from its live G. ``ema`` (init_ema): restart =
+    the average's update count starts at 0, so its ramp (gan_lab/core/ema.py) starts again and it
+    follows the fine-tuned G from the first step; keep = the source's count, its half-life at
+    full length from the start. On 50 nines the kept average lagged: FD 7.3 against the live G's
+    2.4 after 3 minutes (benchmarks/README.md, "Fine-tuning")."""
     live = _part(source.state, LIVE_PREFIX)
     try:
         _load(module.generator, live, "generator", source)
@@ -238,7 +241,7 @@ def load_weights(module, source: Source) -> None:
             averaged = _part(source.state, EMA_PREFIX) or live
             _load(module.generator_ema.module, averaged, "EMA generator", source)
             count = source.state.get("generator_ema.n_averaged")
-            if source.record["ema"] and count is not None:
+            if ema == "keep" and source.record["ema"] and count is not None:
                 module.generator_ema.n_averaged.copy_(count)
     except RuntimeError as err:  # a shape the stored config does not build
         said = " ".join(str(err).split())

@@ -1,7 +1,7 @@
 """The run's own keys (seed, resume), where it writes (logger, paths), and the groups of the train
 config: the keys that are neither data, networks, procedure, trainer, callbacks nor metrics."""
 
-from gan_lab.config.schema.rules import either, flag, path, target, text, whole
+from gan_lab.config.schema.rules import choice, either, flag, path, target, text, whole
 from gan_lab.runs import layout
 
 # The mappings of the train config: a stored config must hold a mapping (or null) there, never a
@@ -46,6 +46,10 @@ RUN = {
     ),
     "init": path(
         f"a new run from this run's networks: a checkpoint, {layout.BEST}<run> or a run folder"
+    ),
+    "init_ema": choice(
+        "with init= and an EMA: restart its ramp with the fine-tune, or keep the source's count",
+        ("restart", "keep"),
     ),
     "allow_data_change": flag(
         "resume on a training set that changed since the checkpoint (added, removed, relabelled)"
