@@ -94,11 +94,13 @@ def train(run: Path, folder: Path, size: int, seed: int, budget: str, extra, cor
 
 
 def score(run: Path, ext, real_feats: torch.Tensor, seed: int) -> dict:
-    gan = load_gan(run / "checkpoints" / "last.ckpt")
-    samples = generate_unit(gan.generator, gan.noise, N_SAMPLES, seed, 250, "cpu", None)
-    feats, _ = features(ext, samples)
+    scores = {}
+    for ema, key in ((True, "fd"), (False, "fd_live")):  # the EMA G (where kept), the live G
+        gan = load_gan(run / "checkpoints" / "last.ckpt", ema=ema)
+        samples = generate_unit(gan.generator, gan.noise, N_SAMPLES, seed, 250, "cpu", None)
+        scores[key] = fd(features(ext, samples)[0], real_feats)
     steps = len((run / "steps.csv").read_text().splitlines()) - 1
-    return {"fd": fd(feats, real_feats), "steps": steps, "epochs": gan.epoch}
+    return {**scores, "steps": steps, "epochs": gan.epoch}
 
 
 def main() -> None:
