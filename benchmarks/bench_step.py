@@ -21,6 +21,18 @@ round starting with the next runner) so all see the same machine state:
 Times are medians of per-step wall time (D and G phase together) after each block's first
 steps (warm-up; compile), the ratios medians of per-round ratios to raw fp32. Name the machine
 (CPU flags or GPU) beside any figure taken from here.
+
+    python benchmarks/bench_step.py --per-batch [--rounds 5] [--steps 30] [--batch-cases ...]
+
+Per batch (issue 37): the lab against the plain loop at batch 16 and 64, for the fast pair (32 px)
+and the networks recipe=auto picks for data=digits at 28 and 64 px, both sides in the lab's
+precision (bf16 autocast where native) and channels_last, with the loop's procedure (BCE with
+label noise, no EMA, no augmentation). Two pairs of rows: the loop with two G passes a step
+against model.g_fakes=new (design §4's procedure on both sides), and the loop's own one G pass
+against g_fakes=reuse. A lab step is timed from one batch's start to the next (Lightning's loop,
+data fetching and hooks included), a loop step likewise; on one thread
+(torch.set_num_threads(1)) each is the process's CPU time, so that other work on the same core
+(a shared machine) does not enter the figure.
 """
 
 import argparse
@@ -202,6 +214,166 @@ def _without_stats(overrides: list[str], steps: int) -> tuple[list[float], str]:
         GAN._record = record
 
 
+# --per-batch: name → (title, overrides); digits at 28/64 px get recipe=auto's networks (the batch
+# named, so the budget rule does not choose it), the fast pair is the built-in set's.
+BATCH_CASES = {
+    f"{name}{b}": (f"{title}, batch {b}", [*more, f"data.batch_size={b}"])
+    for b in (16, 64)
+    for name, title, more in (
+        ("fast", "fast pair (python train.py), 32×32", ["data.num_images=2048"]),
+        (
+            "digits28_",
+            "digits, recipe=auto's 28-px networks",
+            ["data=digits", "data.image_size=28"],
+        ),
+        (
+            "digits64_",
+            "digits, recipe=auto's 64-px networks",
+            ["data=digits", "data.image_size=64"],
+        ),
+    )
+}
+# What both sides do: the loop's procedure (SAME_WORK), no ADA, channels_last, no compilation.
+PER_BATCH_WORK = SAME_WORK + [
+    "model.ada.enabled=false",
+    "model.channels_last=true",
+    "model.compile=false",
+    "trainer.fast_path=off",
+    "model.g_batch=fake",
+]
+
+
+class StartToStart(L.Callback):
+    """CPU time from one batch's start to the next: the whole of Lightning's loop per step."""
+
+    def __init__(self, steps: int):
+        self.steps, self.times, self.last = steps, [], None
+
+    def on_train_batch_start(self, trainer, *args):
+        now = time.process_time()
+        if self.last is not None:
+            self.times.append(now - self.last)
+        self.last = now
+        trainer.should_stop = len(self.times) >= self.steps
+
+
+def settled(overrides: list[str]):
+    """(config, data) settled once per case: each runner builds fresh networks from them."""
+    from gan_lab.training.train import settle
+
+    cfg = compose(
+        "train",
+        overrides
+        + [
+            "callbacks=none",
+            "logger=none",
+            "trainer.enable_progress_bar=false",
+            "trainer.enable_model_summary=false",
+            "seed=0",
+        ],
+        output_dir=OUT,
+    )
+    cfg, _, dm = settle(cfg)
+    return cfg, dm
+
+
+def lab_batch_steps(cfg, dm, steps: int, g_fakes: str) -> list[float]:
+    from omegaconf import OmegaConf, open_dict
+
+    from gan_lab.training.train import build_module
+
+    cfg = cfg.copy()
+    OmegaConf.set_readonly(cfg, False)
+    with open_dict(cfg):
+        cfg.model.g_fakes = g_fakes
+        cfg.trainer.max_epochs = 1000
+    module = build_module(cfg, dm)
+    timer = StartToStart(steps)
+    make_trainer(cfg, callbacks=[timer]).fit(module, datamodule=dm)
+    return timer.times
+
+
+def loop_batch_steps(cfg, dm, steps: int, reuse: bool) -> list[float]:
+    """The plain loop on the same networks, precision and layout: two G passes a step (design
+    §4) or one (reuse the D phase's fakes, as benchmarks/raw_dcgan.py)."""
+    from gan_lab.training.train import build_module
+
+    module = build_module(cfg, dm)
+    bf16 = auto_precision("auto") == "bf16-mixed"
+    fmt = torch.channels_last
+    G = module.generator.to(memory_format=fmt)
+    D = module.discriminator.to(memory_format=fmt)
+    opt_d = adam(D.parameters(), cfg.model.lr_d, tuple(cfg.model.betas_d))
+    opt_g = adam(G.parameters(), cfg.model.lr_g, tuple(cfg.model.betas_g))
+    b, z_dim = cfg.data.batch_size, G.latent_dim
+    images = dm.to_model_range(dm.images).contiguous(memory_format=fmt)
+    ones, zeros = torch.ones(b), torch.zeros(b)
+    autocast = torch.autocast("cpu", torch.bfloat16, enabled=bf16)
+    times, last = [], None
+    for i in range(steps + 1):
+        now = time.process_time()
+        if last is not None:
+            times.append(now - last)
+        last = now
+        real = images[(i * b) % (len(images) - b) :][:b]
+        with autocast:
+            with torch.set_grad_enabled(reuse):
+                fake = G(torch.randn(b, z_dim))
+            labels = torch.cat([ones, zeros])
+            labels = (labels + (torch.rand(2 * b) * 2 - 1) * 0.05).clamp(0, 1)
+            logits = D(torch.cat([real, fake.detach().to(real.dtype)])).flatten().float()
+            d_loss = F.binary_cross_entropy_with_logits(logits, labels)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        D.requires_grad_(False)
+        with autocast:
+            if not reuse:
+                fake = G(torch.randn(b, z_dim))
+            g_loss = F.binary_cross_entropy_with_logits(D(fake).flatten().float(), ones)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        D.requires_grad_(True)
+    return times
+
+
+def per_batch(args) -> None:
+    torch.set_num_threads(1)
+    print(f"{device_name(torch.device('cpu'))}, torch {torch.__version__}, 1 thread, CPU time")
+    for key in args.batch_cases.split(","):
+        title, case = BATCH_CASES[key]
+        cfg, dm = settled(case + PER_BATCH_WORK)
+        table = {
+            "loop, two G passes": lambda n, c=cfg, d=dm: loop_batch_steps(c, d, n, False),
+            "lab, g_fakes=new": lambda n, c=cfg, d=dm: lab_batch_steps(c, d, n, "new"),
+            "loop, one G pass": lambda n, c=cfg, d=dm: loop_batch_steps(c, d, n, True),
+            "lab, g_fakes=reuse": lambda n, c=cfg, d=dm: lab_batch_steps(c, d, n, "reuse"),
+        }
+        order, rounds = list(table), []
+        for r in range(args.rounds):
+            medians = {}
+            for name in order[r % len(order) :] + order[: r % len(order)]:
+                medians[name] = statistics.median(table[name](args.steps + 5)[5:]) * 1000
+            rounds.append(medians)
+        print(f"\n{title}  (median of {args.rounds} rounds × {args.steps} steps)", flush=True)
+        for name, base in (
+            ("loop, two G passes", None),
+            ("lab, g_fakes=new", "loop, two G passes"),
+            ("loop, one G pass", None),
+            ("lab, g_fakes=reuse", "loop, one G pass"),
+        ):
+            ms = statistics.median(m[name] for m in rounds)
+            if base is None:
+                print(f"  {name:24s} {ms:8.2f} ms")
+                continue
+            ratios = [m[name] / m[base] for m in rounds]
+            print(
+                f"  {name:24s} {ms:8.2f} ms  × loop {statistics.median(ratios):.3f}"
+                f"  ({min(ratios):.3f}–{max(ratios):.3f})"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -211,7 +383,12 @@ def main() -> None:
     parser.add_argument("--cases", default="reference,fast,mnist")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile paths")
     parser.add_argument("--no-extras", action="store_true", help="skip EMA/DiffAugment/... costs")
+    parser.add_argument("--per-batch", action="store_true", help="issue 37's rows per batch")
+    parser.add_argument("--batch-cases", default=",".join(BATCH_CASES))
     args = parser.parse_args()
+    if args.per_batch:
+        per_batch(args)
+        return
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"{device_name(device)}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     for key in args.cases.split(","):
