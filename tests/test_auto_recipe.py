@@ -212,3 +212,14 @@ def test_a_folder_run_says_what_auto_chose_and_resumes_with_it(tmp_path, caplog)
     assert "recipe=auto chose" in (tmp_path / "run" / "report.html").read_text()
     stored = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["gan_lab"]["config"]
     assert not recipe.left_at_auto(stored) and stored["generator"]["channels"] == [128, 64]
+
+
+def test_a_fine_tune_starts_ada_at_once_and_a_run_from_nothing_waits(tmp_path):
+    # init= only needs to be set here: resolve reads the key, not the source (finetune.py does)
+    tuned, made = resolved(tmp_path, "data=folder", "init=/some/run", images=50)
+    assert tuned.model.ada.start_images == 0
+    assert made["model.ada.start_images"][1] == recipe.FINE_TUNE_ADA_WHY
+    fresh, _ = resolved(tmp_path, "data=folder", images=50)
+    assert fresh.model.ada.start_images == "auto"  # 100 passes (gan_lab/core/ada.py)
+    kept, _ = resolved(tmp_path, "data=folder", "init=/some/run", "model.ada.start_images=500")
+    assert kept.model.ada.start_images == 500
