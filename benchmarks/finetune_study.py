@@ -3,6 +3,7 @@
     python benchmarks/finetune_study.py <out_dir> [--sizes 50,100,180] [--seeds 0,1,2]
         [--source-seconds 600] [--seconds 180 | --steps K] [--image-size 32] [--jobs 2]
         [--arms scratch,finetune,freeze_d] [--freeze-d 2] [--extra name="override;override"]...
+        [--tag _steps]
 
 1. Writes scikit-learn's 1,797 digits as PNGs (benchmarks/digits_study.py's `prepare`), then a
    source folder of the digits 0–8 (1,617 images) and, per size n and seed, a folder of n nines
@@ -111,6 +112,7 @@ def main() -> None:
     p.add_argument("--source-seconds", type=int, default=600)
     p.add_argument("--seconds", type=int, default=180)
     p.add_argument("--steps", type=int, default=0, help="a step budget instead of --seconds")
+    p.add_argument("--tag", default="", help="a suffix of the runs' names (another budget)")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--arms", default="scratch,finetune,freeze_d")
@@ -152,7 +154,7 @@ def main() -> None:
     def run_cell(i_cell):
         i, (n, seed, arm) = i_cell
         folder = copy_set(digits, out / f"nines{n}_seed{seed}", [TARGET], n, seed)
-        run = out / f"{arm}_n{n}_seed{seed}"
+        run = out / f"{arm}_n{n}_seed{seed}{a.tag}"
         wall = train(run, folder, size, seed, budget, arms[arm], i % a.jobs)
         return n, seed, arm, run, folder, wall
 
@@ -176,7 +178,7 @@ def main() -> None:
             f"\n**{n} nines** (FD to all {len(nines)} nines in the judge's features; steps in brackets)\n"
         )
         print("| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | sd | × scratch |")
-        print("| --- |" + " --- |" * (len(seeds) + 4))
+        print("| --- |" + " --- |" * (len(seeds) + 3))
         base = (
             statistics.mean(results[n, s, "scratch"]["fd"] for s in seeds)
             if "scratch" in chosen
