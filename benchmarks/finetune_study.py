@@ -94,12 +94,24 @@ def train(run: Path, folder: Path, size: int, seed: int, budget: str, extra, cor
     return time.perf_counter() - t0
 
 
-def score(run: Path, ext, real_feats: torch.Tensor, seed: int) -> dict:
+def held_out(nines: torch.Tensor, train_set: torch.Tensor) -> torch.Tensor:
+    """The nines that are not in a run's training folder (the same decoded pixels)."""
+    seen = {bytes(x.numpy().tobytes()) for x in train_set}
+    return torch.stack([x for x in nines if bytes(x.numpy().tobytes()) not in seen] or [nines[0]])
+
+
+def score(run: Path, ext, real_feats: torch.Tensor, held_feats, seed: int) -> dict:
+    """FD of the EMA G (where kept) and of the live G against all nines, and of the EMA G against
+    the nines the run never saw (None when it saw them all): the second asks for nines, not
+    copies of the training ones."""
     scores = {}
-    for ema, key in ((True, "fd"), (False, "fd_live")):  # the EMA G (where kept), the live G
+    for ema, key in ((True, "fd"), (False, "fd_live")):
         gan = load_gan(run / "checkpoints" / "last.ckpt", ema=ema)
         samples = generate_unit(gan.generator, gan.noise, N_SAMPLES, seed, 250, "cpu", None)
-        scores[key] = fd(features(ext, samples)[0], real_feats)
+        feats = features(ext, samples)[0]
+        scores[key] = fd(feats, real_feats)
+        if ema:
+            scores["fd_held_out"] = None if held_feats is None else fd(feats, held_feats)
     steps = len((run / "steps.csv").read_text().splitlines()) - 1
     return {**scores, "steps": steps, "epochs": gan.epoch}
 
@@ -161,40 +173,40 @@ def main() -> None:
     results: dict[tuple, dict] = {}
     with ThreadPoolExecutor(a.jobs) as pool:
         for n, seed, arm, run, folder, wall in pool.map(run_cell, enumerate(cells)):
-            row = {
-                "n": n,
-                "seed": seed,
-                "arm": arm,
-                "wall_s": wall,
-                **score(run, ext, real_feats, seed),
-            }
-            train_feats, _ = features(ext, real_images(folder, size)[0])
+            train_set = real_images(folder, size)[0]
+            unseen = held_out(nines, train_set) if n < len(nines) else None
+            held_feats = None if unseen is None else features(ext, unseen)[0]
+            row = {"n": n, "seed": seed, "arm": arm, "wall_s": wall}
+            row |= score(run, ext, real_feats, held_feats, seed)
+            train_feats, _ = features(ext, train_set)
             row["floor"] = fd(train_feats, real_feats)
+            row["floor_held_out"] = None if held_feats is None else fd(train_feats, held_feats)
             results[n, seed, arm] = row
             print(json.dumps(row), flush=True)
 
     for n in sizes:
-        print(
-            f"\n**{n} nines** (FD to all {len(nines)} nines in the judge's features; steps in brackets)\n"
-        )
-        print("| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | sd | × scratch |")
-        print("| --- |" + " --- |" * (len(seeds) + 3))
-        base = (
-            statistics.mean(results[n, s, "scratch"]["fd"] for s in seeds)
-            if "scratch" in chosen
-            else None
-        )
-        for arm in chosen:
-            fds = [results[n, s, arm]["fd"] for s in seeds]
-            cells_ = " | ".join(
-                f"{results[n, s, arm]['fd']:.2f} ({results[n, s, arm]['steps']})" for s in seeds
+        table(results, n, seeds, chosen, "fd", f"all {len(nines)} nines", "floor")
+        if n < len(nines):
+            table(
+                results, n, seeds, chosen, "fd_held_out", "the nines it never saw", "floor_held_out"
             )
-            mean = statistics.mean(fds)
-            sd = statistics.stdev(fds) if len(fds) > 1 else float("nan")
-            ratio = f"{mean / base:.2f}" if base else ""
-            print(f"| {arm} | {cells_} | {mean:.2f} | {sd:.2f} | {ratio} |")
-        floors = [results[n, s, chosen[0]]["floor"] for s in seeds]
-        print(f"\nfloor (the {n} training nines against all): {statistics.mean(floors):.2f}")
+
+
+def table(results: dict, n: int, seeds: list, arms: list, key: str, against: str, floor: str):
+    """A Markdown table of one score per arm and seed, with steps, mean, sd and × scratch."""
+    print(f"\n**{n} nines**: FD to {against} in the judge's features (steps in brackets)\n")
+    print("| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | sd | × scratch |")
+    print("| --- |" + " --- |" * (len(seeds) + 3))
+    mean_of = lambda arm: statistics.mean(results[n, s, arm][key] for s in seeds)  # noqa: E731
+    base = mean_of("scratch") if "scratch" in arms else None
+    for arm in arms:
+        rows = [results[n, s, arm] for s in seeds]
+        cells = " | ".join(f"{r[key]:.2f} ({r['steps']})" for r in rows)
+        sd = statistics.stdev(r[key] for r in rows) if len(rows) > 1 else float("nan")
+        ratio = f"{mean_of(arm) / base:.2f}" if base else ""
+        print(f"| {arm} | {cells} | {mean_of(arm):.2f} | {sd:.2f} | {ratio} |")
+    floors = [results[n, s, arms[0]][floor] for s in seeds]
+    print(f"\nfloor (the {n} training nines against the same): {statistics.mean(floors):.2f}")
 
 
 if __name__ == "__main__":
