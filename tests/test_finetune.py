@@ -218,6 +218,21 @@ def test_a_resume_of_a_finetuned_run_does_not_apply_init_again(
     assert stored["model"]["freeze_d"] == 2
 
 
+def test_the_same_command_and_ckpt_path_resume_a_run_whose_size_followed_the_source(
+    source, tmp_path
+):
+    # experiment=reference says 64 px; the source's 32 was taken (not typed) and is again
+    run = tmp_path / "ft"
+    args = [f"init={source}", "experiment=reference", *LEAN]
+    train(make_cfg(run, [*TINY, *args, "trainer.max_epochs=1"]), overrides=args)
+    again = [*args, f"ckpt_path={layout.last_checkpoint(run)}", "trainer.max_epochs=2"]
+    train(make_cfg(run, [*TINY, *again]), overrides=again)
+    assert layout.history(run)[-1][0] == 2
+    typed = [*again, "data.image_size=64"]  # typed: compared with the stored 32, refused
+    with pytest.raises(UserError, match=r"data.image_size: 32 → 64"):
+        train(make_cfg(run, [*TINY, *typed]), overrides=typed)
+
+
 def test_freeze_d_cannot_change_on_a_resume(finetuned, tmp_path):
     # the optimisers' states hold the trained weights only
     args = [f"ckpt_path={layout.last_checkpoint(finetuned)}", "model.freeze_d=1"]

@@ -54,6 +54,12 @@ DERIVED = (
     "discriminator.num_classes",
     "discriminator.class_head",
 )
+# A fine-tuned run's record of its source (gan_lab/training/finetune.py), and what init= takes from
+# the source where the command line does not type it: the networks (an experiment preset's are
+# replaced) and the data's size and channels. The same command + ckpt_path= resumes with the stored
+# values, as the first run followed the source; a typed one is compared as usual.
+INIT_RECORD = "init_source"
+FOLLOW_INIT = ("generator", "discriminator", "data.image_size", "data.channels")
 # Keys that checkpoints of earlier versions hold and this one has not: dropped on a resume, so such
 # a checkpoint still resumes. The run folder's names are gan_lab.runs.layout's, never a setting,
 # and every callback is given the run folder itself.
@@ -90,8 +96,12 @@ def _without_retired(stored: dict) -> dict:
     return stored
 
 
+def _under(key: str, prefixes) -> bool:
+    return any(key == p or key.startswith(p + ".") for p in prefixes)
+
+
 def _is_changeable(key: str) -> bool:
-    return any(key == k or key.startswith(k + ".") for k in CHANGEABLE_ON_RESUME)
+    return _under(key, CHANGEABLE_ON_RESUME)
 
 
 def _merge_stored(node: DictConfig, stored: dict, top: bool = True) -> None:
@@ -227,8 +237,11 @@ def use_stored_config(
     if overrides is None:
         touched = {k for k in CHANGEABLE_ON_RESUME if _value(cfg, k) is not ABSENT}
     else:
+        typed = typed_keys(cfg, overrides)
         touched = touched_keys(cfg, baseline) if baseline is not None else set()
-        touched |= typed_keys(cfg, overrides)
+        if isinstance(stored.get(INIT_RECORD), dict):  # init= took these from its source
+            touched -= {k for k in touched if k not in typed and _under(k, FOLLOW_INIT)}
+        touched |= typed
     refused = changes(cfg, touched, stored)
     if refused:
         raise UserError(

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from gan_lab.config.resume import INIT_RECORD
 from gan_lab.core.ema import EMA_PREFIX, LIVE_PREFIX
 from gan_lab.errors import UserError
 from gan_lab.runs import layout
@@ -38,7 +39,7 @@ NETWORKS = ("generator", "discriminator")
 D_PREFIX = "discriminator."
 # Where the run's record of its source lives in its config (so in run.json, every checkpoint,
 # the report): path, sha256, run, epoch, step, ema. A derived record, not a setting.
-RECORD = "init_source"
+RECORD = INIT_RECORD
 # D's auxiliary classifier follows this run's model.class_loss, not the source's: a head one run
 # has and the other has not is left out of the copy (a new head starts from its initialisation).
 OPTIONAL = ("classify.",)
