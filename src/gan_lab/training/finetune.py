@@ -27,7 +27,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.config.resume import INIT_RECORD
+from gan_lab.config.resume import INIT_RECORD, typed_keys
 from gan_lab.core.ema import EMA_PREFIX, LIVE_PREFIX
 from gan_lab.errors import UserError
 from gan_lab.runs import layout
@@ -138,10 +138,6 @@ def read_source(spec: str) -> Source:
     return Source(path=path, config=config, state=state, record=record)
 
 
-def _typed(overrides: list[str] | None, key: str) -> bool:
-    return overrides is not None and any(o.lstrip("+~").startswith(f"{key}=") for o in overrides)
-
-
 def take_networks(cfg: DictConfig, source: Source, overrides: list[str] | None) -> None:
     """The source's generator and discriminator settings replace the composed ones (their keys
     that follow the data — image size, channels — stay linked to data.*), and the data's size
@@ -165,7 +161,8 @@ def take_networks(cfg: DictConfig, source: Source, overrides: list[str] | None) 
             }
             cfg[name] = OmegaConf.create({**source.config[name], **linked})
         followed = []
-        if not _typed(overrides, "data.image_size") and cfg.data.image_size != size:
+        typed_data = typed_keys(cfg, overrides) if overrides is not None else set()
+        if "data.image_size" not in typed_data and cfg.data.image_size != size:
             cfg.data.image_size = size
             followed.append(f"data.image_size={size}")
         if cfg.data.get("channels") == "auto":

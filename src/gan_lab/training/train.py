@@ -239,7 +239,7 @@ def build_module(
     )
     module.data_fingerprint = datamodule.fingerprint()
     if init is not None:
-        finetune.load_weights(module, init, str(cfg.get("init_ema", "restart")))
+        finetune.load_weights(module, init, cfg.init_ema)
     return module
 
 
