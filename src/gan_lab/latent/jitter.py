@@ -11,11 +11,11 @@ pixel by pixel.
 
 import csv
 import io
-import math
 from pathlib import Path
 
 import torch
 
+from gan_lab.config.schema.rules import is_number, is_whole
 from gan_lab.errors import UserError
 from gan_lab.runs.safe_io import write_atomic
 
@@ -29,20 +29,13 @@ def check(jitter: dict, dim: int | None = None) -> None:
     n, amount, noise = jitter.get("n"), jitter.get("amount"), jitter.get("noise")
     coords, seed = jitter.get("coords"), jitter.get("seed")
 
-    def whole(v) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    if not whole(n) or not 1 <= n <= MAX_VARIANTS:
+    if not is_whole(n) or not 1 <= n <= MAX_VARIANTS:
         raise UserError(f"jitter.n must be a whole number from 1 to {MAX_VARIANTS}, not {n!r}.")
-    if (
-        not isinstance(amount, int | float)
-        or isinstance(amount, bool)
-        or not 0 <= amount < math.inf
-    ):
+    if not is_number(amount) or amount < 0:
         raise UserError(f"jitter.amount must be a number ≥ 0 (000 used 0.1), not {amount!r}.")
     if noise not in NOISE:
         raise UserError(f"jitter.noise must be one of {', '.join(NOISE)}, not {noise!r}.")
-    if coords is not None and (not whole(coords) or coords < 1):
+    if coords is not None and (not is_whole(coords) or coords < 1):
         raise UserError(
             f"jitter.coords must be a whole number ≥ 1 (000 changed 10) or null (every "
             f"coordinate), not {coords!r}."
@@ -52,7 +45,7 @@ def check(jitter: dict, dim: int | None = None) -> None:
             f"jitter.coords={coords}, but this generator's latent vectors have {dim} "
             f"coordinates; use at most {dim}, or null for all of them."
         )
-    if seed is not None and not whole(seed):
+    if seed is not None and not is_whole(seed):
         raise UserError(f"jitter.seed must be a whole number or null, not {seed!r}.")
 
 
