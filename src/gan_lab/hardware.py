@@ -1,7 +1,9 @@
 """The machine a command runs on: its device, and the fastest numerics it runs natively (detect,
 don't guess)."""
 
+import ctypes
 import functools
+import os
 from pathlib import Path
 
 import torch
@@ -108,6 +110,30 @@ def device_name(device: torch.device) -> str:
     )
     units = [u for u in ("amx_bf16", "avx512_bf16", "avx2") if f" {u}" in info]
     return f"{model} ({units[0]})" if units else model
+
+
+# Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1 when imported, so that torch.cuda.is_available()
+# asks NVML rather than initialising CUDA (which would poison forked DDP ranks). torch asks it again
+# inside every optimiser step (Optimizer._accelerator_graph_capture_health_check), and on a machine
+# without NVML (a CPU machine with torch's CUDA build) each ask tries to load the library, fails,
+# and falls back to the CUDA runtime's count anyway: about 0.1 ms an Adam step on a 2-core EPYC,
+# a percent of a small step (benchmarks/README.md, "Every millisecond of the step").
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+NVML_LIBRARY = "libnvidia-ml.so.1"  # the name torch.cuda loads
+
+
+def skip_absent_nvml() -> bool:
+    """Ask the CUDA runtime directly where NVML cannot be loaded — what torch falls back to after
+    each failed load — so the answer is the same and the failed load is not paid every step.
+    True when the setting was changed."""
+    if os.environ.get(NVML_CHECK) != "1" or not torch.backends.cuda.is_built():
+        return False
+    try:
+        ctypes.CDLL(NVML_LIBRARY)
+    except OSError:
+        os.environ[NVML_CHECK] = "0"
+        return True
+    return False
 
 
 def ddp_start_method() -> str:

@@ -10,6 +10,7 @@ Built on torch.optim.swa_utils.AveragedModel. Two ways to say how long it rememb
   images seen so far, so the average never lags behind a short run (ema_rampup).
 """
 
+import itertools
 from functools import partial
 
 import torch
@@ -67,8 +68,52 @@ def shown_prefix(state_dict: dict) -> str:
     return EMA_PREFIX if any(k.startswith(EMA_PREFIX) for k in state_dict) else LIVE_PREFIX
 
 
-def make_ema(generator: nn.Module, decay: "float | HalfLife") -> AveragedModel:
+class Averaged(AveragedModel):
+    """AveragedModel (use_buffers=True) that finds its tensors and the live generator's once, not
+    at every update: AveragedModel walks both networks, detaches, moves and groups every tensor
+    each step (~0.13 ms of its 0.16 ms on the 28-px digits G, one core of an AVX-512 BF16 EPYC;
+    benchmarks/README.md, "Every millisecond of the step"). The same updates, bit for bit.
+
+    A move of either network (``.to()``: a device, a memory format) gives its buffers new
+    tensors, so the owner calls ``forget()`` after anything that may move them (the GAN module:
+    at every epoch's start and after a roll-back)."""
+
+    def forget(self) -> None:
+        self._pairs: tuple[nn.Module, list] | None = None
+
+    def _groups(self, model: nn.Module) -> list | None:
+        """[(averaged tensors, live tensors)] per (device, dtype), in AveragedModel's order;
+        None where the two are on different devices (AveragedModel's own update then)."""
+        if getattr(self, "_pairs", None) is not None and self._pairs[0] is model:
+            return self._pairs[1]
+        mine = itertools.chain(self.module.parameters(), self.module.buffers())
+        theirs = itertools.chain(model.parameters(), model.buffers())
+        groups: dict = {}
+        for a, m in zip(mine, theirs, strict=True):
+            if a.device != m.device:
+                return None
+            pair = groups.setdefault((a.device, a.dtype), ([], []))
+            pair[0].append(a.detach())
+            pair[1].append(m.detach())
+        self._pairs = model, list(groups.values())
+        return self._pairs[1]
+
+    def update_parameters(self, model: nn.Module) -> None:
+        groups = self._groups(model)
+        if groups is None:
+            super().update_parameters(model)
+            return
+        if self.n_averaged == 0:  # the first update copies, as AveragedModel's
+            for averaged, live in groups:
+                torch._foreach_copy_(averaged, live)
+        else:
+            for averaged, live in groups:
+                self.multi_avg_fn(averaged, live, self.n_averaged)
+        self.n_averaged += 1
+
+
+def make_ema(generator: nn.Module, decay: "float | HalfLife") -> Averaged:
     # A partial of a module-level function, not a closure: DDP's spawn start pickles the model.
-    ema = AveragedModel(generator, multi_avg_fn=partial(_average, decay), use_buffers=True)
+    ema = Averaged(generator, multi_avg_fn=partial(_average, decay), use_buffers=True)
     ema.requires_grad_(False)
     return ema

@@ -123,6 +123,19 @@ class Outcome:
     logits: torch.Tensor  # D's logits on real + fake in the last D phase
     g_applied: bool
 
+    def stats(self, n_real: int) -> torch.Tensor:
+        """The step's statistics (gan_lab.runs.keys.STAT_KEYS): D's and G's losses, and D's mean
+        probability on the reals and on the fakes."""
+        p = torch.sigmoid(self.logits.detach().float())
+        return torch.stack(
+            [
+                self.d_loss.detach().float(),
+                self.g_loss.detach().float(),
+                p[:n_real].mean(),
+                p[n_real:].mean(),
+            ]
+        )
+
 
 def step(
     nets: Networks,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 from gan_lab.data.audit import (
     MAX_SKIPPED_SHARE,
@@ -26,7 +26,7 @@ from gan_lab.data.decoded import cache_dir_for, decode_folder, parse_size
 from gan_lab.data.digits import write_digits
 from gan_lab.data.fingerprint import fingerprint
 from gan_lab.data.mnist import load_mnist
-from gan_lab.data.sampler import EpochShuffle
+from gan_lab.data.sampler import EpochShuffle, InMemory
 from gan_lab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -261,10 +261,11 @@ class GANDataModule(L.LightningDataModule):
         n = len(self.images)
         # A last batch of one image would break BatchNorm; drop it when there is more than one batch.
         return DataLoader(
-            TensorDataset(self.images, self.labels),
+            InMemory(self.images, self.labels),
             batch_size=min(self.batch_size, n),
             sampler=EpochShuffle(n, self.shuffle_seed),
             drop_last=n > self.batch_size,
+            collate_fn=InMemory.collate,
             generator=torch.Generator(),  # its worker seed must not draw from the global stream
         )
 

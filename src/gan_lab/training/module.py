@@ -33,7 +33,12 @@ from gan_lab.models.freeze import freeze_first, trained
 from gan_lab.runs.keys import ADA_P, STAT_KEYS, epoch_key, step_key
 from gan_lab.runs.rollback import any_rank
 from gan_lab.training import fast_path
-from gan_lab.training.module_parts import fixed_labels, g_batch_for, given_or_stored
+from gan_lab.training.module_parts import (
+    direct_updates,
+    fixed_labels,
+    g_batch_for,
+    given_or_stored,
+)
 from gan_lab.training.schedule import batches_done, epochs_done
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
@@ -185,6 +190,7 @@ class GAN(L.LightningModule):
         g, d, mode = self.generator, self.discriminator, self.fast_path.compile
         object.__setattr__(self, "_g", torch.compile(g, mode=mode) if mode else g)
         object.__setattr__(self, "_d", torch.compile(d, mode=mode) if mode else d)
+        self._direct = direct_updates(self, self.trainer)
 
     def configure_optimizers(self):
         # Frozen blocks (model.freeze_d / freeze_g) are left out: toggled_optimizer then never
@@ -242,15 +248,7 @@ class GAN(L.LightningModule):
             # every rank's reals count: ADA's step is the global batch × interval / speed
             images = b * self.trainer.world_size * self.ada.interval
             self.ada.adjust(images, lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"))
-
-        stats = torch.stack(
-            [
-                out.d_loss.detach().float(),
-                out.g_loss.detach().float(),
-                torch.sigmoid(out.logits[:b].detach().float()).mean(),
-                torch.sigmoid(out.logits[b:].detach().float()).mean(),
-            ]
-        )
+        stats = out.stats(b)
         self._record(stats, b)
         return dict(zip(STAT_KEYS, stats, strict=True))
 
@@ -259,8 +257,14 @@ class GAN(L.LightningModule):
         opt.zero_grad(set_to_none=True)
         if not self._finite(loss, phase):
             return False
-        self.manual_backward(loss)
-        opt.step()
+        if getattr(self, "_direct", False):  # what Lightning's wrappers do here (module_parts)
+            loss.backward()
+            opt._on_before_step()  # Lightning's count of optimiser steps: trainer.global_step
+            opt.optimizer.step()
+            opt._on_after_step()
+        else:
+            self.manual_backward(loss)
+            opt.step()
         return True
 
     # Logging. Lightning's self.log costs about 0.35 ms per value and step on this CPU, 1.4 ms
@@ -301,6 +305,8 @@ class GAN(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._stat_sum, self._stat_n = None, 0
         self._kept = None  # _keep_buffers finds the buffers again (the module may have moved)
+        if self.generator_ema is not None:  # and so does the EMA (gan_lab/core/ema.Averaged)
+            self.generator_ema.forget()
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         # `done` is true after the epoch's last batch, and after a batch where a callback (the
@@ -373,6 +379,8 @@ class GAN(L.LightningModule):
         """One host sync (and under DDP one all_reduce) a phase: a NaN/Inf loss must be caught
         before it reaches the weights, and all ranks must skip together."""
         loss = loss.detach()
+        if self.trainer.world_size == 1 and bool(loss.isfinite()):  # one op, the common case
+            return True
         nan, inf = any_rank(torch.stack([loss.isnan(), loss.isinf()]))
         if not (nan or inf):
             return True

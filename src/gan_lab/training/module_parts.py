@@ -1,12 +1,17 @@
 """The parts GAN.__init__ (gan_lab.training.module) builds from its arguments before it keeps them:
 the networks and noise (given, or rebuilt from a checkpoint's stored config), what D sees in the
-G phase, and the labels of the fixed noise. Plain functions of their arguments, so the module's
-own file stays about the training around the step.
+G phase, and the labels of the fixed noise; and, once the Trainer is there, whether a phase's update
+may skip Lightning's wrappers. Plain functions of their arguments, so the module's own file stays
+about the training around the step.
 """
 
 from pathlib import Path
 
+import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.strategies import SingleDeviceStrategy
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import nn
 
 from gan_lab.config import registry
@@ -71,3 +76,26 @@ def fixed_labels(conditional: bool, class_ids: list[int], n_fixed: int) -> torch
         else torch.zeros(n_fixed)
     )
     return fixed_y.long()
+
+
+# What Lightning's manual_backward and LightningOptimizer.step add to a phase's update on one
+# device without a loss scaler: calls of these hooks, and nothing else.
+PHASE_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+
+
+def direct_updates(module: L.LightningModule, trainer: L.Trainer) -> bool:
+    """Whether a phase's update may skip Lightning's wrappers (GAN._update): on one device, in
+    fp32 or bf16 (no loss scaler), with no callback or module hook on the backward pass or the
+    optimiser step, ``manual_backward`` and ``LightningOptimizer.step`` only dispatch those hooks
+    around ``loss.backward()`` and ``optimizer.step()`` — ~0.2 ms a step, 1–1.5 % of a small one
+    (benchmarks/README.md, "Every millisecond of the step"). Anywhere else (DDP, fp16's scaler,
+    a hook someone relies on) the phase goes through Lightning as before."""
+    plugin = trainer.precision_plugin
+    if type(trainer.strategy) is not SingleDeviceStrategy:
+        return False
+    if type(plugin) not in (Precision, MixedPrecision) or getattr(plugin, "scaler", None):
+        return False
+    if is_overridden("backward", module, L.LightningModule):
+        return False
+    hooked = [(module, L.LightningModule)] + [(cb, L.Callback) for cb in trainer.callbacks]
+    return not any(is_overridden(h, obj, parent) for h in PHASE_HOOKS for obj, parent in hooked)

@@ -19,7 +19,7 @@ from gan_lab.config.resume import use_stored_config
 from gan_lab.config.validate import check_config
 from gan_lab.data import fingerprint
 from gan_lab.errors import UserError, load_torch_file
-from gan_lab.hardware import auto_precision, check_accelerator
+from gan_lab.hardware import auto_precision, check_accelerator, skip_absent_nvml
 from gan_lab.models import output_range
 from gan_lab.runs import files, layout, rollback
 from gan_lab.runs.lock import run_lock
@@ -285,6 +285,7 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
     max_steps = trainer_cfg.pop("max_steps", None)
     check_trainer(trainer_cfg)
     check_accelerator(trainer_cfg.get("accelerator", "auto"))
+    skip_absent_nvml()  # every optimiser step asks whether CUDA is there (gan_lab/hardware.py)
     if trainer_cfg.get("max_time") is not None:  # 10m, 1h30m, seconds → Lightning's DD:HH:MM:SS
         trainer_cfg["max_time"] = lightning_time(max_time_seconds(trainer_cfg["max_time"]))
     if trainer_cfg.get("precision") == "auto":
