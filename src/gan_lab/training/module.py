@@ -33,6 +33,7 @@ from gan_lab.models.freeze import freeze_first, trained
 from gan_lab.runs.keys import ADA_P, STAT_KEYS, epoch_key, step_key
 from gan_lab.runs.rollback import any_rank
 from gan_lab.training import fast_path
+from gan_lab.training.loggers import log_step
 from gan_lab.training.module_parts import (
     direct_updates,
     fixed_labels,
@@ -267,22 +268,21 @@ class GAN(L.LightningModule):
             opt.step()
         return True
 
-    # Logging. Lightning's self.log costs about 0.35 ms per value and step on this CPU, 1.4 ms
-    # a step for the four values here (benchmarks/README.md): a few % of a small network's step.
-    # So the module keeps the epoch sums itself (one tensor add a step, no device sync) and hands
-    # Lightning the step values only on the steps its loggers write (trainer.log_every_n_steps),
-    # and the epoch means once, at the epoch's last batch: `train/<name>_step`, `_epoch`.
+    # Logging. Lightning's self.log costs ~0.3 ms a value (it walks its result objects then and at
+    # every batch's end). So the module keeps the epoch sums itself (a tensor add a step, no sync),
+    # writes the step values to the loggers on the steps they take them (loggers.log_step), and
+    # hands Lightning only the epoch means, at the epoch's last batch: `<name>_step`, `_epoch`.
 
     def _record(self, stats: torch.Tensor, b: int) -> None:
         self._stat_sum = stats * b if self._stat_sum is None else self._stat_sum + stats * b
         self._stat_n += b
         every = self.trainer.log_every_n_steps
         if every and (batches_done(self.trainer) + 1) % every == 0:
-            # This rank's values; with DDP only the epoch means below cover every rank.
-            step_values = {step_key(k): v for k, v in zip(STAT_KEYS, stats, strict=True)}
+            # This rank's values (one host sync); with DDP only the epoch means cover every rank.
+            values = dict(zip(map(step_key, STAT_KEYS), stats.tolist(), strict=True))
             if self.ada is not None:
-                step_values[step_key(ADA_P)] = self.ada.p.clone()
-            self.log_dict(step_values, on_step=True, on_epoch=False, prog_bar=True, batch_size=b)
+                values[step_key(ADA_P)] = float(self.ada.p)
+            self.step_values = log_step(self.trainer, values)  # and the progress bar shows them
 
     def _log_epoch_means(self) -> None:
         if self._stat_sum is None:
