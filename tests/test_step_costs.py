@@ -2,6 +2,7 @@
 the same CUDA answer, the same weights."""
 
 import os
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -116,3 +117,29 @@ def test_the_ema_updates_as_averaged_model_does_bit_for_bit():
     live = dict(g.named_buffers())["1.num_batches_tracked"]
     assert int(dict(ours.module.named_buffers())["1.num_batches_tracked"]) <= int(live)
     assert not torch.equal(ours.module[0].weight, g[0].weight)  # an average, not a copy
+
+
+def test_the_step_values_reach_the_loggers_and_the_progress_bar(cfg_factory):
+    """The module writes its step values to the loggers itself (training.loggers.log_step): the
+    CSV logger's rows carry them at Lightning's step numbers, and the progress bar shows the last."""
+    import csv
+
+    from gan_lab.training.loggers import StepValuesBar
+
+    cfg = cfg_factory(
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=4",
+        "trainer.log_every_n_steps=2",
+        "trainer.enable_progress_bar=true",
+        "logger=csv",
+    )
+    module, dm = build(cfg)
+    trainer = make_trainer(cfg, enable_checkpointing=False)
+    trainer.fit(module, datamodule=dm)
+    assert isinstance(trainer.progress_bar_callback, StepValuesBar)
+    [path] = [p for p in Path(cfg.paths.output_dir).rglob("metrics.csv") if "csv" in p.parts]
+    rows = [r for r in csv.DictReader(path.open()) if r.get("train/d_loss_step")]
+    assert [int(r["step"]) for r in rows] == [1, 3]  # the 2nd and 4th batches, numbered from 0
+    shown = trainer.progress_bar_callback.get_metrics(trainer, module)
+    assert shown["train/d_loss_step"] == float(rows[-1]["train/d_loss_step"])
+    assert {"train/g_loss_step", "train/d_real_step", "train/d_fake_step"} <= set(shown)
