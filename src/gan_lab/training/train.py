@@ -180,6 +180,7 @@ def settle(
     """The config's one pass: the stored config applied (a resume) → the seed → the data loaded
     and every ``auto`` resolved → checked once against the schema (every rule, cross-key ones
     too) → frozen. Nothing edits ``cfg`` after this; the build reads a finished config."""
+    skip_absent_nvml()  # before recipe=auto's budget rule times Adam steps (gan_lab/hardware.py)
     start = resume_point(cfg, overrides)
     start.init = _init(cfg, start, overrides)
     _seed(cfg)
