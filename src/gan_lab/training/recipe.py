@@ -58,11 +58,11 @@ EMA_IMAGES_PER_32, EMA_RAMPUP = 10_000, 0.05
 # Folder sets: the plain loop's procedure (benchmarks/raw_dcgan.py).
 BETAS = [0.0, 0.99]
 WIDEST = 256
-# model.g_fakes=auto: new, today's procedure, so no run changes silently; reuse makes 10-19 % more
-# steps but trained only even with new in 3-minute cells (benchmarks/README.md, "Every millisecond
-# of the step"); the 10-minute cells that would justify a change are not run.
+# model.g_fakes=auto: new. Reuse makes 7-10 % more steps in the same time, but in 10-minute cells
+# of one core on the digits (3 seeds, 28 and 64 px) its mean FD was worse at both sizes: 1.06× new's
+# at 28 px, 1.09× at 64 px (benchmarks/README.md, "g_fakes=reuse against new: 10-minute cells").
 G_FAKES_AUTO = "new"
-G_FAKES_WHY = "new fakes for the G phase (reuse: one G pass, even in 3-minute cells; not chosen)"
+G_FAKES_WHY = "new fakes for the G phase (reuse: one G pass, but 1.06-1.09x the FD in 10 minutes)"
 
 
 def preset(group: str, name: str) -> dict:
@@ -221,8 +221,8 @@ def resolve(cfg: DictConfig, num_images: int, size: int) -> dict:
             choices.fill("model.ada.start_images", 0, FINE_TUNE_ADA_WHY)
         conditional = bool(cfg.model.get("conditional"))
         choices.fill("model.class_loss", 1.0 if conditional else 0.0, "AC-GAN when conditional")
-    # The G phase's fakes: new (design §4's second G pass) in both families until a quality study
-    # says reuse (one G pass, 10-14 % less of a batch-16 step) is better per minute; in the log.
+    # The G phase's fakes: new (design §4's second G pass) in both families: reuse (one G pass,
+    # 10-14 % less of a batch-16 step) trained worse per 10 minutes (G_FAKES_AUTO); in the log.
     choices.fill("model.g_fakes", G_FAKES_AUTO, G_FAKES_WHY)
     batch = int(cfg.data.batch_size)
     images = EMA_IMAGES_PER_32 * batch // 32
