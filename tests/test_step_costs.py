@@ -124,8 +124,6 @@ def test_the_step_values_reach_the_loggers_and_the_progress_bar(cfg_factory):
     CSV logger's rows carry them at Lightning's step numbers, and the progress bar shows the last."""
     import csv
 
-    from gan_lab.training.loggers import StepValuesBar
-
     cfg = cfg_factory(
         "trainer.max_epochs=1",
         "trainer.limit_train_batches=4",
@@ -136,10 +134,36 @@ def test_the_step_values_reach_the_loggers_and_the_progress_bar(cfg_factory):
     module, dm = build(cfg)
     trainer = make_trainer(cfg, enable_checkpointing=False)
     trainer.fit(module, datamodule=dm)
-    assert isinstance(trainer.progress_bar_callback, StepValuesBar)
+    assert trainer.progress_bar_callback is not None  # Lightning's own
     [path] = [p for p in Path(cfg.paths.output_dir).rglob("metrics.csv") if "csv" in p.parts]
     rows = [r for r in csv.DictReader(path.open()) if r.get("train/d_loss_step")]
     assert [int(r["step"]) for r in rows] == [1, 3]  # the 2nd and 4th batches, numbered from 0
     shown = trainer.progress_bar_callback.get_metrics(trainer, module)
     assert shown["train/d_loss_step"] == float(rows[-1]["train/d_loss_step"])
     assert {"train/g_loss_step", "train/d_real_step", "train/d_fake_step"} <= set(shown)
+
+
+def test_a_callers_own_progress_bar_and_callbacks_see_the_step_values(cfg_factory):
+    """The step values reach Lightning's progress-bar and callback metrics as self.log put them
+    there: a progress bar the caller passes (any ProgressBar) shows them, and a callback or
+    train()'s return finds them in trainer.callback_metrics."""
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    cfg = cfg_factory(
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=4",
+        "trainer.log_every_n_steps=2",
+        "trainer.enable_progress_bar=true",
+        "logger=none",
+    )
+    module, dm = build(bare(cfg))
+    mine = TQDMProgressBar()
+    trainer = make_trainer(cfg, callbacks=[mine], enable_checkpointing=False)
+    trainer.fit(module, datamodule=dm)
+    assert trainer.progress_bar_callback is mine
+    shown = mine.get_metrics(trainer, module)
+    names = {"train/d_loss_step", "train/g_loss_step", "train/d_real_step", "train/d_fake_step"}
+    assert names <= set(shown)
+    kept = trainer.callback_metrics
+    assert names <= set(kept) and isinstance(kept["train/d_loss_step"], torch.Tensor)
+    assert shown["train/d_loss_step"] == float(kept["train/d_loss_step"])

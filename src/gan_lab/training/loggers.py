@@ -14,8 +14,8 @@ import logging
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig
 
@@ -93,25 +93,20 @@ def build_loggers(loggers: DictConfig | None) -> list[Logger]:
     return built
 
 
-def log_step(trainer: L.Trainer, values: dict[str, float]) -> dict[str, float]:
+def log_step(trainer: L.Trainer, values: dict[str, float]) -> None:
     """A training step's values to every logger, as Lightning's own logging of ``self.log(...,
-    on_step=True)`` writes them — the same step number (Lightning's count of batches stepped,
-    before this batch counts), an ``epoch`` column, ``save()`` after each — without its result
-    objects, which cost ~0.3 ms a value per call and more at every batch's end (GAN._record).
-    Returns ``values`` for the progress bar (StepValuesBar)."""
+    on_step=True, prog_bar=True)`` writes them — the same step number (Lightning's count of
+    batches stepped, before this batch counts), an ``epoch`` column, ``save()`` after each — and
+    to its progress-bar and callback metrics, so any progress bar shows them and a callback (or
+    train()'s return) finds them in ``trainer.callback_metrics``; without its result objects,
+    which cost ~0.3 ms a value per call and more at every batch's end (GAN._record)."""
     step = trainer.fit_loop.epoch_loop._batches_that_stepped
     for logger in trainer.loggers:
         logger.log_metrics({**values, "epoch": trainer.current_epoch}, step=step)
         logger.save()
-    return values
-
-
-class StepValuesBar(TQDMProgressBar):
-    """Lightning's progress bar, showing also the step values the module logs itself
-    (``GAN.step_values``, set by log_step) beside the epoch means Lightning keeps."""
-
-    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
-        return {**super().get_metrics(trainer, pl_module), **getattr(pl_module, "step_values", {})}
+    kept = trainer._logger_connector  # the dicts behind trainer.progress_bar/callback_metrics
+    kept._progress_bar_metrics.update(values)
+    kept._callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
 
 
 class _WandbImages:

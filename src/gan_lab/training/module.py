@@ -282,7 +282,7 @@ class GAN(L.LightningModule):
             values = dict(zip(map(step_key, STAT_KEYS), stats.tolist(), strict=True))
             if self.ada is not None:
                 values[step_key(ADA_P)] = float(self.ada.p)
-            self.step_values = log_step(self.trainer, values)  # and the progress bar shows them
+            log_step(self.trainer, values)  # and the progress bar shows them
 
     def _log_epoch_means(self) -> None:
         if self._stat_sum is None:

@@ -11,7 +11,6 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from gan_lab.config import compose_again, registry, to_dict
@@ -28,7 +27,7 @@ from gan_lab.runs.safe_io import TMP_GLOB, save_atomic
 from gan_lab.training import finetune, recipe
 from gan_lab.training.checkpoint import epochs_done_in, newest, resolve_checkpoint
 from gan_lab.training.distributed import check_trainer
-from gan_lab.training.loggers import StepValuesBar, build_loggers
+from gan_lab.training.loggers import build_loggers
 from gan_lab.training.module import GAN
 from gan_lab.training.schedule import StepLimit
 from gan_lab.training.warmup import WARMUP_KEYS, run_warmup
@@ -301,10 +300,6 @@ def make_trainer(cfg: DictConfig, **overrides) -> L.Trainer:
         callbacks.append(StepLimit(max_steps))
     loggers = build_loggers(cfg.get("logger"))  # a missing package (mlflow, wandb): a paragraph
     trainer_cfg.update(overrides)
-    if trainer_cfg.get("enable_progress_bar", True) and not any(
-        isinstance(c, ProgressBar) for c in callbacks
-    ):
-        callbacks.append(StepValuesBar())  # the module logs its step values itself (log_step)
     # Crash-safe checkpoint files (written beside their name, fsynced, renamed: design §9).
     plugins = [AtomicCheckpointIO()]
     return instantiate(trainer_cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins)
