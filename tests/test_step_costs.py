@@ -135,6 +135,7 @@ def test_the_step_values_reach_the_loggers_and_the_progress_bar(cfg_factory):
     trainer = make_trainer(cfg, enable_checkpointing=False)
     trainer.fit(module, datamodule=dm)
     assert trainer.progress_bar_callback is not None  # Lightning's own
+    assert float(trainer.logged_metrics["train/d_loss_step"]) > 0
     [path] = [p for p in Path(cfg.paths.output_dir).rglob("metrics.csv") if "csv" in p.parts]
     rows = [r for r in csv.DictReader(path.open()) if r.get("train/d_loss_step")]
     assert [int(r["step"]) for r in rows] == [1, 3]  # the 2nd and 4th batches, numbered from 0

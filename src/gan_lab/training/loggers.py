@@ -97,16 +97,19 @@ def log_step(trainer: L.Trainer, values: dict[str, float]) -> None:
     """A training step's values to every logger, as Lightning's own logging of ``self.log(...,
     on_step=True, prog_bar=True)`` writes them — the same step number (Lightning's count of
     batches stepped, before this batch counts), an ``epoch`` column, ``save()`` after each — and
-    to its progress-bar and callback metrics, so any progress bar shows them and a callback (or
-    train()'s return) finds them in ``trainer.callback_metrics``; without its result objects,
-    which cost ~0.3 ms a value per call and more at every batch's end (GAN._record)."""
+    to its progress-bar, callback and logged metrics, so any progress bar shows them and a
+    callback (or train()'s return) finds them in ``trainer.callback_metrics``; without its result
+    objects, which cost ~0.3 ms a value per call and more at every batch's end (GAN._record)."""
     step = trainer.fit_loop.epoch_loop._batches_that_stepped
     for logger in trainer.loggers:
         logger.log_metrics({**values, "epoch": trainer.current_epoch}, step=step)
         logger.save()
-    kept = trainer._logger_connector  # the dicts behind trainer.progress_bar/callback_metrics
+    kept = trainer._logger_connector  # the dicts behind trainer.*_metrics, as self.log fills them
+    tensors = {k: torch.tensor(v) for k, v in values.items()}
     kept._progress_bar_metrics.update(values)
-    kept._callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
+    kept._callback_metrics.update(tensors)
+    if trainer.loggers:
+        kept._logged_metrics.update(tensors)
 
 
 class _WandbImages:
