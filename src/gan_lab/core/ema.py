@@ -71,12 +71,13 @@ def shown_prefix(state_dict: dict) -> str:
 class Averaged(AveragedModel):
     """AveragedModel (use_buffers=True) that finds its tensors and the live generator's once, not
     at every update: AveragedModel walks both networks, detaches, moves and groups every tensor
-    each step (~0.13 ms of its 0.16 ms on the 28-px digits G, one core of an AVX-512 BF16 EPYC;
-    benchmarks/README.md, "Every millisecond of the step"). The same updates, bit for bit.
+    each step (an update of the 28-px digits G: 0.153 ms that way, 0.079 ms this way, one core of
+    an AVX-512 BF16 EPYC; benchmarks/README.md, "Every millisecond of the step"). The same
+    updates, bit for bit.
 
     A move of either network (``.to()``: a device, a memory format) gives its buffers new
     tensors, so the owner calls ``forget()`` after anything that may move them (the GAN module:
-    at every epoch's start and after a roll-back)."""
+    at every epoch's start; a roll-back loads its weights in place and moves nothing)."""
 
     def forget(self) -> None:
         self._pairs: tuple[nn.Module, list] | None = None

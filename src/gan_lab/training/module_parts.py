@@ -87,8 +87,8 @@ def direct_updates(module: L.LightningModule, trainer: L.Trainer) -> bool:
     """Whether a phase's update may skip Lightning's wrappers (GAN._update): on one device, in
     fp32 or bf16 (no loss scaler), with no callback or module hook on the backward pass or the
     optimiser step, ``manual_backward`` and ``LightningOptimizer.step`` only dispatch those hooks
-    around ``loss.backward()`` and ``optimizer.step()`` — ~0.2 ms a step, 1–1.5 % of a small one
-    (benchmarks/README.md, "Every millisecond of the step"). Anywhere else (DDP, fp16's scaler,
+    around ``loss.backward()`` and ``optimizer.step()`` — the wrapper's ~0.1 ms and six hook
+    dispatches a step (benchmarks/README.md, "Every millisecond of the step"). Anywhere else (DDP, fp16's scaler,
     a hook someone relies on) the phase goes through Lightning as before."""
     plugin = trainer.precision_plugin
     if type(trainer.strategy) is not SingleDeviceStrategy:
