@@ -180,6 +180,11 @@ def step(
             if proc.ada is not None:  # ADA's overfitting signal: sign(D) on the reals
                 proc.ada.observe(logits[:b])
             opt.update("D", d_loss)
+            if i < proc.d_steps - 1:
+                # D runs again in this step. Under autocast (Lightning's bf16/16-mixed: one region
+                # around the whole step) the low-precision copies of D's weights cast in this
+                # phase are cached till the region ends: stale now, so they go.
+                torch.clear_autocast_cache()
 
     # Generator phase: new fakes (or, with g_fakes="reuse", the last D phase's, with their graph)
     # labelled "real", no noise; D frozen (no D gradients at all).
