@@ -293,49 +293,103 @@ def lab_batch_steps(cfg, dm, steps: int, g_fakes: str) -> list[float]:
     return timer.times
 
 
-def loop_batch_steps(cfg, dm, steps: int, reuse: bool) -> list[float]:
-    """The plain loop on the same networks, precision and layout: two G passes a step (design
-    §4) or one (reuse the D phase's fakes, as benchmarks/raw_dcgan.py)."""
-    from gan_lab.training.train import build_module
+class PlainLoop:
+    """The plain loop on the same networks, precision and layout, one step a call: two G passes a
+    step (design §4) or one (reuse the D phase's fakes, as benchmarks/raw_dcgan.py), batches drawn
+    as raw_dcgan.py draws them (a permutation an epoch, one gather a batch)."""
 
-    module = build_module(cfg, dm)
-    bf16 = auto_precision("auto") == "bf16-mixed"
-    fmt = torch.channels_last
-    G = module.generator.to(memory_format=fmt)
-    D = module.discriminator.to(memory_format=fmt)
-    opt_d = adam(D.parameters(), cfg.model.lr_d, tuple(cfg.model.betas_d))
-    opt_g = adam(G.parameters(), cfg.model.lr_g, tuple(cfg.model.betas_g))
-    b, z_dim = cfg.data.batch_size, G.latent_dim
-    images = dm.to_model_range(dm.images).contiguous(memory_format=fmt)
-    ones, zeros = torch.ones(b), torch.zeros(b)
-    autocast = torch.autocast("cpu", torch.bfloat16, enabled=bf16)
-    times, last = [], None
-    for i in range(steps + 1):
-        now = time.process_time()
-        if last is not None:
-            times.append(now - last)
-        last = now
-        real = images[(i * b) % (len(images) - b) :][:b]
-        with autocast:
-            with torch.set_grad_enabled(reuse):
-                fake = G(torch.randn(b, z_dim))
-            labels = torch.cat([ones, zeros])
+    def __init__(self, cfg, dm, reuse: bool):
+        from gan_lab.training.train import build_module
+
+        module = build_module(cfg, dm)
+        fmt = torch.channels_last
+        self.G = module.generator.to(memory_format=fmt)
+        self.D = module.discriminator.to(memory_format=fmt)
+        self.opt_d = adam(self.D.parameters(), cfg.model.lr_d, tuple(cfg.model.betas_d))
+        self.opt_g = adam(self.G.parameters(), cfg.model.lr_g, tuple(cfg.model.betas_g))
+        self.b, self.reuse = cfg.data.batch_size, reuse
+        self.images = dm.to_model_range(dm.images).contiguous(memory_format=fmt)
+        self.ones, self.zeros = torch.ones(self.b), torch.zeros(self.b)
+        bf16 = auto_precision("auto") == "bf16-mixed"
+        self.autocast = torch.autocast("cpu", torch.bfloat16, enabled=bf16)
+        self.batches = iter(())
+
+    def __call__(self) -> None:
+        G, D, b = self.G, self.D, self.b
+        idx = next(self.batches, None)
+        if idx is None or len(idx) < b:
+            self.batches = iter(torch.randperm(len(self.images)).split(b))
+            idx = next(self.batches)
+        real = self.images[idx]
+        with self.autocast:
+            with torch.set_grad_enabled(self.reuse):
+                fake = G(torch.randn(b, G.latent_dim))
+            labels = torch.cat([self.ones, self.zeros])
             labels = (labels + (torch.rand(2 * b) * 2 - 1) * 0.05).clamp(0, 1)
             logits = D(torch.cat([real, fake.detach().to(real.dtype)])).flatten().float()
             d_loss = F.binary_cross_entropy_with_logits(logits, labels)
-        opt_d.zero_grad()
+        self.opt_d.zero_grad()
         d_loss.backward()
-        opt_d.step()
+        self.opt_d.step()
         D.requires_grad_(False)
-        with autocast:
-            if not reuse:
-                fake = G(torch.randn(b, z_dim))
-            g_loss = F.binary_cross_entropy_with_logits(D(fake).flatten().float(), ones)
-        opt_g.zero_grad()
+        with self.autocast:
+            if not self.reuse:
+                fake = G(torch.randn(b, G.latent_dim))
+            g_loss = F.binary_cross_entropy_with_logits(D(fake).flatten().float(), self.ones)
+        self.opt_g.zero_grad()
         g_loss.backward()
-        opt_g.step()
+        self.opt_g.step()
         D.requires_grad_(True)
+
+
+def loop_batch_steps(cfg, dm, steps: int, reuse: bool) -> list[float]:
+    loop, times = PlainLoop(cfg, dm, reuse), []
+    for _ in range(steps):
+        start = time.process_time()
+        loop()
+        times.append(time.process_time() - start)
     return times
+
+
+class Interleaved(L.Callback):
+    """One plain-loop step run and timed at each lab batch's start; the lab's step is the rest of
+    its start-to-start cycle. Both sides then see the machine in the same second."""
+
+    def __init__(self, loop: PlainLoop, steps: int):
+        self.loop, self.steps = loop, steps
+        self.lab, self.plain, self.last = [], [], None
+
+    def on_train_batch_start(self, trainer, *args):
+        now = time.process_time()
+        if self.last is not None:
+            self.lab.append(now - self.last)
+        self.loop()
+        self.last = time.process_time()
+        self.plain.append(self.last - now)
+        trainer.should_stop = len(self.lab) >= self.steps
+
+
+def interleaved_steps(cfg, dm, steps: int, g_fakes: str) -> tuple[list[float], list[float]]:
+    """(lab, loop) step times, alternating step by step in one process."""
+    from omegaconf import OmegaConf, open_dict
+
+    from gan_lab.training.train import build_module
+
+    cfg = cfg.copy()
+    OmegaConf.set_readonly(cfg, False)
+    with open_dict(cfg):
+        cfg.model.g_fakes = g_fakes
+        cfg.trainer.max_epochs = 1000
+    module = build_module(cfg, dm)
+    pair = Interleaved(PlainLoop(cfg, dm, reuse=g_fakes == "reuse"), steps)
+    make_trainer(cfg, callbacks=[pair]).fit(module, datamodule=dm)
+    return pair.lab, pair.plain[: len(pair.lab)]
+
+
+ROWS = (  # (lab's g_fakes, the loop's row, the lab's row)
+    ("new", "loop, two G passes", "lab, g_fakes=new"),
+    ("reuse", "loop, one G pass", "lab, g_fakes=reuse"),
+)
 
 
 def per_batch(args) -> None:
@@ -344,32 +398,32 @@ def per_batch(args) -> None:
     for key in args.batch_cases.split(","):
         title, case = BATCH_CASES[key]
         cfg, dm = settled(case + PER_BATCH_WORK)
-        table = {
-            "loop, two G passes": lambda n, c=cfg, d=dm: loop_batch_steps(c, d, n, False),
-            "lab, g_fakes=new": lambda n, c=cfg, d=dm: lab_batch_steps(c, d, n, "new"),
-            "loop, one G pass": lambda n, c=cfg, d=dm: loop_batch_steps(c, d, n, True),
-            "lab, g_fakes=reuse": lambda n, c=cfg, d=dm: lab_batch_steps(c, d, n, "reuse"),
-        }
-        order, rounds = list(table), []
+        rounds = []
         for r in range(args.rounds):
             medians = {}
-            for name in order[r % len(order) :] + order[: r % len(order)]:
-                medians[name] = statistics.median(table[name](args.steps + 5)[5:]) * 1000
+            for g_fakes, loop_row, lab_row in ROWS[r % 2 :] + ROWS[: r % 2]:
+                n = args.steps + 5
+                if args.interleave == "step":
+                    lab, loop = interleaved_steps(cfg, dm, n, g_fakes)
+                elif r % 2:  # blocks: each side's whole run in turn (the tables before 2026-12-07)
+                    loop = loop_batch_steps(cfg, dm, n, g_fakes == "reuse")
+                    lab = lab_batch_steps(cfg, dm, n, g_fakes)
+                else:
+                    lab = lab_batch_steps(cfg, dm, n, g_fakes)
+                    loop = loop_batch_steps(cfg, dm, n, g_fakes == "reuse")
+                medians[loop_row] = statistics.median(loop[5:]) * 1000
+                medians[lab_row] = statistics.median(lab[5:]) * 1000
             rounds.append(medians)
-        print(f"\n{title}  (median of {args.rounds} rounds × {args.steps} steps)", flush=True)
-        for name, base in (
-            ("loop, two G passes", None),
-            ("lab, g_fakes=new", "loop, two G passes"),
-            ("loop, one G pass", None),
-            ("lab, g_fakes=reuse", "loop, one G pass"),
-        ):
-            ms = statistics.median(m[name] for m in rounds)
-            if base is None:
-                print(f"  {name:24s} {ms:8.2f} ms")
-                continue
-            ratios = [m[name] / m[base] for m in rounds]
+        how = "steps interleaved" if args.interleave == "step" else "runs interleaved"
+        print(
+            f"\n{title}  (median of {args.rounds} rounds × {args.steps} steps, {how})", flush=True
+        )
+        for _, loop_row, lab_row in ROWS:
+            print(f"  {loop_row:24s} {statistics.median(m[loop_row] for m in rounds):8.2f} ms")
+            ratios = [m[lab_row] / m[loop_row] for m in rounds]
+            ms = statistics.median(m[lab_row] for m in rounds)
             print(
-                f"  {name:24s} {ms:8.2f} ms  × loop {statistics.median(ratios):.3f}"
+                f"  {lab_row:24s} {ms:8.2f} ms  × loop {statistics.median(ratios):.3f}"
                 f"  ({min(ratios):.3f}–{max(ratios):.3f})"
             )
 
@@ -385,6 +439,12 @@ def main() -> None:
     parser.add_argument("--no-extras", action="store_true", help="skip EMA/DiffAugment/... costs")
     parser.add_argument("--per-batch", action="store_true", help="issue 37's rows per batch")
     parser.add_argument("--batch-cases", default=",".join(BATCH_CASES))
+    parser.add_argument(
+        "--interleave",
+        choices=("step", "blocks"),
+        default="step",
+        help="--per-batch: alternate lab and loop step by step (default) or run by run",
+    )
     args = parser.parse_args()
     if args.per_batch:
         per_batch(args)

@@ -11,6 +11,7 @@ from conftest import QUIET, bare
 
 from gan_lab import hardware
 from gan_lab.core.noise import Noise, Normal
+from gan_lab.core.step import toggled
 from gan_lab.training.train import build, make_trainer
 
 
@@ -81,6 +82,36 @@ def test_direct_updates_train_what_lightnings_wrappers_train(cfg_factory):
     for a, b in zip(direct.state_dict().values(), wrapped.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert not all(torch.equal(a, p) for a, p in zip(start, direct.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("freeze", ["", "model.freeze_d=1", "model.freeze_g=1"])
+def test_a_phase_freezes_and_gives_back_what_lightnings_toggled_optimizer_does(cfg_factory, freeze):
+    """core.step.toggled, found once an epoch, against Lightning's toggled_optimizer (a dict of
+    every weight at each call): the same requires_grad inside each phase and after it, frozen
+    blocks (no optimiser holds them) untouched."""
+    cfg = bare(
+        cfg_factory(
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=1",
+            *QUIET,
+            *[freeze][: bool(freeze)],
+        )
+    )
+    module, dm = build(cfg)
+    make_trainer(cfg, enable_checkpointing=False).fit(module, datamodule=dm)
+    params = list(module.parameters())
+    before = [p.requires_grad for p in params]
+    if freeze:
+        assert not all(before)  # the frozen block's weights take no gradients
+    opts = dict(zip(("D", "G"), module.optimizers(), strict=True))
+    phase = toggled({name: opt.optimizer for name, opt in opts.items()})
+    for name in ("D", "G"):
+        with module.toggled_optimizer(opts[name]):
+            lightning = [p.requires_grad for p in params]
+        with phase(name):
+            ours = [p.requires_grad for p in params]
+        assert ours == lightning and ours != before
+        assert [p.requires_grad for p in params] == before
 
 
 def test_the_ema_updates_as_averaged_model_does_bit_for_bit():

@@ -12,8 +12,9 @@ The order of the random draws (noise, augmentation, label noise, the penalty's i
 part of the step: a run resumed from a checkpoint repeats it bit for bit.
 """
 
+import functools
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +45,14 @@ def adam(params: Iterable[torch.Tensor], lr: float, betas=(0.9, 0.999)) -> torch
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused or None)
 
 
+@functools.cache
+def labels(
+    n_real: int, n_fake: int, real: float, fake: float, device: torch.device
+) -> torch.Tensor:
+    """D's targets before label noise, made once per batch size (read-only: callers add to it)."""
+    return torch.cat([torch.full((n_real,), real), torch.full((n_fake,), fake)]).to(device)
+
+
 @dataclass
 class Procedure:
     """What the step does besides the networks (conf/model/; design §4, §4.1, §4.2)."""
@@ -70,12 +79,9 @@ class Procedure:
 
     def d_targets(self, n_real: int, n_fake: int, device: torch.device) -> torch.Tensor:
         """Labels of the concatenated batch: real then fake, with uniform noise in ±label_noise."""
-        t = torch.cat(
-            [torch.full((n_real,), self.real_label), torch.full((n_fake,), self.fake_label)]
-        )
-        t = t.to(device)
-        if self.label_noise > 0:
-            t = t + (torch.rand_like(t) * 2 - 1) * self.label_noise
+        t = labels(n_real, n_fake, self.real_label, self.fake_label, device)
+        if self.label_noise > 0:  # (in place on a new tensor: the same numbers, fewer of them made)
+            return t.add(torch.rand_like(t).mul_(2).sub_(1).mul_(self.label_noise)).clamp_(0.0, 1.0)
         return t.clamp(0.0, 1.0)  # targets are probabilities
 
 
@@ -107,6 +113,44 @@ class Optimisation:
     update: Callable[[str, torch.Tensor], bool]
 
 
+def toggled(
+    optimisers: dict[str, torch.optim.Optimizer],
+) -> Callable[[str], AbstractContextManager]:
+    """Optimisation.phase for these optimisers: inside phase ``name`` the weights of the other
+    optimisers take no gradients, and get back what they had after it — what Lightning's
+    toggled_optimizer does, without the dict of every weight it builds at each call. The lists are
+    found here once: build it again when the optimisers' parameter groups change."""
+    own = {
+        name: {id(p) for g in opt.param_groups for p in g["params"]}
+        for name, opt in optimisers.items()
+    }
+    others = {
+        name: [
+            p
+            for other, opt in optimisers.items()
+            if other != name
+            for g in opt.param_groups
+            for p in g["params"]
+            if id(p) not in own[name]
+        ]
+        for name in optimisers
+    }
+
+    @contextmanager
+    def phase(name: str):
+        frozen = others[name]
+        was = [p.requires_grad for p in frozen]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, flag in zip(frozen, was, strict=True):
+                p.requires_grad_(flag)
+
+    return phase
+
+
 def discriminate(
     nets: Networks, proc: Procedure, x: torch.Tensor, y: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -127,14 +171,10 @@ class Outcome:
         """The step's statistics (gan_lab.runs.keys.STAT_KEYS): D's and G's losses, and D's mean
         probability on the reals and on the fakes."""
         p = torch.sigmoid(self.logits.detach().float())
-        return torch.stack(
-            [
-                self.d_loss.detach().float(),
-                self.g_loss.detach().float(),
-                p[:n_real].mean(),
-                p[n_real:].mean(),
-            ]
-        )
+        losses = torch.stack([self.d_loss.detach(), self.g_loss.detach()]).float()
+        if len(p) == 2 * n_real:  # the step's batch: as many fakes as reals, one mean a row
+            return torch.cat([losses, p.view(2, n_real).mean(1)])
+        return torch.cat([losses, p[:n_real].mean()[None], p[n_real:].mean()[None]])
 
 
 def step(

@@ -272,7 +272,7 @@ class GANDataModule(L.LightningDataModule):
     def to_model_range(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 [0, 255] → float in the generator's range."""
         lo, hi = self.value_range
-        return images.float() / 255.0 * (hi - lo) + lo
+        return images.float().div_(255.0).mul_(hi - lo).add_(lo)  # in place: the same numbers
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch

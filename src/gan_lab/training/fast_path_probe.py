@@ -14,7 +14,6 @@ import hashlib
 import statistics
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ from torch import nn
 
 from gan_lab.core import rng
 from gan_lab.core.noise import Noise
-from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step
+from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step, toggled
 from gan_lab.hardware import device_name
 
 if TYPE_CHECKING:  # the choice imports the probe, never the other way round
@@ -69,24 +68,6 @@ def plain_optimisation(optimisers: dict[str, torch.optim.Optimizer]) -> Optimisa
     optimisers' weights as Lightning's toggled_optimizer does, and a NaN/Inf loss skips the
     update after one host sync, as the module's guard does (its cost is part of the step)."""
 
-    @contextmanager
-    def phase(name: str):
-        others = [
-            p
-            for other, opt in optimisers.items()
-            if other != name
-            for group in opt.param_groups
-            for p in group["params"]
-        ]
-        was = [p.requires_grad for p in others]
-        for p in others:
-            p.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for p, flag in zip(others, was, strict=True):
-                p.requires_grad_(flag)
-
     def update(name: str, loss: torch.Tensor) -> bool:
         optimisers[name].zero_grad(set_to_none=True)
         if not torch.isfinite(loss.detach()).item():
@@ -95,7 +76,7 @@ def plain_optimisation(optimisers: dict[str, torch.optim.Optimizer]) -> Optimisa
         optimisers[name].step()
         return True
 
-    return Optimisation(phase=phase, keep=lambda: None, update=update)
+    return Optimisation(phase=toggled(optimisers), keep=lambda: None, update=update)
 
 
 @dataclass

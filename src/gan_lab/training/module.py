@@ -27,7 +27,7 @@ from gan_lab.core.ema import HALF_LIFE, HalfLife, make_ema, shown_generator
 from gan_lab.core.losses import build_loss
 from gan_lab.core.noise import Noise
 from gan_lab.core.rng import capture, restore, seed_rank
-from gan_lab.core.step import Networks, Optimisation, Procedure, adam, step
+from gan_lab.core.step import Procedure, adam, step
 from gan_lab.errors import UserError
 from gan_lab.models.freeze import freeze_first, trained
 from gan_lab.runs.keys import ADA_P, STAT_KEYS, epoch_key, step_key
@@ -39,11 +39,14 @@ from gan_lab.training.module_parts import (
     fixed_labels,
     g_batch_for,
     given_or_stored,
+    step_parts,
 )
 from gan_lab.training.schedule import batches_done, epochs_done
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
 G_FAKES = ("new", "reuse")  # model.g_fakes (gan_lab/core/step.py)
+# Set at every hook call or step, never a tensor or module: GAN.__setattr__
+PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_stat_sum", "_stat_n"})
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +155,17 @@ class GAN(L.LightningModule):
         self.nonfinite_events: list[tuple[int, int, str, float]] = []  # (epoch, batch, phase, loss)
         self._rng_to_restore: dict | None = None
         self._kept: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None  # _keep_buffers
+        self._parts = None  # training_step's (Networks, Optimisation), found once an epoch
         # The epoch's running sums of STAT_KEYS (weighted by batch size) and the images counted.
         self._stat_sum: torch.Tensor | None = None
         self._stat_n = 0
+
+    def __setattr__(self, name: str, value) -> None:
+        # ~20 a step (Lightning names each hook it runs): nn.Module's checks would only say no
+        if name in PLAIN_ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None)
@@ -194,7 +205,7 @@ class GAN(L.LightningModule):
         self._direct = direct_updates(self, self.trainer)
 
     def configure_optimizers(self):
-        # Frozen blocks (model.freeze_d / freeze_g) are left out: toggled_optimizer then never
+        # Frozen blocks (model.freeze_d / freeze_g) are left out: the phase toggle (core.step.toggled) then never
         # turns their gradients on, and no Adam step (nor its weight of 0-grad momentum) moves them.
         opt_d = adam(trained(self.discriminator), self.lr_d, self.betas_d)
         opt_g = adam(trained(self.generator), self.lr_g, self.betas_g)
@@ -229,21 +240,9 @@ class GAN(L.LightningModule):
         real, labels = batch
         real = real.contiguous(memory_format=self.memory_format)
         b = real.shape[0]
-        nets = Networks(
-            G=getattr(self, "_g", self.generator),  # compiled in on_fit_start when chosen
-            D=getattr(self, "_d", self.discriminator),
-            generator=self.generator,
-            discriminator=self.discriminator,
-            ema=self.generator_ema,
-            noise=self.noise,
-        )
-        # Lightning's manual optimisation: one optimiser per phase, inside toggled_optimizer.
-        opts = dict(zip(("D", "G"), self.optimizers(), strict=True))
-        lightning = Optimisation(
-            phase=lambda phase: self.toggled_optimizer(opts[phase]),
-            keep=self._keep_buffers,
-            update=lambda phase, loss: self._update(opts[phase], loss, phase),
-        )
+        if self._parts is None:  # once an epoch (module_parts.step_parts)
+            self._parts = step_parts(self)
+        nets, lightning = self._parts
         out = step(nets, self.procedure, real, labels if self.conditional else None, lightning)
         if self.ada is not None and (batches_done(self.trainer) + 1) % self.ada.interval == 0:
             # every rank's reals count: ADA's step is the global batch × interval / speed
@@ -274,7 +273,7 @@ class GAN(L.LightningModule):
     # hands Lightning only the epoch means, at the epoch's last batch: `<name>_step`, `_epoch`.
 
     def _record(self, stats: torch.Tensor, b: int) -> None:
-        self._stat_sum = stats * b if self._stat_sum is None else self._stat_sum + stats * b
+        self._stat_sum = stats * b if self._stat_sum is None else self._stat_sum.add(stats, alpha=b)
         self._stat_n += b
         every = self.trainer.log_every_n_steps
         if every and (batches_done(self.trainer) + 1) % every == 0:
@@ -305,6 +304,7 @@ class GAN(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._stat_sum, self._stat_n = None, 0
         self._kept = None  # _keep_buffers finds the buffers again (the module may have moved)
+        self._parts = None  # and training_step its networks and phases
         if self.generator_ema is not None:  # and so does the EMA (gan_lab/core/ema.Averaged)
             self.generator_ema.forget()
 
@@ -379,7 +379,7 @@ class GAN(L.LightningModule):
         """One host sync (and under DDP one all_reduce) a phase: a NaN/Inf loss must be caught
         before it reaches the weights, and all ranks must skip together."""
         loss = loss.detach()
-        if self.trainer.world_size == 1 and bool(loss.isfinite()):  # one op, the common case
+        if self.trainer.world_size == 1 and math.isfinite(loss.item()):  # the common case
             return True
         nan, inf = any_rank(torch.stack([loss.isnan(), loss.isinf()]))
         if not (nan or inf):

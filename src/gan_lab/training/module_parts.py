@@ -17,6 +17,7 @@ from torch import nn
 from gan_lab.config import registry
 from gan_lab.config.validate import read_stored
 from gan_lab.core.noise import Noise
+from gan_lab.core.step import Networks, Optimisation, toggled
 from gan_lab.errors import UserError
 from gan_lab.runs import layout
 
@@ -99,3 +100,25 @@ def direct_updates(module: L.LightningModule, trainer: L.Trainer) -> bool:
         return False
     hooked = [(module, L.LightningModule)] + [(cb, L.Callback) for cb in trainer.callbacks]
     return not any(is_overridden(h, obj, parent) for h in PHASE_HOOKS for obj, parent in hooked)
+
+
+def step_parts(module) -> tuple[Networks, Optimisation]:
+    """What GAN.training_step hands the step, built once an epoch (on_train_epoch_start forgets
+    them): the networks (G and D compiled in on_fit_start when chosen), and the phases of
+    Lightning's manual optimisation — one optimiser a phase, the other network's weights frozen
+    as by Lightning's toggled_optimizer (core.step.toggled), the update by GAN._update."""
+    opts = dict(zip(("D", "G"), module.optimizers(), strict=True))
+    nets = Networks(
+        G=getattr(module, "_g", module.generator),
+        D=getattr(module, "_d", module.discriminator),
+        generator=module.generator,
+        discriminator=module.discriminator,
+        ema=module.generator_ema,
+        noise=module.noise,
+    )
+    phases = Optimisation(
+        phase=toggled({name: opt.optimizer for name, opt in opts.items()}),
+        keep=module._keep_buffers,
+        update=lambda phase, loss: module._update(opts[phase], loss, phase),
+    )
+    return nets, phases
