@@ -114,6 +114,24 @@ def test_a_phase_freezes_and_gives_back_what_lightnings_toggled_optimizer_does(c
         assert [p.requires_grad for p in params] == before
 
 
+def test_lightnings_per_batch_questions_get_the_same_answers(cfg_factory):
+    """module_parts.QuickHooks: the hook name Lightning sets at every call is a plain attribute,
+    anything else still goes through nn.Module (a parameter registers), and inspect reads
+    training_step's parameters as before."""
+    import inspect
+
+    from lightning.pytorch.utilities.signature_utils import is_param_in_hook_signature
+
+    module, _ = build(bare(cfg_factory(*QUIET)))
+    module._current_fx_name = "training_step"
+    assert module._current_fx_name == "training_step" and "_current_fx_name" in vars(module)
+    module.extra = torch.nn.Parameter(torch.zeros(2))
+    assert any(p is module.extra for p in module.parameters())
+    assert inspect.getfullargspec(module.training_step).args == ["self", "batch", "batch_idx"]
+    assert is_param_in_hook_signature(module.training_step, "batch_idx", min_args=2)
+    assert not is_param_in_hook_signature(module.training_step, "dataloader_iter", explicit=True)
+
+
 def test_the_ema_updates_as_averaged_model_does_bit_for_bit():
     """gan_lab.core.ema.Averaged finds its tensors once; every update (the first copy, the
     averages of weights and BatchNorm statistics, the batch counter) equals AveragedModel's, also

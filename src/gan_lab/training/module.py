@@ -35,6 +35,7 @@ from gan_lab.runs.rollback import any_rank
 from gan_lab.training import fast_path
 from gan_lab.training.loggers import log_step
 from gan_lab.training.module_parts import (
+    QuickHooks,
     direct_updates,
     fixed_labels,
     g_batch_for,
@@ -45,13 +46,13 @@ from gan_lab.training.schedule import batches_done, epochs_done
 
 NONFINITE = ("skip", "warn", "rollback", "stop")
 G_FAKES = ("new", "reuse")  # model.g_fakes (gan_lab/core/step.py)
-# Set at every hook call or step, never a tensor or module: GAN.__setattr__
-PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_stat_sum", "_stat_n"})
 
 log = logging.getLogger(__name__)
 
 
-class GAN(L.LightningModule):
+class GAN(QuickHooks, L.LightningModule):
+    plain_attributes = QuickHooks.plain_attributes | {"_stat_sum", "_stat_n"}  # set each step
+
     def __init__(
         self,
         generator: nn.Module | None = None,
@@ -159,13 +160,6 @@ class GAN(L.LightningModule):
         # The epoch's running sums of STAT_KEYS (weighted by batch size) and the images counted.
         self._stat_sum: torch.Tensor | None = None
         self._stat_n = 0
-
-    def __setattr__(self, name: str, value) -> None:
-        # ~20 a step (Lightning names each hook it runs): nn.Module's checks would only say no
-        if name in PLAIN_ATTRIBUTES:
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None)
