@@ -277,6 +277,6 @@ class GANDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch
         x = self.to_model_range(images)
-        if self.trainer is not None and self.trainer.training:
+        if self.augment.active and self.trainer is not None and self.trainer.training:
             x = self.augment(x)
         return x, labels
