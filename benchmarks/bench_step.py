@@ -277,7 +277,8 @@ def settled(overrides: list[str]):
     return cfg, dm
 
 
-def lab_batch_steps(cfg, dm, steps: int, g_fakes: str) -> list[float]:
+def lab_fit(cfg, dm, g_fakes: str, callback: L.Callback) -> None:
+    """The lab on a fresh module of this case, with ``g_fakes``, until ``callback`` stops it."""
     from omegaconf import OmegaConf, open_dict
 
     from gan_lab.training.train import build_module
@@ -287,9 +288,12 @@ def lab_batch_steps(cfg, dm, steps: int, g_fakes: str) -> list[float]:
     with open_dict(cfg):
         cfg.model.g_fakes = g_fakes
         cfg.trainer.max_epochs = 1000
-    module = build_module(cfg, dm)
+    make_trainer(cfg, callbacks=[callback]).fit(build_module(cfg, dm), datamodule=dm)
+
+
+def lab_batch_steps(cfg, dm, steps: int, g_fakes: str) -> list[float]:
     timer = StartToStart(steps)
-    make_trainer(cfg, callbacks=[timer]).fit(module, datamodule=dm)
+    lab_fit(cfg, dm, g_fakes, timer)
     return timer.times
 
 
@@ -371,18 +375,8 @@ class Interleaved(L.Callback):
 
 def interleaved_steps(cfg, dm, steps: int, g_fakes: str) -> tuple[list[float], list[float]]:
     """(lab, loop) step times, alternating step by step in one process."""
-    from omegaconf import OmegaConf, open_dict
-
-    from gan_lab.training.train import build_module
-
-    cfg = cfg.copy()
-    OmegaConf.set_readonly(cfg, False)
-    with open_dict(cfg):
-        cfg.model.g_fakes = g_fakes
-        cfg.trainer.max_epochs = 1000
-    module = build_module(cfg, dm)
     pair = Interleaved(PlainLoop(cfg, dm, reuse=g_fakes == "reuse"), steps)
-    make_trainer(cfg, callbacks=[pair]).fit(module, datamodule=dm)
+    lab_fit(cfg, dm, g_fakes, pair)
     return pair.lab, pair.plain[: len(pair.lab)]
 
 

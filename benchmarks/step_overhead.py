@@ -8,8 +8,10 @@ sides      the plain loop (bench_step's, two G passes), the lab's step() functio
            Adam (the fast path probe's plain_optimisation, no Lightning) and the lab (Trainer),
            interleaved rounds;
 pieces     one run per piece of the module, that piece replaced in every second step (the other
-           steps as they are, so both halves see the same machine): toggled_optimizer, Lightning's
-           optimiser, manual_backward, the NaN guard, the per-step statistics, all five;
+           steps as they are, so both halves see the same machine): Lightning's optimiser,
+           manual_backward, the NaN guard, the per-step statistics, all four (the module
+           stopped calling toggled_optimizer on 2026-12-07: core.step.toggled; its row in
+           benchmarks/README.md was measured before);
 callbacks  the lab bare, with the run's callbacks and the CSV logger, and with the progress bar.
 
 Cases and setup are bench_step.py's --per-batch ones (the loop's procedure, bf16 where native,
@@ -17,7 +19,6 @@ channels_last, one thread); times are the process's CPU time from one batch's st
 """
 
 import argparse
-import contextlib
 import statistics
 import time
 
@@ -83,25 +84,6 @@ def sides(cfg, dm, args) -> None:
         )
 
 
-@contextlib.contextmanager
-def listed_toggle(self, opt):
-    others = [
-        p
-        for o in self.trainer.optimizers
-        if o is not opt.optimizer
-        for g in o.param_groups
-        for p in g["params"]
-    ]
-    was = [p.requires_grad for p in others]
-    for p in others:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, w in zip(others, was, strict=True):
-            p.requires_grad_(w)
-
-
 def raw_update(self, opt, loss, phase):
     o = opt.optimizer
     o.zero_grad(set_to_none=True)
@@ -113,7 +95,6 @@ def raw_update(self, opt, loss, phase):
 
 
 PIECES = {
-    "toggled_optimizer → a list of the other's": {"toggled_optimizer": listed_toggle},
     "Lightning's optimiser → opt.optimizer": {"_update": raw_update},
     "manual_backward → loss.backward()": {"manual_backward": lambda self, loss: loss.backward()},
     "the NaN guard → nothing": {
@@ -122,7 +103,7 @@ PIECES = {
     },
     "the statistics → nothing": {"_record": lambda self, stats, b: None},
 }
-PIECES["all five"] = {k: v for patch in PIECES.values() for k, v in patch.items()}
+PIECES["all four"] = {k: v for patch in PIECES.values() for k, v in patch.items()}
 
 
 class Alternate(L.Callback):

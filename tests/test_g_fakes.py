@@ -1,6 +1,7 @@
 """model.g_fakes: the G phase draws new fakes (design §4, a second G pass) or reuses the last D
 phase's (one G pass a step, as a plain loop does)."""
 
+import copy
 import shutil
 from contextlib import contextmanager
 
@@ -11,7 +12,7 @@ from torch import nn
 
 from gan_lab.core.losses import build_loss
 from gan_lab.core.noise import Normal
-from gan_lab.core.step import Networks, Optimisation, Procedure, step
+from gan_lab.core.step import Networks, Optimisation, Procedure, step, toggled
 from gan_lab.errors import UserError
 from gan_lab.runs import layout
 from gan_lab.training.train import build, make_trainer, train
@@ -154,6 +155,52 @@ def test_reuse_gives_g_the_gradient_of_ds_verdict_on_the_last_d_phases_fakes(d_s
     )
     for got, want in zip(grads["G"], expected, strict=True):
         torch.testing.assert_close(got, want)
+
+
+# Phases inside one autocast region: Lightning runs a whole training_step under autocast, and
+# autocast keeps a low-precision copy of each weight it casts until the region ends. A D phase after
+# another (model.d_steps ≥ 2) must see the weights the previous phase's update wrote, as a loop with
+# one autocast region per phase does.
+@pytest.mark.parametrize("d_steps", [2, 3])
+def test_each_d_phase_sees_the_weights_the_last_update_wrote(d_steps):
+    torch.manual_seed(0)
+    g, d = G(), D()  # D: plain layers, every weight a leaf that autocast caches
+    seen = []  # (input, output) of every D forward
+    d.register_forward_hook(lambda m, i, o: seen.append((i[0].detach(), o.detach())))
+    after = []  # D as each D phase's update left it
+    opt_d = torch.optim.SGD(d.parameters(), lr=0.5)
+    opt_g = torch.optim.SGD(g.parameters(), lr=0.5)
+
+    phase = toggled({"D": opt_d, "G": opt_g})
+
+    def update(name, loss):
+        opt = opt_d if name == "D" else opt_g
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if name == "D":
+            after.append(copy.deepcopy(d))
+        return True
+
+    before = copy.deepcopy(d)
+    nets = Networks(G=g, D=d, generator=g, discriminator=d, ema=None, noise=Normal())
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # one region, as Lightning's bf16-mixed
+        step(
+            nets,
+            _proc("new", d_steps),
+            torch.randn(8, 4),
+            None,
+            Optimisation(phase, lambda: None, update),
+        )
+
+    assert len(seen) == d_steps + 1  # d_steps D phases, then the G phase
+    for k in range(1, d_steps):
+        x, got = seen[k]
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # a region of its own, as a plain loop
+            want = after[k - 1](x)
+        torch.testing.assert_close(got, want.detach(), rtol=0, atol=0)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # not the weights the step began with
+            assert not torch.equal(got, before(x).detach())
 
 
 def test_a_checkpoint_without_g_fakes_reads_as_new_and_reuse_is_refused_on_resume(
