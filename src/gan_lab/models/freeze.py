@@ -8,9 +8,10 @@ each network's ``stages()`` lists (a conv block with its norm and activation; th
 projection with the class embedding).
 
 A frozen block's parameters get no gradient and are in no optimiser (the training module leaves
-them out), so Lightning's ``toggled_optimizer``, which toggles only the parameters of its
-optimisers, never turns them on again. Its buffers move as in any training forward pass: the
-running statistics of a BatchNorm (D uses batch statistics in training; FreezeD's own code does the
+them out), so the phase toggle (``core.step.toggled``, as Lightning's ``toggled_optimizer``),
+which toggles only the parameters of the optimisers, never turns them on again. Its buffers move
+as in any training forward pass: the running statistics of a BatchNorm (D uses batch statistics
+in training; FreezeD's own code does the
 same) and the power-iteration vector of a spectral norm (which only sharpens its estimate of the
 fixed weight's largest singular value).
 """

@@ -199,8 +199,8 @@ class GAN(QuickHooks, L.LightningModule):
         self._direct = direct_updates(self, self.trainer)
 
     def configure_optimizers(self):
-        # Frozen blocks (model.freeze_d / freeze_g) are left out: the phase toggle (core.step.toggled) then never
-        # turns their gradients on, and no Adam step (nor its weight of 0-grad momentum) moves them.
+        # Frozen blocks (model.freeze_d / freeze_g) are left out: the phase toggle (core.step.toggled)
+        # never turns their gradients on, and no Adam step (nor 0-grad momentum) moves them.
         opt_d = adam(trained(self.discriminator), self.lr_d, self.betas_d)
         opt_g = adam(trained(self.generator), self.lr_g, self.betas_g)
         return opt_d, opt_g
