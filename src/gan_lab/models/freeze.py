@@ -11,9 +11,8 @@ A frozen block's parameters get no gradient and are in no optimiser (the trainin
 them out), so the phase toggle (``core.step.toggled``, as Lightning's ``toggled_optimizer``),
 which toggles only the parameters of the optimisers, never turns them on again. Its buffers move
 as in any training forward pass: the running statistics of a BatchNorm (D uses batch statistics
-in training; FreezeD's own code does the
-same) and the power-iteration vector of a spectral norm (which only sharpens its estimate of the
-fixed weight's largest singular value).
+in training; FreezeD's own code does the same) and the power-iteration vector of a spectral norm
+(which only sharpens its estimate of the fixed weight's largest singular value).
 """
 
 from torch import nn
