@@ -49,8 +49,12 @@ def adam(params: Iterable[torch.Tensor], lr: float, betas=(0.9, 0.999)) -> torch
 def labels(
     n_real: int, n_fake: int, real: float, fake: float, device: torch.device
 ) -> torch.Tensor:
-    """D's targets before label noise, made once per batch size (read-only: callers add to it)."""
-    return torch.cat([torch.full((n_real,), real), torch.full((n_fake,), fake)]).to(device)
+    """D's targets before label noise, made once per batch size (read-only: callers add to it).
+    Float whatever the labels came as: 1 and 1.0 are one cache key (model.real_label=1 from the
+    command line is an int), and an int64 tensor cached for one run would be another's."""
+    return torch.cat([torch.full((n_real,), float(real)), torch.full((n_fake,), float(fake))]).to(
+        device
+    )
 
 
 @dataclass
