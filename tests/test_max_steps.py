@@ -2,6 +2,8 @@
 G step here), not Lightning's optimiser-step count; a resume may raise it, and a checkpoint made
 before the key existed resumes."""
 
+from pathlib import Path
+
 import lightning as L
 import torch
 from conftest import QUIET
@@ -47,3 +49,37 @@ def test_recipe_auto_counts_the_budget_from_max_steps(cfg_factory):
     short = cfg_factory("trainer.max_epochs=1000", "trainer.max_steps=400")
     batch, why = budget_batch(short, 100_000, 64)
     assert batch == SHORT_BATCH and "max_steps 400" in why and "~400 steps" in why
+
+
+def test_a_run_of_many_short_epochs_says_what_its_checkpoints_take(
+    cfg_factory, tmp_path, caplog, monkeypatch
+):
+    """Every N epochs on a tiny set is many files: the start says how many and how big (the
+    estimate within a fifth of the real file), bounded by trainer.max_steps, and how to keep fewer."""
+    from gan_lab.callbacks import checkpoint
+
+    monkeypatch.setattr(checkpoint, "DISK_WARNING_BYTES", 0)  # any history at all: say it
+    run = tmp_path / "run"
+    args = ["trainer.limit_train_batches=2", "trainer.max_epochs=1000", "trainer.max_steps=8"]
+    with caplog.at_level("WARNING", logger="gan_lab.callbacks.checkpoint"):
+        train(cfg_factory(*args, "callbacks.checkpoint.every_n_epochs=1", *QUIET, out=run))
+    files = sorted(layout.checkpoints_dir(run).glob("epoch_*.ckpt"))
+    assert len(files) == 4  # 8 batches of 2 an epoch
+    said = [
+        r.getMessage() for r in caplog.records if "checkpoints: every 1 epochs" in r.getMessage()
+    ]
+    assert len(said) == 1, caplog.text
+    assert "(2 batches an epoch here) keeps ~4 files of ~" in said[0]
+    assert str(layout.checkpoints_dir(run)) in said[0] and "every_n_epochs=" not in said[0]
+    estimate_mb = float(said[0].split("files of ~")[1].split(" MB")[0])
+    assert 0.8 <= estimate_mb / (files[0].stat().st_size / 1e6) <= 1.2
+
+
+def test_the_disk_note_names_a_cadence_that_keeps_about_twenty(monkeypatch):
+    from gan_lab.callbacks.checkpoint import history_note
+
+    # 50 images at batch 16, 3,000 batches: 1,000 epochs, every 10 → 100 files of 20 MB
+    note = history_note(10, 3, 100, 20_000_000, Path("run/checkpoints"))
+    assert "keeps ~100 files of ~20 MB in run/checkpoints by the end of this run, ~2.0 GB" in note
+    assert note.endswith("~20 with callbacks.checkpoint.every_n_epochs=50")
+    assert history_note(10, 3, 40, 20_000_000, Path("c")) is None  # 0.8 GB: nothing to say

@@ -1,5 +1,7 @@
 """Checkpoint policy (003 §9.2): the whole history every N epochs, plus last.ckpt after every epoch."""
 
+import logging
+import math
 from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
@@ -8,7 +10,11 @@ from gan_lab.errors import TrainingStopped
 from gan_lab.runs import layout
 from gan_lab.runs.rollback import all_finite
 from gan_lab.runs.safe_io import copy_atomic
-from gan_lab.training.schedule import due, epochs_done
+from gan_lab.training.schedule import due, epochs_done, epochs_left
+
+log = logging.getLogger(__name__)
+# Above this, the start of a run says what its history of checkpoints will take on disk.
+DISK_WARNING_BYTES = 1 << 30
 
 
 class HistoryCheckpoint(Callback):
@@ -36,6 +42,19 @@ class HistoryCheckpoint(Callback):
         self.dirpath = Path(dirpath)
         self.every_n_epochs, self.save_last = every_n_epochs, save_last
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        """Every N epochs is few files for a big set and many for a tiny one (50 images at batch
+        16: an epoch of 3 batches, a 3,000-batch run 100 checkpoints): say the disk it will take."""
+        left = epochs_left(trainer)
+        if not trainer.is_global_zero or self.every_n_epochs <= 0 or not left:
+            return
+        done, n = trainer.current_epoch, self.every_n_epochs
+        count = (done + left) // n - done // n + ((done + left) % n > 0)  # and the final epoch
+        size = checkpoint_bytes(trainer, pl_module)
+        where = layout.checkpoints_dir(self.dirpath)
+        if note := history_note(n, trainer.num_training_batches, count, size, where):
+            log.warning(note)
+
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if not all_finite(pl_module.state_dict()):  # the last line of defence (design §9)
             raise TrainingStopped(
@@ -57,3 +76,31 @@ class HistoryCheckpoint(Callback):
                 trainer.save_checkpoint(last, weights_only=False)
             elif trainer.is_global_zero:  # the file rank 0 just wrote
                 copy_atomic(written, last)
+
+
+def checkpoint_bytes(trainer, pl_module) -> int:
+    """About what one whole checkpoint takes: the module's state and the optimisers' (Adam: two
+    moments per trained weight), at their dtypes; loops, callbacks and config are small beside."""
+    tensors = list(pl_module.state_dict().values())
+    for opt in trainer.optimizers:
+        for state in opt.state_dict()["state"].values():
+            tensors += [v for v in state.values() if hasattr(v, "numel")]
+        if not opt.state:  # before the first step: what Adam's moments will take
+            weights = [p for g in opt.param_groups for p in g["params"]]
+            tensors += weights + weights
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def history_note(every: int, per_epoch: int, count: int, size: int, where: Path) -> str | None:
+    """What a run's history of checkpoints will take, when it is more than DISK_WARNING_BYTES."""
+    if count * size <= DISK_WARNING_BYTES:
+        return None
+    note = (
+        f"checkpoints: every {every} epochs ({per_epoch} batches an epoch here) keeps ~{count} "
+        f"files of ~{size / 1e6:.0f} MB in {where} by the end of this run, ~{count * size / 1e9:.1f} GB: the "
+        "whole history is kept (003 §9.2)"
+    )
+    fewer = every * math.ceil(count / 20)
+    if fewer > every:
+        note += f"; ~{math.ceil(count * every / fewer)} with callbacks.checkpoint.every_n_epochs={fewer}"
+    return note

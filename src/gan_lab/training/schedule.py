@@ -80,3 +80,16 @@ def logged_step(trainer: L.Trainer) -> int:
     and hyper-parameters logged at it line up with the losses and epoch means in TensorBoard.
     For logging only: it is Lightning's own counter, never a schedule."""
     return max(trainer.fit_loop.epoch_loop._batches_that_stepped - 1, 0)
+
+
+def epochs_left(trainer: L.Trainer) -> int | None:
+    """Epochs this fit will still run when trainer.max_epochs or trainer.max_steps bounds it
+    (the lower bound of the two); None when only max_time (or nothing) does."""
+    bounds = []
+    if trainer.max_epochs is not None and trainer.max_epochs > 0:
+        bounds.append(trainer.max_epochs - trainer.current_epoch)
+    limit = next((c for c in getattr(trainer, "callbacks", ()) if isinstance(c, StepLimit)), None)
+    per_epoch = trainer.num_training_batches
+    if limit is not None and isinstance(per_epoch, int) and per_epoch > 0:
+        bounds.append(-(-(limit.max_steps - batches_trained(trainer)) // per_epoch))
+    return max(min(bounds), 0) if bounds else None
