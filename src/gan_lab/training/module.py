@@ -267,7 +267,9 @@ class GAN(QuickHooks, L.LightningModule):
     # hands Lightning only the epoch means, at the epoch's last batch: `<name>_step`, `_epoch`.
 
     def _record(self, stats: torch.Tensor, b: int) -> None:
-        self._stat_sum = stats * b if self._stat_sum is None else self._stat_sum.add(stats, alpha=b)
+        # a product then a sum, as before: add(stats, alpha=b) is one fused multiply-add (one
+        # rounding), which moved the logged means in the last bit at batch sizes not a power of 2
+        self._stat_sum = stats * b if self._stat_sum is None else self._stat_sum + stats * b
         self._stat_n += b
         every = self.trainer.log_every_n_steps
         if every and (batches_done(self.trainer) + 1) % every == 0:
