@@ -262,6 +262,21 @@ def test_a_resume_from_an_earlier_epoch_sets_later_galleries_and_class_rows_asid
     assert [r["epoch"] for r in read_rows(dest / layout.CLASSES_CSV)] == ["1", "3"]
 
 
+def test_a_new_run_in_an_old_folder_sets_the_old_warm_up_table_aside(tmp_path):
+    """model.warmup's table is written once, at a run's start: a new run in the folder (epoch 0)
+    must not show the old run's; a resume (or a roll-back) keeps it."""
+    from gan_lab.runs.files import append_rows
+    from gan_lab.runs.rollback import set_aside
+
+    append_rows(tmp_path / layout.CLASSES_CSV, [{"epoch": 1, "class": "a"}])
+    layout.warmup_csv(tmp_path).write_text("network,step,loss\nG,1,0.5\n")
+    set_aside(tmp_path, 1, "resumed")
+    assert layout.warmup_csv(tmp_path).exists()
+    dest = set_aside(tmp_path, 0, "new")
+    assert not layout.warmup_csv(tmp_path).exists()
+    assert layout.warmup_csv(dest).read_text().startswith("network,step,loss")
+
+
 def test_best_skips_checkpoints_flagged_as_memorising():
     rows = [
         {"checkpoint": "a", "val/fid": 30.0, "memorising": ""},

@@ -95,7 +95,7 @@ def set_aside(
 ) -> Path:
     """Move what the run wrote after ``epoch`` to ``abandoned/<name>/``: later history
     checkpoints, grids and memorisation galleries, last.ckpt (unless it is ``keep``, the checkpoint a resume starts
-    from), scores and the GIF, and full copies of the CSVs, whose later rows are then cut. With
+    from), scores and the GIF (and at epoch 0, a new run, the warm-up table), and full copies of the CSVs, whose later rows are then cut. With
     ``last_becomes`` (a roll-back), last.ckpt is kept there and replaced by that checkpoint, so a
     kill before the epoch ends resumes from the roll-back, not from the abandoned path.
 
@@ -130,6 +130,8 @@ def set_aside(
         if (e := layout.epoch_of(p)) is not None and e > epoch
     ]
     moved += [run_dir / layout.SCORES_CSV, run_dir / layout.SCORES_MD, layout.gif_path(run_dir)]
+    if epoch == 0:  # a new run in an old folder: the old run's warm-up table is not its own
+        moved.append(layout.warmup_csv(run_dir))
     if last_becomes is not None and last.exists():
         layout.checkpoints_dir(dest).mkdir(parents=True, exist_ok=True)
         _link(last, layout.last_checkpoint(dest))  # the abandoned path's newest state
