@@ -83,9 +83,11 @@ def checkpoint_bytes(trainer, pl_module) -> int:
     moments per trained weight), at their dtypes; loops, callbacks and config are small beside."""
     tensors = list(pl_module.state_dict().values())
     for opt in trainer.optimizers:
-        for state in opt.state_dict()["state"].values():
-            tensors += [v for v in state.values() if hasattr(v, "numel")]
-        if not opt.state:  # before the first step: what Adam's moments will take
+        if opt.state:
+            tensors += [
+                v for state in opt.state.values() for v in state.values() if hasattr(v, "numel")
+            ]
+        else:  # before the first step: what Adam's moments will take
             weights = [p for g in opt.param_groups for p in g["params"]]
             tensors += weights + weights
     return sum(t.numel() * t.element_size() for t in tensors)

@@ -30,7 +30,8 @@ class InMemory(TensorDataset):
     """The in-memory set, fetched a batch at a time: the DataLoader hands ``__getitems__`` the
     batch's indices (in the sampler's order) and gets the images and labels by one gather each,
     instead of a tuple per image stacked again by the default collate — the same batch, 0.087
-    against 0.125 ms a fetch at batch 16 (before index_select) (benchmarks/README.md, "Every millisecond of the step")."""
+    against 0.125 ms a fetch at batch 16 before index_select (benchmarks/README.md, "Every
+    millisecond of the step")."""
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
         index = torch.as_tensor(indices, dtype=torch.long)

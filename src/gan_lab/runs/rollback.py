@@ -94,10 +94,11 @@ def set_aside(
     last_becomes: Path | None = None,
 ) -> Path:
     """Move what the run wrote after ``epoch`` to ``abandoned/<name>/``: later history
-    checkpoints, grids and memorisation galleries, last.ckpt (unless it is ``keep``, the checkpoint a resume starts
-    from), scores and the GIF (and at epoch 0, a new run, the warm-up table), and full copies of the CSVs, whose later rows are then cut. With
-    ``last_becomes`` (a roll-back), last.ckpt is kept there and replaced by that checkpoint, so a
-    kill before the epoch ends resumes from the roll-back, not from the abandoned path.
+    checkpoints, grids and memorisation galleries, last.ckpt (unless it is ``keep``, the
+    checkpoint a resume starts from), scores and the GIF (and at epoch 0, a new run, the warm-up
+    table), and full copies of the CSVs, whose later rows are then cut. With ``last_becomes`` (a
+    roll-back), last.ckpt is kept there and replaced by that checkpoint, so a kill before the
+    epoch ends resumes from the roll-back, not from the abandoned path.
 
     One owner for a resume's branch and a roll-back (design §9), in an order a kill at any
     instant cannot break: the destination is named first (layout.MOVING_MARK), the CSVs are copied

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -70,7 +71,7 @@ def plain_optimisation(optimisers: dict[str, torch.optim.Optimizer]) -> Optimisa
 
     def update(name: str, loss: torch.Tensor) -> bool:
         optimisers[name].zero_grad(set_to_none=True)
-        if not torch.isfinite(loss.detach()).item():
+        if not math.isfinite(loss.item()):  # as GAN._finite on one device
             return False
         loss.backward()
         optimisers[name].step()

@@ -29,8 +29,13 @@ class StepLimit(Callback):
             trainer.should_stop = True
 
 
+def step_limit(trainer: L.Trainer) -> StepLimit | None:
+    """The trainer's trainer.max_steps callback, if the run has one."""
+    return next((c for c in getattr(trainer, "callbacks", ()) if isinstance(c, StepLimit)), None)
+
+
 def step_limit_reached(trainer: L.Trainer) -> bool:
-    limit = next((c for c in getattr(trainer, "callbacks", ()) if isinstance(c, StepLimit)), None)
+    limit = step_limit(trainer)
     return limit is not None and limit.reached(trainer)
 
 
@@ -88,7 +93,7 @@ def epochs_left(trainer: L.Trainer) -> int | None:
     bounds = []
     if trainer.max_epochs is not None and trainer.max_epochs > 0:
         bounds.append(trainer.max_epochs - trainer.current_epoch)
-    limit = next((c for c in getattr(trainer, "callbacks", ()) if isinstance(c, StepLimit)), None)
+    limit = step_limit(trainer)
     per_epoch = trainer.num_training_batches
     if limit is not None and isinstance(per_epoch, int) and per_epoch > 0:
         bounds.append(-(-(limit.max_steps - batches_trained(trainer)) // per_epoch))
