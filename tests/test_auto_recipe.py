@@ -96,7 +96,7 @@ def test_max_time_counts_steps_at_the_step_times_timed_here(tmp_path, monkeypatc
 
     def timed(cfg, size, batches, device):
         timings.append(batches)
-        return {64: per_step, 16: per_step / 3}
+        return {b: {64: per_step, 16: per_step / 3}[b] for b in batches}
 
     monkeypatch.setattr(budget_rule, "step_seconds", timed)
     args = ["data=folder", "trainer.max_epochs=100000", "+trainer.max_time=00:00:10:00"]
@@ -104,15 +104,15 @@ def test_max_time_counts_steps_at_the_step_times_timed_here(tmp_path, monkeypatc
     cfg, made = resolved(tmp_path, *args)
     assert cfg.data.batch_size == 16 and cfg.model.lr_g == 4e-4
     assert "max_time 600 s" in made["data.batch_size"][1]
-    assert "300 ms at batch 64" in made["data.batch_size"][1]
+    assert "100 ms at batch 16; batch 64 not timed" in made["data.batch_size"][1]  # 6,000 steps
     assert "~6,000 updates" in made["data.batch_size"][1]
     per_step = 0.01
     cfg, _ = resolved(tmp_path, *args)
     assert cfg.data.batch_size == 64 and cfg.model.lr_g == 2e-4
-    assert timings == [(64, 16), (64, 16)]
+    assert timings == [(16,), (16,), (64,)]  # batch 16 first; 64 only when it can reach 50,000
     # DDP ranks would time (and choose) apart: not timed, the epochs decide
     cfg, made = resolved(tmp_path, *args, "trainer.devices=2")
-    assert len(timings) == 2 and cfg.data.batch_size == 64
+    assert len(timings) == 3 and cfg.data.batch_size == 64
     assert "not timed: the DDP ranks must agree" in made["data.batch_size"][1]
 
 

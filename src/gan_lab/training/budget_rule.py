@@ -3,13 +3,16 @@
 What a short GAN run lacks is updates, not images. ``budget_batch`` counts the run's steps at
 batch 64 and 16 — from the epochs asked for (with ``limit_train_batches`` and the DDP shard), and
 from ``trainer.max_time`` at the step times ``step_seconds`` measures here and now, on the run's
-device and precision (a few steps of the chosen networks, ~2 s for the 64-px pair on a CPU core).
+device and precision (a few steps of the chosen networks, ~2 s for the 64-px pair on a CPU core;
+batch 16 first, batch 64 only when its time can change the choice, none when the epochs alone
+decide: the timing is start-up the user waits for, outside max_time, a minute at 256 px).
 Under DDP, or on an accelerator other than CPU/CUDA, the epochs decide: ranks that timed apart
 could choose apart. A budget that leaves batch 64 fewer than ``MIN_UPDATES`` steps trains with
 batch 16 and ``SHORT_LR``; a longer one with batch 64 and the plain loop's ``LONG_LR``
 (benchmarks/README.md, "recipe=auto with the budget rule", has the runs that set it).
 """
 
+import logging
 import math
 import statistics
 import time
@@ -24,6 +27,8 @@ from gan_lab.core.step import adam
 from gan_lab.errors import UserError
 from gan_lab.hardware import auto_precision
 from gan_lab.training.fast_path import resolve_planned_steps
+
+log = logging.getLogger(__name__)
 
 # The budget: a run that batch 64 leaves fewer updates than this trains with SHORT_BATCH and the
 # learning rates the tune study found for it (benchmarks/README.md, "gan-lab tune"). Batch 16 won
@@ -141,29 +146,86 @@ def budget_batch(cfg: DictConfig, num_images: int, size: int) -> tuple[int, str]
         steps = {b: min(steps[b], max_steps) for b in steps}
         how = f"{how} or max_steps {max_steps}"
     seconds, device = max_seconds(cfg), timing_device(cfg)
-    timed = None
-    if seconds is not None and ranks == 1 and device is not None:
-        timed = step_seconds(cfg, size, (LONG_BATCH, SHORT_BATCH), device)
-    if timed:
-        steps = {b: min(steps[b], seconds / timed[b]) for b in steps}
-        ms = ", ".join(f"{timed[b] * 1000:.0f} ms at batch {b}" for b in timed)
-        how = f"{how} or max_time {seconds:.0f} s at the steps timed here ({ms})"
-    elif seconds is not None:
-        if ranks != 1:
-            why = "the DDP ranks must agree"
-        elif device is None:
-            why = f"trainer.accelerator={cfg.trainer.get('accelerator')} is not timed"
-        else:
-            why = f"batch {LONG_BATCH} did not fit in the device's memory"
+    bound = set()  # the batches whose count is a bound (a step time left untimed): "at most"
+    if seconds is None:
+        pass
+    elif ranks != 1:
+        how = f"{how} (max_time {seconds:.0f} s not timed: the DDP ranks must agree)"
+    elif device is None:
+        why = f"trainer.accelerator={cfg.trainer.get('accelerator')} is not timed"
         how = f"{how} (max_time {seconds:.0f} s not timed: {why})"
-    counted = f"{how}: ~{_count(steps[LONG_BATCH])} steps at batch {LONG_BATCH}"
+    elif steps[LONG_BATCH] < MIN_UPDATES:
+        # max_time only ever lowers a count (min below): the epochs and max_steps alone leave
+        # batch 64 short, so no step time can change the choice — nothing to time (a minute of
+        # a 256-px run's start on a CPU core; benchmarks/README.md, "Start-up at 256 px").
+        bound = {LONG_BATCH, SHORT_BATCH}
+        how = (
+            f"{how} (max_time {seconds:.0f} s not timed: these leave batch {LONG_BATCH} fewer "
+            f"than {MIN_UPDATES:,} steps at any step time)"
+        )
+    else:
+        how, bound, steps = _timed_budget(cfg, size, device, seconds, how, steps)
+    counted = f"{how}: {_count(steps, LONG_BATCH, bound)} steps at batch {LONG_BATCH}"
     if steps[LONG_BATCH] >= MIN_UPDATES:
         return LONG_BATCH, f"{counted} (≥ {MIN_UPDATES:,})"
     return SHORT_BATCH, (
         f"{counted}, fewer than {MIN_UPDATES:,}: batch {SHORT_BATCH} makes "
-        f"~{_count(steps[SHORT_BATCH])} updates"
+        f"{_count(steps, SHORT_BATCH, bound)} updates"
     )
 
 
-def _count(steps: float) -> str:
-    return "unlimited" if steps == math.inf else f"{round(steps):,}"
+def _timed_budget(
+    cfg: DictConfig, size: int, device: torch.device, seconds: float, how: str, steps: dict
+) -> tuple[str, set, dict]:
+    """The counts within ``seconds`` at the step times timed here: batch 16 first, batch 64 only
+    when its time can change the choice.
+
+    The rule counts a step of batch 64 as at least as slow as one of batch 16 (the max below: the
+    same networks on 4× the images, 4-5× the time at 256 px on a CPU core; a faster batch 64 is a
+    timing's noise). That makes the skip exact: when batch 16 cannot reach MIN_UPDATES steps in
+    ``seconds``, batch 64 cannot either, whatever it would time. Against timing both as before,
+    only one choice can differ: batch 64 timed *faster* than 16 and reaching MIN_UPDATES where 16
+    does not — that one is now batch 16. Where both are timed the max changes no choice (16
+    reached MIN_UPDATES, so 64 does), at most a count, and the reason then says so.
+    Returns the budget's words, the batches whose count is a bound, and the counts."""
+    started = time.perf_counter()
+    short = step_seconds(cfg, size, (SHORT_BATCH,), device)
+    skip = short is not None and seconds / short[SHORT_BATCH] < MIN_UPDATES
+    long = None if short is None or skip else step_seconds(cfg, size, (LONG_BATCH,), device)
+    timed = [b for b, t in ((SHORT_BATCH, short), (LONG_BATCH, long)) if t]
+    if timed:  # start-up the user waits for: said, since max_time does not hold it
+        log.info(
+            "recipe=auto: the budget rule timed %d steps of batch %s in %.0f s before the run "
+            "(trainer.max_time counts from the start of training, not this)",
+            WARMUP_STEPS + TIMED_STEPS,
+            " and of ".join(map(str, timed)),
+            time.perf_counter() - started,
+        )
+    if short is None or (long is None and not skip):
+        batch = SHORT_BATCH if short is None else LONG_BATCH
+        why = f"batch {batch} did not fit in the device's memory"
+        return f"{how} (max_time {seconds:.0f} s not timed: {why})", set(), steps
+    if skip:
+        t = short[SHORT_BATCH]
+        steps = {b: min(steps[b], seconds / t) for b in steps}
+        return (
+            f"{how} or max_time {seconds:.0f} s at the steps timed here ({t * 1000:.0f} ms at "
+            f"batch {SHORT_BATCH}; batch {LONG_BATCH} not timed: a step of it is counted as at "
+            f"least as slow, so it cannot reach {MIN_UPDATES:,} either)",
+            {LONG_BATCH},
+            steps,
+        )
+    times = {LONG_BATCH: long[LONG_BATCH], SHORT_BATCH: short[SHORT_BATCH]}
+    counted = {LONG_BATCH: max(times.values()), SHORT_BATCH: times[SHORT_BATCH]}
+    steps = {b: min(steps[b], seconds / counted[b]) for b in steps}
+    ms = ", ".join(f"{times[b] * 1000:.0f} ms at batch {b}" for b in times)
+    if counted[LONG_BATCH] > times[LONG_BATCH]:
+        ms += f"; batch {LONG_BATCH} counted at batch {SHORT_BATCH}'s time"
+    return f"{how} or max_time {seconds:.0f} s at the steps timed here ({ms})", set(), steps
+
+
+def _count(steps: dict, batch: int, bound: set) -> str:
+    """A batch's count as the reason says it: ~N, "at most ~N" for a bound, or "unlimited"."""
+    if steps[batch] == math.inf:
+        return "unlimited"
+    return f"{'at most ' * (batch in bound)}~{round(steps[batch]):,}"
