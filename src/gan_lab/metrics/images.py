@@ -1,9 +1,21 @@
 """Images for the metrics: a fixed subset of real images and seeded generated ones, both in [0, 1]."""
 
+import math
+
 import torch
 
 from gan_lab.core.truncation import truncate
 from gan_lab.models import to_unit
+
+# Float values of images held at once where a whole set would be needless (16 MB in float32): at
+# 256 px, 21 images. Scores at 256 px took 4 GB with whole sets (benchmarks/README.md, "128 and
+# 256 px"); images of 64 px and less still go 100 or more at a time.
+CHUNK_VALUES = 1 << 22
+
+
+def rows_per_chunk(image_shape) -> int:
+    """How many images of ``image_shape`` (C×H×W) make ``CHUNK_VALUES`` values (at least one)."""
+    return max(1, CHUNK_VALUES // max(1, math.prod(image_shape)))
 
 
 def permutation(total: int, seed: int) -> torch.Tensor:
@@ -51,23 +63,29 @@ def generate_asked(
     psi: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``generate_unit``'s images and the classes a conditional G was asked for (None for an
-    unconditional one), from one draw of ``seeded_inputs``: what the scores of every class need."""
+    unconditional one), from one draw of ``seeded_inputs``: what the scores of every class need.
+
+    G runs on ``batch_size`` images at a time, fewer for large images (``rows_per_chunk`` of its
+    ``image_shape``: 21 at 256 px, whose activations at 100 took 0.6 GB), each batch written
+    into the one output tensor (no list of batches concatenated: a second copy of the set).
+    G is in eval mode, so the images do not depend on the batch (batches of 10, 25 and 100 gave
+    the same bits at 256 px on a CPU)."""
     z, y = seeded_inputs(generator, noise, n, seed, device, class_ids, psi)
+    shape = getattr(generator, "image_shape", None)
+    step = batch_size if shape is None else min(batch_size, rows_per_chunk(shape))
     was_training = generator.training
     generator.eval()
-    out = [
-        to_unit(
-            (
-                generator(z[start : start + batch_size])
-                if y is None  # an unconditional G takes z alone
-                else generator(z[start : start + batch_size], y[start : start + batch_size])
-            ).float(),
-            generator.value_range,
-        )
-        for start in range(0, n, batch_size)
-    ]
+    out = None
+    for start in range(0, n, step):
+        zs = z[start : start + step]
+        # an unconditional G takes z alone
+        x = generator(zs) if y is None else generator(zs, y[start : start + step])
+        x = to_unit(x.float(), generator.value_range)
+        if out is None:
+            out = x.new_empty((n, *x.shape[1:]))
+        out[start : start + len(x)] = x
     generator.train(was_training)
-    return torch.cat(out), y
+    return (out if out is not None else torch.empty(0)), y
 
 
 def generate_unit(

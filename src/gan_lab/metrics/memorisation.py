@@ -110,7 +110,8 @@ def score(samples: torch.Tensor, train: torch.Tensor) -> float:
 
 def pairs(match: dict, samples: torch.Tensor, train_images: torch.Tensor, names) -> list[dict]:
     """The gallery's rows, closest first: ``train_images`` are the matched training images (one
-    per sample, [0, 1], as ``samples``); ``names[i]``: sample i's training image's index and name."""
+    per sample, [0, 1] as ``samples``, or uint8 0–255); ``names[i]``: sample i's training
+    image's index and name."""
     ssim = paired_ssim(samples, train_images)
     order = torch.argsort(match["distance"].cpu(), stable=True)
     return [
@@ -126,13 +127,19 @@ def pairs(match: dict, samples: torch.Tensor, train_images: torch.Tensor, names)
     ]
 
 
+def _unit(image: torch.Tensor) -> torch.Tensor:
+    return image.float() / 255.0 if image.dtype == torch.uint8 else image
+
+
 def write_gallery(
     run_dir: Path, epoch: int, rows: list[dict], samples: torch.Tensor, train_images: torch.Tensor
 ) -> None:
     """memorisation/epoch_NNNN.png (the closest pairs, sample left, training image right) and
-    .csv (every sample, closest first), each written atomically into the run folder."""
+    .csv (every sample, closest first), each written atomically into the run folder.
+    ``train_images``: [0, 1], or uint8 0–255 (as the training set holds them)."""
     shown = [r["sample"] for r in rows[:SHOWN_PAIRS]]
-    tiles = torch.stack([t for i in shown for t in (samples[i], train_images[i])]).float().cpu()
+    tiles = torch.stack([t for i in shown for t in (samples[i], _unit(train_images[i]))])
+    tiles = tiles.float().cpu()
     grid = make_grid(tiles, nrow=8, padding=2, pad_value=1.0)
     write_png(layout.memorisation_png(run_dir, epoch), grid, run_dir)
     table = io.StringIO()

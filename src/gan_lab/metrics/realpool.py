@@ -20,14 +20,13 @@ from pathlib import Path
 import torch
 
 from gan_lab.errors import UserError, load_torch_file
-from gan_lab.metrics.images import permutation  # the order real_subset draws in
+from gan_lab.metrics.images import permutation, rows_per_chunk  # permutation: real_subset's order
 from gan_lab.runs.safe_io import save_atomic
 
 log = logging.getLogger(__name__)
 
 KIND = "gan_lab.real_features/1"
 FOLDER = "features"  # inside the cache folder
-CHUNK_IMAGES = 500  # training images converted to float and encoded at a time
 
 
 @dataclass
@@ -113,6 +112,13 @@ def _load(path: Path, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] 
     return blob["feats"], blob["logits"]
 
 
+def pool_chunk(image_shape, batch_size: int) -> int:
+    """Training images converted to float and encoded at a time: as many whole extractor batches
+    as ``rows_per_chunk`` allows, at least one (at batch 100: 100 images, 79 MB, at 256 px; 300
+    at 64 px)."""
+    return batch_size * max(1, rows_per_chunk(image_shape) // batch_size)
+
+
 def real_pool(
     scorer,
     images: torch.Tensor,
@@ -138,10 +144,11 @@ def real_pool(
         feats, logits = loaded
         log.info("real-image features of %d images read from the cache %s", total, path)
     else:
-        # A few hundred images at a time: 2,000 images of 256 px as floats would be 1.5 GB.
+        # A few batches of the extractor at a time (2,000 images of 256 px as floats would be
+        # 1.5 GB; 500, 0.4 GB): whole batches, so the extractor sees the batches it always saw.
         parts = [
             scorer.features(images[chunk].float() / 255.0, "real images")
-            for chunk in index.split(CHUNK_IMAGES)
+            for chunk in index.split(pool_chunk(images.shape[1:], scorer.batch_size))
         ]
         feats, logits = (torch.cat(p) for p in zip(*parts, strict=True))
         if path is not None:
