@@ -206,12 +206,21 @@ def test_a_folder_run_says_what_auto_chose_and_resumes_with_it(tmp_path, caplog)
     said = [r.getMessage() for r in caplog.records if "recipe=auto for" in r.getMessage()]
     # debug=tiny sets the batch (32): kept, not chosen
     assert len(said) == 1 and "batch 32" in said[0] and "ADA on" in said[0]
+    assert "32 px, 1 epoch: G" in said[0]  # the budget as set
     chosen = json.loads((tmp_path / "run" / "run.json").read_text())["config"]["chosen"]
     assert "data.batch_size" not in chosen and chosen["model.ada.enabled"]["value"] is True
     assert chosen["model.ema"] == {"value": "half_life", "why": chosen["model.ema"]["why"]}
     assert "recipe=auto chose" in (tmp_path / "run" / "report.html").read_text()
     stored = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["gan_lab"]["config"]
     assert not recipe.left_at_auto(stored) and stored["generator"]["channels"] == [128, 64]
+
+
+def test_the_log_line_names_every_limit_that_is_set():
+    limits = {"max_epochs": 100000, "max_steps": 3000, "max_time": None}
+    cfg = OmegaConf.create({"trainer": limits})
+    assert recipe.budget(cfg) == "100000 epochs or max_steps 3000"
+    cfg.trainer.max_time, cfg.trainer.max_steps = "00:00:03:00", -1
+    assert recipe.budget(cfg) == "100000 epochs or max_time 00:00:03:00"
 
 
 def test_a_fine_tune_starts_ada_at_once_and_a_run_from_nothing_waits(tmp_path):

@@ -93,10 +93,13 @@ def batch_for(num_images: int) -> int:
 
 
 def budget(cfg: DictConfig) -> str:
-    max_time = cfg.trainer.get("max_time")
-    if max_time:
-        return f"max_time {max_time}"
-    return f"{cfg.trainer.get('max_epochs')} epochs"
+    """The run's limits as the log line names them: whichever of them are set."""
+    t = cfg.trainer
+    epochs = t.get("max_epochs")
+    limits = [f"{epochs} epoch{'s' * (epochs != 1)}"] if epochs not in (None, -1) else []
+    limits += [f"max_steps {t.max_steps}"] * bool(t.get("max_steps", -1) not in (None, -1))
+    limits += [f"max_time {t.max_time}"] * bool(t.get("max_time"))
+    return " or ".join(limits) or "no limit"
 
 
 class Choices:
