@@ -113,6 +113,22 @@ def test_the_scores_of_a_small_case_are_those_before_the_chunking(chunk_images, 
         assert generator.largest == 7  # 32-px images: G keeps batch_size
 
 
+def test_samples_drawn_in_chunks_keep_a_channels_last_generators_layout(monkeypatch):
+    """The extractor sees the samples laid out as before (torch.cat kept G's channels_last): the
+    training run's scores stay the same to the bit, not only to float noise."""
+    monkeypatch.setattr(metric_images, "CHUNK_VALUES", 3 * 3 * 32 * 32)
+    images = smooth_images(20)
+
+    class Last(Mixer):
+        def forward(self, z):
+            return super().forward(z).contiguous(memory_format=torch.channels_last)
+
+    fakes, _ = generate_asked(Last(images), Normal(), 10, 0, 7)
+    plain, _ = generate_asked(Mixer(images), Normal(), 10, 0, 7)
+    assert fakes.is_contiguous(memory_format=torch.channels_last) and not fakes.is_contiguous()
+    assert plain.is_contiguous() and torch.equal(fakes, plain)
+
+
 def test_ssim_in_chunks_equals_ssim_at_once_and_takes_the_set_as_bytes():
     g = torch.Generator().manual_seed(0)
     a = torch.rand(7, 3, 24, 24, generator=g)

@@ -82,10 +82,20 @@ def generate_asked(
         x = generator(zs) if y is None else generator(zs, y[start : start + step])
         x = to_unit(x.float(), generator.value_range)
         if out is None:
-            out = x.new_empty((n, *x.shape[1:]))
+            # in G's memory format, as torch.cat kept it: the extractor then computes as before
+            # (a channels_last G's samples laid out otherwise gave other float noise)
+            fmt = _format(x)
+            out = torch.empty((n, *x.shape[1:]), dtype=x.dtype, device=x.device, memory_format=fmt)
         out[start : start + len(x)] = x
     generator.train(was_training)
     return (out if out is not None else torch.empty(0)), y
+
+
+def _format(images: torch.Tensor) -> torch.memory_format:
+    """channels_last for a batch laid out so (a G after the fast path's channels_last), else
+    contiguous."""
+    last = images.dim() == 4 and images.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if last and not images.is_contiguous() else torch.contiguous_format
 
 
 def generate_unit(
