@@ -115,7 +115,7 @@ def _load(path: Path, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] 
 def pool_chunk(image_shape, batch_size: int) -> int:
     """Training images converted to float and encoded at a time: as many whole extractor batches
     as ``rows_per_chunk`` allows, at least one (at batch 100: 100 images, 79 MB, at 256 px; 300
-    at 64 px)."""
+    at 64 px). A scorer with no batch size: ``rows_per_chunk`` images."""
     return batch_size * max(1, rows_per_chunk(image_shape) // batch_size)
 
 
@@ -148,7 +148,7 @@ def real_pool(
         # 1.5 GB; 500, 0.4 GB): whole batches, so the extractor sees the batches it always saw.
         parts = [
             scorer.features(images[chunk].float() / 255.0, "real images")
-            for chunk in index.split(pool_chunk(images.shape[1:], scorer.batch_size))
+            for chunk in index.split(pool_chunk(images.shape[1:], getattr(scorer, "batch_size", 1)))
         ]
         feats, logits = (torch.cat(p) for p in zip(*parts, strict=True))
         if path is not None:
