@@ -125,9 +125,11 @@ def test_the_real_timing_skips_batch_64_and_says_its_start_up_outside_max_time(
 
 
 @pytest.mark.parametrize("too_big", [16, 64])
-def test_a_batch_that_does_not_fit_leaves_the_epochs_to_decide(tmp_path, monkeypatch, too_big):
-    """Out of the device's memory (step_seconds gives None): max_time is not counted, as before,
-    and the reason names the batch that did not fit."""
+def test_a_batch_that_does_not_fit_is_not_chosen(tmp_path, monkeypatch, too_big):
+    """Out of the device's memory (step_seconds gives None): batch 64 cannot train, so batch 16,
+    whatever the epochs allow (the rule chose 64 here before, and the run then ran out of memory
+    at its first step); the reason names the batch that did not fit. A batch 16 that did not fit
+    is left to fail with the device's own message; max_time is not counted then."""
     calls = []
 
     def timed(cfg, size, batches, device):
@@ -137,5 +139,13 @@ def test_a_batch_that_does_not_fit_leaves_the_epochs_to_decide(tmp_path, monkeyp
     monkeypatch.setattr(budget_rule, "step_seconds", timed)
     cfg = make_cfg(tmp_path / "run", ["data=folder", LONG_EPOCHS, TEN_MINUTES])
     batch, why = budget_rule.budget_batch(cfg, 1797, 28)
-    assert batch == 64 and f"not timed: batch {too_big} did not fit" in why
+    assert batch == 16 and f"batch {too_big} did not fit in the device's memory" in why
     assert calls == ([(16,)] if too_big == 16 else [(16,), (64,)])
+    if too_big == 64:  # batch 16's time counts: 600 s / 1 ms
+        assert "(1 ms at batch 16; batch 64 did not fit" in why
+        assert why.endswith(
+            "0 steps at batch 64, fewer than 50,000: batch 16 makes ~600,000 updates"
+        )
+    else:
+        assert "max_time 600 s not timed: batch 16 did not fit" in why
+        assert why.endswith("batch 16 makes at most ~11,200,000 updates")

@@ -7,9 +7,10 @@ device and precision (a few steps of the chosen networks, ~2 s for the 64-px pai
 batch 16 first, batch 64 only when its time can change the choice, none when the epochs alone
 decide: the timing is start-up the user waits for, outside max_time, a minute at 256 px).
 Under DDP, or on an accelerator other than CPU/CUDA, the epochs decide: ranks that timed apart
-could choose apart. A budget that leaves batch 64 fewer than ``MIN_UPDATES`` steps trains with
-batch 16 and ``SHORT_LR``; a longer one with batch 64 and the plain loop's ``LONG_LR``
-(benchmarks/README.md, "recipe=auto with the budget rule", has the runs that set it).
+could choose apart. A batch 64 whose timing ran out of the device's memory is not chosen (its
+run would fail at its first step). A budget that leaves batch 64 fewer than ``MIN_UPDATES``
+steps trains with batch 16 and ``SHORT_LR``; a longer one with batch 64 and the plain loop's
+``LONG_LR`` (benchmarks/README.md, "recipe=auto with the budget rule", has the runs that set it).
 """
 
 import logging
@@ -201,10 +202,19 @@ def _timed_budget(
             " and of ".join(map(str, timed)),
             time.perf_counter() - started,
         )
-    if short is None or (long is None and not skip):
-        batch = SHORT_BATCH if short is None else LONG_BATCH
-        why = f"batch {batch} did not fit in the device's memory"
-        return f"{how} (max_time {seconds:.0f} s not timed: {why})", set(), steps
+    if short is None:  # batch 16 is chosen and fails with the device's own message
+        steps = {LONG_BATCH: 0, SHORT_BATCH: steps[SHORT_BATCH]}
+        why = f"batch {SHORT_BATCH} did not fit in the device's memory"
+        return f"{how} (max_time {seconds:.0f} s not timed: {why})", {SHORT_BATCH}, steps
+    if long is None and not skip:  # a batch that does not fit makes no step: not chosen
+        t = short[SHORT_BATCH]
+        steps = {LONG_BATCH: 0, SHORT_BATCH: min(steps[SHORT_BATCH], seconds / t)}
+        return (
+            f"{how} or max_time {seconds:.0f} s at the steps timed here ({t * 1000:.0f} ms at "
+            f"batch {SHORT_BATCH}; batch {LONG_BATCH} did not fit in the device's memory)",
+            set(),
+            steps,
+        )
     if skip:
         t = short[SHORT_BATCH]
         steps = {b: min(steps[b], seconds / t) for b in steps}
