@@ -54,10 +54,10 @@ def test_the_ssim_curve_converts_its_real_images_a_chunk_at_a_time(monkeypatch):
     whole = float(best_ssim((fixed + 1) / 2, real_subset(images, 16, 0)).mean())
     monkeypatch.setattr(metric_images, "CHUNK_VALUES", 3 * 3 * 16 * 16)  # 3 images a chunk
     converted = []  # the real images (uint8) each conversion to floats was handed
-    unit = similarity._unit
+    unit = similarity.as_unit
     monkeypatch.setattr(
         similarity,
-        "_unit",
+        "as_unit",
         lambda x, dtype: (x.dtype == torch.uint8 and converted.append(len(x))) or unit(x, dtype),
     )
     value = SSIMTracker("unused", n_real=16, n_fake=4, seed=0).measure(trainer, module)

@@ -89,8 +89,8 @@ def test_the_scores_of_a_small_case_are_those_before_the_chunking(chunk_images, 
     seen = []  # the images SSIM converted to floats, per call
     if chunk_images:  # every stage in chunks smaller than its input
         monkeypatch.setattr(metric_images, "CHUNK_VALUES", chunk_images * 3 * 32 * 32)
-        unit = similarity._unit
-        monkeypatch.setattr(similarity, "_unit", lambda x, d: seen.append(len(x)) or unit(x, d))
+        unit = similarity.as_unit
+        monkeypatch.setattr(similarity, "as_unit", lambda x, d: seen.append(len(x)) or unit(x, d))
     images = smooth_images()
     dm = SimpleNamespace(images=images, labels=None, classes=[], names=[], cache_dir=None)
     extractor = Features()

@@ -24,9 +24,19 @@ def permutation(total: int, seed: int) -> torch.Tensor:
     return torch.randperm(total, generator=torch.Generator().manual_seed(seed))
 
 
-def real_subset(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """Up to n training images (uint8) → float [0, 1]; the same subset for the same seed."""
-    return images[permutation(len(images), seed)[:n]].float() / 255.0
+def as_unit(images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Images in [0, 1] as ``dtype``: uint8 ones (0–255, as the training set holds them) divided
+    by 255, float ones only cast. Callers convert a chunk at a time, not a whole set."""
+    return images.to(dtype) / 255.0 if images.dtype == torch.uint8 else images.to(dtype)
+
+
+def real_subset(
+    images: torch.Tensor, n: int, seed: int = 0, as_bytes: bool = False
+) -> torch.Tensor:
+    """Up to n training images (uint8) → float [0, 1] (``as_bytes``: kept uint8, a quarter of the
+    memory); the same subset for the same seed."""
+    picked = images[permutation(len(images), seed)[:n]]
+    return picked if as_bytes else as_unit(picked)
 
 
 def seeded_inputs(

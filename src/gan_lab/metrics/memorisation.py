@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid
 
+from gan_lab.metrics.images import as_unit
 from gan_lab.metrics.prdc import CHUNK
 from gan_lab.metrics.similarity import paired_ssim
 from gan_lab.runs import layout
@@ -127,10 +128,6 @@ def pairs(match: dict, samples: torch.Tensor, train_images: torch.Tensor, names)
     ]
 
 
-def _unit(image: torch.Tensor) -> torch.Tensor:
-    return image.float() / 255.0 if image.dtype == torch.uint8 else image
-
-
 def write_gallery(
     run_dir: Path, epoch: int, rows: list[dict], samples: torch.Tensor, train_images: torch.Tensor
 ) -> None:
@@ -138,7 +135,7 @@ def write_gallery(
     .csv (every sample, closest first), each written atomically into the run folder.
     ``train_images``: [0, 1], or uint8 0–255 (as the training set holds them)."""
     shown = [r["sample"] for r in rows[:SHOWN_PAIRS]]
-    tiles = torch.stack([t for i in shown for t in (samples[i], _unit(train_images[i]))])
+    tiles = torch.stack([t for i in shown for t in (samples[i], as_unit(train_images[i]))])
     tiles = tiles.float().cpu()
     grid = make_grid(tiles, nrow=8, padding=2, pad_value=1.0)
     write_png(layout.memorisation_png(run_dir, epoch), grid, run_dir)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from gan_lab.errors import UserError, load_torch_file
-from gan_lab.metrics.images import permutation, rows_per_chunk  # permutation: real_subset's order
+from gan_lab.metrics.images import as_unit, permutation, rows_per_chunk  # real_subset's order
 from gan_lab.runs.safe_io import save_atomic
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def real_pool(
         # A few batches of the extractor at a time (2,000 images of 256 px as floats would be
         # 1.5 GB; 500, 0.4 GB): whole batches, so the extractor sees the batches it always saw.
         parts = [
-            scorer.features(images[chunk].float() / 255.0, "real images")
+            scorer.features(as_unit(images[chunk]), "real images")
             for chunk in index.split(pool_chunk(images.shape[1:], getattr(scorer, "batch_size", 1)))
         ]
         feats, logits = (torch.cat(p) for p in zip(*parts, strict=True))

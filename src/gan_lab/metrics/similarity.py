@@ -4,7 +4,7 @@ set of samples (the collapse check)."""
 import torch
 import torch.nn.functional as F
 
-from gan_lab.metrics.images import rows_per_chunk
+from gan_lab.metrics.images import as_unit, rows_per_chunk
 
 
 def _filter_matrix(size: int, kernel: torch.Tensor) -> torch.Tensor:
@@ -14,12 +14,6 @@ def _filter_matrix(size: int, kernel: torch.Tensor) -> torch.Tensor:
     for i in range(size):
         m[i, i : i + k] = kernel
     return m
-
-
-def _unit(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Images in [0, 1] as ``dtype``; uint8 images (0–255) are divided by 255 here, a chunk at a
-    time, so a caller can hand over the training set's own bytes instead of a float copy."""
-    return x.to(dtype) / 255.0 if x.dtype == torch.uint8 else x.to(dtype)
 
 
 def _gaussian(size: int, dtype, device, kernel_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -61,7 +55,7 @@ def pairwise_ssim(
         return g_h @ x @ g_w
 
     def _padded(x: torch.Tensor) -> torch.Tensor:
-        return F.pad(_unit(x, dtype), (pad,) * 4, mode="reflect")
+        return F.pad(as_unit(x, dtype), (pad,) * 4, mode="reflect")
 
     fakes = _padded(fakes)
     mu_f = _blur(fakes)
@@ -101,8 +95,8 @@ def paired_ssim(
     c1, c2 = 0.01**2, 0.03**2
     out = torch.empty(len(a), dtype=dtype, device=a.device)
     for start in range(0, len(a), chunk):
-        x = F.pad(_unit(a[start : start + chunk], dtype), (pad,) * 4, mode="reflect")
-        y = F.pad(_unit(b[start : start + chunk], dtype), (pad,) * 4, mode="reflect")
+        x = F.pad(as_unit(a[start : start + chunk], dtype), (pad,) * 4, mode="reflect")
+        y = F.pad(as_unit(b[start : start + chunk], dtype), (pad,) * 4, mode="reflect")
         mu_x, mu_y = _blur(x), _blur(y)
         var_x = (_blur(x * x) - mu_x**2).clamp(min=0)
         var_y = (_blur(y * y) - mu_y**2).clamp(min=0)
