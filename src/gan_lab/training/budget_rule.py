@@ -187,7 +187,8 @@ def _timed_budget(
     ``seconds``, batch 64 cannot either, whatever it would time. Against timing both as before,
     only one choice can differ: batch 64 timed *faster* than 16 and reaching MIN_UPDATES where 16
     does not — that one is now batch 16. Where both are timed the max changes no choice (16
-    reached MIN_UPDATES, so 64 does), at most a count, and the reason then says so.
+    reached MIN_UPDATES, so 64 does), at most a count, and the reason then says so. (Also
+    batch 16 now where batch 64 ran out of the device's memory: before, the epochs decided.)
     Returns the budget's words, the batches whose count is a bound, and the counts."""
     started = time.perf_counter()
     short = step_seconds(cfg, size, (SHORT_BATCH,), device)
