@@ -221,6 +221,8 @@ def test_the_log_line_names_every_limit_that_is_set():
     assert recipe.budget(cfg) == "100000 epochs or max_steps 3000"
     cfg.trainer.max_time, cfg.trainer.max_steps = "00:00:03:00", -1
     assert recipe.budget(cfg) == "100000 epochs or max_time 00:00:03:00"
+    # a trainer section without the keys (as before this line named them): no error
+    assert recipe.budget(OmegaConf.create({"trainer": {"max_epochs": 1}})) == "1 epoch"
 
 
 def test_a_fine_tune_starts_ada_at_once_and_a_run_from_nothing_waits(tmp_path):

@@ -97,8 +97,9 @@ def budget(cfg: DictConfig) -> str:
     t = cfg.trainer
     epochs = t.get("max_epochs")
     limits = [f"{epochs} epoch{'s' * (epochs != 1)}"] if epochs not in (None, -1) else []
-    limits += [f"max_steps {t.max_steps}"] * bool(t.get("max_steps", -1) not in (None, -1))
-    limits += [f"max_time {t.max_time}"] * bool(t.get("max_time"))
+    max_steps, max_time = t.get("max_steps"), t.get("max_time")  # a trainer may lack the keys
+    limits += [f"max_steps {max_steps}"] if max_steps not in (None, -1) else []
+    limits += [f"max_time {max_time}"] if max_time else []
     return " or ".join(limits) or "no limit"
 
 
