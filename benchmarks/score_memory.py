@@ -4,11 +4,13 @@ run"). Linux only: the peak (VmHWM) is reset before each stage through /proc/sel
 
     OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/score_memory.py <run folder> [key=value ...]
 
-The key=value arguments are gan-lab score's (extractor=..., n_samples=...). Each line: the
-stage, its seconds, the RSS before it, its peak and the RSS after it (GiB). The stages are those
-of ``score_run`` (gan_lab.metrics.scores) and of ``Truth.evaluate`` (gan_lab.metrics.truth), run
-one at a time; the last line is ``Truth.evaluate`` whole, as ``gan-lab score`` calls it. Writes
-the run's memorisation gallery of that epoch, as ``gan-lab score`` does.
+Scoring runs on the CPU whatever the machine has (gan-lab score's device=auto would take a GPU,
+whose memory RSS does not show). The key=value arguments are gan-lab score's (extractor=...,
+n_samples=...). Each line: the stage, its seconds, the RSS before it, its peak and the RSS after
+it (GiB). The stages are those of ``score_run`` (gan_lab.metrics.scores) and of
+``Truth.evaluate`` (gan_lab.metrics.truth), run one at a time; the last line is
+``Truth.evaluate`` whole, as ``gan-lab score`` calls it. Writes the run's memorisation gallery of
+that epoch, as ``gan-lab score`` does.
 """
 
 import re
