@@ -163,9 +163,16 @@ def main() -> None:
     budget = f"trainer.max_steps={a.steps}" if a.steps else f"trainer.max_time={a.seconds}s"
     cells = [(n, seed, arm) for n in sizes for seed in seeds for arm in chosen]
 
+    # Every folder before the pool: two arms of one seed start side by side and would both make it.
+    folders = {
+        (n, seed): copy_set(digits, out / f"nines{n}_seed{seed}", [TARGET], n, seed)
+        for n in sizes
+        for seed in seeds
+    }
+
     def run_cell(i_cell):
         i, (n, seed, arm) = i_cell
-        folder = copy_set(digits, out / f"nines{n}_seed{seed}", [TARGET], n, seed)
+        folder = folders[n, seed]
         run = out / f"{arm}_n{n}_seed{seed}{a.tag}"
         wall = train(run, folder, size, seed, budget, arms[arm], i % a.jobs)
         return n, seed, arm, run, folder, wall
