@@ -227,10 +227,31 @@ def test_the_log_line_names_every_limit_that_is_set():
 
 def test_a_fine_tune_starts_ada_at_once_and_a_run_from_nothing_waits(tmp_path):
     # init= only needs to be set here: resolve reads the key, not the source (finetune.py does)
-    tuned, made = resolved(tmp_path, "data=folder", "init=/some/run", images=50)
+    # (data.channels: what init= takes from the source before resolve, in a real run)
+    tuned, made = resolved(tmp_path, "data=folder", "data.channels=1", "init=/some/run", images=50)
     assert tuned.model.ada.start_images == 0
     assert made["model.ada.start_images"][1] == recipe.FINE_TUNE_ADA_WHY
     fresh, _ = resolved(tmp_path, "data=folder", images=50)
     assert fresh.model.ada.start_images == "auto"  # 100 passes (gan_lab/core/ada.py)
-    kept, _ = resolved(tmp_path, "data=folder", "init=/some/run", "model.ada.start_images=500")
+    kept, _ = resolved(
+        tmp_path, "data=folder", "data.channels=1", "init=/some/run", "model.ada.start_images=500"
+    )
     assert kept.model.ada.start_images == 500
+
+
+def test_a_fine_tune_freezes_ds_first_two_blocks_and_nothing_else_does(tmp_path):
+    """model.freeze_d=auto: FreezeD's 2 blocks for init= under recipe=auto (the 64-px study),
+    fewer for a shallow D so that a conv block and the head still train; 0 everywhere else."""
+    tune = ("data=folder", "data.channels=1", "init=/some/run")
+    tuned, made = resolved(tmp_path, *tune, images=50)  # 64 px: 4 conv blocks and the head
+    assert tuned.model.freeze_d == 2 and "D's first 2 of 5 blocks" in made["model.freeze_d"][1]
+    shallow, _ = resolved(tmp_path, *tune, "discriminator.channels=[32,64]", images=50)
+    assert shallow.model.freeze_d == 1  # 2 conv blocks and the head: one kept, two train
+    shallower, made = resolved(tmp_path, *tune, "discriminator.channels=[32]", images=50)
+    assert shallower.model.freeze_d == 0 and "all train" in made["model.freeze_d"][1]
+    assert resolved(tmp_path, *tune, "model.freeze_d=0", images=50)[0].model.freeze_d == 0
+    assert resolved(tmp_path, "data=folder", images=50)[0].model.freeze_d == 0
+    fixed, made = resolved(tmp_path, *tune, "recipe=fixed", images=50)
+    assert fixed.model.freeze_d == 0 and made["model.freeze_d"][1] == "recipe=fixed"
+    preset, _ = resolved(tmp_path, *tune, "model=dcgan", images=50)
+    assert preset.model.freeze_d == 0  # a preset is the procedure as written

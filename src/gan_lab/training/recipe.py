@@ -44,7 +44,7 @@ import math
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from gan_lab.config import CONF_DIR
+from gan_lab.config import CONF_DIR, registry
 from gan_lab.config.schema import RECIPE_KEYS
 from gan_lab.core.ema import HALF_LIFE
 from gan_lab.runs import layout
@@ -149,6 +149,11 @@ def _fixed(cfg: DictConfig) -> str | None:
 # the learning rates raised it to 4.3/6.0; the EMA restarts its ramp (init_ema). Measured in
 # benchmarks/README.md, "Fine-tuning: a few nines from a generator of the other digits".
 FINE_TUNE_ADA_WHY = "init=: the source's D overfits a few images at once, so ADA from the start"
+# init=: FreezeD on D's first 2 blocks. On 50 nines at 64 px (3 minutes, 3 seeds) fine-tuning all
+# of D fell apart (FD 5.9 / 9.2 / 9.9, worse than from nothing on 2 seeds), with the first 2 blocks
+# kept 2.7 / 2.6 / 2.x; at 32 px the two were alike (1.94 against 1.82). At least the head and one
+# conv block still train (a shallower D freezes fewer). benchmarks/README.md, "Fine-tuning".
+FINE_TUNE_FREEZE_D = 2
 
 
 def fine_tuning(cfg: DictConfig) -> bool:
@@ -228,10 +233,26 @@ def resolve(cfg: DictConfig, num_images: int, size: int) -> dict:
     # The G phase's fakes: new (design §4's second G pass) in both families: reuse (one G pass,
     # 10-14 % less of a batch-16 step) trained worse per 10 minutes (G_FAKES_AUTO); in the log.
     choices.fill("model.g_fakes", G_FAKES_AUTO, G_FAKES_WHY)
+    choices.fill("model.freeze_d", *frozen_blocks(cfg, fixed))
     batch = int(cfg.data.batch_size)
     images = EMA_IMAGES_PER_32 * batch // 32
     choices.fill("model.ema_images", images, f"10k images × batch {batch}/32")
     return choices.made
+
+
+def frozen_blocks(cfg: DictConfig, fixed: str | None) -> tuple[int, str]:
+    """model.freeze_d=auto: FINE_TUNE_FREEZE_D of the source D's blocks for a fine-tune under
+    recipe=auto, leaving at least two to train (counted on the D the run builds); 0 otherwise."""
+    if fixed or not fine_tuning(cfg):
+        return 0, fixed or "a run from nothing: no trained blocks to keep"
+    blocks = len(registry.build("discriminator", cfg.discriminator).stages())
+    k = max(0, min(FINE_TUNE_FREEZE_D, blocks - 2))
+    if not k:
+        return 0, f"init=: D has {blocks} blocks, all train (FreezeD leaves at least two)"
+    return k, (
+        f"init=: FreezeD, D's first {k} of {blocks} blocks keep the source's weights (fine-tuning "
+        "all of D was unstable on 50 images at 64 px)"
+    )
 
 
 def left_at_auto(node, prefix: str = "") -> list[str]:

@@ -194,7 +194,8 @@ def settle(
 def _init(cfg: DictConfig, start: Start, overrides: list[str] | None) -> finetune.Source | None:
     """init= on a new run: the source read and its networks' settings taken (before the data
     load, which follows their size); on a resume, nothing (the checkpoint holds the weights)."""
-    frozen = {k: cfg.model.get(k) or 0 for k in ("freeze_d", "freeze_g")}
+    frozen = {k: cfg.model.get(k) for k in ("freeze_d", "freeze_g")}
+    frozen = {k: v for k, v in frozen.items() if v and v != "auto"}  # auto: 0 without init=
     if not cfg.get("init") and any(frozen.values()):
         log.warning(
             "%s without init=: the frozen blocks keep their RANDOM initial weights for the whole "

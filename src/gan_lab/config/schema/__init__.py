@@ -120,6 +120,7 @@ RECIPE_KEYS = (
     "model.g_fakes",
     "model.class_loss",
     "model.ada.enabled",
+    "model.freeze_d",
 )
 for _key, _rule in list(TRAIN.items()):
     if _key.startswith(RECIPE_KEYS) and not _key.endswith("_target_"):
