@@ -151,8 +151,8 @@ def _fixed(cfg: DictConfig) -> str | None:
 FINE_TUNE_ADA_WHY = "init=: the source's D overfits a few images at once, so ADA from the start"
 # init=: FreezeD on D's first 2 blocks. On 50 nines at 64 px (3 minutes, 3 seeds) fine-tuning all
 # of D fell apart (FD 5.9 / 9.2 / 9.9, worse than from nothing on 2 seeds), with the first 2 blocks
-# kept 2.7 / 2.6 / 2.x; at 32 px the two were alike (1.94 against 1.82). At least the head and one
-# conv block still train (a shallower D freezes fewer). benchmarks/README.md, "Fine-tuning".
+# kept 2.7 / 2.6 / 5.2; at 32 px the two were alike (1.94 against 1.82). At least the head and one
+# conv block still train (a shallower D freezes fewer). benchmarks/README.md, "The same study at 64 px".
 FINE_TUNE_FREEZE_D = 2
 
 
