@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from gan_lab.metrics import scores
-from gan_lab.metrics.images import generate_asked
 from gan_lab.metrics.prdc import prdc
 from gan_lab.metrics.similarity import paired_ssim
 from gan_lab.training.checkpoint import load_gan
@@ -61,15 +60,7 @@ def main() -> None:
     with Stage("load the generator"):
         gan = load_gan(files[-1], dev)
     with Stage("generate"):
-        fakes, asked = generate_asked(
-            gan.generator,
-            gan.noise,
-            cfg["n_samples"],
-            cfg["seed"],
-            cfg["batch_size"],
-            dev,
-            gan.class_ids,
-        )
+        fakes, asked = scores.samples_of(gan, cfg, dev)
     scorer = truth.scorer
     with Stage("features of the samples"):
         feats, logits = scorer.features(fakes, "generated images")

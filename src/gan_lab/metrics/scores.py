@@ -94,6 +94,19 @@ def set_up(run_dir: str | Path, device: str, overrides: dict):
     return run_dir, files, cfg, dev, truth
 
 
+def samples_of(gan, cfg: dict, dev) -> tuple:
+    """The samples a checkpoint is scored on (and the classes asked of a conditional G)."""
+    return generate_asked(
+        gan.generator,
+        gan.noise,
+        cfg["n_samples"],
+        cfg["seed"],
+        cfg["batch_size"],
+        dev,
+        gan.class_ids,
+    )
+
+
 def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[dict]:
     """One row per checkpoint (metrics, epoch, best=yes on the best); writes scores.csv and scores.md.
 
@@ -104,15 +117,7 @@ def score_run(run_dir: str | Path, device: str = "auto", **overrides) -> list[di
     rows, class_rows = [], []
     for path in files:
         gan = load_gan(path, dev)
-        fakes, asked = generate_asked(
-            gan.generator,
-            gan.noise,
-            cfg["n_samples"],
-            cfg["seed"],
-            cfg["batch_size"],
-            dev,
-            gan.class_ids,
-        )
+        fakes, asked = samples_of(gan, cfg, dev)
         result = truth.evaluate(fakes, asked)
         result.write_gallery(run_dir, gan.epoch)
         class_rows += result.class_rows(gan.epoch)
