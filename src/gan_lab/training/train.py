@@ -194,13 +194,13 @@ def settle(
 def _init(cfg: DictConfig, start: Start, overrides: list[str] | None) -> finetune.Source | None:
     """init= on a new run: the source read and its networks' settings taken (before the data
     load, which follows their size); on a resume, nothing (the checkpoint holds the weights)."""
-    frozen = {k: cfg.model.get(k) for k in ("freeze_d", "freeze_g")}
-    frozen = {k: v for k, v in frozen.items() if v and v != "auto"}  # auto: 0 without init=
-    if not cfg.get("init") and any(frozen.values()):
+    typed = {k: cfg.model.get(k) for k in ("freeze_d", "freeze_g")}
+    frozen = {k: v for k, v in typed.items() if v and v != "auto"}  # auto: 0 without init=
+    if not cfg.get("init") and frozen:
         log.warning(
             "%s without init=: the frozen blocks keep their RANDOM initial weights for the whole "
             "run (FreezeD keeps a trained source's features; add init=<run> to fine-tune one)",
-            " ".join(f"model.{k}={v}" for k, v in frozen.items() if v),
+            " ".join(f"model.{k}={v}" for k, v in frozen.items()),
         )
     if not cfg.get("init"):
         return None
