@@ -5,6 +5,7 @@ choice, with its reason in run.json's config.chosen, is the one the rule made ti
 import logging
 
 import pytest
+import torch
 from conftest import make_cfg
 
 from gan_lab.training import budget_rule, recipe
@@ -149,3 +150,34 @@ def test_a_batch_that_does_not_fit_is_not_chosen(tmp_path, monkeypatch, too_big)
     else:
         assert "max_time 600 s not timed: batch 16 did not fit" in why
         assert why.endswith("batch 16 makes at most ~11,200,000 updates")
+
+
+CPU_OOM = (
+    "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you "
+    "tried to allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)"
+)
+
+
+@pytest.mark.parametrize(("message", "fits"), [(CPU_OOM, False), ("a bug of ours", None)])
+def test_a_cpu_that_runs_out_of_memory_is_a_batch_that_does_not_fit(
+    tmp_path, monkeypatch, message, fits
+):
+    """On a CPU, running out of memory is a plain RuntimeError (CUDA's is torch.OutOfMemoryError):
+    the timing reads it as a batch that does not fit; any other error is not hidden."""
+
+    def failing(params, lr, betas=(0.9, 0.999)):
+        class Failing(torch.optim.Adam):
+            def step(self, closure=None):
+                raise RuntimeError(message)
+
+        return Failing(params, lr, betas=betas)
+
+    monkeypatch.setattr(budget_rule, "adam", failing)
+    cfg = make_cfg(tmp_path / "run", ["data=folder", "data.image_size=28", "data.channels=1"])
+    recipe.resolve_before_data(cfg)
+    recipe.resolve(cfg, 1797, 28)  # no max_time: nothing timed here
+    if fits is None:
+        with pytest.raises(RuntimeError, match="a bug of ours"):
+            budget_rule.step_seconds(cfg, 28, (16,), torch.device("cpu"))
+    else:
+        assert budget_rule.step_seconds(cfg, 28, (16,), torch.device("cpu")) is None

@@ -126,9 +126,20 @@ def step_seconds(
                         torch.cuda.synchronize(device)
                     samples.append(time.perf_counter() - t0)
                 times[b] = statistics.median(samples[WARMUP_STEPS:])
-        except torch.OutOfMemoryError:
+        except (torch.OutOfMemoryError, RuntimeError) as err:
+            if not out_of_memory(err):
+                raise
             return None
     return times
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """A device's out-of-memory error: CUDA's is torch.OutOfMemoryError; a CPU allocation that
+    fails is a plain RuntimeError ("DefaultCPUAllocator: can't allocate memory ...")."""
+    said = str(err).lower()
+    return isinstance(err, torch.OutOfMemoryError) or (
+        "can't allocate memory" in said or "out of memory" in said
+    )
 
 
 def budget_batch(cfg: DictConfig, num_images: int, size: int) -> tuple[int, str]:
@@ -150,10 +161,13 @@ def budget_batch(cfg: DictConfig, num_images: int, size: int) -> tuple[int, str]
     bound = set()  # the batches whose count is a bound (a step time left untimed): "at most"
     if seconds is None:
         pass
-    elif ranks != 1:
-        how = f"{how} (max_time {seconds:.0f} s not timed: the DDP ranks must agree)"
-    elif device is None:
-        why = f"trainer.accelerator={cfg.trainer.get('accelerator')} is not timed"
+    elif ranks != 1 or device is None:  # max_time can only lower the counts: they are bounds
+        bound = {LONG_BATCH, SHORT_BATCH}
+        why = (
+            "the DDP ranks must agree"
+            if ranks != 1
+            else f"trainer.accelerator={cfg.trainer.get('accelerator')} is not timed"
+        )
         how = f"{how} (max_time {seconds:.0f} s not timed: {why})"
     elif steps[LONG_BATCH] < MIN_UPDATES:
         # max_time only ever lowers a count (min below): the epochs and max_steps alone leave
