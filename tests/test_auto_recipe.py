@@ -114,6 +114,7 @@ def test_max_time_counts_steps_at_the_step_times_timed_here(tmp_path, monkeypatc
     cfg, made = resolved(tmp_path, *args, "trainer.devices=2")
     assert len(timings) == 3 and cfg.data.batch_size == 64
     assert "not timed: the DDP ranks must agree" in made["data.batch_size"][1]
+    assert "at most ~" in made["data.batch_size"][1]  # max_time can only lower the counts
 
 
 def test_the_step_is_timed_on_the_chosen_networks_without_touching_the_runs_randomness(
@@ -237,6 +238,26 @@ def test_a_fine_tune_starts_ada_at_once_and_a_run_from_nothing_waits(tmp_path):
         tmp_path, "data=folder", "data.channels=1", "init=/some/run", "model.ada.start_images=500"
     )
     assert kept.model.ada.start_images == 500
+
+
+@pytest.mark.parametrize(
+    ("args", "target", "why"),
+    [
+        (("init=/some/run",), 0.2, "init=: the source's D is sure of a few images"),
+        ((), 0.6, "ADA's own"),
+        (("init=/some/run", "model.ada.target=0.5"), 0.5, None),  # typed: kept, no reason
+        (("recipe=fixed",), 0.6, "recipe=fixed"),
+    ],
+)
+def test_adas_target_is_lower_for_a_fine_tune_only(tmp_path, args, target, why):
+    """model.ada.target=auto: 0.2 for init= (the 64-px study: a fine-tune's D never passed 0.6
+    and p stayed ~0 while G collapsed), ADA's 0.6 for everything else; a typed value is kept."""
+    cfg, made = resolved(tmp_path, "data=folder", "data.channels=1", *args, images=50)
+    assert cfg.model.ada.target == target
+    if why is None:
+        assert "model.ada.target" not in made
+    else:
+        assert made["model.ada.target"][1].startswith(why)
 
 
 def test_a_fine_tune_freezes_ds_first_two_blocks_and_nothing_else_does(tmp_path):

@@ -120,6 +120,7 @@ RECIPE_KEYS = (
     "model.g_fakes",
     "model.class_loss",
     "model.ada.enabled",
+    "model.ada.target",
     "model.freeze_d",
 )
 for _key, _rule in list(TRAIN.items()):

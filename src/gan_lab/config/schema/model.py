@@ -78,7 +78,11 @@ MODEL = {
         f"a list of {', '.join(OPS)}",
         "the ops ADA applies, each with probability p",
     ),
-    "model.ada.target": number("ADA raises p while E[sign(D(x_real))] is above this", 0, 1),
+    "model.ada.target": either(
+        "ADA raises p while E[sign(D(x_real))] is above this; auto = 0.6, 0.2 for init=",
+        number("", 0, 1),
+        choice("", ("auto",)),
+    ),
     "model.ada.speed_images": either(
         "images in which ADA's p can go 0 → 1; auto = 100 passes over the set",
         whole("", low=1),
