@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from conftest import ROOT, TINY
 from omegaconf import OmegaConf
 
@@ -225,3 +226,39 @@ def test_two_workers_share_one_study(tmp_path, extractor):
     assert [t.number for t in study.trials] == list(range(len(study.trials)))
     assert sum(bool(t.user_attrs.get("centre")) for t in study.trials) == 1  # created once
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+
+
+@pytest.mark.parametrize(
+    ("error", "oom"),
+    [
+        # what torch's CPU allocator raises for a batch that does not fit (a plain RuntimeError)
+        (
+            RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GB"),
+            True,
+        ),
+        (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB"), True),
+        (RuntimeError("a bug in the trial"), False),
+    ],
+)
+def test_a_trial_out_of_memory_fails_alone_and_any_other_error_stops_the_study(
+    tmp_path, extractor, monkeypatch, capsys, error, oom
+):
+    import gan_lab.training.train as training
+
+    def fails(cfg, callbacks=()):
+        raise error
+
+    monkeypatch.setattr(training, "train", fails)
+    folder = tmp_path / "study"
+    args = [*FAST, "tune.budget=1h", "tune.slice=1s", f"tune.extractor={extractor}"]
+    if oom:  # each trial that did not fit is noted and the next one tried, 5 in a row at most
+        assert gan_lab_main(["tune", *args, f"tune.dir={folder}"]) == 2
+        assert "5 trials in a row ran out of the device's memory" in capsys.readouterr().err
+    else:  # a bug ends the worker at its first trial
+        with pytest.raises(RuntimeError, match="a bug in the trial"):
+            gan_lab_main(["tune", *args, f"tune.dir={folder}"])
+    trials = study_of(folder).trials
+    assert len(trials) == (5 if oom else 1)
+    assert all(t.state.name == "FAIL" for t in trials)
+    if oom:
+        assert all(str(error).split(":")[0] in t.user_attrs["note"] for t in trials)

@@ -91,6 +91,18 @@ def auto_precision(accelerator: str) -> str:
     return "32-true"
 
 
+def out_of_memory(err: BaseException) -> bool:
+    """A device's out-of-memory error: CUDA's is torch.OutOfMemoryError; a CPU allocation that
+    fails is a plain RuntimeError ("DefaultCPUAllocator: can't allocate memory ..."). Where a
+    batch or a trial may not fit (recipe=auto's budget rule, gan-lab tune's trials), this is the
+    one error that means "too big here" rather than a bug."""
+    said = str(err).lower()
+    return isinstance(err, torch.OutOfMemoryError) or (
+        isinstance(err, RuntimeError)
+        and ("can't allocate memory" in said or "out of memory" in said)
+    )
+
+
 def device_name(device: torch.device) -> str:
     """What ran a run, for its report: the GPU's name, or the CPU's model and its widest vector
     unit (bf16 speed depends on it: see auto_precision)."""

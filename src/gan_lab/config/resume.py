@@ -74,6 +74,8 @@ ADDED = {"generator.slope": SLOPE, "discriminator.slope": SLOPE, "model.g_fakes"
 ADDED |= {"model.freeze_d": 0, "model.freeze_g": 0, "init_ema": "restart"}
 # No run before model.warmup had a warm-up (003 §6).
 ADDED |= {"model.warmup": 0, "model.warmup_lr": 0.01}
+# No run before model.anchor_g pulled its G back towards a source.
+ADDED |= {"model.anchor_g": 0.0}
 
 
 def _plain(value):

@@ -45,6 +45,16 @@ def adam(params: Iterable[torch.Tensor], lr: float, betas=(0.9, 0.999)) -> torch
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused or None)
 
 
+@torch.no_grad()
+def pull_back(live: list[torch.Tensor], source: list[torch.Tensor], share: float) -> None:
+    """model.anchor_g: every weight moves ``share`` of the way back to the source's,
+    θ ← θ + share · (θ_source − θ). After each G update this is L2-SP (Li et al. 2018, "Explicit
+    inductive bias for transfer learning": a penalty on the distance to the pre-trained weights)
+    applied as a decoupled decay towards the source rather than through Adam's gradient, so its
+    strength does not depend on Adam's per-weight scaling."""
+    torch._foreach_lerp_(live, source, share)
+
+
 @functools.cache
 def labels(
     n_real: int, n_fake: int, real: float, fake: float, device: torch.device
@@ -75,6 +85,9 @@ class Procedure:
     class_loss: float  # 0 = no auxiliary classifier loss
     diffaug_ops: list  # DiffAugment's ops, always applied
     ada: AdaptiveAugment | None  # the module's own child: its p and sums are checkpointed
+    # model.anchor_g: the share of the way G moves back to its source after each G update
+    # (gan_lab/models/freeze.py pull_back); 0 = off, every run but a fine-tune
+    anchor_g: float = 0.0
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """Everything D sees goes through this: DiffAugment, then ADA."""
@@ -100,6 +113,8 @@ class Networks:
     discriminator: nn.Module  # eager: the gradient penalty's D
     ema: nn.Module | None  # an AveragedModel of the generator, or None
     noise: Noise  # the latent distribution: the step draws its z on the real batch's device
+    # model.anchor_g: G's trained weights and its frozen source's (models.freeze.anchored), or None
+    anchor: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 
     def sample_z(self, n: int, device: torch.device) -> torch.Tensor:
         return self.noise.sample(n, self.generator.latent_dim, device)
@@ -188,7 +203,8 @@ def step(
     y: torch.Tensor | None,
     opt: Optimisation,
 ) -> Outcome:
-    """One batch of design §4: ``d_steps`` D phases, then one G phase, then the EMA of G.
+    """One batch of design §4: ``d_steps`` D phases, then one G phase, then (a fine-tune with
+    model.anchor_g) G's pull back towards its source, then the EMA of G.
 
     ``y`` is the real batch's classes (conditional runs) or None: fakes are asked for the same
     classes, so both halves of D's batch match in labels.
@@ -247,6 +263,8 @@ def step(
         if classes is not None:  # fakes should be classified as the class asked for
             g_loss = g_loss + proc.class_loss * F.cross_entropy(classes.float(), y)
         g_applied = opt.update("G", g_loss)
+    if nets.anchor is not None and proc.anchor_g > 0 and g_applied:  # back towards the source
+        pull_back(*nets.anchor, proc.anchor_g)
     if nets.ema is not None and g_applied:  # a skipped step moves no weight
         nets.ema.update_parameters(nets.generator)
     return Outcome(d_loss, g_loss, logits, g_applied)

@@ -13,8 +13,16 @@ which toggles only the parameters of the optimisers, never turns them on again. 
 as in any training forward pass: the running statistics of a BatchNorm (D uses batch statistics
 in training; FreezeD's own code does the same) and the power-iteration vector of a spectral norm
 (which only sharpens its estimate of the fixed weight's largest singular value).
+
+Holding G near its source without freezing it: ``model.anchor_g`` keeps a frozen copy of the
+source G (``frozen_copy``; in every checkpoint, so a resumed run pulls towards the same source) and
+after each G update moves G's trained weights a share of the way back to it (``pull_back`` in
+``gan_lab.core.step``).
 """
 
+import copy
+
+import torch
 from torch import nn
 
 from gan_lab.errors import UserError
@@ -47,3 +55,21 @@ def freeze_first(net: nn.Module, k: int, network: str) -> int:
 def trained(net: nn.Module) -> list[nn.Parameter]:
     """The parameters an optimiser updates: all but those of frozen blocks."""
     return [p for p in net.parameters() if p.requires_grad]
+
+
+def frozen_copy(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` that no gradient or optimiser reaches: model.anchor_g's source G."""
+    twin = copy.deepcopy(net)
+    twin.requires_grad_(False)
+    return twin
+
+
+def anchored(net: nn.Module, source: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The trained parameters of ``net`` and the same parameters of ``source`` (its frozen copy),
+    in one order: what ``gan_lab.core.step.pull_back`` moves and where to."""
+    pairs = [
+        (p, s)
+        for p, s in zip(net.parameters(), source.parameters(), strict=True)
+        if p.requires_grad
+    ]
+    return [p for p, _ in pairs], [s for _, s in pairs]

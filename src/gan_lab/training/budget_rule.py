@@ -26,7 +26,7 @@ from gan_lab.config import registry
 from gan_lab.config.durations import max_time_seconds
 from gan_lab.core.step import adam
 from gan_lab.errors import UserError
-from gan_lab.hardware import auto_precision
+from gan_lab.hardware import auto_precision, out_of_memory
 from gan_lab.training.fast_path import resolve_planned_steps
 
 log = logging.getLogger(__name__)
@@ -131,15 +131,6 @@ def step_seconds(
                 raise
             return None
     return times
-
-
-def out_of_memory(err: BaseException) -> bool:
-    """A device's out-of-memory error: CUDA's is torch.OutOfMemoryError; a CPU allocation that
-    fails is a plain RuntimeError ("DefaultCPUAllocator: can't allocate memory ...")."""
-    said = str(err).lower()
-    return isinstance(err, torch.OutOfMemoryError) or (
-        "can't allocate memory" in said or "out of memory" in said
-    )
 
 
 def budget_batch(cfg: DictConfig, num_images: int, size: int) -> tuple[int, str]:

@@ -234,6 +234,8 @@ def load_weights(module, source: Source, ema: str = "restart") -> None:
     live = _part(source.state, LIVE_PREFIX)
     try:
         _load(module.generator, live, "generator", source)
+        if getattr(module, "source_generator", None) is not None:  # model.anchor_g's target
+            _load(module.source_generator, live, "generator", source)
         _load(module.discriminator, _part(source.state, D_PREFIX), "discriminator", source)
         if module.generator_ema is not None:
             averaged = _part(source.state, EMA_PREFIX) or live
@@ -250,12 +252,17 @@ def load_weights(module, source: Source, ema: str = "restart") -> None:
 
 
 def frozen(module) -> str:
-    """The frozen blocks in words for the start-up paragraph ("" when none): "D's first 2 of 4
-    blocks frozen (FreezeD)"."""
+    """What holds the networks near the source, in words for the start-up paragraph ("" when
+    nothing does): "D's first 2 of 4 blocks frozen (FreezeD), G pulled 0.1% of the way back to
+    the source's weights each step (model.anchor_g=0.001)"."""
     said = []
     for key, name, net in (("freeze_d", "D", "discriminator"), ("freeze_g", "G", "generator")):
         k = getattr(module, key, 0) if module is not None else 0
         if k:
             blocks = len(getattr(module, net).stages())
             said.append(f"{name}'s first {k} of {blocks} blocks frozen")
-    return ", ".join(said) + (" (FreezeD)" if said else "")
+    words = ", ".join(said) + (" (FreezeD)" if said else "")
+    if anchor := getattr(module, "anchor_g", 0) if module is not None else 0:
+        words += ", " * bool(said) + f"G pulled {anchor * 100:g}% of the way back to the source's "
+        words += f"weights each step (model.anchor_g={anchor:g})"
+    return words

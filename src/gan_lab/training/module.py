@@ -29,7 +29,7 @@ from gan_lab.core.noise import Noise
 from gan_lab.core.rng import capture, restore, seed_rank
 from gan_lab.core.step import Procedure, adam, step
 from gan_lab.errors import UserError
-from gan_lab.models.freeze import freeze_first, trained
+from gan_lab.models.freeze import freeze_first, frozen_copy, trained
 from gan_lab.runs.keys import ADA_P, STAT_KEYS, epoch_key, step_key
 from gan_lab.runs.rollback import any_rank
 from gan_lab.training import fast_path
@@ -39,6 +39,7 @@ from gan_lab.training.module_parts import (
     direct_updates,
     fixed_labels,
     g_batch_for,
+    generators,
     given_or_stored,
     step_parts,
 )
@@ -85,6 +86,7 @@ class GAN(QuickHooks, L.LightningModule):
         nonfinite: str,
         freeze_d: int = 0,  # model.freeze_d / freeze_g (gan_lab/models/freeze.py); 0 before them
         freeze_g: int = 0,
+        anchor_g: float = 0.0,  # model.anchor_g (core/step.py pull_back); 0 before it
         class_ids: list[int] | None = None,
         run_config: dict | None = None,
         fast_path_mode: str = "off",
@@ -102,7 +104,9 @@ class GAN(QuickHooks, L.LightningModule):
         # (configure_optimizers), before the EMA copies G; a count that leaves nothing is refused.
         freeze_first(discriminator, freeze_d, "discriminator")
         freeze_first(generator, freeze_g, "generator")
-        self.freeze_d, self.freeze_g = freeze_d, freeze_g
+        self.freeze_d, self.freeze_g, self.anchor_g = freeze_d, freeze_g, float(anchor_g)
+        # model.anchor_g: G is pulled back to a frozen copy of the source G (finetune.load_weights)
+        self.source_generator = frozen_copy(generator) if self.anchor_g > 0 else None
         self.loss = build_loss(loss)
         self.lr_g, self.lr_d = lr_g, lr_d
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
@@ -170,8 +174,7 @@ class GAN(QuickHooks, L.LightningModule):
         # Here, not in on_fit_start: DDP must see the final layout when it wraps the module.
         path, why = fast_path.choose_for(self, self.trainer, self.procedure)
         log.info("fast path: %s — %s", path.describe(), why)
-        generators = [self.generator] + ([self.generator_ema.module] if self.generator_ema else [])
-        fast_path.apply(path, generators, self.discriminator)
+        fast_path.apply(path, generators(self), self.discriminator)
         self.fast_path = path
         self.memory_format = torch.channels_last if path.channels_last else torch.contiguous_format
 
@@ -228,6 +231,7 @@ class GAN(QuickHooks, L.LightningModule):
             class_loss=self.class_loss,
             diffaug_ops=self.diffaug_ops,
             ada=self.ada,
+            anchor_g=self.anchor_g,
         )
 
     def training_step(self, batch, batch_idx):

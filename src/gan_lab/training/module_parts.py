@@ -20,6 +20,7 @@ from gan_lab.config.validate import read_stored
 from gan_lab.core.noise import Noise
 from gan_lab.core.step import Networks, Optimisation, toggled
 from gan_lab.errors import UserError
+from gan_lab.models.freeze import anchored
 from gan_lab.runs import layout
 
 
@@ -103,6 +104,13 @@ def direct_updates(module: L.LightningModule, trainer: L.Trainer) -> bool:
     return not any(is_overridden(h, obj, parent) for h in PHASE_HOOKS for obj, parent in hooked)
 
 
+def generators(module) -> list[nn.Module]:
+    """Every generator the module holds, each laid out as the fast path chooses: the trained G, its
+    EMA and a fine-tune's frozen source (model.anchor_g), the last two where there are."""
+    ema = module.generator_ema.module if module.generator_ema is not None else None
+    return [g for g in (module.generator, ema, module.source_generator) if g is not None]
+
+
 def step_parts(module) -> tuple[Networks, Optimisation]:
     """What GAN.training_step hands the step, built once an epoch (on_train_epoch_start forgets
     them): the networks (G and D compiled in on_fit_start when chosen), and the phases of
@@ -116,6 +124,7 @@ def step_parts(module) -> tuple[Networks, Optimisation]:
         discriminator=module.discriminator,
         ema=module.generator_ema,
         noise=module.noise,
+        anchor=anchored(module.generator, source) if (source := module.source_generator) else None,
     )
     phases = Optimisation(
         phase=toggled({name: opt.optimizer for name, opt in opts.items()}),

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from gan_lab.config import compose_again, registry, to_dict
 from gan_lab.config.durations import lightning_time, max_time_seconds
 from gan_lab.config.resume import use_stored_config
+from gan_lab.config.schema.rules import is_number
 from gan_lab.config.validate import check_config
 from gan_lab.data import fingerprint
 from gan_lab.errors import UserError, load_torch_file
@@ -202,6 +203,13 @@ def _init(cfg: DictConfig, start: Start, overrides: list[str] | None) -> finetun
             "run (FreezeD keeps a trained source's features; add init=<run> to fine-tune one)",
             " ".join(f"model.{k}={v}" for k, v in frozen.items()),
         )
+    anchor = cfg.model.get("anchor_g")  # a number here; the schema checks anything else later
+    if not cfg.get("init") and start.ckpt_path is None and is_number(anchor) and anchor > 0:
+        raise UserError(
+            f"model.anchor_g={anchor} needs init=<run>: it pulls G back towards a trained source "
+            "G's weights after each update, and a run from nothing has no source. Add "
+            "init=<checkpoint or run folder>, or leave model.anchor_g at 0 (or auto)."
+        )
     if not cfg.get("init"):
         return None
     if start.ckpt_path is not None:
@@ -328,13 +336,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def _check_shapes(module: GAN, stored: dict, ckpt_path) -> None:
     """The networks the stored config built hold the stored weights, or one paragraph (Lightning
     would raise its size mismatch after the run folder was written to)."""
-    for key, value in module.state_dict().items():
-        if key in stored and tuple(value.shape) != stored[key]:
-            raise UserError(
-                f"{ckpt_path}: its stored config builds {key} of shape {tuple(value.shape)}, but "
-                f"its weights have {stored[key]}; it was not resumed (the file was not written by "
-                "train.py as it is). Use a checkpoint from a run's checkpoints/ folder."
-            )
+    built = module.state_dict()
+    for key, value in built.items():
+        if key not in stored:  # e.g. model.anchor_g's source G or the EMA, stripped from the file
+            said = f"builds {key} of shape {tuple(value.shape)}, but its weights lack it"
+        elif tuple(value.shape) != stored[key]:
+            said = f"builds {key} of shape {tuple(value.shape)}, but its weights have {stored[key]}"
+        else:
+            continue
+        _refuse_weights(ckpt_path, said)
+    if extra := sorted(set(stored) - set(built)):  # weights the stored config does not build
+        _refuse_weights(ckpt_path, f"builds no {extra[0]}, but its weights hold it")
+
+
+def _refuse_weights(ckpt_path, said: str) -> None:
+    raise UserError(
+        f"{ckpt_path}: its stored config {said}; it was not resumed (the file was not written by "
+        "train.py as it is). Use a checkpoint from a run's checkpoints/ folder."
+    )
 
 
 def train(

@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import optuna
-import torch
 from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from gan_lab.errors import TrainingStopped, UserError
+from gan_lab.hardware import out_of_memory
 from gan_lab.progress import progress
 from gan_lab.runs import layout, lock
 from gan_lab.tune.best_recipe import write_best
@@ -49,6 +49,9 @@ TRIAL_ARGS = (
     "trainer.enable_model_summary=false",
 )
 FAILURES_IN_A_ROW = 3  # trials refused by the config in a row: the study's arguments are at fault
+# trials in a row that ran out of the device's memory: the study's arguments are too big here (a
+# space whose larger choices do not fit fails some trials, and goes on)
+TOO_BIG_IN_A_ROW = 5
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,7 @@ def run_worker(
     study = open_study(study_dir, settings, args, params, centred)
     if study.user_attrs.get("objective") != judge.name:
         study.set_user_attr("objective", judge.name)  # the study page's name for the score
-    refused = 0
+    refused = too_big = 0
     with (
         Heartbeat(study, settings.heartbeat) as heart,
         progress(total=int(settings.budget), desc="study budget", unit="s") as bar,
@@ -307,18 +310,22 @@ def run_worker(
             reporter = TrialReporter(
                 judge, trial, settings.slice, settings.reports, time.time() + left, tick
             )
-            t0, note = time.monotonic(), ""
+            t0, note, oom = time.monotonic(), "", False
             try:
                 cfg = compose_trial([*args, *TRIAL_ARGS, *budget, *trial_args], run_dir)
                 train(cfg, callbacks=[reporter])
-            except (UserError, torch.cuda.OutOfMemoryError) as err:
-                note = str(err).strip().splitlines()[0]
-                refused += not isinstance(err, TrainingStopped | torch.cuda.OutOfMemoryError)
-            except BaseException:
-                with heart.lock:
-                    heart.trial_id = None
-                study.tell(trial, state=TrialState.FAIL)
-                raise
+            except BaseException as err:
+                # A refused config or a trial too big for the device (CUDA's or the CPU's
+                # out-of-memory error) fails that trial and the study goes on; anything else (a
+                # bug, Ctrl-C) ends this worker with the trial marked failed.
+                if not (isinstance(err, UserError) or out_of_memory(err)):
+                    with heart.lock:
+                        heart.trial_id = None
+                    study.tell(trial, state=TrialState.FAIL)
+                    raise
+                note, oom = str(err).strip().splitlines()[0], not isinstance(err, UserError)
+                refused += isinstance(err, UserError) and not isinstance(err, TrainingStopped)
+            too_big = too_big + 1 if oom else 0
             seconds = time.monotonic() - t0
             with heart.lock:
                 heart.trial_id = None
@@ -354,6 +361,13 @@ def run_worker(
                 raise UserError(
                     f"{refused} trials in a row were refused ({note}); the study stopped. Fix the "
                     "study's arguments or the search space, then run the same command again."
+                )
+            if too_big >= TOO_BIG_IN_A_ROW:
+                raise UserError(
+                    f"{too_big} trials in a row ran out of the device's memory ({note}); the study "
+                    "stopped. Make the trials smaller (data.batch_size, the networks' widths, "
+                    "data.image_size, or the search space's largest choices), then run the same "
+                    "command again."
                 )
         tick()
     return study

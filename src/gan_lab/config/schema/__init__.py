@@ -122,6 +122,7 @@ RECIPE_KEYS = (
     "model.ada.enabled",
     "model.ada.target",
     "model.freeze_d",
+    "model.anchor_g",
 )
 for _key, _rule in list(TRAIN.items()):
     if _key.startswith(RECIPE_KEYS) and not _key.endswith("_target_"):

@@ -108,6 +108,13 @@ MODEL = {
     "model.freeze_g": whole(
         "G's first N blocks (latent side) keep their weights; 0 = off", low=0, high=MAX_BLOCKS
     ),
+    "model.anchor_g": number(
+        "init= only: the share of the way G's weights move back to the source G's after each G "
+        "update; auto = 0.001 for init= at 64 px and above, else 0; 0 = off",
+        0,
+        1,
+        high_open=True,
+    ),
     "model.warmup": whole(
         "the assignment's warm-up before training: SGD steps on the first layer of G and of D "
         "only, on copies (warmup.csv); 0 = off",

@@ -72,9 +72,9 @@ def at_best(run: RunFolder) -> tuple[str, str] | None:
 
 
 def started_from(run: RunFolder) -> str | None:
-    """A fine-tuning run's source (init=; config.init_source, gan_lab/training/finetune.py) and
-    its frozen blocks, in words; None for a run from nothing. Read as data: run.json may be
-    anyone's."""
+    """A fine-tuning run's source (init=; config.init_source, gan_lab/training/finetune.py), its
+    frozen blocks and G's pull back to the source, in words; None for a run from nothing. Read as
+    data: run.json may be anyone's."""
     config = run.config or {}
     source = config.get("init_source")
     if not isinstance(source, dict):
@@ -89,7 +89,11 @@ def started_from(run: RunFolder) -> str | None:
         for key, net in (("freeze_d", "D"), ("freeze_g", "G"))
         if isinstance(model.get(key), int) and model[key] > 0
     ]
-    return said + (f"; {', '.join(frozen)} (FreezeD)" if frozen else "")
+    held = [f"{', '.join(frozen)} (FreezeD)"] if frozen else []
+    anchor = model.get("anchor_g")
+    if isinstance(anchor, int | float) and not isinstance(anchor, bool) and anchor > 0:
+        held.append(f"G pulled back to the source's weights (model.anchor_g={anchor:g} a step)")
+    return said + (f"; {', '.join(held)}" if held else "")
 
 
 def recipe_choices(run: RunFolder) -> str:
