@@ -86,7 +86,7 @@ class Procedure:
     diffaug_ops: list  # DiffAugment's ops, always applied
     ada: AdaptiveAugment | None  # the module's own child: its p and sums are checkpointed
     # model.anchor_g: the share of the way G moves back to its source after each G update
-    # (gan_lab/models/freeze.py pull_back); 0 = off, every run but a fine-tune
+    # (pull_back above); 0 = off, every run but a fine-tune
     anchor_g: float = 0.0
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:

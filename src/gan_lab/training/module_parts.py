@@ -124,7 +124,9 @@ def step_parts(module) -> tuple[Networks, Optimisation]:
         discriminator=module.discriminator,
         ema=module.generator_ema,
         noise=module.noise,
-        anchor=anchored(module.generator, source) if (source := module.source_generator) else None,
+        anchor=None
+        if (src := module.source_generator) is None
+        else anchored(module.generator, src),
     )
     phases = Optimisation(
         phase=toggled({name: opt.optimizer for name, opt in opts.items()}),
