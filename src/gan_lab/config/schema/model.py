@@ -110,7 +110,7 @@ MODEL = {
     ),
     "model.anchor_g": number(
         "init= only: the share of the way G's weights move back to the source G's after each G "
-        "update; auto = 0.001 for init= at 64 px and above, else 0; 0 = off",
+        "update; auto = 0.001 for init= from 64 px to under 128, else 0; 0 = off",
         0,
         1,
         high_open=True,
