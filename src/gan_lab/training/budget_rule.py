@@ -126,7 +126,7 @@ def step_seconds(
                         torch.cuda.synchronize(device)
                     samples.append(time.perf_counter() - t0)
                 times[b] = statistics.median(samples[WARMUP_STEPS:])
-        except (torch.OutOfMemoryError, RuntimeError) as err:
+        except RuntimeError as err:  # torch.OutOfMemoryError (CUDA) is one too
             if not out_of_memory(err):
                 raise
             return None

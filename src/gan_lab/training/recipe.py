@@ -178,8 +178,11 @@ FINE_TUNE_ANCHOR_WHY = (
     "init=: G moves 0.1 % of the way back to the source's weights a step, so a few images "
     "cannot pull it far from the variety the source learnt"
 )
-SMALL_ANCHOR_WHY = "under 64 px: the fine-tune did not collapse there, and the pull held it back"
-LARGE_ANCHOR_WHY = "128 px or more: the pull did not help a 3-minute fine-tune at 128 px"
+SMALL_ANCHOR_WHY = f"under {ANCHOR_SIZES.start} px: the fine-tune did not collapse there, and the pull held it back"
+LARGE_ANCHOR_WHY = (
+    f"{ANCHOR_SIZES.stop} px or more: the pull did not help a 3-minute fine-tune at "
+    f"{ANCHOR_SIZES.stop} px"
+)
 
 
 def fine_tuning(cfg: DictConfig) -> bool:

@@ -334,8 +334,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def _check_shapes(module: GAN, stored: dict, ckpt_path) -> None:
-    """The networks the stored config built hold the stored weights, or one paragraph (Lightning
-    would raise its size mismatch after the run folder was written to)."""
+    """The stored config's networks hold exactly the stored weights (every key, at its shape), or
+    one paragraph (Lightning's strict load would fail after the run folder was written to)."""
     built = module.state_dict()
     for key, value in built.items():
         if key not in stored:  # e.g. model.anchor_g's source G or the EMA, stripped from the file
